@@ -1,0 +1,60 @@
+//! Refusals: why a packet was not accepted, or why an accepted one was not written.
+//!
+//! A refusal is a value returned to the caller, never a panic; the connection also
+//! records it in its [`FailureLog`](crate::FailureLog) so nothing disappears unaccounted.
+
+use std::fmt;
+
+/// Why a send did not reach, or did not leave, a connection's outbound queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// No registered connection has that id.
+    #[error("unknown connection {0}")]
+    UnknownConnection(u64),
+    /// The connection is closing and admits nothing new.
+    #[error("connection is closing")]
+    Closing,
+    /// The packet would take the queue past `max_outbound_bytes`.
+    #[error("outbound queue full ({queued} bytes queued, packet of {packet}, limit {limit})")]
+    OverBudget {
+        /// Bytes already queued.
+        queued: usize,
+        /// Size of the refused packet.
+        packet: usize,
+        /// The connection's `max_outbound_bytes`.
+        limit: usize,
+    },
+    /// The packet could not be encoded.
+    #[error("encode failed: {0}")]
+    Encode(String),
+    /// An empty packet carries nothing to write.
+    #[error("empty packet")]
+    Empty,
+    /// The connection actor is gone (its mailbox is closed).
+    #[error("connection actor stopped")]
+    Stopped,
+}
+
+/// Why a packet that was accepted into a queue was never completely written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureReason {
+    /// Refused before queueing; see [`SendError`].
+    Refused(SendError),
+    /// Still queued when the connection was removed for this reason.
+    Removed(crate::RemovalReason),
+    /// Still queued when the socket failed.
+    Io(String),
+    /// Still queued when the close deadline passed.
+    CloseTimeout,
+}
+
+impl fmt::Display for FailureReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FailureReason::Refused(e) => write!(f, "refused: {e}"),
+            FailureReason::Removed(r) => write!(f, "removed: {r}"),
+            FailureReason::Io(e) => write!(f, "io error: {e}"),
+            FailureReason::CloseTimeout => f.write_str("close deadline passed"),
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Switchboard: an actor-based TCP connection manager for actix.
+//!
+//! Applications that hold many long-lived TCP connections (game and chat servers, IoT
+//! gateways, cluster replication, proxies) all need the same machinery. Switchboard is
+//! that machinery, done carefully:
+//!
+//! - each connection is a [`Connection`] actor owning an outbound queue bounded in
+//!   bytes and an error-packet counter; a peer that stops reading is removed after
+//!   `write_timeout`, never allowed to grow memory;
+//! - a [`Supervisor`] groups connections by protocol, broadcasts to a group with the
+//!   packet encoded once, and removes connections (repeated error packets, idleness)
+//!   always with a [`RemovalReason`] that is logged and can be subscribed to;
+//! - a [`Stats`] actor aggregates what was really written to sockets.
+//!
+//! An application implements [`Protocol`] (a tokio-util codec plus a handler) and
+//! hands a listening socket to [`Switchboard::listen`]:
+//!
+//! ```no_run
+//! use switchboard::{Inbound, Outbox, Protocol, Switchboard, SwitchboardConfig};
+//! use tokio_util::codec::{Decoder, Encoder, LinesCodec};
+//!
+//! /// Echoes every line.
+//! struct Echo;
+//!
+//! /// LinesCodec, with undecodable lines handed up as bad packets.
+//! struct Lines(LinesCodec);
+//!
+//! impl Decoder for Lines {
+//!     type Item = Inbound<String>;
+//!     type Error = std::io::Error;
+//!     fn decode(&mut self, src: &mut bytes::BytesMut) -> std::io::Result<Option<Self::Item>> {
+//!         match self.0.decode(src) {
+//!             Ok(line) => Ok(line.map(Inbound::Request)),
+//!             Err(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+//!         }
+//!     }
+//! }
+//!
+//! impl Encoder<String> for Lines {
+//!     type Error = std::io::Error;
+//!     fn encode(&mut self, line: String, dst: &mut bytes::BytesMut) -> std::io::Result<()> {
+//!         self.0
+//!             .encode(line, dst)
+//!             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+//!     }
+//! }
+//!
+//! impl Protocol for Echo {
+//!     const NAME: &'static str = "echo";
+//!     type Request = String;
+//!     type Response = String;
+//!     type Codec = Lines;
+//!     fn codec(&self) -> Lines {
+//!         Lines(LinesCodec::new_with_max_length(8192))
+//!     }
+//!     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+//!         out.reply(line);
+//!     }
+//! }
+//!
+//! #[actix_rt::main]
+//! async fn main() -> std::io::Result<()> {
+//!     let switchboard = Switchboard::start(SwitchboardConfig::default());
+//!     let listener = std::net::TcpListener::bind("127.0.0.1:7000")?;
+//!     switchboard.listen(listener, || Echo)?;
+//!     tokio::signal::ctrl_c().await?;
+//!     switchboard.shutdown().await;
+//!     Ok(())
+//! }
+//! ```
+
+mod connection;
+mod error;
+mod failures;
+mod limits;
+mod listener;
+mod member;
+pub mod outbound;
+mod protocol;
+mod reason;
+mod replies;
+mod stats;
+mod status;
+mod supervisor;
+mod traffic;
+
+pub use connection::{Connection, ConnectionContext, ConnectionReport, Inspect, SendPacket};
+pub use error::{FailureReason, SendError};
+pub use failures::{FailureLog, SendFailure};
+pub use limits::{ConnectionLimits, SupervisorConfig};
+pub use listener::{ListenerHandle, ProtocolFactory, Workers};
+pub use member::{Close, Deliver, Member};
+pub use protocol::{Action, Deferred, Inbound, Outbox, Protocol};
+pub use reason::RemovalReason;
+pub use replies::ReplyOrder;
+pub use stats::{
+    BackendState, DeclareGroup, GetStats, GroupSnapshot, Opened, Removed, Snapshot, Stats,
+    TrafficDelta,
+};
+pub use status::ConnectionStatus;
+pub use supervisor::{
+    Broadcast, BroadcastAcked, BroadcastReport, CloseConnection, ConnectionRemoved, Deregister,
+    Gone, HealthSweep, ListConnections, MemberInfo, Register, SendTo, Shutdown, Subscribe,
+    Supervisor,
+};
+pub use traffic::Traffic;
+
+use actix::{Actor, Addr};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+/// Identifies a connection for as long as the process runs.
+pub type ConnId = u64;
+
+/// Everything [`Switchboard::start`] needs.
+#[derive(Debug, Clone)]
+pub struct SwitchboardConfig {
+    /// Limits every connection enforces.
+    pub connection: ConnectionLimits,
+    /// How the supervisor sweeps.
+    pub supervisor: SupervisorConfig,
+    /// Accepted connections at once, over every listener; beyond it accepting pauses.
+    pub max_connections: usize,
+    /// Worker threads that own connections (0: the arbiter that accepts).
+    pub workers: usize,
+}
+
+impl Default for SwitchboardConfig {
+    fn default() -> Self {
+        SwitchboardConfig {
+            connection: ConnectionLimits::default(),
+            supervisor: SupervisorConfig::default(),
+            max_connections: 100_000,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// A running switchboard: the supervisor, the stats actor and the worker threads.
+#[derive(Clone)]
+pub struct Switchboard {
+    /// The registry of connections.
+    supervisor: Addr<Supervisor>,
+    /// The aggregated figures.
+    stats: Addr<Stats>,
+    /// The threads connections live on.
+    workers: Arc<Workers>,
+    /// Places left under `max_connections`, shared by every listener.
+    places: Arc<Semaphore>,
+    /// The source of connection ids.
+    ids: Arc<AtomicU64>,
+    /// What it was started with.
+    config: Arc<SwitchboardConfig>,
+}
+
+impl Switchboard {
+    /// Starts the actors and worker threads. Call it inside a running actix system.
+    pub fn start(config: SwitchboardConfig) -> Self {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone()).start();
+        Switchboard {
+            supervisor,
+            stats,
+            workers: Arc::new(Workers::start(config.workers)),
+            places: Arc::new(Semaphore::new(
+                config.max_connections.min(Semaphore::MAX_PERMITS),
+            )),
+            ids: Arc::new(AtomicU64::new(1)),
+            config: Arc::new(config),
+        }
+    }
+
+    /// Accepts connections on `listener`, each speaking the protocol `factory` makes.
+    pub fn listen<P, F>(
+        &self,
+        listener: std::net::TcpListener,
+        factory: F,
+    ) -> std::io::Result<ListenerHandle>
+    where
+        P: Protocol,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        listener::listen(
+            listener,
+            Arc::new(factory),
+            listener::AcceptShared {
+                workers: self.workers.clone(),
+                context: self.connection_context(),
+                places: self.places.clone(),
+                ids: self.ids.clone(),
+            },
+        )
+    }
+
+    /// What a connection needs from this switchboard (for connections created by hand).
+    pub fn connection_context(&self) -> ConnectionContext {
+        ConnectionContext {
+            supervisor: self.supervisor.clone(),
+            stats: self.stats.clone(),
+            limits: Arc::new(self.config.connection.clone()),
+        }
+    }
+
+    /// The supervisor: send to, broadcast to, list, close and subscribe to connections.
+    pub fn supervisor(&self) -> &Addr<Supervisor> {
+        &self.supervisor
+    }
+
+    /// The stats actor.
+    pub fn stats(&self) -> &Addr<Stats> {
+        &self.stats
+    }
+
+    /// A fresh connection id (for connections created by hand).
+    pub fn next_id(&self) -> ConnId {
+        self.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Closes every connection, flushing each for at most the connections'
+    /// `close_timeout`, and returns how many were closing. Stop the listeners first.
+    pub async fn shutdown(&self) -> usize {
+        let timeout = self.config.connection.close_timeout + std::time::Duration::from_millis(200);
+        self.supervisor
+            .send(Shutdown { timeout })
+            .await
+            .unwrap_or(0)
+    }
+}

@@ -1,0 +1,83 @@
+//! The knobs of the library, with defaults from PROTOCOL.md.
+
+use crate::outbound::QueueLimits;
+use std::time::Duration;
+
+/// Limits every connection enforces.
+#[derive(Debug, Clone)]
+pub struct ConnectionLimits {
+    /// Bytes queued for a peer at most; a packet past it makes the peer a slow consumer.
+    pub max_outbound_bytes: usize,
+    /// Queued bytes with no write progress for this long remove the connection.
+    pub write_timeout: Duration,
+    /// Error packets over a connection's lifetime before it is removed.
+    pub max_error_packets: u32,
+    /// How long a closing connection may spend flushing what is queued.
+    pub close_timeout: Duration,
+    /// After the write half is shut, how long inbound data is read and discarded, so
+    /// the close does not turn into a reset that destroys the last replies in flight.
+    pub linger: Duration,
+    /// Bytes written per turn before yielding to other connections (seed 002).
+    pub flush_budget: usize,
+    /// Bytes read per turn before yielding to other connections.
+    pub read_budget: usize,
+    /// Reading pauses while this many bytes are queued (the peer's own requests wait in
+    /// its socket instead of in our memory) and resumes below half of it.
+    pub read_pause_bytes: usize,
+    /// Deferred replies outstanding at once before reading pauses.
+    pub max_deferred: usize,
+    /// Send failures kept per connection (older ones are dropped, all are counted).
+    pub max_failure_records: usize,
+    /// How often traffic counters are reported to the stats actor.
+    pub stats_interval: Duration,
+    /// Packets below this size are coalesced into one buffer before writing.
+    pub coalesce_below: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_outbound_bytes: 4 * 1024 * 1024,
+            write_timeout: Duration::from_secs(10),
+            max_error_packets: 3,
+            close_timeout: Duration::from_secs(5),
+            linger: Duration::from_secs(2),
+            flush_budget: 96 * 1024,
+            read_budget: 64 * 1024,
+            read_pause_bytes: 2 * 1024 * 1024,
+            max_deferred: 64,
+            max_failure_records: 64,
+            stats_interval: Duration::from_millis(500),
+            coalesce_below: 1024,
+        }
+    }
+}
+
+impl ConnectionLimits {
+    /// The outbound queue limits these connection limits imply.
+    pub fn queue_limits(&self) -> QueueLimits {
+        QueueLimits {
+            max_bytes: self.max_outbound_bytes,
+            coalesce_below: self.coalesce_below,
+            chunk_size: 64 * 1024,
+        }
+    }
+}
+
+/// How the supervisor checks its connections.
+#[derive(Debug, Clone)]
+pub struct SupervisorConfig {
+    /// How often the health sweep runs.
+    pub health_interval: Duration,
+    /// A connection silent for this long is removed as idle.
+    pub idle_timeout: Duration,
+}
+
+impl Default for SupervisorConfig {
+    fn default() -> Self {
+        SupervisorConfig {
+            health_interval: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
+        }
+    }
+}

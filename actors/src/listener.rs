@@ -1,0 +1,147 @@
+//! Accepting connections and spreading them over worker threads.
+//!
+//! One accept loop per listening socket runs on the arbiter that called
+//! [`Switchboard::listen`](crate::Switchboard::listen). Before each accept it takes one
+//! of `max_connections` places, so at the limit accepting pauses (the kernel's backlog
+//! holds new peers) instead of failing. Each accepted socket is handed, as a
+//! `std::net::TcpStream`, to the next of the worker arbiters, where it becomes a
+//! connection actor: every core serves connections.
+
+use crate::connection::{Connection, ConnectionContext};
+use crate::protocol::Protocol;
+use crate::stats::DeclareGroup;
+use actix::prelude::*;
+use actix_rt::ArbiterHandle;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+/// Pause after a failed accept (out of file descriptors, say), so the loop never spins.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Creates the protocol value for each new connection.
+pub type ProtocolFactory<P> = Arc<dyn Fn() -> P + Send + Sync>;
+
+/// The threads connections live on.
+pub struct Workers {
+    /// Worker arbiters; empty means "the arbiter that accepted".
+    arbiters: Vec<ArbiterHandle>,
+    /// Round-robin cursor.
+    next: AtomicUsize,
+}
+
+impl Workers {
+    /// Starts `n` worker arbiters (0: run connections on the accepting arbiter).
+    pub fn start(n: usize) -> Self {
+        let arbiters = (0..n).map(|_| Arbiter::new().handle()).collect();
+        Workers {
+            arbiters,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The arbiter for the next connection.
+    fn pick(&self) -> ArbiterHandle {
+        if self.arbiters.is_empty() {
+            return Arbiter::current();
+        }
+        let i = self.next.fetch_add(1, Relaxed) % self.arbiters.len();
+        self.arbiters[i].clone()
+    }
+
+    /// Stops every worker arbiter.
+    pub fn stop(&self) {
+        for arbiter in &self.arbiters {
+            arbiter.stop();
+        }
+    }
+}
+
+/// A running accept loop.
+pub struct ListenerHandle {
+    /// The address actually bound (a port of 0 resolved).
+    pub local_addr: SocketAddr,
+    /// The accept loop's task.
+    task: JoinHandle<()>,
+}
+
+impl ListenerHandle {
+    /// Stops accepting; connections already accepted are unaffected.
+    pub fn stop(&self) {
+        self.task.abort();
+    }
+}
+
+/// What an accept loop shares with the rest of the switchboard.
+pub(crate) struct AcceptShared {
+    /// Where accepted sockets go.
+    pub workers: Arc<Workers>,
+    /// What each connection needs.
+    pub context: ConnectionContext,
+    /// Places left under `max_connections`, shared by every listener.
+    pub places: Arc<Semaphore>,
+    /// The source of connection ids.
+    pub ids: Arc<AtomicU64>,
+}
+
+/// Starts accepting on `listener` (already bound; set non-blocking here).
+pub(crate) fn listen<P: Protocol>(
+    listener: std::net::TcpListener,
+    factory: ProtocolFactory<P>,
+    shared: AcceptShared,
+) -> io::Result<ListenerHandle> {
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    let local_addr = listener.local_addr()?;
+    shared.context.supervisor.do_send(DeclareGroup(P::NAME));
+    let task = actix_rt::spawn(accept_loop(listener, factory, shared));
+    Ok(ListenerHandle { local_addr, task })
+}
+
+async fn accept_loop<P: Protocol>(
+    listener: TcpListener,
+    factory: ProtocolFactory<P>,
+    shared: AcceptShared,
+) {
+    loop {
+        let Ok(place) = shared.places.clone().acquire_owned().await else {
+            return;
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                log::warn!("accept on {} failed: {e}", P::NAME);
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            log::debug!("set_nodelay for {peer}: {e}");
+        }
+        let stream = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("handing over {peer} failed: {e}");
+                continue;
+            }
+        };
+        let id = shared.ids.fetch_add(1, Relaxed);
+        let factory = factory.clone();
+        let context = shared.context.clone();
+        let spawned = shared.workers.pick().spawn_fn(move || {
+            let started = tokio::net::TcpStream::from_std(stream)
+                .and_then(|s| Connection::start(id, s, factory(), context, Some(place)));
+            if let Err(e) = started {
+                log::warn!("starting connection from {peer} failed: {e}");
+            }
+        });
+        if !spawned {
+            log::warn!("worker gone; dropped connection from {peer}");
+        }
+    }
+}

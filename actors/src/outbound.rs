@@ -1,0 +1,433 @@
+//! The byte-bounded outbound queue of one connection (seed 002, Netty's
+//! `ChannelOutboundBuffer`).
+//!
+//! Small packets are coalesced into one growing tail buffer, so a burst of replies
+//! becomes one `writev`; large packets already held as [`Bytes`] (a broadcast shared by
+//! many connections) are queued as they are, without a copy. The queue never holds more
+//! than its byte limit: a packet that would pass it is refused, and the caller applies
+//! the slow-consumer policy.
+//!
+//! The queue also knows where each packet ends in the byte stream, so a partial write
+//! is accounted exactly: a packet counts as written only when its last byte is, and at
+//! close every packet not completely written is handed back for the failure record.
+//!
+//! It performs no I/O: the connection asks it for [`IoSlice`]s, writes them, and tells
+//! it how many bytes the socket took.
+
+use bytes::{Buf, Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// Limits of one queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Bytes queued at most; a packet that would pass it is refused.
+    pub max_bytes: usize,
+    /// Packets smaller than this are copied into the tail buffer (coalesced).
+    pub coalesce_below: usize,
+    /// A tail buffer this large is sealed as a chunk and a new one is started.
+    pub chunk_size: usize,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits {
+            max_bytes: 4 * 1024 * 1024,
+            coalesce_below: 1024,
+            chunk_size: 64 * 1024,
+        }
+    }
+}
+
+/// A packet the queue refused: it would take the queue past its byte limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverBudget {
+    /// Bytes already queued.
+    pub queued: usize,
+    /// Size of the refused packet.
+    pub packet: usize,
+    /// The queue's limit.
+    pub limit: usize,
+}
+
+impl From<OverBudget> for crate::SendError {
+    fn from(o: OverBudget) -> Self {
+        crate::SendError::OverBudget {
+            queued: o.queued,
+            packet: o.packet,
+            limit: o.limit,
+        }
+    }
+}
+
+/// Why [`OutboundQueue::encode_with`] did not queue a packet.
+#[derive(Debug)]
+pub enum EncodeRefused<E> {
+    /// The encoder failed; nothing was queued.
+    Encode(E),
+    /// The encoded packet would pass the byte limit; nothing was queued.
+    OverBudget(OverBudget),
+}
+
+/// The byte-bounded, coalescing outbound queue of one connection.
+#[derive(Debug)]
+pub struct OutboundQueue {
+    /// Sealed chunks, oldest first; the front one may be partly written.
+    chunks: VecDeque<Bytes>,
+    /// Small packets coalesced after the chunks; written last.
+    tail: BytesMut,
+    /// Stream offset at which each queued packet ends, oldest first.
+    ends: VecDeque<u64>,
+    /// Stream offset of the end of the queue: every byte ever queued.
+    queued_offset: u64,
+    /// Stream offset of the next byte to write: every byte ever written.
+    written_offset: u64,
+    /// Stream offset where the oldest unwritten packet starts (it may be partly written).
+    front_start: u64,
+    /// The limits this queue enforces.
+    limits: QueueLimits,
+}
+
+impl OutboundQueue {
+    /// An empty queue; allocates nothing until the first packet.
+    pub fn new(limits: QueueLimits) -> Self {
+        OutboundQueue {
+            chunks: VecDeque::new(),
+            tail: BytesMut::new(),
+            ends: VecDeque::new(),
+            queued_offset: 0,
+            written_offset: 0,
+            front_start: 0,
+            limits,
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub fn len_bytes(&self) -> usize {
+        (self.queued_offset - self.written_offset) as usize
+    }
+
+    /// Packets queued and not yet completely written.
+    pub fn len_packets(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether nothing is waiting to be written.
+    pub fn is_empty(&self) -> bool {
+        self.queued_offset == self.written_offset
+    }
+
+    /// The limits this queue enforces.
+    pub fn limits(&self) -> QueueLimits {
+        self.limits
+    }
+
+    fn admit(&self, packet: usize) -> Result<(), OverBudget> {
+        let queued = self.len_bytes();
+        if queued + packet > self.limits.max_bytes {
+            return Err(OverBudget {
+                queued,
+                packet,
+                limit: self.limits.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Queues an encoded packet. Small packets are copied into the tail; large ones are
+    /// queued without a copy. An empty packet is accepted as already written.
+    pub fn push(&mut self, packet: Bytes) -> Result<(), OverBudget> {
+        self.admit(packet.len())?;
+        if packet.is_empty() {
+            return Ok(());
+        }
+        if packet.len() < self.limits.coalesce_below {
+            self.reserve_tail(packet.len());
+            self.tail.extend_from_slice(&packet);
+            self.seal_tail_if_full();
+        } else {
+            self.seal_tail();
+            self.chunks.push_back(packet.clone());
+        }
+        self.record_packet(packet.len());
+        Ok(())
+    }
+
+    /// Encodes a packet straight into the tail (no intermediate buffer). If `encode`
+    /// fails or the result would pass the byte limit, the tail is rolled back and
+    /// nothing is queued. Returns the encoded size.
+    pub fn encode_with<E>(
+        &mut self,
+        encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<usize, EncodeRefused<E>> {
+        let start = self.tail.len();
+        if self.tail.capacity() == 0 {
+            self.tail.reserve(self.limits.coalesce_below.max(256));
+        }
+        if let Err(e) = encode(&mut self.tail) {
+            self.tail.truncate(start);
+            return Err(EncodeRefused::Encode(e));
+        }
+        let size = self.tail.len() - start;
+        if let Err(over) = self.admit(size) {
+            self.tail.truncate(start);
+            return Err(EncodeRefused::OverBudget(over));
+        }
+        if size > 0 {
+            self.record_packet(size);
+            self.seal_tail_if_full();
+        }
+        Ok(size)
+    }
+
+    fn reserve_tail(&mut self, additional: usize) {
+        if self.tail.capacity() - self.tail.len() < additional {
+            let want = additional.max(self.limits.coalesce_below.max(256) * 4);
+            self.tail.reserve(want.min(self.limits.chunk_size.max(additional)));
+        }
+    }
+
+    fn record_packet(&mut self, size: usize) {
+        self.queued_offset += size as u64;
+        self.ends.push_back(self.queued_offset);
+    }
+
+    fn seal_tail_if_full(&mut self) {
+        if self.tail.len() >= self.limits.chunk_size {
+            self.seal_tail();
+        }
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks.push_back(self.tail.split().freeze());
+        }
+    }
+
+    /// Fills `dst` with the queued bytes in order, returning how many slices were used.
+    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for chunk in &self.chunks {
+            if n == dst.len() {
+                return n;
+            }
+            dst[n] = IoSlice::new(chunk);
+            n += 1;
+        }
+        if n < dst.len() && !self.tail.is_empty() {
+            dst[n] = IoSlice::new(&self.tail);
+            n += 1;
+        }
+        n
+    }
+
+    /// Marks `written` bytes as taken by the socket; returns how many packets were thereby
+    /// completely written. Memory of an emptied queue is released.
+    pub fn advance(&mut self, written: usize) -> usize {
+        let written = written.min(self.len_bytes());
+        let mut left = written;
+        while left > 0 {
+            match self.chunks.front_mut() {
+                Some(front) if front.len() <= left => {
+                    left -= front.len();
+                    self.chunks.pop_front();
+                }
+                Some(front) => {
+                    front.advance(left);
+                    left = 0;
+                }
+                None => {
+                    self.tail.advance(left);
+                    left = 0;
+                }
+            }
+        }
+        self.written_offset += written as u64;
+        let mut done = 0;
+        while let Some(&end) = self.ends.front() {
+            if end > self.written_offset {
+                break;
+            }
+            self.front_start = end;
+            self.ends.pop_front();
+            done += 1;
+        }
+        if self.is_empty() {
+            self.tail = BytesMut::new();
+        }
+        done
+    }
+
+    /// Empties the queue, returning the size of every packet not completely written
+    /// (a partly written packet counts with its full size).
+    pub fn drain_unwritten(&mut self) -> Vec<usize> {
+        let mut start = self.front_start;
+        let sizes = self
+            .ends
+            .drain(..)
+            .map(|end| {
+                let size = (end - start) as usize;
+                start = end;
+                size
+            })
+            .collect();
+        self.chunks.clear();
+        self.tail = BytesMut::new();
+        self.written_offset = self.queued_offset;
+        self.front_start = self.queued_offset;
+        sizes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(max_bytes: usize) -> QueueLimits {
+        QueueLimits {
+            max_bytes,
+            coalesce_below: 16,
+            chunk_size: 64,
+        }
+    }
+
+    fn contents(q: &OutboundQueue) -> Vec<u8> {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let n = q.io_slices(&mut slices);
+        slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
+    }
+
+    #[test]
+    fn refuses_past_the_byte_budget_and_keeps_what_it_had() {
+        let mut q = OutboundQueue::new(limits(10));
+        q.push(Bytes::from_static(b"123456")).unwrap();
+        let err = q.push(Bytes::from_static(b"12345")).unwrap_err();
+        assert_eq!(
+            err,
+            OverBudget {
+                queued: 6,
+                packet: 5,
+                limit: 10
+            }
+        );
+        q.push(Bytes::from_static(b"1234")).unwrap();
+        assert_eq!(q.len_bytes(), 10);
+        assert_eq!(q.len_packets(), 2);
+        assert_eq!(contents(&q), b"1234561234");
+    }
+
+    #[test]
+    fn small_packets_coalesce_into_one_slice() {
+        let mut q = OutboundQueue::new(limits(1000));
+        for _ in 0..3 {
+            q.push(Bytes::from_static(b"abc")).unwrap();
+        }
+        let mut slices = [IoSlice::new(&[]); 8];
+        assert_eq!(q.io_slices(&mut slices), 1);
+        assert_eq!(&*slices[0], b"abcabcabc");
+    }
+
+    #[test]
+    fn large_packets_keep_order_with_coalesced_ones() {
+        let mut q = OutboundQueue::new(limits(1000));
+        q.push(Bytes::from_static(b"a")).unwrap();
+        q.push(Bytes::from(vec![b'L'; 20])).unwrap();
+        q.push(Bytes::from_static(b"b")).unwrap();
+        let mut expected = b"a".to_vec();
+        expected.extend([b'L'; 20]);
+        expected.push(b'b');
+        assert_eq!(contents(&q), expected);
+        let mut slices = [IoSlice::new(&[]); 8];
+        assert_eq!(q.io_slices(&mut slices), 3);
+    }
+
+    #[test]
+    fn tail_is_sealed_at_chunk_size() {
+        let mut q = OutboundQueue::new(limits(1000));
+        for _ in 0..10 {
+            q.push(Bytes::from(vec![7u8; 10])).unwrap();
+        }
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = q.io_slices(&mut slices);
+        assert_eq!(n, 2, "one sealed chunk of >= 64 bytes and the tail");
+        assert!(slices[0].len() >= 64);
+        assert_eq!(contents(&q).len(), 100);
+    }
+
+    #[test]
+    fn partial_writes_count_packets_only_when_complete() {
+        let mut q = OutboundQueue::new(limits(1000));
+        q.push(Bytes::from_static(b"aaaa")).unwrap();
+        q.push(Bytes::from(vec![b'b'; 30])).unwrap();
+        assert_eq!(q.advance(3), 0);
+        assert_eq!(q.advance(1), 1);
+        assert_eq!(q.advance(29), 0);
+        assert_eq!(contents(&q), b"b");
+        assert_eq!(q.advance(1), 1);
+        assert!(q.is_empty());
+        assert_eq!(q.len_packets(), 0);
+    }
+
+    #[test]
+    fn drain_reports_full_size_of_partly_written_packets() {
+        let mut q = OutboundQueue::new(limits(1000));
+        q.push(Bytes::from_static(b"aaaa")).unwrap();
+        q.push(Bytes::from_static(b"bbbbbb")).unwrap();
+        q.push(Bytes::from_static(b"cc")).unwrap();
+        assert_eq!(q.advance(6), 1);
+        assert_eq!(q.drain_unwritten(), vec![6, 2]);
+        assert!(q.is_empty());
+        q.push(Bytes::from_static(b"dd")).unwrap();
+        assert_eq!(q.drain_unwritten(), vec![2]);
+    }
+
+    #[test]
+    fn encode_with_rolls_back_on_error_and_over_budget() {
+        let mut q = OutboundQueue::new(limits(8));
+        let size = q
+            .encode_with(|b| {
+                b.extend_from_slice(b"hello");
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(size, 5);
+        let err = q.encode_with(|b| {
+            b.extend_from_slice(b"xx");
+            Err::<(), _>("bad")
+        });
+        assert!(matches!(err, Err(EncodeRefused::Encode("bad"))));
+        let over = q.encode_with(|b| {
+            b.extend_from_slice(b"world");
+            Ok::<_, ()>(())
+        });
+        assert!(matches!(over, Err(EncodeRefused::OverBudget(_))));
+        assert_eq!(contents(&q), b"hello");
+        assert_eq!(q.len_packets(), 1);
+    }
+
+    #[test]
+    fn accounting_holds_over_random_writes() {
+        let mut q = OutboundQueue::new(limits(10_000));
+        let mut rng = fastrand::Rng::with_seed(7);
+        let (mut accepted, mut written, mut sent) = (0usize, 0usize, Vec::new());
+        let mut expected = Vec::new();
+        for round in 0..2000u32 {
+            if rng.bool() {
+                let len = rng.usize(1..40);
+                let byte = (round % 251) as u8;
+                if q.push(Bytes::from(vec![byte; len])).is_ok() {
+                    accepted += 1;
+                    expected.extend(std::iter::repeat(byte).take(len));
+                }
+            } else {
+                let data = contents(&q);
+                let n = rng.usize(0..=data.len());
+                sent.extend_from_slice(&data[..n]);
+                written += q.advance(n);
+            }
+        }
+        let failed = q.drain_unwritten().len();
+        assert_eq!(accepted, written + failed);
+        assert_eq!(&expected[..sent.len()], &sent[..]);
+    }
+}

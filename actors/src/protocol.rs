@@ -1,0 +1,145 @@
+//! The trait an application implements to speak its protocol over Switchboard.
+//!
+//! A protocol is two things: a tokio-util codec that cuts the byte stream into
+//! requests and encodes responses, and a handler that turns each request into actions
+//! (reply, broadcast to the group, defer a reply, count a bad packet, close).
+//!
+//! The codec must decode *structurally*: input that is framed but malformed (an
+//! unknown opcode, an empty frame, invalid UTF-8) is handed up as [`Inbound::Bad`], so
+//! the connection counts it and lives on. A decoder `Err` means the stream can no
+//! longer be trusted (an oversize length): the connection counts one error packet,
+//! sends the protocol's error reply, and is removed with reason `error_packets`.
+
+use crate::{ConnId, RemovalReason, Supervisor};
+use actix::Addr;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use tokio_util::codec::{Decoder, Encoder};
+
+/// One decoded item: a request, or a framed packet the codec found malformed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound<R> {
+    /// A well-formed request for the handler.
+    Request(R),
+    /// A framed but malformed packet; the reason goes into the error reply.
+    Bad(String),
+}
+
+/// A reply that is computed later (a stats query, a replication round).
+pub type Deferred<R> = Pin<Box<dyn Future<Output = R>>>;
+
+/// What an application implements to run its protocol on Switchboard connections.
+///
+/// One value is created per connection by the listener's factory, on the worker
+/// thread that owns the connection, so it may hold per-connection state.
+pub trait Protocol: Unpin + 'static {
+    /// The protocol group's name: connections are grouped, broadcast to and counted by it.
+    const NAME: &'static str;
+    /// What the codec decodes.
+    type Request;
+    /// What the codec encodes.
+    type Response: Unpin;
+    /// Cuts the inbound stream into requests and encodes responses.
+    type Codec: Decoder<Item = Inbound<Self::Request>, Error: std::fmt::Display>
+        + Encoder<Self::Response, Error: std::fmt::Display>
+        + Unpin
+        + 'static;
+
+    /// A codec for a new connection.
+    fn codec(&self) -> Self::Codec;
+
+    /// Turns one request into actions on `out`.
+    fn handle(&mut self, request: Self::Request, out: &mut Outbox<Self::Response>);
+
+    /// The packet sent to the peer for a bad packet or a removal (`ERROR reason`),
+    /// or `None` to send nothing.
+    fn error_reply(&self, _reason: &str) -> Option<Self::Response> {
+        None
+    }
+}
+
+/// One action a handler asked for; the connection carries them out in order.
+pub enum Action<R> {
+    /// Send this to the peer.
+    Reply(R),
+    /// Encode this once and send it to every member of the protocol group.
+    Broadcast(R),
+    /// Send the future's output to the peer once ready; later replies wait behind it.
+    Defer(Deferred<R>),
+    /// Count one error packet and send the protocol's error reply for `reason`.
+    Bad(String),
+    /// Flush what is queued and close, removed with this reason.
+    Close(RemovalReason),
+}
+
+/// Where a handler puts its actions; also tells it which connection it serves.
+pub struct Outbox<R> {
+    /// The actions asked for so far, carried out in order after `handle` returns.
+    pub(crate) actions: Vec<Action<R>>,
+    /// The connection being served.
+    pub(crate) id: ConnId,
+    /// The peer's address.
+    pub(crate) peer: SocketAddr,
+    /// The supervisor, for handlers that query the registry or the stats.
+    pub(crate) supervisor: Addr<Supervisor>,
+}
+
+impl<R> Outbox<R> {
+    /// An empty outbox for connection `id`.
+    pub fn new(id: ConnId, peer: SocketAddr, supervisor: Addr<Supervisor>) -> Self {
+        Outbox {
+            actions: Vec::new(),
+            id,
+            peer,
+            supervisor,
+        }
+    }
+
+    /// Sends `response` to the peer.
+    pub fn reply(&mut self, response: R) {
+        self.actions.push(Action::Reply(response));
+    }
+
+    /// Sends `response`, encoded once, to every connection of this protocol's group,
+    /// this one included.
+    pub fn broadcast(&mut self, response: R) {
+        self.actions.push(Action::Broadcast(response));
+    }
+
+    /// Sends the future's output to the peer when it is ready. Replies asked for later
+    /// are held so the peer sees replies in request order.
+    pub fn defer(&mut self, reply: impl Future<Output = R> + 'static) {
+        self.actions.push(Action::Defer(Box::pin(reply)));
+    }
+
+    /// Counts one error packet against the connection and sends the error reply.
+    pub fn bad_packet(&mut self, reason: impl Into<String>) {
+        self.actions.push(Action::Bad(reason.into()));
+    }
+
+    /// Flushes what is queued, then closes the connection with `reason`.
+    pub fn close(&mut self, reason: RemovalReason) {
+        self.actions.push(Action::Close(reason));
+    }
+
+    /// The connection's id.
+    pub fn id(&self) -> ConnId {
+        self.id
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// The supervisor, e.g. to ask for a [`GetStats`](crate::GetStats) snapshot.
+    pub fn supervisor(&self) -> &Addr<Supervisor> {
+        &self.supervisor
+    }
+
+    /// Takes the actions asked for so far.
+    pub fn take(&mut self) -> Vec<Action<R>> {
+        std::mem::take(&mut self.actions)
+    }
+}

@@ -1,0 +1,296 @@
+//! The stats actor: aggregates what connections really did and answers snapshots.
+//!
+//! Connections report batched [`TrafficDelta`]s; the supervisor reports openings and
+//! removals. A [`Snapshot`] is a serde value with the keys of PROTOCOL.md plus a
+//! per-protocol breakdown. Because connections batch their counters, a snapshot may
+//! lag the sockets by at most `stats_interval`.
+
+use crate::{RemovalReason, Traffic};
+use actix::prelude::*;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// A protocol group exists (so snapshots list it even with no connection).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeclareGroup(pub &'static str);
+
+/// A connection of `protocol` was registered.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Opened {
+    /// Its protocol group.
+    pub protocol: &'static str,
+}
+
+/// A connection of `protocol` was removed for `reason`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Removed {
+    /// Its protocol group.
+    pub protocol: &'static str,
+    /// Why it was removed.
+    pub reason: RemovalReason,
+}
+
+/// Counters a connection accumulated since its last report.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct TrafficDelta {
+    /// The connection's protocol group.
+    pub protocol: &'static str,
+    /// What changed.
+    pub delta: Traffic,
+}
+
+/// A backend went up or down.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BackendState {
+    /// The backend's address as configured.
+    pub member: String,
+    /// Whether it is up.
+    pub up: bool,
+}
+
+/// Asks for a [`Snapshot`].
+#[derive(Message)]
+#[rtype(result = "Snapshot")]
+pub struct GetStats;
+
+/// Figures of one protocol group.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct GroupSnapshot {
+    /// Connections registered now.
+    pub connections: u64,
+    /// Connections ever registered.
+    pub accepted: u64,
+    /// Removals by reason.
+    pub removed: BTreeMap<&'static str, u64>,
+    /// Everything the group's connections reported.
+    #[serde(flatten)]
+    pub traffic: Traffic,
+    /// Refused plus dropped packets.
+    pub send_failures: u64,
+}
+
+/// The stats snapshot of PROTOCOL.md, plus a per-protocol breakdown.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Snapshot {
+    /// Registered connections per protocol group.
+    pub connections: BTreeMap<&'static str, u64>,
+    /// Connections ever registered.
+    pub accepted_total: u64,
+    /// Removals by reason, every reason listed.
+    pub removed_total: BTreeMap<&'static str, u64>,
+    /// Bytes the sockets accepted.
+    pub sent_bytes_total: u64,
+    /// Bytes read from the sockets.
+    pub received_bytes_total: u64,
+    /// Packets written completely.
+    pub sent_packets_total: u64,
+    /// Packets decoded, bad ones included.
+    pub received_packets_total: u64,
+    /// Packets judged bad.
+    pub error_packets_total: u64,
+    /// Packets refused or dropped.
+    pub send_failures_total: u64,
+    /// Packets accepted into outbound queues (= sent + dropped + still queued).
+    pub queued_packets_total: u64,
+    /// Packets accepted and never written.
+    pub dropped_packets_total: u64,
+    /// Packets refused before queueing.
+    pub refused_packets_total: u64,
+    /// Backend address -> `"up"` or `"down"`; absent when there are no backends.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub backends: BTreeMap<String, &'static str>,
+    /// The same figures per protocol group.
+    pub protocols: BTreeMap<&'static str, GroupSnapshot>,
+}
+
+/// Running figures of one group.
+#[derive(Debug, Default)]
+struct Group {
+    /// Connections registered now.
+    live: u64,
+    /// Connections ever registered.
+    accepted: u64,
+    /// Removals per reason.
+    removed: HashMap<RemovalReason, u64>,
+    /// Reported traffic.
+    traffic: Traffic,
+}
+
+/// The stats actor.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Figures per protocol group.
+    groups: HashMap<&'static str, Group>,
+    /// Backend address -> up.
+    backends: BTreeMap<String, bool>,
+}
+
+impl Stats {
+    /// The snapshot of the figures so far.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut snap = Snapshot::default();
+        let mut total = Traffic::default();
+        for reason in RemovalReason::ALL {
+            snap.removed_total.insert(reason.as_str(), 0);
+        }
+        for (&name, group) in &self.groups {
+            snap.connections.insert(name, group.live);
+            snap.accepted_total += group.accepted;
+            let mut removed = BTreeMap::new();
+            for (reason, &count) in &group.removed {
+                removed.insert(reason.as_str(), count);
+                *snap.removed_total.entry(reason.as_str()).or_default() += count;
+            }
+            total.add(&group.traffic);
+            snap.protocols.insert(
+                name,
+                GroupSnapshot {
+                    connections: group.live,
+                    accepted: group.accepted,
+                    removed,
+                    traffic: group.traffic,
+                    send_failures: group.traffic.send_failures(),
+                },
+            );
+        }
+        snap.sent_bytes_total = total.sent_bytes;
+        snap.received_bytes_total = total.received_bytes;
+        snap.sent_packets_total = total.sent_packets;
+        snap.received_packets_total = total.received_packets;
+        snap.error_packets_total = total.error_packets;
+        snap.send_failures_total = total.send_failures();
+        snap.queued_packets_total = total.queued_packets;
+        snap.dropped_packets_total = total.dropped_packets;
+        snap.refused_packets_total = total.refused_packets;
+        snap.backends = self
+            .backends
+            .iter()
+            .map(|(member, &up)| (member.clone(), if up { "up" } else { "down" }))
+            .collect();
+        snap
+    }
+
+    fn group(&mut self, name: &'static str) -> &mut Group {
+        self.groups.entry(name).or_default()
+    }
+}
+
+impl Actor for Stats {
+    type Context = Context<Self>;
+}
+
+impl Handler<DeclareGroup> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: DeclareGroup, _: &mut Context<Self>) {
+        self.group(msg.0);
+    }
+}
+
+impl Handler<Opened> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: Opened, _: &mut Context<Self>) {
+        let group = self.group(msg.protocol);
+        group.live += 1;
+        group.accepted += 1;
+    }
+}
+
+impl Handler<Removed> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: Removed, _: &mut Context<Self>) {
+        let group = self.group(msg.protocol);
+        group.live = group.live.saturating_sub(1);
+        *group.removed.entry(msg.reason).or_default() += 1;
+    }
+}
+
+impl Handler<TrafficDelta> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: TrafficDelta, _: &mut Context<Self>) {
+        self.group(msg.protocol).traffic.add(&msg.delta);
+    }
+}
+
+impl Handler<BackendState> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: BackendState, _: &mut Context<Self>) {
+        self.backends.insert(msg.member, msg.up);
+    }
+}
+
+impl Handler<GetStats> for Stats {
+    type Result = MessageResult<GetStats>;
+    fn handle(&mut self, _: GetStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.snapshot())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn aggregates_deltas_openings_and_removals() {
+        let stats = Stats::default().start();
+        stats.do_send(DeclareGroup("line"));
+        for _ in 0..3 {
+            stats.do_send(Opened { protocol: "frame" });
+        }
+        stats.do_send(Removed {
+            protocol: "frame",
+            reason: RemovalReason::Idle,
+        });
+        for n in [100, 23] {
+            stats.do_send(TrafficDelta {
+                protocol: "frame",
+                delta: Traffic {
+                    sent_bytes: n,
+                    sent_packets: 1,
+                    refused_packets: 1,
+                    ..Traffic::default()
+                },
+            });
+        }
+        let snap = stats.send(GetStats).await.unwrap();
+        assert_eq!(snap.connections["frame"], 2);
+        assert_eq!(snap.connections["line"], 0);
+        assert_eq!(snap.accepted_total, 3);
+        assert_eq!(snap.removed_total["idle"], 1);
+        assert_eq!(snap.removed_total["error_packets"], 0);
+        assert_eq!(snap.sent_bytes_total, 123);
+        assert_eq!(snap.sent_packets_total, 2);
+        assert_eq!(snap.send_failures_total, 2);
+        assert_eq!(snap.protocols["frame"].removed["idle"], 1);
+        let json = serde_json::to_value(&snap).unwrap();
+        for key in [
+            "connections",
+            "accepted_total",
+            "removed_total",
+            "sent_bytes_total",
+            "received_bytes_total",
+            "sent_packets_total",
+            "received_packets_total",
+            "error_packets_total",
+            "send_failures_total",
+        ] {
+            assert!(json.get(key).is_some(), "missing {key}");
+        }
+        assert!(json.get("backends").is_none());
+    }
+
+    #[actix_rt::test]
+    async fn lists_backends_up_and_down() {
+        let stats = Stats::default().start();
+        stats.do_send(BackendState {
+            member: "127.0.0.1:9".into(),
+            up: false,
+        });
+        let snap = stats.send(GetStats).await.unwrap();
+        assert_eq!(snap.backends["127.0.0.1:9"], "down");
+    }
+}

@@ -1,0 +1,92 @@
+//! What every thread may read about a connection without asking its actor.
+//!
+//! The connection actor writes these few atomics as it works; the supervisor reads them
+//! in its health sweep (idle time) and when listing connections, so neither needs a
+//! message round trip per connection.
+
+use crate::ConnId;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A connection's live figures, shared between its actor and the supervisor.
+#[derive(Debug)]
+pub struct ConnectionStatus {
+    /// The connection's id.
+    pub id: ConnId,
+    /// The protocol group it belongs to.
+    pub protocol: &'static str,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// When the connection was registered; the origin of `last_rx_ns`.
+    born: Instant,
+    /// Nanoseconds after `born` at which the peer last sent anything.
+    last_rx_ns: AtomicU64,
+    /// Bytes waiting in the outbound queue.
+    queued_bytes: AtomicUsize,
+    /// Error packets counted over the connection's lifetime.
+    error_packets: AtomicU32,
+}
+
+impl ConnectionStatus {
+    /// Figures of a connection opened now.
+    pub fn new(id: ConnId, protocol: &'static str, peer: SocketAddr) -> Self {
+        ConnectionStatus {
+            id,
+            protocol,
+            peer,
+            born: Instant::now(),
+            last_rx_ns: AtomicU64::new(0),
+            queued_bytes: AtomicUsize::new(0),
+            error_packets: AtomicU32::new(0),
+        }
+    }
+
+    /// Notes that the peer sent something at `now`.
+    pub fn touch_rx(&self, now: Instant) {
+        let ns = now.saturating_duration_since(self.born).as_nanos() as u64;
+        self.last_rx_ns.store(ns, Relaxed);
+    }
+
+    /// How long the peer has been silent at `now` (since registration if it never spoke).
+    pub fn idle_for(&self, now: Instant) -> Duration {
+        let last = self.born + Duration::from_nanos(self.last_rx_ns.load(Relaxed));
+        now.saturating_duration_since(last)
+    }
+
+    /// Records the outbound queue's size.
+    pub fn set_queued_bytes(&self, bytes: usize) {
+        self.queued_bytes.store(bytes, Relaxed);
+    }
+
+    /// Bytes waiting in the outbound queue.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes.load(Relaxed)
+    }
+
+    /// Records the lifetime error-packet count.
+    pub fn set_error_packets(&self, count: u32) {
+        self.error_packets.store(count, Relaxed);
+    }
+
+    /// Error packets counted over the connection's lifetime.
+    pub fn error_packets(&self) -> u32 {
+        self.error_packets.load(Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_time_restarts_on_receive() {
+        let status = ConnectionStatus::new(1, "frame", "127.0.0.1:1".parse().unwrap());
+        tokio::time::advance(Duration::from_secs(5)).await;
+        assert_eq!(status.idle_for(Instant::now()), Duration::from_secs(5));
+        status.touch_rx(Instant::now());
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(status.idle_for(Instant::now()), Duration::from_secs(2));
+    }
+}

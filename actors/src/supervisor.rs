@@ -1,0 +1,420 @@
+//! The supervisor: the registry of connections grouped by protocol.
+//!
+//! It registers and removes connections, looks them up by id, sends to one, broadcasts
+//! to a group (the packet encoded once, its bytes shared by every member), and sweeps
+//! every `health_interval` for connections silent longer than `idle_timeout`.
+//!
+//! Every removal goes through [`Supervisor::remove`]: it happens once per connection,
+//! carries a [`RemovalReason`], is logged at `info` with the peer, counted by the stats
+//! actor, and announced to every subscriber of [`ConnectionRemoved`].
+
+use crate::stats::{self, DeclareGroup, GetStats, Snapshot, Stats};
+use crate::{Close, ConnId, Deliver, Member, RemovalReason, SendError, SupervisorConfig};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+/// Add a connection to its protocol group.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Register(pub Member);
+
+/// Remove a connection from its group (a no-op if it was already removed).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Deregister {
+    /// The connection.
+    pub id: ConnId,
+    /// Why it leaves.
+    pub reason: RemovalReason,
+}
+
+/// A connection actor has stopped: its socket is closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Gone(pub ConnId);
+
+/// Send an encoded packet to one connection.
+#[derive(Message)]
+#[rtype(result = "Result<(), SendError>")]
+pub struct SendTo {
+    /// The connection.
+    pub id: ConnId,
+    /// The encoded packet.
+    pub packet: Bytes,
+}
+
+/// Send an encoded packet to every member of a protocol group; answers how many
+/// members it was handed to (each refusal is recorded by the member itself).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Broadcast {
+    /// The protocol group.
+    pub protocol: &'static str,
+    /// The encoded packet, shared by every member.
+    pub packet: Bytes,
+}
+
+/// Like [`Broadcast`], but waits for every member's answer.
+#[derive(Message)]
+#[rtype(result = "BroadcastReport")]
+pub struct BroadcastAcked {
+    /// The protocol group.
+    pub protocol: &'static str,
+    /// The encoded packet, shared by every member.
+    pub packet: Bytes,
+}
+
+/// What a [`BroadcastAcked`] achieved.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BroadcastReport {
+    /// Members whose queue took the packet.
+    pub delivered: usize,
+    /// Members that refused it, and why.
+    pub refused: Vec<(ConnId, SendError)>,
+}
+
+/// Ask a connection to close.
+#[derive(Message)]
+#[rtype(result = "Result<(), SendError>")]
+pub struct CloseConnection {
+    /// The connection.
+    pub id: ConnId,
+    /// The removal reason it will carry.
+    pub reason: RemovalReason,
+}
+
+/// Be told of every removal.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<ConnectionRemoved>);
+
+/// A connection was removed.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct ConnectionRemoved {
+    /// The connection.
+    pub id: ConnId,
+    /// Its protocol group.
+    pub protocol: &'static str,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Why it was removed.
+    pub reason: RemovalReason,
+}
+
+/// List the members of a group (or of every group).
+#[derive(Message)]
+#[rtype(result = "Vec<MemberInfo>")]
+pub struct ListConnections {
+    /// Only this group, or all.
+    pub protocol: Option<String>,
+}
+
+/// What the registry knows of one member without asking it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MemberInfo {
+    /// The connection.
+    pub id: ConnId,
+    /// Its protocol group.
+    pub protocol: &'static str,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Bytes waiting in its outbound queue.
+    pub queued_bytes: usize,
+    /// Error packets counted so far.
+    pub error_packets: u32,
+    /// Milliseconds since the peer last sent anything.
+    pub idle_ms: u64,
+}
+
+/// Close every connection, flushing each, and answer once all are gone or `timeout`
+/// has passed. Connections registered afterwards are closed at once.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Shutdown {
+    /// How long to wait for connections to finish.
+    pub timeout: Duration,
+}
+
+/// Run one health sweep now (the supervisor also runs one every `health_interval`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HealthSweep;
+
+/// The supervisor actor.
+pub struct Supervisor {
+    /// Members by protocol group, then by id.
+    groups: HashMap<&'static str, HashMap<ConnId, Member>>,
+    /// The group of each member, for lookups by id.
+    index: HashMap<ConnId, &'static str>,
+    /// Connection actors started and not yet stopped (registered or closing).
+    alive: usize,
+    /// Shutdown requests waiting for `alive` to reach zero.
+    drained: Vec<oneshot::Sender<()>>,
+    /// Set once shutdown began: late registrations are closed at once.
+    shutting_down: bool,
+    /// Removal subscribers.
+    subscribers: Vec<Recipient<ConnectionRemoved>>,
+    /// Where openings, removals and stats queries go.
+    stats: Addr<Stats>,
+    /// Sweep period and idle limit.
+    config: SupervisorConfig,
+}
+
+impl Supervisor {
+    /// A supervisor reporting to `stats`.
+    pub fn new(config: SupervisorConfig, stats: Addr<Stats>) -> Self {
+        Supervisor {
+            groups: HashMap::new(),
+            index: HashMap::new(),
+            alive: 0,
+            drained: Vec::new(),
+            shutting_down: false,
+            subscribers: Vec::new(),
+            stats,
+            config,
+        }
+    }
+
+    fn member(&self, id: ConnId) -> Option<&Member> {
+        let protocol = self.index.get(&id)?;
+        self.groups.get(protocol)?.get(&id)
+    }
+
+    /// Takes a connection out of its group, once: logs, counts and announces it.
+    /// Returns the member if it was still registered.
+    pub fn remove(&mut self, id: ConnId, reason: RemovalReason) -> Option<Member> {
+        let protocol = self.index.remove(&id)?;
+        let member = self.groups.get_mut(protocol)?.remove(&id)?;
+        let peer = member.status.peer;
+        log::info!("removed {protocol} connection {id} from {peer}: {reason}");
+        self.stats.do_send(stats::Removed { protocol, reason });
+        let event = ConnectionRemoved {
+            id,
+            protocol,
+            peer,
+            reason,
+        };
+        self.subscribers.retain(|s| s.connected());
+        for subscriber in &self.subscribers {
+            subscriber.do_send(event.clone());
+        }
+        Some(member)
+    }
+
+    /// Members of `protocol` silent for longer than the idle timeout at `now`.
+    pub fn idle_members(&self, now: Instant) -> Vec<ConnId> {
+        self.groups
+            .values()
+            .flat_map(|g| g.values())
+            .filter(|m| m.status.idle_for(now) > self.config.idle_timeout)
+            .map(|m| m.status.id)
+            .collect()
+    }
+
+    fn sweep(&mut self) {
+        for id in self.idle_members(Instant::now()) {
+            if let Some(member) = self.remove(id, RemovalReason::Idle) {
+                member.close.do_send(Close(RemovalReason::Idle));
+            }
+        }
+    }
+
+    fn members_of(&self, protocol: &str) -> impl Iterator<Item = &Member> {
+        self.groups.get(protocol).into_iter().flat_map(|g| g.values())
+    }
+}
+
+impl Actor for Supervisor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.config.health_interval, |act, _| act.sweep());
+    }
+}
+
+impl Handler<DeclareGroup> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: DeclareGroup, _: &mut Context<Self>) {
+        self.groups.entry(msg.0).or_default();
+        self.stats.do_send(msg);
+    }
+}
+
+impl Handler<Register> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, Register(member): Register, _: &mut Context<Self>) {
+        let status = &member.status;
+        self.alive += 1;
+        self.stats.do_send(stats::Opened {
+            protocol: status.protocol,
+        });
+        self.index.insert(status.id, status.protocol);
+        let close = member.close.clone();
+        let id = status.id;
+        self.groups
+            .entry(status.protocol)
+            .or_default()
+            .insert(id, member);
+        if self.shutting_down {
+            self.remove(id, RemovalReason::Shutdown);
+            close.do_send(Close(RemovalReason::Shutdown));
+        }
+    }
+}
+
+impl Handler<Deregister> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Deregister, _: &mut Context<Self>) {
+        self.remove(msg.id, msg.reason);
+    }
+}
+
+impl Handler<Gone> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Gone, _: &mut Context<Self>) {
+        // A member that stops without deregistering (its arbiter died) is removed here.
+        self.remove(msg.0, RemovalReason::Shutdown);
+        self.alive = self.alive.saturating_sub(1);
+        if self.alive == 0 {
+            for waiter in self.drained.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+    }
+}
+
+impl Handler<SendTo> for Supervisor {
+    type Result = ResponseFuture<Result<(), SendError>>;
+    fn handle(&mut self, msg: SendTo, _: &mut Context<Self>) -> Self::Result {
+        let target = self.member(msg.id).map(|m| m.deliver.clone());
+        Box::pin(async move {
+            match target {
+                None => Err(SendError::UnknownConnection(msg.id)),
+                Some(deliver) => deliver
+                    .send(Deliver(msg.packet))
+                    .await
+                    .unwrap_or(Err(SendError::Stopped)),
+            }
+        })
+    }
+}
+
+impl Handler<Broadcast> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) -> usize {
+        let mut n = 0;
+        for member in self.members_of(msg.protocol) {
+            member.deliver.do_send(Deliver(msg.packet.clone()));
+            n += 1;
+        }
+        n
+    }
+}
+
+impl Handler<BroadcastAcked> for Supervisor {
+    type Result = ResponseFuture<BroadcastReport>;
+    fn handle(&mut self, msg: BroadcastAcked, _: &mut Context<Self>) -> Self::Result {
+        let sends: Vec<_> = self
+            .members_of(msg.protocol)
+            .map(|m| (m.status.id, m.deliver.send(Deliver(msg.packet.clone()))))
+            .collect();
+        Box::pin(async move {
+            let mut report = BroadcastReport::default();
+            for (id, send) in sends {
+                match send.await.unwrap_or(Err(SendError::Stopped)) {
+                    Ok(()) => report.delivered += 1,
+                    Err(e) => report.refused.push((id, e)),
+                }
+            }
+            report
+        })
+    }
+}
+
+impl Handler<CloseConnection> for Supervisor {
+    type Result = Result<(), SendError>;
+    fn handle(&mut self, msg: CloseConnection, _: &mut Context<Self>) -> Self::Result {
+        let member = self
+            .remove(msg.id, msg.reason)
+            .ok_or(SendError::UnknownConnection(msg.id))?;
+        member.close.do_send(Close(msg.reason));
+        Ok(())
+    }
+}
+
+impl Handler<Subscribe> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        self.subscribers.push(msg.0);
+    }
+}
+
+impl Handler<ListConnections> for Supervisor {
+    type Result = MessageResult<ListConnections>;
+    fn handle(&mut self, msg: ListConnections, _: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        let list = self
+            .groups
+            .iter()
+            .filter(|(name, _)| msg.protocol.as_deref().map_or(true, |p| p == **name))
+            .flat_map(|(_, g)| g.values())
+            .map(|m| MemberInfo {
+                id: m.status.id,
+                protocol: m.status.protocol,
+                peer: m.status.peer,
+                queued_bytes: m.status.queued_bytes(),
+                error_packets: m.status.error_packets(),
+                idle_ms: m.status.idle_for(now).as_millis() as u64,
+            })
+            .collect();
+        MessageResult(list)
+    }
+}
+
+impl Handler<GetStats> for Supervisor {
+    type Result = ResponseFuture<Snapshot>;
+    fn handle(&mut self, msg: GetStats, _: &mut Context<Self>) -> Self::Result {
+        // Forwarded rather than answered by the caller asking the stats actor directly:
+        // the opening of every connection this supervisor registered is then already
+        // in the stats actor's mailbox ahead of the query.
+        let stats = self.stats.clone();
+        Box::pin(async move { stats.send(msg).await.unwrap_or_default() })
+    }
+}
+
+impl Handler<HealthSweep> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, _: HealthSweep, _: &mut Context<Self>) {
+        self.sweep();
+    }
+}
+
+impl Handler<Shutdown> for Supervisor {
+    type Result = ResponseFuture<usize>;
+    fn handle(&mut self, msg: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        self.shutting_down = true;
+        let ids: Vec<ConnId> = self.index.keys().copied().collect();
+        let closing = ids.len();
+        for id in ids {
+            if let Some(member) = self.remove(id, RemovalReason::Shutdown) {
+                member.close.do_send(Close(RemovalReason::Shutdown));
+            }
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.alive == 0 {
+            let _ = tx.send(());
+        } else {
+            self.drained.push(tx);
+        }
+        Box::pin(async move {
+            let _ = tokio::time::timeout(msg.timeout, rx).await;
+            closing
+        })
+    }
+}
