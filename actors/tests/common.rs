@@ -1,0 +1,112 @@
+//! A tiny line protocol for driving connection actors in tests, and helpers.
+#![allow(dead_code)]
+
+use bytes::BytesMut;
+use std::net::SocketAddr;
+use std::time::Duration;
+use switchboard::{Inbound, Outbox, Protocol, RemovalReason};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
+
+/// `ECHO x` -> `x`, `BAD` -> bad packet, `ALL x` -> broadcast `x`, `BYE` -> close,
+/// `BIG n` -> a reply of n bytes, `LATER x` -> deferred `x` after 50 ms.
+pub struct TestProto;
+
+pub struct TestCodec(LinesCodec);
+
+impl Decoder for TestCodec {
+    type Item = Inbound<String>;
+    type Error = LinesCodecError;
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        Ok(self.0.decode(src)?.map(Inbound::Request))
+    }
+}
+
+impl Encoder<String> for TestCodec {
+    type Error = LinesCodecError;
+    fn encode(&mut self, item: String, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        self.0.encode(item, dst)
+    }
+}
+
+impl Protocol for TestProto {
+    const NAME: &'static str = "test";
+    type Request = String;
+    type Response = String;
+    type Codec = TestCodec;
+
+    fn codec(&self) -> TestCodec {
+        TestCodec(LinesCodec::new_with_max_length(1024))
+    }
+
+    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+        let (cmd, arg) = line.split_once(' ').unwrap_or((line.as_str(), ""));
+        match cmd {
+            "ECHO" => out.reply(arg.to_string()),
+            "ALL" => out.broadcast(arg.to_string()),
+            "BYE" => out.close(RemovalReason::Closed),
+            "BIG" => out.reply("x".repeat(arg.parse().unwrap_or(0))),
+            "LATER" => {
+                let arg = arg.to_string();
+                out.defer(async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    arg
+                })
+            }
+            _ => out.bad_packet(format!("bad command {cmd}")),
+        }
+    }
+
+    fn error_reply(&self, reason: &str) -> Option<String> {
+        Some(format!("ERR {reason}"))
+    }
+}
+
+/// A line client over loopback.
+pub struct Client {
+    pub reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    pub writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
+        Client {
+            reader: BufReader::new(r),
+            writer: w,
+        }
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// The next line, or None at EOF; panics after 5 s so a test always ends.
+    pub async fn line(&mut self) -> Option<String> {
+        let mut s = String::new();
+        let n = tokio::time::timeout(Duration::from_secs(5), self.reader.read_line(&mut s))
+            .await
+            .expect("no line within 5 s")
+            .unwrap_or(0);
+        (n > 0).then(|| s.trim_end().to_string())
+    }
+}
+
+/// Polls `check` every 20 ms for at most 5 s.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..250 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

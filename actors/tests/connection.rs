@@ -1,0 +1,254 @@
+//! Connection actors over loopback sockets, driven through their messages and a peer.
+
+mod common;
+
+use actix::{Actor, Addr, Context, Handler};
+use bytes::Bytes;
+use common::{eventually, Client, TestProto};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard::{
+    ConnectionLimits, ConnectionRemoved, GetStats, ListConnections, RemovalReason, SendError,
+    SendTo, Subscribe, Supervisor, SupervisorConfig, Switchboard, SwitchboardConfig,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Removals(Arc<Mutex<Vec<ConnectionRemoved>>>);
+impl Actor for Removals {
+    type Context = Context<Self>;
+}
+impl Handler<ConnectionRemoved> for Removals {
+    type Result = ();
+    fn handle(&mut self, msg: ConnectionRemoved, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(msg);
+    }
+}
+
+struct Server {
+    board: Switchboard,
+    addr: SocketAddr,
+    removed: Arc<Mutex<Vec<ConnectionRemoved>>>,
+}
+
+impl Server {
+    fn start(limits: ConnectionLimits) -> Server {
+        let board = Switchboard::start(SwitchboardConfig {
+            connection: limits,
+            supervisor: SupervisorConfig::default(),
+            max_connections: 100,
+            workers: 1,
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let handle = board.listen(listener, || TestProto).unwrap();
+        let removed = Arc::new(Mutex::new(Vec::new()));
+        board
+            .supervisor()
+            .do_send(Subscribe(Removals(removed.clone()).start().recipient()));
+        Server {
+            board,
+            addr: handle.local_addr,
+            removed,
+        }
+    }
+
+    fn sup(&self) -> &Addr<Supervisor> {
+        self.board.supervisor()
+    }
+
+    async fn only_id(&self) -> u64 {
+        let list = self.sup().send(ListConnections { protocol: None }).await.unwrap();
+        assert_eq!(list.len(), 1);
+        list[0].id
+    }
+
+    async fn removal_of(&self, id: u64) -> RemovalReason {
+        let removed = self.removed.clone();
+        eventually("removal", || {
+            let removed = removed.clone();
+            async move { removed.lock().unwrap().iter().any(|r| r.id == id) }
+        })
+        .await;
+        let list = self.removed.lock().unwrap();
+        list.iter().find(|r| r.id == id).unwrap().reason
+    }
+}
+
+fn limits() -> ConnectionLimits {
+    ConnectionLimits {
+        stats_interval: Duration::from_millis(20),
+        ..ConnectionLimits::default()
+    }
+}
+
+#[actix_rt::test]
+async fn nth_error_packet_removes_after_delivering_every_error_reply() {
+    let server = Server::start(limits());
+    let mut client = Client::connect(server.addr).await;
+    client.send("ECHO hi").await;
+    assert_eq!(client.line().await.as_deref(), Some("hi"));
+    let id = server.only_id().await;
+    for _ in 0..3 {
+        client.send("NOPE").await;
+    }
+    for _ in 0..3 {
+        assert_eq!(client.line().await.as_deref(), Some("ERR bad command NOPE"));
+    }
+    assert_eq!(client.line().await, None, "closed after the third");
+    assert_eq!(server.removal_of(id).await, RemovalReason::ErrorPackets);
+    let snap = server.sup().send(GetStats).await.unwrap();
+    assert_eq!(snap.error_packets_total, 3);
+}
+
+#[actix_rt::test]
+async fn replies_keep_request_order_around_deferred_ones() {
+    let server = Server::start(limits());
+    let mut client = Client::connect(server.addr).await;
+    client.send("LATER one").await;
+    client.send("ECHO two").await;
+    client.send("LATER three").await;
+    client.send("ECHO four").await;
+    for want in ["one", "two", "three", "four"] {
+        assert_eq!(client.line().await.as_deref(), Some(want));
+    }
+}
+
+#[actix_rt::test]
+async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
+    let server = Server::start(ConnectionLimits {
+        max_outbound_bytes: 64 * 1024,
+        ..limits()
+    });
+    // Connected but never reading: its socket buffers fill, then our queue.
+    let client = Client::connect(server.addr).await;
+    let id = {
+        eventually("registration", || async {
+            !server
+                .sup()
+                .send(ListConnections { protocol: None })
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await;
+        server.only_id().await
+    };
+    let packet = Bytes::from(vec![b'x'; 16 * 1024]);
+    let mut refusal = None;
+    for _ in 0..10_000 {
+        let sent = server.sup().send(SendTo { id, packet: packet.clone() }).await.unwrap();
+        if let Err(e) = sent {
+            refusal = Some(e);
+            break;
+        }
+    }
+    assert!(
+        matches!(refusal, Some(SendError::OverBudget { limit: 65536, .. })),
+        "{refusal:?}"
+    );
+    assert_eq!(server.removal_of(id).await, RemovalReason::SlowConsumer);
+    let after = server.sup().send(SendTo { id, packet }).await.unwrap();
+    assert_eq!(after, Err(SendError::UnknownConnection(id)));
+    drop(client);
+    // Every packet offered is accounted: queued = sent + dropped, refusals counted.
+    let sup = server.sup().clone();
+    eventually("final report", || {
+        let sup = sup.clone();
+        async move { sup.send(GetStats).await.unwrap().refused_packets_total == 1 }
+    })
+    .await;
+    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(
+        snap.queued_packets_total,
+        snap.sent_packets_total + snap.dropped_packets_total
+    );
+    assert!(snap.dropped_packets_total > 0);
+    assert_eq!(snap.removed_total["slow_consumer"], 1);
+}
+
+#[actix_rt::test]
+async fn a_peer_that_stops_reading_is_removed_at_the_write_timeout() {
+    let server = Server::start(ConnectionLimits {
+        write_timeout: Duration::from_millis(300),
+        ..limits()
+    });
+    let mut client = Client::connect(server.addr).await;
+    // Ask for more than the socket buffers hold, and never read it.
+    client.send("BIG 1000000").await;
+    client.send("BIG 1000000").await;
+    client.send("BIG 1000000").await;
+    client.send("BIG 1000000").await;
+    let id = {
+        eventually("registration", || async {
+            !server
+                .sup()
+                .send(ListConnections { protocol: None })
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await;
+        server.only_id().await
+    };
+    assert_eq!(server.removal_of(id).await, RemovalReason::WriteTimeout);
+}
+
+#[actix_rt::test]
+async fn peer_close_flushes_and_counts_traffic() {
+    let server = Server::start(limits());
+    let mut client = Client::connect(server.addr).await;
+    client.send("ECHO abc").await;
+    client.send("BIG 200000").await;
+    client.writer.shutdown().await.ok();
+    // Half-closed: the replies still arrive in full before the server closes.
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), client.reader.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.len(), "abc\n".len() + 200_001);
+    let sup = server.sup().clone();
+    eventually("peer_closed removal", || {
+        let sup = sup.clone();
+        async move { sup.send(GetStats).await.unwrap().removed_total["peer_closed"] == 1 }
+    })
+    .await;
+    eventually("traffic report", || {
+        let sup = sup.clone();
+        async move { sup.send(GetStats).await.unwrap().sent_bytes_total == 200_005 }
+    })
+    .await;
+    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(snap.sent_packets_total, 2);
+    assert_eq!(snap.received_packets_total, 2);
+    assert_eq!(snap.send_failures_total, 0);
+}
+
+#[actix_rt::test]
+async fn broadcast_goes_to_every_member_of_the_group() {
+    let server = Server::start(limits());
+    let mut a = Client::connect(server.addr).await;
+    let mut b = Client::connect(server.addr).await;
+    for c in [&mut a, &mut b] {
+        c.send("ECHO ready").await;
+        assert_eq!(c.line().await.as_deref(), Some("ready"));
+    }
+    a.send("ALL news").await;
+    assert_eq!(a.line().await.as_deref(), Some("news"));
+    assert_eq!(b.line().await.as_deref(), Some("news"));
+}
+
+#[actix_rt::test]
+async fn shutdown_delivers_what_was_queued() {
+    let server = Server::start(limits());
+    let mut client = Client::connect(server.addr).await;
+    client.send("ECHO ready").await;
+    assert_eq!(client.line().await.as_deref(), Some("ready"));
+    client.send("LATER last").await;
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let closing = server.board.shutdown().await;
+    assert_eq!(closing, 1);
+    assert_eq!(client.line().await.as_deref(), Some("last"));
+    assert_eq!(client.line().await.as_deref(), Some("ERR shutdown"));
+    assert_eq!(client.line().await, None);
+}

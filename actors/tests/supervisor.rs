@@ -1,0 +1,220 @@
+//! The supervisor, driven through its messages with stand-in members.
+
+use actix::{Actor, ActorContext, Addr, Context, Handler};
+use bytes::Bytes;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard::*;
+
+/// Records what the supervisor asks of it.
+#[derive(Default, Clone)]
+struct Seen {
+    delivered: Arc<Mutex<Vec<Bytes>>>,
+    closed: Arc<Mutex<Vec<RemovalReason>>>,
+}
+
+struct FakeMember {
+    seen: Seen,
+    refuse: bool,
+}
+
+impl Actor for FakeMember {
+    type Context = Context<Self>;
+}
+
+impl Handler<Deliver> for FakeMember {
+    type Result = Result<(), SendError>;
+    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
+        if self.refuse {
+            return Err(SendError::Closing);
+        }
+        self.seen.delivered.lock().unwrap().push(msg.0);
+        Ok(())
+    }
+}
+
+impl Handler<Close> for FakeMember {
+    type Result = ();
+    fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
+        self.seen.closed.lock().unwrap().push(msg.0);
+        ctx.stop();
+    }
+}
+
+struct Listener(Arc<Mutex<Vec<ConnectionRemoved>>>);
+impl Actor for Listener {
+    type Context = Context<Self>;
+}
+impl Handler<ConnectionRemoved> for Listener {
+    type Result = ();
+    fn handle(&mut self, msg: ConnectionRemoved, _: &mut Context<Self>) {
+        self.0.lock().unwrap().push(msg);
+    }
+}
+
+fn register(
+    sup: &Addr<Supervisor>,
+    id: ConnId,
+    protocol: &'static str,
+    refuse: bool,
+) -> (Seen, Arc<ConnectionStatus>) {
+    let seen = Seen::default();
+    let addr = FakeMember {
+        seen: seen.clone(),
+        refuse,
+    }
+    .start();
+    let status = Arc::new(ConnectionStatus::new(
+        id,
+        protocol,
+        format!("127.0.0.1:{}", 1000 + id).parse().unwrap(),
+    ));
+    sup.do_send(Register(Member {
+        status: status.clone(),
+        deliver: addr.clone().recipient(),
+        close: addr.recipient(),
+    }));
+    (seen, status)
+}
+
+fn start(idle_timeout: Duration) -> (Addr<Supervisor>, Addr<Stats>) {
+    let stats = Stats::default().start();
+    let config = SupervisorConfig {
+        health_interval: Duration::from_secs(1),
+        idle_timeout,
+    };
+    (Supervisor::new(config, stats.clone()).start(), stats)
+}
+
+#[actix_rt::test]
+async fn broadcast_reaches_only_its_group_sharing_one_buffer() {
+    let (sup, _) = start(Duration::from_secs(60));
+    let (a, _) = register(&sup, 1, "frame", false);
+    let (b, _) = register(&sup, 2, "frame", false);
+    let (c, _) = register(&sup, 3, "line", false);
+    let packet = Bytes::from_static(b"hello");
+    let n = sup
+        .send(Broadcast {
+            protocol: "frame",
+            packet: packet.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    let report = sup
+        .send(BroadcastAcked {
+            protocol: "frame",
+            packet: packet.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 2);
+    for seen in [&a, &b] {
+        let got = seen.delivered.lock().unwrap();
+        assert_eq!(got.len(), 2);
+        // Encoded once: every member holds the same allocation.
+        assert_eq!(got[0].as_ptr(), packet.as_ptr());
+    }
+    assert!(c.delivered.lock().unwrap().is_empty());
+}
+
+#[actix_rt::test]
+async fn refusals_are_values() {
+    let (sup, _) = start(Duration::from_secs(60));
+    register(&sup, 1, "frame", true);
+    let err = sup
+        .send(SendTo {
+            id: 99,
+            packet: Bytes::from_static(b"x"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(err, Err(SendError::UnknownConnection(99)));
+    let err = sup
+        .send(SendTo {
+            id: 1,
+            packet: Bytes::from_static(b"x"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(err, Err(SendError::Closing));
+    let report = sup
+        .send(BroadcastAcked {
+            protocol: "frame",
+            packet: Bytes::from_static(b"x"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.refused, vec![(1, SendError::Closing)]);
+}
+
+#[actix_rt::test]
+async fn idle_sweep_removes_silent_members_with_reason_and_notifies() {
+    tokio::time::pause();
+    let (sup, stats) = start(Duration::from_secs(10));
+    let removed = Arc::new(Mutex::new(Vec::new()));
+    sup.do_send(Subscribe(Listener(removed.clone()).start().recipient()));
+    let (quiet, _) = register(&sup, 1, "frame", false);
+    let (chatty, chatty_status) = register(&sup, 2, "frame", false);
+    for _ in 0..12 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        chatty_status.touch_rx(tokio::time::Instant::now());
+    }
+    let list = sup.send(ListConnections { protocol: None }).await.unwrap();
+    assert_eq!(list.iter().map(|m| m.id).collect::<Vec<_>>(), vec![2]);
+    assert_eq!(*quiet.closed.lock().unwrap(), vec![RemovalReason::Idle]);
+    assert!(chatty.closed.lock().unwrap().is_empty());
+    let events = removed.lock().unwrap().clone();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].id, 1);
+    assert_eq!(events[0].reason, RemovalReason::Idle);
+    let snap = stats.send(GetStats).await.unwrap();
+    assert_eq!(snap.removed_total["idle"], 1);
+    assert_eq!(snap.connections["frame"], 1);
+}
+
+#[actix_rt::test]
+async fn removal_happens_once_with_the_first_reason() {
+    let (sup, _) = start(Duration::from_secs(60));
+    let removed = Arc::new(Mutex::new(Vec::new()));
+    sup.do_send(Subscribe(Listener(removed.clone()).start().recipient()));
+    register(&sup, 7, "line", false);
+    sup.do_send(Deregister {
+        id: 7,
+        reason: RemovalReason::ErrorPackets,
+    });
+    sup.do_send(Deregister {
+        id: 7,
+        reason: RemovalReason::PeerClosed,
+    });
+    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(snap.removed_total["error_packets"], 1);
+    assert_eq!(snap.removed_total["peer_closed"], 0);
+    assert_eq!(snap.accepted_total, 1);
+    assert_eq!(snap.connections["line"], 0);
+    tokio::task::yield_now().await;
+    let events = removed.lock().unwrap().clone();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason, RemovalReason::ErrorPackets);
+}
+
+#[actix_rt::test]
+async fn shutdown_closes_everyone_and_waits_for_them() {
+    let (sup, _) = start(Duration::from_secs(60));
+    let (a, _) = register(&sup, 1, "frame", false);
+    let (b, _) = register(&sup, 2, "line", false);
+    let closing = sup
+        .send(Shutdown {
+            timeout: Duration::from_secs(1),
+        })
+        .await
+        .unwrap();
+    assert_eq!(closing, 2);
+    assert_eq!(*a.closed.lock().unwrap(), vec![RemovalReason::Shutdown]);
+    assert_eq!(*b.closed.lock().unwrap(), vec![RemovalReason::Shutdown]);
+    // Registered after shutdown began: closed at once.
+    let (late, _) = register(&sup, 3, "frame", false);
+    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(snap.removed_total["shutdown"], 3);
+    assert_eq!(*late.closed.lock().unwrap(), vec![RemovalReason::Shutdown]);
+}
