@@ -26,8 +26,8 @@ use crate::replies::ReplyOrder;
 use crate::stats::{Stats, TrafficDelta};
 use crate::supervisor::{Broadcast, Deregister, Gone, Register};
 use crate::{
-    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, FailureLog, FailureReason,
-    Member, RemovalReason, SendError, SendFailure, Supervisor, Traffic,
+    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, FailureLog, FailureReason, Member,
+    RemovalReason, SendError, SendFailure, Supervisor, Traffic,
 };
 use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
@@ -249,7 +249,11 @@ impl<P: Protocol> Connection<P> {
             act.read_waiting = false;
             match res {
                 Ok(()) => act.on_readable(ctx),
-                Err(e) => act.abort(RemovalReason::IoError, FailureReason::Io(e.to_string()), ctx),
+                Err(e) => act.abort(
+                    RemovalReason::IoError,
+                    FailureReason::Io(e.to_string()),
+                    ctx,
+                ),
             }
         }));
     }
@@ -392,13 +396,15 @@ impl<P: Protocol> Connection<P> {
         // A deferred reply may read shared figures (a stats snapshot): report ours first.
         self.report(ctx);
         let seq = self.replies.defer();
-        ctx.spawn(wrap_future(future).map(move |response, act: &mut Self, ctx| {
-            act.replies.fill(seq, response);
-            while let Some(ready) = act.replies.pop_ready() {
-                let _ = act.enqueue_response(ready, ctx);
-            }
-            act.after_progress(ctx);
-        }));
+        ctx.spawn(
+            wrap_future(future).map(move |response, act: &mut Self, ctx| {
+                act.replies.fill(seq, response);
+                while let Some(ready) = act.replies.pop_ready() {
+                    let _ = act.enqueue_response(ready, ctx);
+                }
+                act.after_progress(ctx);
+            }),
+        );
     }
 
     fn broadcast(&mut self, response: P::Response) {
@@ -485,7 +491,8 @@ impl<P: Protocol> Connection<P> {
     /// Records a refused packet; returns the refusal for the caller.
     fn refuse(&mut self, err: SendError, size: usize) -> SendError {
         self.unreported.refused_packets += 1;
-        self.failures.record(FailureReason::Refused(err.clone()), size);
+        self.failures
+            .record(FailureReason::Refused(err.clone()), size);
         err
     }
 
@@ -530,9 +537,11 @@ impl<P: Protocol> Connection<P> {
                 );
                 self.after_progress(ctx);
             }
-            Flushed::Failed(e) => {
-                self.abort(RemovalReason::IoError, FailureReason::Io(e.to_string()), ctx)
-            }
+            Flushed::Failed(e) => self.abort(
+                RemovalReason::IoError,
+                FailureReason::Io(e.to_string()),
+                ctx,
+            ),
         }
     }
 
@@ -577,9 +586,11 @@ impl<P: Protocol> Connection<P> {
             act.write_waiting = false;
             match res {
                 Ok(Ok(())) => act.flush(ctx),
-                Ok(Err(e)) => {
-                    act.abort(RemovalReason::IoError, FailureReason::Io(e.to_string()), ctx)
-                }
+                Ok(Err(e)) => act.abort(
+                    RemovalReason::IoError,
+                    FailureReason::Io(e.to_string()),
+                    ctx,
+                ),
                 Err(_elapsed) => {
                     let reason = RemovalReason::WriteTimeout;
                     act.abort(reason, FailureReason::Removed(reason), ctx)

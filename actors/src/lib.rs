@@ -88,7 +88,7 @@ pub use connection::{Connection, ConnectionContext, ConnectionReport, Inspect, S
 pub use error::{FailureReason, SendError};
 pub use failures::{FailureLog, SendFailure};
 pub use limits::{ConnectionLimits, SupervisorConfig};
-pub use listener::{ListenerHandle, ProtocolFactory, Workers};
+pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, Member};
 pub use protocol::{Action, Deferred, Inbound, Outbox, Protocol};
 pub use reason::RemovalReason;

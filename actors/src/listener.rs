@@ -145,3 +145,20 @@ async fn accept_loop<P: Protocol>(
         }
     }
 }
+
+/// Pending connections the kernel holds for each listener before accepting.
+const BACKLOG: i32 = 1024;
+
+/// Binds a listening socket the way a server wants it: `SO_REUSEADDR` (a restarted
+/// server gets its port back at once) and a backlog for bursts of connects.
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}

@@ -183,7 +183,8 @@ impl OutboundQueue {
     fn reserve_tail(&mut self, additional: usize) {
         if self.tail.capacity() - self.tail.len() < additional {
             let want = additional.max(self.limits.coalesce_below.max(256) * 4);
-            self.tail.reserve(want.min(self.limits.chunk_size.max(additional)));
+            self.tail
+                .reserve(want.min(self.limits.chunk_size.max(additional)));
         }
     }
 
@@ -417,7 +418,7 @@ mod tests {
                 let byte = (round % 251) as u8;
                 if q.push(Bytes::from(vec![byte; len])).is_ok() {
                     accepted += 1;
-                    expected.extend(std::iter::repeat(byte).take(len));
+                    expected.extend(std::iter::repeat_n(byte, len));
                 }
             } else {
                 let data = contents(&q);

@@ -226,7 +226,10 @@ impl Supervisor {
     }
 
     fn members_of(&self, protocol: &str) -> impl Iterator<Item = &Member> {
-        self.groups.get(protocol).into_iter().flat_map(|g| g.values())
+        self.groups
+            .get(protocol)
+            .into_iter()
+            .flat_map(|g| g.values())
     }
 }
 
@@ -362,7 +365,7 @@ impl Handler<ListConnections> for Supervisor {
         let list = self
             .groups
             .iter()
-            .filter(|(name, _)| msg.protocol.as_deref().map_or(true, |p| p == **name))
+            .filter(|(name, _)| msg.protocol.as_deref().is_none_or(|p| p == **name))
             .flat_map(|(_, g)| g.values())
             .map(|m| MemberInfo {
                 id: m.status.id,

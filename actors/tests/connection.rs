@@ -57,7 +57,11 @@ impl Server {
     }
 
     async fn only_id(&self) -> u64 {
-        let list = self.sup().send(ListConnections { protocol: None }).await.unwrap();
+        let list = self
+            .sup()
+            .send(ListConnections { protocol: None })
+            .await
+            .unwrap();
         assert_eq!(list.len(), 1);
         list[0].id
     }
@@ -136,7 +140,14 @@ async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
     let packet = Bytes::from(vec![b'x'; 16 * 1024]);
     let mut refusal = None;
     for _ in 0..10_000 {
-        let sent = server.sup().send(SendTo { id, packet: packet.clone() }).await.unwrap();
+        let sent = server
+            .sup()
+            .send(SendTo {
+                id,
+                packet: packet.clone(),
+            })
+            .await
+            .unwrap();
         if let Err(e) = sent {
             refusal = Some(e);
             break;

@@ -1,0 +1,107 @@
+//! The command line: `switchboard serve [--config FILE] [--frame ADDR] [--line ADDR]
+//! [--backend ADDR]...`.
+//!
+//! Only the shape of the arguments lives here; [`crate::config::load`] merges them with
+//! the configuration file (flags win) and validates the result. clap reports malformed
+//! flags itself, naming the flag, and exits with status 2.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The server's command line.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "switchboard", version, about = "The Switchboard demo server")]
+pub struct Cli {
+    /// What to run; `serve` with no flags when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Listen for the `frame` and `line` protocols (see PROTOCOL.md).
+    Serve(ServeArgs),
+}
+
+/// The flags of `serve`; each one overrides the same key of the configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file; every key is optional.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen address of the `frame` protocol (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub frame: Option<SocketAddr>,
+    /// Listen address of the `line` protocol (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    pub line: Option<SocketAddr>,
+    /// Backend for REPLICATE, repeatable; replaces the file's `backends` list.
+    #[arg(long = "backend", value_name = "ADDR")]
+    pub backends: Vec<SocketAddr>,
+}
+
+impl Cli {
+    /// The `serve` arguments; a bare `switchboard` serves with defaults.
+    pub fn serve_args(self) -> ServeArgs {
+        match self.command {
+            Some(Command::Serve(args)) => args,
+            None => ServeArgs::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        Cli::try_parse_from(args).map(Cli::serve_args)
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_serve_with_defaults() {
+        assert_eq!(parse(&["switchboard"]).unwrap(), ServeArgs::default());
+        assert_eq!(
+            parse(&["switchboard", "serve"]).unwrap(),
+            ServeArgs::default()
+        );
+    }
+
+    #[test]
+    fn all_flags() {
+        let args = parse(&[
+            "switchboard",
+            "serve",
+            "--config",
+            "s.toml",
+            "--frame",
+            "127.0.0.1:0",
+            "--line",
+            "0.0.0.0:9",
+            "--backend",
+            "127.0.0.1:9001",
+            "--backend",
+            "[::1]:9002",
+        ])
+        .unwrap();
+        assert_eq!(args.config, Some(PathBuf::from("s.toml")));
+        assert_eq!(args.frame, Some("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(args.line, Some("0.0.0.0:9".parse().unwrap()));
+        assert_eq!(args.backends.len(), 2);
+    }
+
+    #[test]
+    fn bad_address_names_the_flag() {
+        let err = parse(&["switchboard", "serve", "--frame", "nope"]).unwrap_err();
+        assert!(err.to_string().contains("--frame"), "{err}");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -1,0 +1,520 @@
+//! The `frame` protocol of PROTOCOL.md: length-prefixed binary frames.
+//!
+//! A frame on the wire is `length:u32 BE | opcode:u8 | payload[length-1]`, where
+//! `length` counts the body (opcode and payload). [`FrameCodec`] cuts the byte stream
+//! into [`Frame`]s without copying payloads, reports an empty frame as a bad packet and
+//! an oversize length as a fatal [`FrameError::TooLarge`] (after which it discards all
+//! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS and REPLICATE.
+
+use actix::MailboxError;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use serde::Serialize;
+use std::io;
+use switchboard::{GetStats, Inbound, Outbox, Protocol, Snapshot};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Bytes taken by the length prefix in front of every frame body.
+pub const HEADER_LEN: usize = 4;
+
+/// One frame: an opcode and its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// What the frame asks for or answers; one of the `Frame::*` opcode constants.
+    pub opcode: u8,
+    /// The body after the opcode; shares the read buffer's memory when decoded.
+    pub payload: Bytes,
+}
+
+impl Frame {
+    /// Client asks for the identical frame back.
+    pub const ECHO: u8 = 0x01;
+    /// Client asks for the identical frame to reach every `frame` connection.
+    pub const BROADCAST: u8 = 0x02;
+    /// Client asks for a PONG with the same payload.
+    pub const PING: u8 = 0x03;
+    /// Server's answer to PING (also a backend's ack to REPLICATE).
+    pub const PONG: u8 = 0x04;
+    /// Client asks for the stats snapshot.
+    pub const STATS: u8 = 0x05;
+    /// Server's answer to STATS: the snapshot as UTF-8 JSON.
+    pub const STATS_REPLY: u8 = 0x06;
+    /// Client asks for the payload to be replicated to every backend.
+    pub const REPLICATE: u8 = 0x08;
+    /// Server's answer to REPLICATE: a JSON [`DeliveryReport`].
+    pub const REPLICATE_REPLY: u8 = 0x09;
+    /// Server-only: the reason a packet was refused or the connection is closed.
+    pub const ERROR: u8 = 0x7F;
+
+    /// A frame with `opcode` and `payload`.
+    pub fn new(opcode: u8, payload: impl Into<Bytes>) -> Self {
+        Frame {
+            opcode,
+            payload: payload.into(),
+        }
+    }
+
+    /// An ERROR frame carrying `reason` as UTF-8.
+    pub fn error(reason: &str) -> Self {
+        Frame::new(Frame::ERROR, Bytes::copy_from_slice(reason.as_bytes()))
+    }
+}
+
+/// Why the frame codec gave up on a stream or on a frame to send.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    /// The peer announced a body longer than `max_frame`; the stream is not trusted.
+    #[error("frame too large")]
+    TooLarge,
+    /// A frame to send has a payload whose length does not fit the u32 prefix.
+    #[error("payload of {0} bytes does not fit in a frame")]
+    PayloadTooLarge(usize),
+    /// The transport failed (required by tokio-util's codec traits).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Cuts a byte stream into [`Frame`]s and encodes frames to send.
+#[derive(Debug, Clone)]
+pub struct FrameCodec {
+    /// The largest body (opcode + payload) accepted from the peer, in bytes.
+    pub max_frame: usize,
+    /// Set once an oversize length was seen: from then on all input is discarded,
+    /// because the frame boundaries can no longer be found.
+    pub poisoned: bool,
+}
+
+impl FrameCodec {
+    /// A codec that accepts bodies of at most `max_frame` bytes.
+    pub fn new(max_frame: usize) -> Self {
+        FrameCodec {
+            max_frame,
+            poisoned: false,
+        }
+    }
+
+    /// Discards all input from now on and reports the oversize frame.
+    fn refuse(&mut self, src: &mut BytesMut) -> Result<Option<Inbound<Frame>>, FrameError> {
+        self.poisoned = true;
+        src.clear();
+        Err(FrameError::TooLarge)
+    }
+}
+
+/// The announced body length, once the whole prefix has arrived.
+fn peek_length(src: &BytesMut) -> Option<u32> {
+    let prefix: [u8; HEADER_LEN] = src.get(..HEADER_LEN)?.try_into().ok()?;
+    Some(u32::from_be_bytes(prefix))
+}
+
+/// Splits one complete frame of `body_len` bytes off the front of `src`.
+fn split_frame(src: &mut BytesMut, body_len: usize) -> Frame {
+    src.advance(HEADER_LEN);
+    let mut body = src.split_to(body_len);
+    let opcode = body.get_u8();
+    Frame {
+        opcode,
+        payload: body.freeze(),
+    }
+}
+
+/// The length prefix for a payload of `payload_len` bytes, if it fits in a u32.
+fn body_length(payload_len: usize) -> Result<u32, FrameError> {
+    payload_len
+        .checked_add(1)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or(FrameError::PayloadTooLarge(payload_len))
+}
+
+impl Decoder for FrameCodec {
+    type Item = Inbound<Frame>;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
+        if self.poisoned {
+            src.clear();
+            return Ok(None);
+        }
+        let Some(length) = peek_length(src) else {
+            return Ok(None);
+        };
+        if length == 0 {
+            src.advance(HEADER_LEN);
+            return Ok(Some(Inbound::Bad("empty frame".to_owned())));
+        }
+        let body_len = match usize::try_from(length) {
+            Ok(n) if n <= self.max_frame => n,
+            _ => return self.refuse(src),
+        };
+        let Some(total) = body_len.checked_add(HEADER_LEN) else {
+            return self.refuse(src);
+        };
+        if src.len() < total {
+            src.reserve(total - src.len());
+            return Ok(None);
+        }
+        Ok(Some(Inbound::Request(split_frame(src, body_len))))
+    }
+
+    /// At end of stream a partial frame is dropped: the peer is gone, so there is
+    /// nobody left to tell about it.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, FrameError> {
+        let item = self.decode(src)?;
+        if item.is_none() {
+            src.clear();
+        }
+        Ok(item)
+    }
+}
+
+impl Encoder<Frame> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, frame: Frame, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let length = body_length(frame.payload.len())?;
+        dst.reserve(
+            HEADER_LEN
+                .saturating_add(1)
+                .saturating_add(frame.payload.len()),
+        );
+        dst.put_u32(length);
+        dst.put_u8(frame.opcode);
+        dst.extend_from_slice(&frame.payload);
+        Ok(())
+    }
+}
+
+/// One backend that did not ack a REPLICATE, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Faulty {
+    /// The backend's address, as configured.
+    pub member: String,
+    /// Why it did not ack (`timeout`, `not connected`, ...).
+    pub reason: String,
+}
+
+/// The JSON body of a REPLICATE reply: who acked and who did not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    /// Backends that answered the replicated PING with a PONG in time.
+    pub acked: Vec<String>,
+    /// Backends that did not, each with its reason.
+    pub faulty: Vec<Faulty>,
+}
+
+impl DeliveryReport {
+    /// The report as a REPLICATE_REPLY frame (an ERROR frame if it cannot be encoded).
+    pub fn to_frame(&self) -> Frame {
+        match serde_json::to_vec(self) {
+            Ok(json) => Frame::new(Frame::REPLICATE_REPLY, json),
+            Err(e) => {
+                log::warn!("delivery report not encodable: {e}");
+                Frame::error("delivery report unavailable")
+            }
+        }
+    }
+}
+
+/// The STATS reply for the supervisor's answer: the snapshot as JSON, or an ERROR.
+pub fn stats_frame<S: Serialize>(answer: Result<S, MailboxError>) -> Frame {
+    let json = answer
+        .map_err(|e| e.to_string())
+        .and_then(|snapshot| serde_json::to_vec(&snapshot).map_err(|e| e.to_string()));
+    match json {
+        Ok(json) => Frame::new(Frame::STATS_REPLY, json),
+        Err(e) => {
+            log::warn!("stats unavailable: {e}");
+            Frame::error("stats unavailable")
+        }
+    }
+}
+
+/// The `frame` protocol of PROTOCOL.md, one value per connection.
+#[derive(Debug, Clone)]
+pub struct FrameProtocol {
+    /// The largest frame body accepted from a client; longer ones close the connection.
+    pub max_frame: usize,
+}
+
+impl FrameProtocol {
+    /// The protocol with bodies of at most `max_frame` bytes.
+    pub fn new(max_frame: usize) -> Self {
+        FrameProtocol { max_frame }
+    }
+}
+
+impl Protocol for FrameProtocol {
+    const NAME: &'static str = "frame";
+    type Request = Frame;
+    type Response = Frame;
+    type Codec = FrameCodec;
+
+    fn codec(&self) -> FrameCodec {
+        FrameCodec::new(self.max_frame)
+    }
+
+    fn handle(&mut self, frame: Frame, out: &mut Outbox<Frame>) {
+        match frame.opcode {
+            Frame::ECHO => out.reply(frame),
+            Frame::BROADCAST => out.broadcast(frame),
+            Frame::PING => out.reply(Frame::new(Frame::PONG, frame.payload)),
+            Frame::STATS => {
+                let supervisor = out.supervisor().clone();
+                out.defer(async move { stats_frame::<Snapshot>(supervisor.send(GetStats).await) });
+            }
+            Frame::REPLICATE => out.reply(DeliveryReport::default().to_frame()),
+            other => out.bad_packet(format!("unknown opcode 0x{other:02x}")),
+        }
+    }
+
+    fn error_reply(&self, reason: &str) -> Option<Frame> {
+        Some(Frame::error(reason))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix::Actor;
+    use switchboard::{Action, Stats, Supervisor, SupervisorConfig};
+
+    fn wire(opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+        out.push(opcode);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    fn request(item: Option<Inbound<Frame>>) -> Frame {
+        match item {
+            Some(Inbound::Request(frame)) => frame,
+            other => panic!("expected a request, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn split_reads_one_byte_at_a_time() {
+        let mut codec = FrameCodec::new(64);
+        let mut buf = BytesMut::new();
+        let bytes = wire(Frame::ECHO, b"hello");
+        for (i, byte) in bytes.iter().enumerate() {
+            buf.put_u8(*byte);
+            let item = codec.decode(&mut buf).unwrap();
+            if i + 1 < bytes.len() {
+                assert!(item.is_none(), "decoded early at byte {i}");
+            } else {
+                assert_eq!(request(item), Frame::new(Frame::ECHO, &b"hello"[..]));
+            }
+        }
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn two_frames_in_one_buffer() {
+        let mut codec = FrameCodec::new(64);
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&wire(Frame::PING, b"a"));
+        buf.extend_from_slice(&wire(Frame::STATS, b""));
+        let first = request(codec.decode(&mut buf).unwrap());
+        let second = request(codec.decode(&mut buf).unwrap());
+        assert_eq!(first, Frame::new(Frame::PING, &b"a"[..]));
+        assert_eq!(second, Frame::new(Frame::STATS, Bytes::new()));
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+    }
+
+    #[test]
+    fn empty_frame_is_bad_and_stream_goes_on() {
+        let mut codec = FrameCodec::new(64);
+        let mut buf = BytesMut::from(&[0u8, 0, 0, 0][..]);
+        buf.extend_from_slice(&wire(Frame::ECHO, b"x"));
+        let bad = codec.decode(&mut buf).unwrap();
+        assert_eq!(bad, Some(Inbound::Bad("empty frame".to_owned())));
+        assert_eq!(
+            request(codec.decode(&mut buf).unwrap()),
+            Frame::new(Frame::ECHO, &b"x"[..])
+        );
+    }
+
+    #[test]
+    fn exactly_max_frame_is_accepted() {
+        let mut codec = FrameCodec::new(16);
+        let payload = [7u8; 15];
+        let mut buf = BytesMut::from(&wire(Frame::ECHO, &payload)[..]);
+        assert_eq!(
+            request(codec.decode(&mut buf).unwrap()).payload,
+            &payload[..]
+        );
+    }
+
+    #[test]
+    fn oversize_is_fatal_and_then_everything_is_discarded() {
+        let mut codec = FrameCodec::new(16);
+        let mut buf = BytesMut::from(&wire(Frame::ECHO, &[7u8; 16])[..]);
+        let err = codec.decode(&mut buf).unwrap_err();
+        assert!(matches!(err, FrameError::TooLarge));
+        assert_eq!(err.to_string(), "frame too large");
+        assert!(codec.poisoned);
+        buf.extend_from_slice(&wire(Frame::ECHO, b"ok"));
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn huge_length_is_refused_before_buffering() {
+        let mut codec = FrameCodec::new(65536);
+        let mut buf = BytesMut::from(&[0xFFu8, 0xFF, 0xFF, 0xFF][..]);
+        assert!(codec.decode(&mut buf).is_err());
+        assert!(buf.capacity() < 65536);
+    }
+
+    #[test]
+    fn incomplete_frame_reserves_its_length() {
+        let mut codec = FrameCodec::new(1024);
+        let mut buf = BytesMut::from(&wire(Frame::ECHO, &[1u8; 999])[..10]);
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        assert!(buf.capacity() >= HEADER_LEN + 1000);
+    }
+
+    #[test]
+    fn partial_frame_at_eof_is_dropped() {
+        let mut codec = FrameCodec::new(64);
+        let mut buf = BytesMut::from(&wire(Frame::ECHO, b"abc")[..5]);
+        assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn encoder_round_trip() {
+        let mut codec = FrameCodec::new(64);
+        let frame = Frame::new(Frame::STATS_REPLY, &b"{\"a\":1}"[..]);
+        let mut buf = BytesMut::new();
+        codec.encode(frame.clone(), &mut buf).unwrap();
+        assert_eq!(&buf[..], &wire(Frame::STATS_REPLY, b"{\"a\":1}")[..]);
+        assert_eq!(request(codec.decode(&mut buf).unwrap()), frame);
+    }
+
+    #[test]
+    fn encoder_writes_empty_payload() {
+        let mut buf = BytesMut::new();
+        FrameCodec::new(1)
+            .encode(Frame::new(Frame::PONG, Bytes::new()), &mut buf)
+            .unwrap();
+        assert_eq!(&buf[..], &[0, 0, 0, 1, Frame::PONG]);
+    }
+
+    #[test]
+    fn length_overflow_is_an_error() {
+        assert_eq!(body_length(0).unwrap(), 1);
+        assert_eq!(body_length(u32::MAX as usize - 1).unwrap(), u32::MAX);
+        assert!(matches!(
+            body_length(u32::MAX as usize),
+            Err(FrameError::PayloadTooLarge(_))
+        ));
+        assert!(body_length(usize::MAX).is_err());
+    }
+
+    #[test]
+    fn error_frame_carries_reason() {
+        let frame = FrameProtocol::new(64)
+            .error_reply("frame too large")
+            .unwrap();
+        assert_eq!(frame, Frame::new(Frame::ERROR, &b"frame too large"[..]));
+    }
+
+    #[test]
+    fn empty_delivery_report_matches_protocol() {
+        let frame = DeliveryReport::default().to_frame();
+        assert_eq!(frame.opcode, Frame::REPLICATE_REPLY);
+        assert_eq!(&frame.payload[..], br#"{"acked":[],"faulty":[]}"#);
+    }
+
+    #[test]
+    fn delivery_report_json_shape() {
+        let report = DeliveryReport {
+            acked: vec!["127.0.0.1:9001".to_owned()],
+            faulty: vec![Faulty {
+                member: "127.0.0.1:9002".to_owned(),
+                reason: "timeout".to_owned(),
+            }],
+        };
+        let json: serde_json::Value = serde_json::from_slice(&report.to_frame().payload).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"acked": ["127.0.0.1:9001"],
+                               "faulty": [{"member": "127.0.0.1:9002", "reason": "timeout"}]})
+        );
+    }
+
+    #[test]
+    fn stats_frame_is_json_or_error() {
+        let ok = stats_frame(Ok(serde_json::json!({"accepted_total": 1})));
+        assert_eq!(
+            ok,
+            Frame::new(Frame::STATS_REPLY, &br#"{"accepted_total":1}"#[..])
+        );
+        let gone = stats_frame::<u8>(Err(MailboxError::Closed));
+        assert_eq!(gone, Frame::error("stats unavailable"));
+    }
+
+    /// Runs `handle` for one frame on a fresh outbox and returns the actions.
+    fn handle(frame: Frame) -> Vec<Action<Frame>> {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let mut out = Outbox::new(1, peer, supervisor);
+        FrameProtocol::new(64).handle(frame, &mut out);
+        out.take()
+    }
+
+    fn only(actions: Vec<Action<Frame>>) -> Action<Frame> {
+        assert_eq!(actions.len(), 1, "one action expected");
+        actions.into_iter().next().unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn echo_ping_and_broadcast() {
+        let echo = Frame::new(Frame::ECHO, &b"e"[..]);
+        assert!(matches!(only(handle(echo.clone())), Action::Reply(f) if f == echo));
+        let bcast = Frame::new(Frame::BROADCAST, &b"b"[..]);
+        assert!(matches!(only(handle(bcast.clone())), Action::Broadcast(f) if f == bcast));
+        let pong = Frame::new(Frame::PONG, &b"p"[..]);
+        let ping = Frame::new(Frame::PING, &b"p"[..]);
+        assert!(matches!(only(handle(ping)), Action::Reply(f) if f == pong));
+    }
+
+    #[actix_rt::test]
+    async fn replicate_without_backends_reports_nobody() {
+        let reply = only(handle(Frame::new(Frame::REPLICATE, &b"r"[..])));
+        assert!(matches!(reply, Action::Reply(f) if f == DeliveryReport::default().to_frame()));
+    }
+
+    #[actix_rt::test]
+    async fn stats_is_deferred_json() {
+        let Action::Defer(reply) = only(handle(Frame::new(Frame::STATS, Bytes::new()))) else {
+            panic!("STATS must be deferred");
+        };
+        let frame = reply.await;
+        assert_eq!(frame.opcode, Frame::STATS_REPLY);
+        let json: serde_json::Value = serde_json::from_slice(&frame.payload).unwrap();
+        assert!(json.get("connections").is_some(), "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn server_and_unknown_opcodes_are_bad_packets() {
+        for op in [
+            0x00,
+            Frame::PONG,
+            Frame::STATS_REPLY,
+            0x07,
+            Frame::REPLICATE_REPLY,
+            Frame::ERROR,
+            0xFF,
+        ] {
+            let action = only(handle(Frame::new(op, Bytes::new())));
+            let expected = format!("unknown opcode 0x{op:02x}");
+            assert!(
+                matches!(action, Action::Bad(r) if r == expected),
+                "opcode {op:#x}"
+            );
+        }
+    }
+}

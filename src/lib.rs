@@ -1,0 +1,9 @@
+//! The Switchboard server as a library: the demo protocols of PROTOCOL.md (`frame`
+//! and `line`), the configuration and the command line. The `switchboard` binary
+//! wires them to the switchboard library; integration tests use them directly.
+
+pub mod cli;
+pub mod config;
+pub mod frame;
+pub mod line;
+pub mod server;

@@ -1,0 +1,415 @@
+//! The `line` protocol of PROTOCOL.md: newline-terminated text commands.
+//!
+//! [`LineCodec`] wraps tokio-util's `LinesCodec` and fixes two things for this
+//! protocol: the `max_line` limit does not count the line ending (`LinesCodec` counts a
+//! `\r` before the `\n` as part of the line), and a line that is not UTF-8 is a bad
+//! packet rather than a stream error. An over-long line is fatal
+//! ([`LineError::TooLong`]) and from then on all input is discarded.
+//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING` and `STATS`.
+
+use actix::MailboxError;
+use bytes::{BufMut, BytesMut};
+use serde::Serialize;
+use std::io;
+use switchboard::{GetStats, Inbound, Outbox, Protocol, Snapshot};
+use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
+
+/// At most this many bytes of client text are quoted in an error reason.
+pub const MAX_QUOTED: usize = 64;
+
+/// Why the line codec gave up on a stream.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    /// A line longer than `max_line` bytes; the stream is not trusted any more.
+    #[error("line too long")]
+    TooLong,
+    /// The transport failed (required by tokio-util's codec traits).
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// Cuts a byte stream into lines and encodes lines to send.
+#[derive(Debug, Clone)]
+pub struct LineCodec {
+    /// Finds the line endings; its limit is `max_line + 1` so that a `\r` before the
+    /// `\n` fits, and the exact limit is checked here.
+    inner: LinesCodec,
+    /// The longest line accepted, in bytes, not counting `\n` or `\r\n`.
+    max_line: usize,
+    /// Set once a line was too long: from then on all input is discarded.
+    poisoned: bool,
+}
+
+impl LineCodec {
+    /// A codec that accepts lines of at most `max_line` bytes (line ending excluded).
+    pub fn new(max_line: usize) -> Self {
+        LineCodec {
+            inner: LinesCodec::new_with_max_length(max_line.saturating_add(1)),
+            max_line,
+            poisoned: false,
+        }
+    }
+
+    /// The longest line accepted, in bytes, not counting the line ending.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// Whether an over-long line was seen and all input is now discarded.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Whether the first line in `src` is `max_line + 1` bytes without a `\r`, which
+    /// the inner codec lets through and this protocol refuses.
+    fn one_over_limit(&self, src: &BytesMut) -> bool {
+        let Some(newline_at) = self.max_line.checked_add(1) else {
+            return false;
+        };
+        src.get(newline_at) == Some(&b'\n') && src.get(self.max_line) != Some(&b'\r')
+    }
+
+    /// Discards all input from now on and reports the over-long line.
+    fn refuse(&mut self, src: &mut BytesMut) -> Result<Option<Inbound<String>>, LineError> {
+        self.poisoned = true;
+        src.clear();
+        Err(LineError::TooLong)
+    }
+}
+
+impl Decoder for LineCodec {
+    type Item = Inbound<String>;
+    type Error = LineError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, LineError> {
+        if self.poisoned {
+            src.clear();
+            return Ok(None);
+        }
+        // Only meaningful if the line decoded now is the one ending at max_line + 1.
+        let one_over = self.one_over_limit(src);
+        let before = src.len();
+        let decoded = self.inner.decode(src);
+        let consumed = before - src.len();
+        let at_limit = Some(consumed) == self.max_line.checked_add(2);
+        match decoded {
+            Ok(Some(line)) if line.len() > self.max_line => self.refuse(src),
+            Ok(Some(line)) => Ok(Some(Inbound::Request(line))),
+            Ok(None) => Ok(None),
+            Err(LinesCodecError::MaxLineLengthExceeded) => self.refuse(src),
+            Err(LinesCodecError::Io(_)) if at_limit && one_over => self.refuse(src),
+            Err(LinesCodecError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => {
+                Ok(Some(Inbound::Bad("invalid utf-8".to_owned())))
+            }
+            Err(LinesCodecError::Io(e)) => Err(LineError::Io(e)),
+        }
+    }
+
+    /// At end of stream an unterminated line is dropped: lines end with `\n`.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, LineError> {
+        let item = self.decode(src)?;
+        if item.is_none() {
+            src.clear();
+        }
+        Ok(item)
+    }
+}
+
+impl Encoder<String> for LineCodec {
+    type Error = LineError;
+
+    fn encode(&mut self, line: String, dst: &mut BytesMut) -> Result<(), LineError> {
+        dst.reserve(line.len() + 1);
+        dst.put_slice(line.as_bytes());
+        dst.put_u8(b'\n');
+        Ok(())
+    }
+}
+
+/// `s` cut to at most `max` bytes, at a char boundary.
+pub fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// The error reason for a line that is not a command, quoting a bounded prefix of it.
+fn unknown_command(line: &str) -> String {
+    let word = line.split(' ').next().unwrap_or_default();
+    if word.is_empty() {
+        return "unknown command (empty)".to_owned();
+    }
+    let quoted = truncate(word, MAX_QUOTED);
+    let ellipsis = if quoted.len() < word.len() { "..." } else { "" };
+    format!("unknown command {quoted:?}{ellipsis}")
+}
+
+/// The STATS reply for the supervisor's answer: one line of JSON, or an `ERR` line.
+pub fn stats_line<S: Serialize>(answer: Result<S, MailboxError>) -> String {
+    let json = answer
+        .map_err(|e| e.to_string())
+        .and_then(|snapshot| serde_json::to_string(&snapshot).map_err(|e| e.to_string()));
+    json.unwrap_or_else(|e| {
+        log::warn!("stats unavailable: {e}");
+        "ERR stats unavailable".to_owned()
+    })
+}
+
+/// The `line` protocol of PROTOCOL.md, one value per connection.
+#[derive(Debug, Clone)]
+pub struct LineProtocol {
+    /// The longest line accepted from a client; longer ones close the connection.
+    pub max_line: usize,
+}
+
+impl LineProtocol {
+    /// The protocol with lines of at most `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        LineProtocol { max_line }
+    }
+}
+
+impl Protocol for LineProtocol {
+    const NAME: &'static str = "line";
+    type Request = String;
+    type Response = String;
+    type Codec = LineCodec;
+
+    fn codec(&self) -> LineCodec {
+        LineCodec::new(self.max_line)
+    }
+
+    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+        let command = line.split(' ').next().unwrap_or_default();
+        match (command, line.len() == command.len()) {
+            ("ECHO", _) => out.reply(line),
+            ("BCAST", _) => out.broadcast(line),
+            ("PING", true) => out.reply("PONG".to_owned()),
+            ("STATS", true) => {
+                let supervisor = out.supervisor().clone();
+                out.defer(async move { stats_line::<Snapshot>(supervisor.send(GetStats).await) });
+            }
+            ("PING" | "STATS", false) => out.bad_packet(format!("{command} takes no argument")),
+            _ => out.bad_packet(unknown_command(&line)),
+        }
+    }
+
+    fn error_reply(&self, reason: &str) -> Option<String> {
+        Some(format!("ERR {reason}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix::Actor;
+    use switchboard::{Action, Stats, Supervisor, SupervisorConfig};
+
+    fn decode_all(codec: &mut LineCodec, buf: &mut BytesMut) -> Vec<Inbound<String>> {
+        let mut out = Vec::new();
+        while let Some(item) = codec.decode(buf).unwrap() {
+            out.push(item);
+        }
+        out
+    }
+
+    fn req(s: &str) -> Inbound<String> {
+        Inbound::Request(s.to_owned())
+    }
+
+    #[test]
+    fn lf_and_crlf_lines() {
+        let mut codec = LineCodec::new(16);
+        let mut buf = BytesMut::from(&b"PING\r\nECHO a b\nSTATS\r\n\r\npartial"[..]);
+        let items = decode_all(&mut codec, &mut buf);
+        assert_eq!(
+            items,
+            vec![req("PING"), req("ECHO a b"), req("STATS"), req("")]
+        );
+        assert_eq!(&buf[..], b"partial");
+    }
+
+    #[test]
+    fn split_reads_one_byte_at_a_time() {
+        let mut codec = LineCodec::new(16);
+        let mut buf = BytesMut::new();
+        let mut items = Vec::new();
+        for byte in b"ECHO hi\r\nPING\n" {
+            buf.put_u8(*byte);
+            items.extend(decode_all(&mut codec, &mut buf));
+        }
+        assert_eq!(items, vec![req("ECHO hi"), req("PING")]);
+    }
+
+    #[test]
+    fn exactly_max_line_is_accepted_with_either_ending() {
+        let line = "x".repeat(8);
+        for ending in ["\n", "\r\n"] {
+            let mut codec = LineCodec::new(8);
+            let mut buf = BytesMut::from(format!("{line}{ending}").as_bytes());
+            assert_eq!(decode_all(&mut codec, &mut buf), vec![req(&line)]);
+        }
+    }
+
+    #[test]
+    fn max_line_plus_one_is_refused_with_either_ending() {
+        let line = "x".repeat(9);
+        for ending in ["\n", "\r\n", ""] {
+            let mut codec = LineCodec::new(8);
+            let mut buf = BytesMut::from(format!("{line}{ending}+").as_bytes());
+            let err = codec.decode(&mut buf).unwrap_err();
+            assert_eq!(err.to_string(), "line too long", "ending {ending:?}");
+            assert!(codec.is_poisoned());
+        }
+    }
+
+    #[test]
+    fn over_long_without_newline_is_refused_early() {
+        let mut codec = LineCodec::new(8);
+        let mut buf = BytesMut::from(&b"0123456789"[..]);
+        assert!(matches!(codec.decode(&mut buf), Err(LineError::TooLong)));
+    }
+
+    #[test]
+    fn after_too_long_everything_is_discarded() {
+        let mut codec = LineCodec::new(4);
+        let mut buf = BytesMut::from(&b"ECHO long\nPING\n"[..]);
+        assert!(codec.decode(&mut buf).is_err());
+        buf.extend_from_slice(b"PING\n");
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn invalid_utf8_is_bad_then_next_line_decodes() {
+        let mut codec = LineCodec::new(16);
+        let mut buf = BytesMut::from(&b"ECHO \xff\xfe\r\nPING\n"[..]);
+        let items = decode_all(&mut codec, &mut buf);
+        assert_eq!(
+            items,
+            vec![Inbound::Bad("invalid utf-8".to_owned()), req("PING")]
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_at_the_limit_is_still_judged_by_length() {
+        // max_line bytes + CRLF: within the limit, so only a bad packet.
+        let mut codec = LineCodec::new(4);
+        let mut buf = BytesMut::from(&b"\xff\xff\xff\xff\r\nPING\n"[..]);
+        assert_eq!(
+            decode_all(&mut codec, &mut buf),
+            vec![Inbound::Bad("invalid utf-8".to_owned()), req("PING")]
+        );
+        // max_line + 1 bytes + LF: too long, whatever the content.
+        let mut codec = LineCodec::new(4);
+        let mut buf = BytesMut::from(&b"\xff\xff\xff\xff\xff\nPING\n"[..]);
+        assert!(matches!(codec.decode(&mut buf), Err(LineError::TooLong)));
+    }
+
+    #[test]
+    fn unterminated_line_at_eof_is_dropped() {
+        let mut codec = LineCodec::new(16);
+        let mut buf = BytesMut::from(&b"PING\nPIN"[..]);
+        assert_eq!(codec.decode_eof(&mut buf).unwrap(), Some(req("PING")));
+        assert_eq!(codec.decode_eof(&mut buf).unwrap(), None);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn encoder_appends_newline() {
+        let mut codec = LineCodec::new(16);
+        let mut buf = BytesMut::new();
+        codec.encode("PONG".to_owned(), &mut buf).unwrap();
+        codec.encode(String::new(), &mut buf).unwrap();
+        assert_eq!(&buf[..], b"PONG\n\n");
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("abc", 64), "abc");
+        assert_eq!(truncate("abcdef", 3), "abc");
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("ééé", 4), "éé");
+    }
+
+    #[test]
+    fn unknown_command_reason_is_bounded() {
+        assert_eq!(unknown_command("FOO bar"), "unknown command \"FOO\"");
+        assert_eq!(unknown_command(""), "unknown command (empty)");
+        let long = "Z".repeat(10_000);
+        let reason = unknown_command(&long);
+        assert!(reason.len() < MAX_QUOTED + 32, "{reason}");
+        assert!(reason.ends_with("\"..."));
+    }
+
+    #[test]
+    fn error_reply_is_err_line() {
+        let reply = LineProtocol::new(8).error_reply("line too long");
+        assert_eq!(reply.as_deref(), Some("ERR line too long"));
+    }
+
+    #[test]
+    fn stats_line_is_json_or_err() {
+        let ok = stats_line(Ok(serde_json::json!({"accepted_total": 1})));
+        assert_eq!(ok, r#"{"accepted_total":1}"#);
+        assert_eq!(
+            stats_line::<u8>(Err(MailboxError::Closed)),
+            "ERR stats unavailable"
+        );
+    }
+
+    /// Runs `handle` for one line on a fresh outbox and returns the actions.
+    fn handle(line: &str) -> Vec<Action<String>> {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let mut out = Outbox::new(1, peer, supervisor);
+        LineProtocol::new(64).handle(line.to_owned(), &mut out);
+        out.take()
+    }
+
+    fn only(actions: Vec<Action<String>>) -> Action<String> {
+        assert_eq!(actions.len(), 1, "one action expected");
+        actions.into_iter().next().unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn commands_are_answered() {
+        for line in ["ECHO hello world", "ECHO", "ECHO "] {
+            assert!(matches!(only(handle(line)), Action::Reply(r) if r == line));
+        }
+        assert!(matches!(only(handle("BCAST hi")), Action::Broadcast(r) if r == "BCAST hi"));
+        assert!(matches!(only(handle("PING")), Action::Reply(r) if r == "PONG"));
+    }
+
+    #[actix_rt::test]
+    async fn stats_is_deferred_json_line() {
+        let Action::Defer(reply) = only(handle("STATS")) else {
+            panic!("STATS must be deferred");
+        };
+        let line = reply.await;
+        assert!(!line.contains('\n'));
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(json.get("connections").is_some(), "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn anything_else_is_a_bad_packet() {
+        for line in [
+            "",
+            "PING x",
+            "STATS now",
+            "echo hi",
+            "ECHOX",
+            "PONG",
+            "ERR x",
+        ] {
+            assert!(matches!(only(handle(line)), Action::Bad(_)), "{line:?}");
+        }
+    }
+}

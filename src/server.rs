@@ -1,0 +1,87 @@
+//! `switchboard serve`: binds the listeners, runs the protocols on a switchboard, and
+//! drains on SIGINT or SIGTERM.
+//!
+//! Policy lives here (which protocols, which limits, what a signal means); the
+//! machinery is the `switchboard` library's.
+
+use crate::config::Config;
+use crate::frame::FrameProtocol;
+use crate::line::LineProtocol;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use switchboard::{ConnectionLimits, SupervisorConfig, Switchboard, SwitchboardConfig};
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Exit status for a configuration or bind error (PROTOCOL.md).
+pub const EXIT_CONFIG: i32 = 2;
+
+/// The library configuration this server configuration implies.
+pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
+    let defaults = ConnectionLimits::default();
+    SwitchboardConfig {
+        connection: ConnectionLimits {
+            max_outbound_bytes: config.max_outbound_bytes,
+            write_timeout: config.write_timeout(),
+            max_error_packets: config.max_error_packets,
+            close_timeout: config.shutdown_timeout(),
+            read_pause_bytes: (config.max_outbound_bytes / 2).max(1),
+            ..defaults
+        },
+        supervisor: SupervisorConfig {
+            health_interval: config.health_interval(),
+            idle_timeout: config.idle_timeout(),
+        },
+        max_connections: config.max_connections,
+        workers: config.workers,
+    }
+}
+
+/// Binds `addr` for the listener called `name`, naming both in the error.
+fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
+    switchboard::bind(addr).map_err(|e| format!("cannot listen on {name} address {addr}: {e}"))
+}
+
+/// Runs the server until a signal; returns the process exit status.
+pub fn run(config: Config) -> i32 {
+    let listeners = bind("frame", config.frame).and_then(|f| Ok((f, bind("line", config.line)?)));
+    let (frame, line) = match listeners {
+        Ok(pair) => pair,
+        Err(message) => {
+            eprintln!("switchboard: {message}");
+            return EXIT_CONFIG;
+        }
+    };
+    let system = actix_rt::System::new();
+    let result = system.block_on(serve(config, frame, line));
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("switchboard: {e}");
+            1
+        }
+    }
+}
+
+async fn serve(config: Config, frame: TcpListener, line: TcpListener) -> std::io::Result<()> {
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let board = Switchboard::start(switchboard_config(&config));
+    let (max_frame, max_line) = (config.max_frame, config.max_line);
+    let frame = board.listen(frame, move || FrameProtocol::new(max_frame))?;
+    let line = board.listen(line, move || LineProtocol::new(max_line))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening frame {}", frame.local_addr)?;
+        writeln!(out, "listening line {}", line.local_addr)?;
+        out.flush()?;
+    }
+    tokio::select! {
+        _ = sigterm.recv() => log::info!("SIGTERM: draining"),
+        _ = sigint.recv() => log::info!("SIGINT: draining"),
+    }
+    frame.stop();
+    line.stop();
+    let closed = board.shutdown().await;
+    log::info!("shut down; {closed} connections closed");
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! Drives the real `switchboard` binary over loopback sockets for end-to-end tests.
+//!
+//! Every wait is bounded: a test that goes wrong fails within seconds instead of hanging,
+//! and the server process is killed when its handle drops.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// How long any single wait may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub const ECHO: u8 = 0x01;
+pub const BROADCAST: u8 = 0x02;
+pub const PING: u8 = 0x03;
+pub const PONG: u8 = 0x04;
+pub const STATS: u8 = 0x05;
+pub const STATS_REPLY: u8 = 0x06;
+pub const REPLICATE: u8 = 0x08;
+pub const REPLICATE_REPLY: u8 = 0x09;
+pub const ERROR: u8 = 0x7F;
+
+/// A running server process.
+pub struct Server {
+    pub child: Child,
+    pub frame: SocketAddr,
+    pub line: SocketAddr,
+    /// Keeps the config file alive as long as the server.
+    _config: tempfile::NamedTempFile,
+}
+
+impl Server {
+    /// Starts `switchboard serve` with `extra` TOML appended to ephemeral listen addresses.
+    pub fn start(extra: &str) -> Server {
+        let config = format!("frame = \"127.0.0.1:0\"\nline = \"127.0.0.1:0\"\n{extra}\n");
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(config.as_bytes()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--config"])
+            .arg(file.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (mut frame, mut line) = (None, None);
+        while frame.is_none() || line.is_none() {
+            let out = rx
+                .recv_timeout(WAIT)
+                .expect("server did not print its listeners");
+            let parts: Vec<&str> = out.split_whitespace().collect();
+            match parts.as_slice() {
+                ["listening", "frame", addr] => frame = addr.parse().ok(),
+                ["listening", "line", addr] => line = addr.parse().ok(),
+                _ => {}
+            }
+        }
+        Server {
+            child,
+            frame: frame.unwrap(),
+            line: line.unwrap(),
+            _config: file,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Resident memory of the server process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap()
+    }
+
+    pub fn signal(&self, signal: i32) {
+        unsafe {
+            libc::kill(self.pid() as i32, signal);
+        }
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `switchboard` with `args` to completion; returns (status, stderr).
+pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            return (status, err);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("switchboard {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A `frame` protocol client.
+pub struct FrameClient {
+    pub stream: TcpStream,
+    /// Bytes received so far, to check what the server counts as sent.
+    pub received_bytes: u64,
+}
+
+impl FrameClient {
+    pub async fn connect(addr: SocketAddr) -> FrameClient {
+        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        FrameClient {
+            stream,
+            received_bytes: 0,
+        }
+    }
+
+    pub async fn send(&mut self, opcode: u8, payload: &[u8]) {
+        self.send_raw(&encode(opcode, payload)).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Sends without failing the test when the server has closed the connection.
+    pub async fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes).await
+    }
+
+    /// Sends a PING and waits for its PONG: the connection is registered after this.
+    pub async fn ready(&mut self) {
+        self.send(PING, b"ready").await;
+        assert_eq!(self.recv().await, (PONG, b"ready".to_vec()));
+    }
+
+    /// The next frame; panics on EOF or after `WAIT`.
+    pub async fn recv(&mut self) -> (u8, Vec<u8>) {
+        self.try_recv().await.expect("connection closed")
+    }
+
+    /// The next frame, or None at EOF (or reset).
+    pub async fn try_recv(&mut self) -> Option<(u8, Vec<u8>)> {
+        tokio::time::timeout(WAIT, self.read_frame())
+            .await
+            .expect("no frame in time")
+    }
+
+    async fn read_frame(&mut self) -> Option<(u8, Vec<u8>)> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len).await.ok()?;
+        let len = u32::from_be_bytes(len) as usize;
+        let mut body = vec![0u8; len];
+        self.stream.read_exact(&mut body).await.ok()?;
+        self.received_bytes += 4 + len as u64;
+        let payload = body.split_off(1);
+        Some((body[0], payload))
+    }
+
+    /// Asserts the server closes the connection (EOF or reset) within `WAIT`.
+    pub async fn expect_closed(&mut self) {
+        let mut buf = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(WAIT, self.stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(_)) => continue,
+                Err(_) => panic!("connection still open"),
+            }
+        }
+    }
+
+    /// The stats snapshot.
+    pub async fn stats(&mut self) -> Value {
+        self.send(STATS, b"").await;
+        let (op, payload) = self.recv().await;
+        assert_eq!(op, STATS_REPLY);
+        serde_json::from_slice(&payload).unwrap()
+    }
+}
+
+pub fn encode(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+    out.push(opcode);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A `line` protocol client.
+pub struct LineClient {
+    pub reader: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    pub writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl LineClient {
+    pub async fn connect(addr: SocketAddr) -> LineClient {
+        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        let (r, w) = stream.into_split();
+        LineClient {
+            reader: tokio::io::BufReader::new(r),
+            writer: w,
+        }
+    }
+
+    pub async fn send(&mut self, line: &str) {
+        self.writer
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+    }
+
+    /// The next line without its ending, or None at EOF.
+    pub async fn recv(&mut self) -> Option<String> {
+        let mut s = String::new();
+        let n = tokio::time::timeout(WAIT, self.reader.read_line(&mut s))
+            .await
+            .expect("no line in time")
+            .unwrap_or(0);
+        (n > 0).then(|| s.trim_end_matches('\n').to_string())
+    }
+}
+
+/// Polls the server's stats until `check` holds, for at most `WAIT`.
+pub async fn stats_until(
+    client: &mut FrameClient,
+    what: &str,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let snap = client.stats().await;
+        if check(&snap) {
+            return snap;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "stats never showed {what}: {snap}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
