@@ -174,3 +174,25 @@ async fn accounting_holds_under_load() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn accepting_pauses_at_max_connections() {
+    let server = Server::start("max_connections = 2");
+    let mut a = FrameClient::connect(server.frame).await;
+    let mut b = FrameClient::connect(server.frame).await;
+    a.ready().await;
+    b.ready().await;
+    // The third peer completes the TCP handshake in the kernel's backlog, but is not
+    // accepted, so its PING is not answered while two connections are held.
+    let mut c = FrameClient::connect(server.frame).await;
+    c.send(PING, b"third").await;
+    let early = tokio::time::timeout(Duration::from_millis(300), c.stream.readable()).await;
+    assert!(
+        early.is_err(),
+        "the third connection was served beyond max_connections"
+    );
+    let snap = a.stats().await;
+    assert_eq!(snap["accepted_total"], 2, "{snap}");
+    drop(b);
+    assert_eq!(c.recv().await, (PONG, b"third".to_vec()));
+}

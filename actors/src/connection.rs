@@ -553,7 +553,7 @@ impl<P: Protocol> Connection<P> {
                 return Flushed::Drained;
             }
             let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let n = self.queue.io_slices(&mut slices);
+            let n = self.queue.io_slices(&mut slices, budget);
             match self.stream.try_write_vectored(&slices[..n]) {
                 Ok(0) => return Flushed::Failed(io::ErrorKind::WriteZero.into()),
                 Ok(written) => {
@@ -731,6 +731,7 @@ impl<P: Protocol> Actor for Connection<P> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        log::trace!("connection {} started", self.id());
         let addr = ctx.address();
         self.supervisor.do_send(Register(Member {
             status: self.status.clone(),

@@ -1,9 +1,10 @@
 //! Accepting connections and spreading them over worker threads.
 //!
 //! One accept loop per listening socket runs on the arbiter that called
-//! [`Switchboard::listen`](crate::Switchboard::listen). Before each accept it takes one
-//! of `max_connections` places, so at the limit accepting pauses (the kernel's backlog
-//! holds new peers) instead of failing. Each accepted socket is handed, as a
+//! [`Switchboard::listen`](crate::Switchboard::listen). It accepts only while one of the
+//! `max_connections` places (shared by every listener) is free, so at the limit
+//! accepting pauses (the kernel's backlog holds new peers) instead of failing; each
+//! connection holds its place until its actor is gone. Each accepted socket is handed, as a
 //! `std::net::TcpStream`, to the next of the worker arbiters, where it becomes a
 //! connection actor: every core serves connections.
 
@@ -109,9 +110,12 @@ async fn accept_loop<P: Protocol>(
     shared: AcceptShared,
 ) {
     loop {
-        let Ok(place) = shared.places.clone().acquire_owned().await else {
-            return;
-        };
+        // Wait for a free place without keeping it: several listeners share the places,
+        // and one idle in `accept` must not hold a place another listener could use.
+        match shared.places.acquire().await {
+            Ok(free) => drop(free),
+            Err(_closed) => return,
+        }
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -119,6 +123,11 @@ async fn accept_loop<P: Protocol>(
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
+        };
+        // Another listener may have taken the last place meanwhile: then this one
+        // socket waits for the next free place before it is served.
+        let Ok(place) = shared.places.clone().acquire_owned().await else {
+            return;
         };
         if let Err(e) = stream.set_nodelay(true) {
             log::debug!("set_nodelay for {peer}: {e}");
@@ -131,6 +140,7 @@ async fn accept_loop<P: Protocol>(
             }
         };
         let id = shared.ids.fetch_add(1, Relaxed);
+        log::debug!("accepted {} connection {id} from {peer}", P::NAME);
         let factory = factory.clone();
         let context = shared.context.clone();
         let spawned = shared.workers.pick().spawn_fn(move || {

@@ -205,18 +205,21 @@ impl OutboundQueue {
         }
     }
 
-    /// Fills `dst` with the queued bytes in order, returning how many slices were used.
-    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+    /// Fills `dst` with the queued bytes in order, covering at most `limit` bytes (the
+    /// per-flush budget: one connection never writes more than that in one turn).
+    /// Returns how many slices were used.
+    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>], limit: usize) -> usize {
+        let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);
+        let chunks = self.chunks.iter().map(|c| &c[..]).chain(tail);
         let mut n = 0;
-        for chunk in &self.chunks {
-            if n == dst.len() {
-                return n;
+        let mut left = limit;
+        for chunk in chunks {
+            if n == dst.len() || left == 0 {
+                break;
             }
-            dst[n] = IoSlice::new(chunk);
-            n += 1;
-        }
-        if n < dst.len() && !self.tail.is_empty() {
-            dst[n] = IoSlice::new(&self.tail);
+            let take = chunk.len().min(left);
+            dst[n] = IoSlice::new(&chunk[..take]);
+            left -= take;
             n += 1;
         }
         n
@@ -294,7 +297,7 @@ mod tests {
 
     fn contents(q: &OutboundQueue) -> Vec<u8> {
         let mut slices = [IoSlice::new(&[]); 64];
-        let n = q.io_slices(&mut slices);
+        let n = q.io_slices(&mut slices, usize::MAX);
         slices[..n].iter().flat_map(|s| s.iter().copied()).collect()
     }
 
@@ -324,7 +327,7 @@ mod tests {
             q.push(Bytes::from_static(b"abc")).unwrap();
         }
         let mut slices = [IoSlice::new(&[]); 8];
-        assert_eq!(q.io_slices(&mut slices), 1);
+        assert_eq!(q.io_slices(&mut slices, usize::MAX), 1);
         assert_eq!(&*slices[0], b"abcabcabc");
     }
 
@@ -339,7 +342,7 @@ mod tests {
         expected.push(b'b');
         assert_eq!(contents(&q), expected);
         let mut slices = [IoSlice::new(&[]); 8];
-        assert_eq!(q.io_slices(&mut slices), 3);
+        assert_eq!(q.io_slices(&mut slices, usize::MAX), 3);
     }
 
     #[test]
@@ -349,10 +352,25 @@ mod tests {
             q.push(Bytes::from(vec![7u8; 10])).unwrap();
         }
         let mut slices = [IoSlice::new(&[]); 8];
-        let n = q.io_slices(&mut slices);
+        let n = q.io_slices(&mut slices, usize::MAX);
         assert_eq!(n, 2, "one sealed chunk of >= 64 bytes and the tail");
         assert!(slices[0].len() >= 64);
         assert_eq!(contents(&q).len(), 100);
+    }
+
+    #[test]
+    fn slices_never_cover_more_than_the_flush_budget() {
+        let mut q = OutboundQueue::new(limits(10_000));
+        q.push(Bytes::from(vec![1u8; 100])).unwrap();
+        q.push(Bytes::from(vec![2u8; 100])).unwrap();
+        q.push(Bytes::from_static(b"abc")).unwrap();
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = q.io_slices(&mut slices, 150);
+        let lens: Vec<usize> = slices[..n].iter().map(|s| s.len()).collect();
+        assert_eq!(lens, vec![100, 50]);
+        let n = q.io_slices(&mut slices, 203);
+        assert_eq!(slices[..n].iter().map(|s| s.len()).sum::<usize>(), 203);
+        assert_eq!(q.io_slices(&mut slices, 0), 0);
     }
 
     #[test]

@@ -10,7 +10,8 @@ use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// `ECHO x` -> `x`, `BAD` -> bad packet, `ALL x` -> broadcast `x`, `BYE` -> close,
-/// `BIG n` -> a reply of n bytes, `LATER x` -> deferred `x` after 50 ms.
+/// `BIG n` -> a reply of n bytes, `LATER x` -> deferred `x` after 50 ms,
+/// `SPLIT` -> a reply the codec refuses to encode (it contains a newline).
 pub struct TestProto;
 
 pub struct TestCodec(LinesCodec);
@@ -26,6 +27,11 @@ impl Decoder for TestCodec {
 impl Encoder<String> for TestCodec {
     type Error = LinesCodecError;
     fn encode(&mut self, item: String, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        if item.contains('\n') {
+            return Err(LinesCodecError::Io(std::io::Error::other(
+                "newline in a line",
+            )));
+        }
         self.0.encode(item, dst)
     }
 }
@@ -46,6 +52,7 @@ impl Protocol for TestProto {
             "ECHO" => out.reply(arg.to_string()),
             "ALL" => out.broadcast(arg.to_string()),
             "BYE" => out.close(RemovalReason::Closed),
+            "SPLIT" => out.reply("two\nlines".to_string()),
             "BIG" => out.reply("x".repeat(arg.parse().unwrap_or(0))),
             "LATER" => {
                 let arg = arg.to_string();

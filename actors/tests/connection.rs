@@ -263,3 +263,22 @@ async fn shutdown_delivers_what_was_queued() {
     assert_eq!(client.line().await.as_deref(), Some("ERR shutdown"));
     assert_eq!(client.line().await, None);
 }
+
+#[actix_rt::test]
+async fn an_encode_failure_is_recorded_and_the_connection_lives_on() {
+    let server = Server::start(limits());
+    let mut client = Client::connect(server.addr).await;
+    client.send("SPLIT").await;
+    client.send("ECHO still here").await;
+    assert_eq!(client.line().await.as_deref(), Some("still here"));
+    let sup = server.sup().clone();
+    eventually("the refusal in the stats", || {
+        let sup = sup.clone();
+        async move { sup.send(GetStats).await.unwrap().refused_packets_total == 1 }
+    })
+    .await;
+    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(snap.send_failures_total, 1);
+    assert_eq!(snap.error_packets_total, 0, "not the peer's fault");
+    assert_eq!(snap.connections["test"], 1);
+}
