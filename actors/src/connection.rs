@@ -26,7 +26,7 @@ use crate::replies::ReplyOrder;
 use crate::stats::{Stats, TrafficDelta};
 use crate::supervisor::{Broadcast, Deregister, Gone, Register};
 use crate::{
-    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, FailureLog, FailureReason, Member,
+    Close, ConnId, FileRegion, ConnectionLimits, ConnectionStatus, Deliver, FailureLog, FailureReason, Member,
     RemovalReason, SendError, SendFailure, Supervisor, Traffic,
 };
 use actix::fut::{ready, wrap_future};
@@ -50,6 +50,19 @@ const READ_CHUNK: usize = 8 * 1024;
 #[derive(Message)]
 #[rtype(result = "Result<(), SendError>")]
 pub struct SendPacket<R: 'static>(pub R);
+
+/// Queue a region of a file for the peer, sent zero-copy in order with other packets.
+#[derive(Message)]
+#[rtype(result = "Result<(), SendError>")]
+pub struct SendFile(pub FileRegion);
+
+/// What waits for its turn in reply order: a response to encode, or a file region.
+enum Outgoing<R> {
+    /// A protocol response.
+    Response(R),
+    /// A file region.
+    File(FileRegion),
+}
 
 /// Ask a connection for a report of itself.
 #[derive(Message)]
@@ -153,7 +166,7 @@ pub struct Connection<P: Protocol> {
     /// When the peer last sent bytes.
     last_receive: Option<SystemTime>,
     /// Replies in request order while deferred ones are outstanding.
-    replies: ReplyOrder<P::Response>,
+    replies: ReplyOrder<Outgoing<P::Response>>,
     /// Reused action list for the protocol handler.
     outbox: Outbox<P::Response>,
     /// Holds one of the listener's `max_connections` places until the actor is dropped.
@@ -359,6 +372,7 @@ impl<P: Protocol> Connection<P> {
             Action::Reply(response) => self.reply(response, ctx),
             Action::Broadcast(response) => self.broadcast(response),
             Action::Defer(future) => self.defer(future, ctx),
+            Action::SendFile(region) => self.send_in_order(Outgoing::File(region), ctx),
             Action::Bad(reason) => self.bad_packet(&reason, ctx),
             Action::Close(reason) => self.begin_close(reason, ctx),
         }
@@ -384,12 +398,44 @@ impl<P: Protocol> Connection<P> {
     // ----- replies and deliveries ----------------------------------------------------
 
     fn reply(&mut self, response: P::Response, ctx: &mut Context<Self>) {
+        self.send_in_order(Outgoing::Response(response), ctx);
+    }
+
+    /// Queues a reply now, or holds it behind outstanding deferred replies.
+    fn send_in_order(&mut self, out: Outgoing<P::Response>, ctx: &mut Context<Self>) {
         if self.replies.is_clear() {
-            // A refusal is recorded by `enqueue_response`; a reply has no caller to tell.
-            let _ = self.enqueue_response(response, ctx);
+            // A refusal is recorded where it happens; a reply has no caller to tell.
+            let _ = self.enqueue(out, ctx);
         } else {
-            self.replies.hold(response);
+            self.replies.hold(out);
         }
+    }
+
+    fn enqueue(
+        &mut self,
+        out: Outgoing<P::Response>,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), SendError> {
+        match out {
+            Outgoing::Response(response) => self.enqueue_response(response, ctx),
+            Outgoing::File(region) => self.enqueue_file(region, ctx),
+        }
+    }
+
+    /// Queues a file region (its bytes stay in the file, so no byte budget applies).
+    fn enqueue_file(
+        &mut self,
+        region: FileRegion,
+        ctx: &mut Context<Self>,
+    ) -> Result<(), SendError> {
+        if matches!(self.phase, Phase::Lingering | Phase::Done) {
+            return Err(self.refuse(SendError::Closing, 0));
+        }
+        let was_empty = self.queue.is_empty();
+        if self.queue.push_file(region) {
+            self.queued(was_empty, ctx);
+        }
+        Ok(())
     }
 
     fn defer(&mut self, future: crate::protocol::Deferred<P::Response>, ctx: &mut Context<Self>) {
@@ -398,9 +444,9 @@ impl<P: Protocol> Connection<P> {
         let seq = self.replies.defer();
         ctx.spawn(
             wrap_future(future).map(move |response, act: &mut Self, ctx| {
-                act.replies.fill(seq, response);
+                act.replies.fill(seq, Outgoing::Response(response));
                 while let Some(ready) = act.replies.pop_ready() {
-                    let _ = act.enqueue_response(ready, ctx);
+                    let _ = act.enqueue(ready, ctx);
                 }
                 act.after_progress(ctx);
             }),
@@ -552,9 +598,15 @@ impl<P: Protocol> Connection<P> {
             if self.queue.is_empty() {
                 return Flushed::Drained;
             }
-            let mut slices = [IoSlice::new(&[]); MAX_IOV];
-            let n = self.queue.io_slices(&mut slices, budget);
-            match self.stream.try_write_vectored(&slices[..n]) {
+            let attempt = match self.queue.front_file() {
+                Some(region) => region.send_to(&self.stream, budget),
+                None => {
+                    let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                    let n = self.queue.io_slices(&mut slices, budget);
+                    self.stream.try_write_vectored(&slices[..n])
+                }
+            };
+            match attempt {
                 Ok(0) => return Flushed::Failed(io::ErrorKind::WriteZero.into()),
                 Ok(written) => {
                     let packets = self.queue.advance(written);
@@ -765,6 +817,16 @@ impl<P: Protocol> Handler<SendPacket<P::Response>> for Connection<P> {
             return Err(self.refuse(SendError::Closing, 0));
         }
         self.enqueue_response(msg.0, ctx)
+    }
+}
+
+impl<P: Protocol> Handler<SendFile> for Connection<P> {
+    type Result = Result<(), SendError>;
+    fn handle(&mut self, msg: SendFile, ctx: &mut Context<Self>) -> Self::Result {
+        if self.phase != Phase::Open {
+            return Err(self.refuse(SendError::Closing, 0));
+        }
+        self.enqueue_file(msg.0, ctx)
     }
 }
 

@@ -72,6 +72,7 @@
 mod connection;
 mod error;
 mod failures;
+mod file_region;
 mod limits;
 mod listener;
 mod member;
@@ -84,9 +85,12 @@ mod status;
 mod supervisor;
 mod traffic;
 
-pub use connection::{Connection, ConnectionContext, ConnectionReport, Inspect, SendPacket};
+pub use connection::{
+    Connection, ConnectionContext, ConnectionReport, Inspect, SendFile, SendPacket,
+};
 pub use error::{FailureReason, SendError};
 pub use failures::{FailureLog, SendFailure};
+pub use file_region::FileRegion;
 pub use limits::{ConnectionLimits, SupervisorConfig};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, Member};

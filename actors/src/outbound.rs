@@ -11,9 +11,14 @@
 //! is accounted exactly: a packet counts as written only when its last byte is, and at
 //! close every packet not completely written is handed back for the failure record.
 //!
-//! It performs no I/O: the connection asks it for [`IoSlice`]s, writes them, and tells
-//! it how many bytes the socket took.
+//! A [`FileRegion`] waits in the same queue, in order with the packets around it; its
+//! bytes stay in the file (the kernel sends them), so they do not count against the
+//! byte limit, which bounds memory.
+//!
+//! It performs no I/O: the connection asks it for [`IoSlice`]s (or the file region at
+//! the front), writes them, and tells it how many bytes the socket took.
 
+use crate::FileRegion;
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -69,11 +74,22 @@ pub enum EncodeRefused<E> {
     OverBudget(OverBudget),
 }
 
+/// One sealed piece of the queue.
+#[derive(Debug)]
+enum Chunk {
+    /// Bytes in memory.
+    Memory(Bytes),
+    /// Bytes in a file, sent with `sendfile(2)`.
+    File(FileRegion),
+}
+
 /// The byte-bounded, coalescing outbound queue of one connection.
 #[derive(Debug)]
 pub struct OutboundQueue {
     /// Sealed chunks, oldest first; the front one may be partly written.
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Chunk>,
+    /// Unwritten bytes of queued file regions (not in memory).
+    file_bytes: u64,
     /// Small packets coalesced after the chunks; written last.
     tail: BytesMut,
     /// Stream offset at which each queued packet ends, oldest first.
@@ -93,6 +109,7 @@ impl OutboundQueue {
     pub fn new(limits: QueueLimits) -> Self {
         OutboundQueue {
             chunks: VecDeque::new(),
+            file_bytes: 0,
             tail: BytesMut::new(),
             ends: VecDeque::new(),
             queued_offset: 0,
@@ -102,9 +119,9 @@ impl OutboundQueue {
         }
     }
 
-    /// Bytes queued and not yet written.
+    /// Bytes queued in memory and not yet written (what `max_bytes` bounds).
     pub fn len_bytes(&self) -> usize {
-        (self.queued_offset - self.written_offset) as usize
+        (self.queued_offset - self.written_offset - self.file_bytes) as usize
     }
 
     /// Packets queued and not yet completely written.
@@ -147,7 +164,7 @@ impl OutboundQueue {
             self.seal_tail_if_full();
         } else {
             self.seal_tail();
-            self.chunks.push_back(packet.clone());
+            self.chunks.push_back(Chunk::Memory(packet.clone()));
         }
         self.record_packet(packet.len());
         Ok(())
@@ -180,6 +197,29 @@ impl OutboundQueue {
         Ok(size)
     }
 
+    /// Queues a file region as one packet, after everything queued so far. Returns
+    /// false (nothing queued) for an empty region.
+    pub fn push_file(&mut self, region: FileRegion) -> bool {
+        let size = region.remaining();
+        if size == 0 {
+            return false;
+        }
+        self.seal_tail();
+        self.file_bytes += size;
+        self.queued_offset += size;
+        self.ends.push_back(self.queued_offset);
+        self.chunks.push_back(Chunk::File(region));
+        true
+    }
+
+    /// The file region to send next, if one is at the front of the queue.
+    pub fn front_file(&self) -> Option<&FileRegion> {
+        match self.chunks.front() {
+            Some(Chunk::File(region)) => Some(region),
+            _ => None,
+        }
+    }
+
     fn reserve_tail(&mut self, additional: usize) {
         if self.tail.capacity() - self.tail.len() < additional {
             let want = additional.max(self.limits.coalesce_below.max(256) * 4);
@@ -201,7 +241,8 @@ impl OutboundQueue {
 
     fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
-            self.chunks.push_back(self.tail.split().freeze());
+            self.chunks
+                .push_back(Chunk::Memory(self.tail.split().freeze()));
         }
     }
 
@@ -210,7 +251,13 @@ impl OutboundQueue {
     /// Returns how many slices were used.
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>], limit: usize) -> usize {
         let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);
-        let chunks = self.chunks.iter().map(|c| &c[..]).chain(tail);
+        // Memory up to the first file region: that one goes by `sendfile`.
+        let memory = self.chunks.iter().map_while(|c| match c {
+            Chunk::Memory(bytes) => Some(&bytes[..]),
+            Chunk::File(_) => None,
+        });
+        let has_file = self.chunks.iter().any(|c| matches!(c, Chunk::File(_)));
+        let chunks = memory.chain(if has_file { None } else { tail });
         let mut n = 0;
         let mut left = limit;
         for chunk in chunks {
@@ -228,17 +275,26 @@ impl OutboundQueue {
     /// Marks `written` bytes as taken by the socket; returns how many packets were thereby
     /// completely written. Memory of an emptied queue is released.
     pub fn advance(&mut self, written: usize) -> usize {
-        let written = written.min(self.len_bytes());
+        let written = written.min((self.queued_offset - self.written_offset) as usize);
         let mut left = written;
         while left > 0 {
             match self.chunks.front_mut() {
-                Some(front) if front.len() <= left => {
+                Some(Chunk::Memory(front)) if front.len() <= left => {
                     left -= front.len();
                     self.chunks.pop_front();
                 }
-                Some(front) => {
+                Some(Chunk::Memory(front)) => {
                     front.advance(left);
                     left = 0;
+                }
+                Some(Chunk::File(region)) => {
+                    let take = region.remaining().min(left as u64);
+                    region.advance(take);
+                    self.file_bytes -= take;
+                    left -= take as usize;
+                    if region.remaining() == 0 {
+                        self.chunks.pop_front();
+                    }
                 }
                 None => {
                     self.tail.advance(left);
@@ -276,6 +332,7 @@ impl OutboundQueue {
             })
             .collect();
         self.chunks.clear();
+        self.file_bytes = 0;
         self.tail = BytesMut::new();
         self.written_offset = self.queued_offset;
         self.front_start = self.queued_offset;
@@ -371,6 +428,44 @@ mod tests {
         let n = q.io_slices(&mut slices, 203);
         assert_eq!(slices[..n].iter().map(|s| s.len()).sum::<usize>(), 203);
         assert_eq!(q.io_slices(&mut slices, 0), 0);
+    }
+
+    fn region(len: u64) -> FileRegion {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len(len).unwrap();
+        FileRegion::new(std::sync::Arc::new(file), 0, len)
+    }
+
+    #[test]
+    fn file_regions_keep_their_place_and_do_not_count_as_memory() {
+        let mut q = OutboundQueue::new(limits(100));
+        q.push(Bytes::from_static(b"head")).unwrap();
+        assert!(q.push_file(region(1000)));
+        q.push(Bytes::from_static(b"tail")).unwrap();
+        assert_eq!(q.len_bytes(), 8, "the file's bytes are not in memory");
+        assert_eq!(q.len_packets(), 3);
+        // Only the memory before the region is offered as slices.
+        assert_eq!(contents(&q), b"head");
+        assert!(q.front_file().is_none());
+        assert_eq!(q.advance(4), 1);
+        assert_eq!(q.front_file().map(|r| r.remaining()), Some(1000));
+        assert_eq!(q.advance(600), 0);
+        assert_eq!(q.front_file().map(|r| r.remaining()), Some(400));
+        assert_eq!(q.advance(400), 1);
+        assert_eq!(contents(&q), b"tail");
+        assert_eq!(q.advance(4), 1);
+        assert!(q.is_empty());
+        assert!(!q.push_file(region(0)), "an empty region is not a packet");
+    }
+
+    #[test]
+    fn drain_counts_an_unsent_file_region_as_one_packet() {
+        let mut q = OutboundQueue::new(limits(100));
+        assert!(q.push_file(region(50)));
+        q.advance(10);
+        assert_eq!(q.drain_unwritten(), vec![50]);
+        assert_eq!(q.len_bytes(), 0);
+        assert!(q.is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! longer be trusted (an oversize length): the connection counts one error packet,
 //! sends the protocol's error reply, and is removed with reason `error_packets`.
 
-use crate::{ConnId, RemovalReason, Supervisor};
+use crate::{ConnId, FileRegion, RemovalReason, Supervisor};
 use actix::Addr;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -67,6 +67,8 @@ pub enum Action<R> {
     Broadcast(R),
     /// Send the future's output to the peer once ready; later replies wait behind it.
     Defer(Deferred<R>),
+    /// Send a region of a file to the peer, zero-copy, in order with the replies.
+    SendFile(FileRegion),
     /// Count one error packet and send the protocol's error reply for `reason`.
     Bad(String),
     /// Flush what is queued and close, removed with this reason.
@@ -111,6 +113,12 @@ impl<R> Outbox<R> {
     /// are held so the peer sees replies in request order.
     pub fn defer(&mut self, reply: impl Future<Output = R> + 'static) {
         self.actions.push(Action::Defer(Box::pin(reply)));
+    }
+
+    /// Sends a region of a file to the peer with `sendfile(2)`, in order with the
+    /// replies around it. The protocol writes any header the file needs as a reply first.
+    pub fn send_file(&mut self, region: FileRegion) {
+        self.actions.push(Action::SendFile(region));
     }
 
     /// Counts one error packet against the connection and sends the error reply.

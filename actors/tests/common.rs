@@ -11,7 +11,8 @@ use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// `ECHO x` -> `x`, `BAD` -> bad packet, `ALL x` -> broadcast `x`, `BYE` -> close,
 /// `BIG n` -> a reply of n bytes, `LATER x` -> deferred `x` after 50 ms,
-/// `SPLIT` -> a reply the codec refuses to encode (it contains a newline).
+/// `SPLIT` -> a reply the codec refuses to encode (it contains a newline),
+/// `FILE path` -> the file's bytes, zero-copy.
 pub struct TestProto;
 
 pub struct TestCodec(LinesCodec);
@@ -52,6 +53,10 @@ impl Protocol for TestProto {
             "ECHO" => out.reply(arg.to_string()),
             "ALL" => out.broadcast(arg.to_string()),
             "BYE" => out.close(RemovalReason::Closed),
+            "FILE" => match switchboard::FileRegion::open(arg) {
+                Ok(region) => out.send_file(region),
+                Err(e) => out.bad_packet(format!("cannot open {arg}: {e}")),
+            },
             "SPLIT" => out.reply("two\nlines".to_string()),
             "BIG" => out.reply("x".repeat(arg.parse().unwrap_or(0))),
             "LATER" => {

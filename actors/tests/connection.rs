@@ -282,3 +282,55 @@ async fn an_encode_failure_is_recorded_and_the_connection_lives_on() {
     assert_eq!(snap.error_packets_total, 0, "not the peer's fault");
     assert_eq!(snap.connections["test"], 1);
 }
+
+#[actix_rt::test]
+async fn a_file_region_arrives_exactly_and_in_order_with_packets_around_it() {
+    // A small per-flush budget makes the 3 MiB region go out in many sendfile calls,
+    // interleaved with waits for writability while the reader is slow.
+    let server = Server::start(ConnectionLimits {
+        flush_budget: 64 * 1024,
+        ..limits()
+    });
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    let content: Vec<u8> = (0..3 * 1024 * 1024u32)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    std::io::Write::write_all(&mut file, &content).unwrap();
+    let mut client = Client::connect(server.addr).await;
+    client.send("ECHO head").await;
+    client
+        .send(&format!("FILE {}", file.path().display()))
+        .await;
+    client.send("LATER late").await;
+    client.send("ECHO tail").await;
+    let mut expected = b"head\n".to_vec();
+    expected.extend_from_slice(&content);
+    expected.extend_from_slice(b"late\ntail\n");
+    let mut got = vec![0u8; expected.len()];
+    let mut filled = 0;
+    while filled < got.len() {
+        tokio::time::sleep(Duration::from_micros(200)).await;
+        let n = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.reader.read(&mut got[filled..]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert!(n > 0, "closed early");
+        filled += n;
+    }
+    assert!(
+        got == expected,
+        "bytes differ from head + file + late + tail"
+    );
+    let sup = server.sup().clone();
+    let total = expected.len() as u64;
+    eventually("the file counted as sent", || {
+        let sup = sup.clone();
+        async move { sup.send(GetStats).await.unwrap().sent_bytes_total == total }
+    })
+    .await;
+    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(snap.sent_packets_total, 4, "the region is one packet");
+}
