@@ -6,6 +6,7 @@
 //! an oversize length as a fatal [`FrameError::TooLarge`] (after which it discards all
 //! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS and REPLICATE.
 
+use crate::backends::Backends;
 use actix::MailboxError;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
@@ -233,12 +234,22 @@ pub fn stats_frame<S: Serialize>(answer: Result<S, MailboxError>) -> Frame {
 pub struct FrameProtocol {
     /// The largest frame body accepted from a client; longer ones close the connection.
     pub max_frame: usize,
+    /// Where REPLICATE sends to; with none, REPLICATE reports two empty lists.
+    pub backends: Backends,
 }
 
 impl FrameProtocol {
-    /// The protocol with bodies of at most `max_frame` bytes.
+    /// The protocol with bodies of at most `max_frame` bytes, and no backends.
     pub fn new(max_frame: usize) -> Self {
-        FrameProtocol { max_frame }
+        FrameProtocol::with_backends(max_frame, Backends::default())
+    }
+
+    /// The protocol with bodies of at most `max_frame` bytes, replicating to `backends`.
+    pub fn with_backends(max_frame: usize, backends: Backends) -> Self {
+        FrameProtocol {
+            max_frame,
+            backends,
+        }
     }
 }
 
@@ -261,7 +272,13 @@ impl Protocol for FrameProtocol {
                 let supervisor = out.supervisor().clone();
                 out.defer(async move { stats_frame::<Snapshot>(supervisor.send(GetStats).await) });
             }
-            Frame::REPLICATE => out.reply(DeliveryReport::default().to_frame()),
+            Frame::REPLICATE if self.backends.is_empty() => {
+                out.reply(DeliveryReport::default().to_frame())
+            }
+            Frame::REPLICATE => {
+                let backends = self.backends.clone();
+                out.defer(async move { backends.replicate(frame.payload).await.to_frame() });
+            }
             other => out.bad_packet(format!("unknown opcode 0x{other:02x}")),
         }
     }

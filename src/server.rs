@@ -4,6 +4,7 @@
 //! Policy lives here (which protocols, which limits, what a signal means); the
 //! machinery is the `switchboard` library's.
 
+use crate::backends::Backends;
 use crate::config::Config;
 use crate::frame::FrameProtocol;
 use crate::line::LineProtocol;
@@ -67,7 +68,11 @@ async fn serve(config: Config, frame: TcpListener, line: TcpListener) -> std::io
     let mut sigint = signal(SignalKind::interrupt())?;
     let board = Switchboard::start(switchboard_config(&config));
     let (max_frame, max_line) = (config.max_frame, config.max_line);
-    let frame = board.listen(frame, move || FrameProtocol::new(max_frame))?;
+    let backends = Backends::start(&board, &config);
+    let replicate_to = backends.clone();
+    let frame = board.listen(frame, move || {
+        FrameProtocol::with_backends(max_frame, replicate_to.clone())
+    })?;
     let line = board.listen(line, move || LineProtocol::new(max_line))?;
     {
         let mut out = std::io::stdout().lock();
@@ -81,6 +86,7 @@ async fn serve(config: Config, frame: TcpListener, line: TcpListener) -> std::io
     }
     frame.stop();
     line.stop();
+    backends.stop();
     let closed = board.shutdown().await;
     log::info!("shut down; {closed} connections closed");
     Ok(())

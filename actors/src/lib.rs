@@ -70,6 +70,7 @@
 //! ```
 
 mod connection;
+pub mod connector;
 mod error;
 mod failures;
 mod file_region;
@@ -88,6 +89,11 @@ mod traffic;
 pub use connection::{
     Connection, ConnectionContext, ConnectionReport, Inspect, SendFile, SendPacket,
 };
+pub use connector::{
+    encode, send_to_many, Answer, Backend, Backoff, Delivery, Describe, Destination,
+    DestinationConfig, DestinationReport, Fault, FaultyMember, PoolConfig, SenderReport,
+    SenderState, StopDestination, Target, Transmit,
+};
 pub use error::{FailureReason, SendError};
 pub use failures::{FailureLog, SendFailure};
 pub use file_region::FileRegion;
@@ -97,6 +103,7 @@ pub use member::{Close, Deliver, Member};
 pub use protocol::{Action, Deferred, Inbound, Outbox, Protocol};
 pub use reason::RemovalReason;
 pub use replies::ReplyOrder;
+pub use stats::DeclareDialed;
 pub use stats::{
     BackendState, DeclareGroup, GetStats, GroupSnapshot, Opened, Removed, Snapshot, Stats,
     TrafficDelta,

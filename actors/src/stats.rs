@@ -8,12 +8,19 @@
 use crate::{RemovalReason, Traffic};
 use actix::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A protocol group exists (so snapshots list it even with no connection).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct DeclareGroup(pub &'static str);
+
+/// The connections of a group are dialed by this process (backends), not accepted:
+/// they stay out of `connections`, `accepted_total` and `removed_total`, which count
+/// accepted connections only; their figures are listed under `protocols`.
+#[derive(Message, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct DeclareDialed(pub &'static str);
 
 /// A connection of `protocol` was registered.
 #[derive(Message)]
@@ -128,6 +135,8 @@ pub struct Stats {
     groups: HashMap<&'static str, Group>,
     /// Backend address -> up.
     backends: BTreeMap<String, bool>,
+    /// Groups of dialed connections, kept out of the accepted-connection figures.
+    dialed: HashSet<&'static str>,
 }
 
 impl Stats {
@@ -139,12 +148,17 @@ impl Stats {
             snap.removed_total.insert(reason.as_str(), 0);
         }
         for (&name, group) in &self.groups {
-            snap.connections.insert(name, group.live);
-            snap.accepted_total += group.accepted;
+            let accepted = !self.dialed.contains(name);
+            if accepted {
+                snap.connections.insert(name, group.live);
+                snap.accepted_total += group.accepted;
+            }
             let mut removed = BTreeMap::new();
             for (reason, &count) in &group.removed {
                 removed.insert(reason.as_str(), count);
-                *snap.removed_total.entry(reason.as_str()).or_default() += count;
+                if accepted {
+                    *snap.removed_total.entry(reason.as_str()).or_default() += count;
+                }
             }
             total.add(&group.traffic);
             snap.protocols.insert(
@@ -187,6 +201,14 @@ impl Actor for Stats {
 impl Handler<DeclareGroup> for Stats {
     type Result = ();
     fn handle(&mut self, msg: DeclareGroup, _: &mut Context<Self>) {
+        self.group(msg.0);
+    }
+}
+
+impl Handler<DeclareDialed> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: DeclareDialed, _: &mut Context<Self>) {
+        self.dialed.insert(msg.0);
         self.group(msg.0);
     }
 }
@@ -281,6 +303,39 @@ mod tests {
             assert!(json.get(key).is_some(), "missing {key}");
         }
         assert!(json.get("backends").is_none());
+    }
+
+    #[actix_rt::test]
+    async fn dialed_groups_stay_out_of_accepted_figures() {
+        let stats = Stats::default().start();
+        stats.do_send(DeclareDialed("backend"));
+        stats.do_send(Opened { protocol: "frame" });
+        for _ in 0..2 {
+            stats.do_send(Opened {
+                protocol: "backend",
+            });
+        }
+        stats.do_send(Removed {
+            protocol: "backend",
+            reason: RemovalReason::HealthCheck,
+        });
+        stats.do_send(TrafficDelta {
+            protocol: "backend",
+            delta: Traffic {
+                sent_bytes: 9,
+                ..Traffic::default()
+            },
+        });
+        let snap = stats.send(GetStats).await.unwrap();
+        assert_eq!(snap.connections.len(), 1, "{:?}", snap.connections);
+        assert_eq!(snap.accepted_total, 1);
+        assert_eq!(snap.removed_total["health_check"], 0);
+        assert_eq!(snap.protocols["backend"].connections, 1);
+        assert_eq!(snap.protocols["backend"].removed["health_check"], 1);
+        assert_eq!(
+            snap.sent_bytes_total, 9,
+            "bytes written to any socket count"
+        );
     }
 
     #[actix_rt::test]

@@ -8,7 +8,7 @@
 //! carries a [`RemovalReason`], is logged at `info` with the peer, counted by the stats
 //! actor, and announced to every subscriber of [`ConnectionRemoved`].
 
-use crate::stats::{self, DeclareGroup, GetStats, Snapshot, Stats};
+use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
 use crate::{Close, ConnId, Deliver, Member, RemovalReason, SendError, SupervisorConfig};
 use actix::prelude::*;
 use bytes::Bytes;
@@ -150,6 +150,9 @@ pub struct HealthSweep;
 pub struct Supervisor {
     /// Members by protocol group, then by id.
     groups: HashMap<&'static str, HashMap<ConnId, Member>>,
+    /// Groups of connections this process dialed (backends): a peer closing one of
+    /// them broke a link we rely on, so that removal is reported as `io_error`.
+    dialed: std::collections::HashSet<&'static str>,
     /// The group of each member, for lookups by id.
     index: HashMap<ConnId, &'static str>,
     /// Connection actors started and not yet stopped (registered or closing).
@@ -171,6 +174,7 @@ impl Supervisor {
     pub fn new(config: SupervisorConfig, stats: Addr<Stats>) -> Self {
         Supervisor {
             groups: HashMap::new(),
+            dialed: Default::default(),
             index: HashMap::new(),
             alive: 0,
             drained: Vec::new(),
@@ -190,6 +194,10 @@ impl Supervisor {
     /// Returns the member if it was still registered.
     pub fn remove(&mut self, id: ConnId, reason: RemovalReason) -> Option<Member> {
         let protocol = self.index.remove(&id)?;
+        let reason = match reason {
+            RemovalReason::PeerClosed if self.dialed.contains(protocol) => RemovalReason::IoError,
+            reason => reason,
+        };
         let member = self.groups.get_mut(protocol)?.remove(&id)?;
         let peer = member.status.peer;
         log::info!("removed {protocol} connection {id} from {peer}: {reason}");
@@ -238,6 +246,15 @@ impl Actor for Supervisor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(self.config.health_interval, |act, _| act.sweep());
+    }
+}
+
+impl Handler<DeclareDialed> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: DeclareDialed, _: &mut Context<Self>) {
+        self.dialed.insert(msg.0);
+        self.groups.entry(msg.0).or_default();
+        self.stats.do_send(msg);
     }
 }
 

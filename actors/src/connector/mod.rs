@@ -1,0 +1,34 @@
+//! The outbound side: dialing destinations and sending to them with acks.
+//!
+//! Switchboard dials connections and manages them as carefully as accepted ones. A
+//! [`Destination`] actor per remote peer owns a pool of dialed connections (*senders*,
+//! each an ordinary [`Connection`](crate::Connection) with the same bounded write path),
+//! health-checks them, marks the peer up or down, and redials with jittered exponential
+//! [`Backoff`]. [`send_to_many`] sends one packet to many destinations at once and
+//! reports who acked and who is faulty, and why.
+//!
+//! One concept per file: `backoff.rs` (redial delays), `state.rs` (a sender's
+//! lifecycle), `acks.rs` (matching answers to requests), `pool.rs` (idle and busy
+//! senders, retirement), `backend.rs` (the application's protocol side), `fault.rs`
+//! (why a destination did not ack), `destination.rs` (the actor), `many.rs` (send to
+//! many).
+
+mod acks;
+mod backend;
+mod backoff;
+mod destination;
+mod fault;
+mod many;
+mod pool;
+mod state;
+
+pub use backend::{encode, Answer, Backend, Dialed, LinkEvent, LinkEventKind};
+pub use backoff::Backoff;
+pub use destination::{
+    summary_state, Describe, Destination, DestinationConfig, DestinationReport, SenderReport,
+    StopDestination, Transmit,
+};
+pub use fault::Fault;
+pub use many::{send_to_many, Delivery, FaultyMember, Target};
+pub use pool::PoolConfig;
+pub use state::SenderState;
