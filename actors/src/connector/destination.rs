@@ -27,10 +27,12 @@
 
 use crate::connector::acks::{AckQueue, Matched};
 use crate::connector::backend::{Answer, Backend, Dialed, LinkEvent, LinkEventKind};
+use crate::connector::link::{queue_outcome, Link, Reply, Waiter};
 use crate::connector::pool::{Acquire, PoolConfig, Release, SenderPool};
-use crate::connector::{Backoff, Fault, SenderState};
+use crate::connector::report::summary_state;
+use crate::connector::{Backoff, DestinationReport, Fault, SenderReport};
 use crate::stats::{BackendState, DeclareDialed};
-use crate::{Close, ConnId, Connection, Deliver, RemovalReason, SendError, Switchboard};
+use crate::{Close, ConnId, Connection, Deliver, RemovalReason, Switchboard};
 use actix::fut::wrap_future;
 use actix::prelude::*;
 use bytes::Bytes;
@@ -106,102 +108,6 @@ impl Default for DestinationConfig {
             reconnect_max: Duration::from_secs(5),
             max_outstanding: 256,
             max_pending: 1024,
-        }
-    }
-}
-
-/// One sender as [`Describe`] found it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SenderReport {
-    /// Its connection id (the supervisor knows the connection by it).
-    pub id: ConnId,
-    /// Where it is in its life.
-    pub state: SenderState,
-    /// Requests it finished.
-    pub served: u64,
-    /// Requests it has taken and not finished.
-    pub in_flight: usize,
-    /// Requests and health checks waiting for their acks.
-    pub awaiting: usize,
-    /// Entries in its ack queue, expired ones waiting for late acks included.
-    pub outstanding: usize,
-    /// Health checks missed in a row.
-    pub missed_checks: u32,
-    /// Whether the destination has answered on it.
-    pub verified: bool,
-    /// Whether it is being retired.
-    pub retiring: bool,
-    /// How long since it was dialled.
-    pub age: Duration,
-}
-
-/// A destination's account of itself.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DestinationReport {
-    /// The destination's name in delivery reports and stats (its address).
-    pub name: String,
-    /// Where it dials.
-    pub address: SocketAddr,
-    /// Whether it is up (answered on a connection that is still open).
-    pub up: bool,
-    /// The state of its most advanced sender, or `NotConnected` without any.
-    pub state: SenderState,
-    /// Its senders, oldest first.
-    pub senders: Vec<SenderReport>,
-    /// Senders that can take a request now.
-    pub idle: Vec<ConnId>,
-    /// Connected senders that cannot.
-    pub busy: Vec<ConnId>,
-    /// Requests waiting for a sender.
-    pub pending: usize,
-    /// Dials started.
-    pub dials: u64,
-    /// Dials that failed.
-    pub dial_failures: u64,
-    /// Senders retired for age or use.
-    pub retired: u64,
-    /// Senders closed for missed health checks.
-    pub evicted: u64,
-    /// Acks of requests that had already timed out: counted, ignored.
-    pub late_acks: u64,
-    /// Answers that matched no outstanding request.
-    pub unmatched_answers: u64,
-    /// The last redial delay chosen.
-    pub last_backoff: Option<Duration>,
-    /// Whether a redial is scheduled.
-    pub redial_scheduled: bool,
-    /// Why the last dial failed.
-    pub last_dial_error: Option<String>,
-}
-
-/// Where a request's outcome goes.
-type Reply = oneshot::Sender<Result<(), Fault>>;
-
-/// Who waits for an answer on a sender.
-enum Waiter {
-    /// A health check.
-    Health,
-    /// An application request.
-    Send(Reply),
-}
-
-/// The destination's handle on one connected sender.
-struct Link {
-    /// Where its packets go (the connection's write path).
-    deliver: Recipient<Deliver>,
-    /// How it is closed (the connection deregisters itself with the reason).
-    close: Recipient<Close>,
-    /// Its outstanding requests, oldest first.
-    acks: AckQueue<Waiter>,
-}
-
-impl Link {
-    /// Tells everyone still waiting on this link that it failed with `fault`.
-    fn fail_all(&mut self, fault: &Fault) {
-        for waiter in self.acks.drain() {
-            if let Waiter::Send(reply) = waiter {
-                let _ = reply.send(Err(fault.clone()));
-            }
         }
     }
 }
@@ -784,31 +690,6 @@ impl<B: Backend> Destination<B> {
     }
 }
 
-/// What a connection's answer to a [`Deliver`] means for the request.
-fn queue_outcome(res: Result<Result<(), SendError>, MailboxError>) -> Result<(), Fault> {
-    match res {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(SendError::Closing | SendError::Stopped)) | Err(_) => Err(Fault::NotConnected),
-        Ok(Err(e)) => Err(Fault::Io(e.to_string())),
-    }
-}
-
-/// The state of the most advanced sender: writing, then awaiting an ack, connected,
-/// connecting; `NotConnected` without any sender.
-pub fn summary_state(states: impl IntoIterator<Item = SenderState>) -> SenderState {
-    let rank = |s: &SenderState| match s {
-        SenderState::NotConnected => 0,
-        SenderState::Connecting => 1,
-        SenderState::Connected => 2,
-        SenderState::AwaitingAck => 3,
-        SenderState::Writing => 4,
-    };
-    states
-        .into_iter()
-        .max_by_key(rank)
-        .unwrap_or(SenderState::NotConnected)
-}
-
 impl<B: Backend> Actor for Destination<B> {
     type Context = Context<Self>;
 
@@ -855,41 +736,5 @@ impl<B: Backend> Handler<StopDestination> for Destination<B> {
     fn handle(&mut self, _: StopDestination, ctx: &mut Context<Self>) {
         self.stop_all();
         ctx.stop();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn summary_names_the_most_advanced_sender() {
-        use SenderState::*;
-        assert_eq!(summary_state([]), NotConnected);
-        assert_eq!(summary_state([Connecting]), Connecting);
-        assert_eq!(summary_state([Connected, AwaitingAck]), AwaitingAck);
-        assert_eq!(summary_state([Writing, AwaitingAck, Connected]), Writing);
-    }
-
-    #[test]
-    fn queue_refusals_become_faults() {
-        assert_eq!(queue_outcome(Ok(Ok(()))), Ok(()));
-        assert_eq!(
-            queue_outcome(Ok(Err(SendError::Closing))),
-            Err(Fault::NotConnected)
-        );
-        assert_eq!(
-            queue_outcome(Err(MailboxError::Closed)),
-            Err(Fault::NotConnected)
-        );
-        let over = SendError::OverBudget {
-            queued: 1,
-            packet: 2,
-            limit: 2,
-        };
-        assert_eq!(
-            queue_outcome(Ok(Err(over.clone()))),
-            Err(Fault::Io(over.to_string()))
-        );
     }
 }

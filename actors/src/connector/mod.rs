@@ -10,25 +10,26 @@
 //! One concept per file: `backoff.rs` (redial delays), `state.rs` (a sender's
 //! lifecycle), `acks.rs` (matching answers to requests), `pool.rs` (idle and busy
 //! senders, retirement), `backend.rs` (the application's protocol side), `fault.rs`
-//! (why a destination did not ack), `destination.rs` (the actor), `many.rs` (send to
-//! many).
+//! (why a destination did not ack), `link.rs` (the destination's handle on one
+//! connection), `destination.rs` (the actor), `report.rs` (what it says of itself),
+//! `many.rs` (send to many).
 
 mod acks;
 mod backend;
 mod backoff;
 mod destination;
 mod fault;
+mod link;
 mod many;
 mod pool;
+mod report;
 mod state;
 
 pub use backend::{encode, Answer, Backend, Dialed, LinkEvent, LinkEventKind};
 pub use backoff::Backoff;
-pub use destination::{
-    summary_state, Describe, Destination, DestinationConfig, DestinationReport, SenderReport,
-    StopDestination, Transmit,
-};
+pub use destination::{Describe, Destination, DestinationConfig, StopDestination, Transmit};
 pub use fault::Fault;
 pub use many::{send_to_many, Delivery, FaultyMember, Target};
 pub use pool::PoolConfig;
+pub use report::{summary_state, DestinationReport, SenderReport};
 pub use state::SenderState;
