@@ -34,7 +34,10 @@ pub enum Answer {
 ///
 /// The destination must answer requests in the order it receives them (every request
 /// that expects an ack gets exactly one [`Answer::Ack`] or [`Answer::Refused`]), so
-/// answers can be matched to requests first-in, first-out.
+/// answers can be matched to requests first-in, first-out. A destination that skips an
+/// answer puts the matching out of step (a later answer is taken for the skipped one);
+/// the connection is back in step only once it is closed, which missed health checks
+/// do. Requests sent without `wait_for_ack` must draw no answer at all.
 pub trait Backend: Protocol {
     /// What `packet`, just received from the destination, is.
     fn classify(&self, packet: &Self::Request) -> Answer;
