@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Listen for the `frame` and `line` protocols (see PROTOCOL.md).
     Serve(ServeArgs),
+    /// Load-test any server speaking `frame`; prints one JSON line of figures.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// The flags of `serve`; each one overrides the same key of the configuration file.
@@ -48,6 +50,7 @@ impl Cli {
         match self.command {
             Some(Command::Serve(args)) => args,
             None => ServeArgs::default(),
+            Some(Command::Bench(_)) => ServeArgs::default(),
         }
     }
 }

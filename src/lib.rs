@@ -2,6 +2,7 @@
 //! and `line`), the configuration and the command line. The `switchboard` binary
 //! wires them to the switchboard library; integration tests use them directly.
 
+pub mod bench;
 pub mod backends;
 pub mod cli;
 pub mod config;

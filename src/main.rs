@@ -1,12 +1,16 @@
 //! The `switchboard` binary: parses the command line and runs the chosen command.
 
 use clap::Parser;
-use switchboard_server::cli::Cli;
+use switchboard_server::cli::{Cli, Command};
 use switchboard_server::{config, server};
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
-    let args = Cli::parse().serve_args();
+    let cli = Cli::parse();
+    if let Some(Command::Bench(bench)) = &cli.command {
+        std::process::exit(switchboard_server::bench::run(bench.clone()));
+    }
+    let args = cli.serve_args();
     let config = match config::load(&args) {
         Ok(config) => config,
         Err(e) => {

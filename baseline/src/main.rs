@@ -1,0 +1,161 @@
+//! `baseline-server`: the `frame` protocol of PROTOCOL.md written by hand on plain
+//! tokio, as the opponent in Switchboard's benchmarks.
+//!
+//! It is meant to be what an expert would write without actors: a multi-threaded
+//! runtime using every core, a reader task and a writer task per connection, an
+//! outbound queue bounded in bytes (4 MiB) with vectored writes and a 10 s write
+//! timeout, and broadcast encoded once through a shared registry. It answers ECHO,
+//! BROADCAST, PING and STATS (connections only), counts error packets (closing at 3)
+//! and closes on an oversize frame. It keeps no send-failure records, no idle sweep
+//! and no stats beyond the connection count: everything Switchboard does on top is
+//! extra work the baseline is spared.
+//!
+//! ```text
+//! baseline-server [--frame ADDR] [--workers N] [--broadcast-per-frame]
+//! ```
+//!
+//! It prints `listening frame ADDR` once bound, like `switchboard serve`, and exits 0
+//! on SIGINT or SIGTERM (without draining).
+
+mod outbound;
+mod reader;
+mod registry;
+mod wire;
+mod writer;
+
+use outbound::Outbound;
+use reader::Reader;
+use registry::Registry;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+use writer::Writer;
+
+/// Pause after a failed accept (out of file descriptors), so the loop never spins.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Pending connections the kernel holds before accepting (as Switchboard's).
+const BACKLOG: u32 = 1024;
+
+/// The command line.
+struct Args {
+    /// Where to listen.
+    frame: SocketAddr,
+    /// Runtime worker threads (default: every core).
+    workers: Option<usize>,
+    /// Fan out each BROADCAST frame on its own (default: a read's run at once).
+    per_frame: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
+        workers: None,
+        per_frame: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        if flag == "--broadcast-per-frame" {
+            args.per_frame = true;
+            continue;
+        }
+        let value = it.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--frame" => {
+                args.frame = value.parse().map_err(|e| format!("--frame {value}: {e}"))?;
+            }
+            "--workers" => {
+                let n = value
+                    .parse()
+                    .map_err(|e| format!("--workers {value}: {e}"))?;
+                args.workers = Some(n);
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--broadcast-per-frame]");
+            std::process::exit(2);
+        }
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        builder.worker_threads(n.max(1));
+    }
+    let result = builder
+        .enable_all()
+        .build()
+        .and_then(|rt| rt.block_on(serve(args.frame, args.per_frame)));
+    if let Err(e) = result {
+        eprintln!("baseline-server: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve(addr: SocketAddr, per_frame: bool) -> std::io::Result<()> {
+    let listener = bind(addr)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening frame {}", listener.local_addr()?)?;
+        out.flush()?;
+    }
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let registry = Arc::new(Registry::new(per_frame));
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => start_connection(stream, &registry),
+                Err(e) => {
+                    eprintln!("baseline-server: accept: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            _ = sigterm.recv() => return Ok(()),
+            _ = sigint.recv() => return Ok(()),
+        }
+    }
+}
+
+/// Binds like `switchboard::bind`: `SO_REUSEADDR` and a backlog of [`BACKLOG`]
+/// (tokio's `TcpListener::bind` uses 128, which overflows under connect bursts).
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
+/// Registers the connection and starts its reader and writer tasks.
+fn start_connection(stream: TcpStream, registry: &Arc<Registry>) {
+    // Replies are batched by the queue already; do not let Nagle delay them.
+    let _ = stream.set_nodelay(true);
+    let out = Arc::new(Outbound::default());
+    let id = registry.insert(out.clone());
+    let (read_half, write_half) = stream.into_split();
+    let reader = Reader::new(id, read_half, out.clone(), registry.clone());
+    let reader = tokio::spawn(reader.run()).abort_handle();
+    tokio::spawn(
+        Writer {
+            id,
+            socket: write_half,
+            out,
+            registry: registry.clone(),
+            reader,
+        }
+        .run(),
+    );
+}

@@ -1,0 +1,105 @@
+//! The `frame` wire format of PROTOCOL.md, as far as the baseline needs it: opcodes,
+//! the length prefix, and writing a frame into a buffer.
+
+use bytes::{BufMut, BytesMut};
+
+/// Bytes of the length prefix in front of every body.
+pub const HEADER_LEN: usize = 4;
+/// The largest body accepted from a client (PROTOCOL.md's default `max_frame`).
+pub const MAX_FRAME: usize = 65536;
+
+/// Client asks for the identical frame back.
+pub const ECHO: u8 = 0x01;
+/// Client asks for the identical frame to reach every connection.
+pub const BROADCAST: u8 = 0x02;
+/// Client asks for a PONG with the same payload.
+pub const PING: u8 = 0x03;
+/// The answer to PING.
+pub const PONG: u8 = 0x04;
+/// Client asks for the stats snapshot.
+pub const STATS: u8 = 0x05;
+/// The answer to STATS.
+pub const STATS_REPLY: u8 = 0x06;
+/// Server-only: why a packet was refused.
+pub const ERROR: u8 = 0x7F;
+
+/// What the front of a read buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// Not a whole frame yet.
+    Partial,
+    /// A length prefix of 0: an error packet of 4 bytes.
+    Empty,
+    /// A length past [`MAX_FRAME`]: the stream cannot be trusted any more.
+    TooLarge,
+    /// A whole frame of `total` bytes (prefix included) with this opcode.
+    Frame {
+        /// The first body byte.
+        opcode: u8,
+        /// Prefix and body.
+        total: usize,
+    },
+}
+
+/// Looks at the frame at the front of `buf` without consuming anything.
+pub fn head(buf: &[u8]) -> Head {
+    let Some(prefix) = buf.get(..HEADER_LEN) else {
+        return Head::Partial;
+    };
+    let body = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+    if body == 0 {
+        return Head::Empty;
+    }
+    if body > MAX_FRAME {
+        return Head::TooLarge;
+    }
+    match buf.get(HEADER_LEN) {
+        Some(&opcode) if buf.len() >= HEADER_LEN + body => Head::Frame {
+            opcode,
+            total: HEADER_LEN + body,
+        },
+        _ => Head::Partial,
+    }
+}
+
+/// Appends a frame with `opcode` and `payload` to `dst`.
+pub fn put_frame(dst: &mut BytesMut, opcode: u8, payload: &[u8]) {
+    dst.reserve(HEADER_LEN + 1 + payload.len());
+    dst.put_u32(payload.len() as u32 + 1);
+    dst.put_u8(opcode);
+    dst.extend_from_slice(payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heads() {
+        assert_eq!(head(&[0, 0]), Head::Partial);
+        assert_eq!(head(&[0, 0, 0, 0]), Head::Empty);
+        assert_eq!(head(&[0, 0, 0, 2, ECHO]), Head::Partial);
+        assert_eq!(
+            head(&[0, 0, 0, 2, ECHO, 9, 1]),
+            Head::Frame {
+                opcode: ECHO,
+                total: 6
+            }
+        );
+        assert_eq!(head(&[0xFF, 0, 0, 0]), Head::TooLarge);
+    }
+
+    #[test]
+    fn put_then_head() {
+        let mut buf = BytesMut::new();
+        put_frame(&mut buf, PONG, b"abc");
+        assert_eq!(&buf[..], &[0, 0, 0, 4, PONG, b'a', b'b', b'c']);
+        assert_eq!(
+            head(&buf),
+            Head::Frame {
+                opcode: PONG,
+                total: 8
+            }
+        );
+    }
+}

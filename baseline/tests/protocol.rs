@@ -1,0 +1,134 @@
+//! The baseline server against the `frame` rules the benchmarks rely on: it must be a
+//! correct opponent before it is a fast one.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+struct Baseline {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Baseline {
+    fn start() -> Baseline {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baseline-server"))
+            .args(["--frame", "127.0.0.1:0", "--workers", "2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .strip_prefix("listening frame ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim()
+            .parse()
+            .unwrap();
+        Baseline { child, addr }
+    }
+
+    fn connect(&self) -> TcpStream {
+        let stream = TcpStream::connect_timeout(&self.addr, WAIT).unwrap();
+        stream.set_read_timeout(Some(WAIT)).unwrap();
+        stream
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
+    out.push(opcode);
+    out.extend_from_slice(payload);
+    out
+}
+
+fn recv(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut body).unwrap();
+    let payload = body.split_off(1);
+    (body[0], payload)
+}
+
+fn assert_closed(stream: &mut TcpStream) {
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) | Err(_) => {}
+        Ok(n) => panic!("still open, read {n} bytes"),
+    }
+}
+
+#[test]
+fn echo_ping_and_stats() {
+    let server = Baseline::start();
+    let mut c = server.connect();
+    let mut burst = frame(0x01, b"one");
+    burst.extend(frame(0x03, b"p"));
+    burst.extend(frame(0x01, &[7u8; 3000]));
+    burst.extend(frame(0x05, b""));
+    c.write_all(&burst).unwrap();
+    assert_eq!(recv(&mut c), (0x01, b"one".to_vec()));
+    assert_eq!(recv(&mut c), (0x04, b"p".to_vec()));
+    assert_eq!(recv(&mut c), (0x01, vec![7u8; 3000]));
+    let (op, json) = recv(&mut c);
+    assert_eq!(op, 0x06);
+    let json = String::from_utf8(json).unwrap();
+    assert!(json.contains("\"connections\":{\"frame\":1}"), "{json}");
+}
+
+#[test]
+fn broadcast_reaches_everyone_in_order() {
+    let server = Baseline::start();
+    let mut a = server.connect();
+    let mut b = server.connect();
+    for c in [&mut a, &mut b] {
+        c.write_all(&frame(0x03, b"ready")).unwrap();
+        assert_eq!(recv(c).0, 0x04);
+    }
+    let mut burst = Vec::new();
+    for i in 0..100u8 {
+        burst.extend(frame(0x02, &[i; 10]));
+    }
+    burst.extend(frame(0x01, b"after"));
+    a.write_all(&burst).unwrap();
+    for i in 0..100u8 {
+        assert_eq!(recv(&mut b), (0x02, vec![i; 10]));
+        assert_eq!(recv(&mut a), (0x02, vec![i; 10]));
+    }
+    assert_eq!(recv(&mut a), (0x01, b"after".to_vec()));
+}
+
+#[test]
+fn three_error_packets_close() {
+    let server = Baseline::start();
+    let mut c = server.connect();
+    c.write_all(&[0, 0, 0, 0]).unwrap();
+    assert_eq!(recv(&mut c), (0x7F, b"empty frame".to_vec()));
+    c.write_all(&frame(0x42, b"")).unwrap();
+    assert_eq!(recv(&mut c), (0x7F, b"unknown opcode 0x42".to_vec()));
+    c.write_all(&frame(0x7F, b"")).unwrap();
+    assert_eq!(recv(&mut c).0, 0x7F);
+    assert_closed(&mut c);
+}
+
+#[test]
+fn oversize_frame_closes_at_once() {
+    let server = Baseline::start();
+    let mut c = server.connect();
+    c.write_all(&(65537u32).to_be_bytes()).unwrap();
+    assert_eq!(recv(&mut c), (0x7F, b"frame too large".to_vec()));
+    assert_closed(&mut c);
+}

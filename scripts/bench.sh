@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Runs the baseline server (plain tokio, baseline/) and Switchboard side by side with
+# `switchboard bench`, RUNS times, and prints every figure with its ratio
+# (switchboard / baseline) from the same run, as Markdown table rows.
+#
+#   scripts/bench.sh                 # every scenario, 3 runs, 5 s per timed scenario
+#   RUNS=1 DURATION=3 SCENARIOS="echo64 fanout" scripts/bench.sh
+#
+# The fanout scenario also runs against the baseline with --broadcast-per-frame.
+# Each scenario of each run gets a freshly started server (so memory figures start
+# from the same point); within a run the two servers alternate which goes first. Raw
+# JSON lines go to target/bench/results.jsonl. Needs bash, awk and a Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS="${RUNS:-3}"
+DURATION="${DURATION:-5}"
+SLOW_DURATION="${SLOW_DURATION:-12}" # longer than the 10 s write_timeout of both servers
+SCENARIOS="${SCENARIOS:-echo64 echo16k fanout idle slow slowref}"
+OUT=target/bench
+BIN=target/release
+mkdir -p "$OUT"
+RESULTS="$OUT/results.jsonl"
+: >"$RESULTS"
+
+cargo build --release -p switchboard-server -p baseline-server >&2
+
+# The arguments of `switchboard bench` for each scenario name.
+scenario_args() {
+    case "$1" in
+    echo64) echo "echo --conns 100 --size 64 --window 16 --duration-s $DURATION" ;;
+    echo16k) echo "echo --conns 10 --size 16384 --window 4 --duration-s $DURATION" ;;
+    fanout) echo "fanout --conns 1000 --frames 1000 --size 64" ;;
+    idle) echo "idle --conns 10000" ;;
+    slow) echo "slow --conns 20 --size 64 --window 16 --duration-s $SLOW_DURATION" ;;
+    slowref) echo "slow --conns 20 --size 64 --window 16 --duration-s $DURATION --no-slow" ;;
+    *) echo "unknown scenario $1" >&2; exit 2 ;;
+    esac
+}
+
+SERVER_PID=""
+SERVER_ADDR=""
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+trap stop_server EXIT
+
+# Starts a fresh server of kind $1 on a free port; sets SERVER_PID and SERVER_ADDR.
+start_server() {
+    local log="$OUT/$1.out"
+    : >"$log"
+    case "$1" in
+    switchboard) RUST_LOG=warn "$BIN/switchboard" serve --frame 127.0.0.1:0 --line 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
+    baseline) "$BIN/baseline-server" --frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
+    baseline-per-frame) "$BIN/baseline-server" --frame 127.0.0.1:0 --broadcast-per-frame >"$log" 2>>"$OUT/$1.err" & ;;
+    esac
+    SERVER_PID=$!
+    for _ in $(seq 200); do
+        SERVER_ADDR=$(awk '$1 == "listening" && $2 == "frame" { print $3 }' "$log")
+        if [ -n "$SERVER_ADDR" ]; then return; fi
+        sleep 0.05
+    done
+    echo "$1 did not start" >&2
+    exit 1
+}
+
+# The value of key $2 in the JSON line $1 (flat objects as `switchboard bench` prints).
+field() {
+    printf '%s\n' "$1" | grep -o "\"$2\":[^,}]*" | head -n1 | cut -d: -f2- | tr -d '"'
+}
+
+# ratio A B: A / B with 3 decimals, or "-" when not numeric.
+ratio() {
+    awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.eE+-]+$/ && b ~ /^[0-9.eE+-]+$/ && b + 0 != 0) printf "%.3f", a / b; else printf "-" }'
+}
+
+metrics() {
+    case "$1" in
+    echo64 | echo16k) echo "frames_per_s payload_mb_per_s frames_per_server_cpu_s server_cpu_s p50_us p99_us bench_cpu_s" ;;
+    fanout) echo "deliveries_per_s in_order elapsed_s deliveries_per_server_cpu_s server_cpu_s" ;;
+    idle) echo "rss_per_conn_bytes rss_before_kib rss_after_kib connect_s" ;;
+    slow) echo "others_frames_per_s rss_growth_kib slow_closed_after_s slow_closed_after_stall_s server_cpu_s p99_us" ;;
+    slowref) echo "others_frames_per_s server_cpu_s p99_us" ;;
+    esac
+}
+
+declare -A LINE
+for run in $(seq "$RUNS"); do
+    if [ $((run % 2)) -eq 1 ]; then order="baseline switchboard"; else order="switchboard baseline"; fi
+    for scenario in $SCENARIOS; do
+        servers="$order"
+        # The baseline fans out a read's run of BROADCAST frames at once; also measure
+        # it fanning out frame by frame, as Switchboard does.
+        if [ "$scenario" = fanout ]; then servers="$order baseline-per-frame"; fi
+        for server in $servers; do
+            start_server "$server"
+            args=$(scenario_args "$scenario")
+            echo "run $run: $server $scenario ($args)" >&2
+            # shellcheck disable=SC2086
+            json=$("$BIN/switchboard" bench $args --addr "$SERVER_ADDR" --pid "$SERVER_PID" | tail -n1)
+            stop_server
+            LINE[$run,$scenario,$server]="$json"
+            printf '{"run":%s,"server":"%s","name":"%s","figures":%s}\n' "$run" "$server" "$scenario" "$json" >>"$RESULTS"
+        done
+    done
+done
+
+echo
+echo "machine: $(nproc) cores, $(free -h | awk '/^Mem:/ { print $2 }') RAM, Linux $(uname -r); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo
+echo "| scenario | figure | run | baseline | switchboard | ratio |"
+echo "|---|---|---|---|---|---|"
+for scenario in $SCENARIOS; do
+    for metric in $(metrics "$scenario"); do
+        for run in $(seq "$RUNS"); do
+            b=$(field "${LINE[$run,$scenario,baseline]}" "$metric")
+            s=$(field "${LINE[$run,$scenario,switchboard]}" "$metric")
+            echo "| $scenario | $metric | $run | $b | $s | $(ratio "$s" "$b") |"
+        done
+    done
+done
+case " $SCENARIOS " in
+*" fanout "*)
+    echo
+    echo "| fanout against the baseline broadcasting frame by frame | run | baseline-per-frame | switchboard | ratio |"
+    echo "|---|---|---|---|---|"
+    for run in $(seq "$RUNS"); do
+        b=$(field "${LINE[$run,fanout,baseline-per-frame]}" deliveries_per_s)
+        s=$(field "${LINE[$run,fanout,switchboard]}" deliveries_per_s)
+        echo "| deliveries_per_s | $run | $b | $s | $(ratio "$s" "$b") |"
+    done
+    ;;
+esac
+case " $SCENARIOS " in
+*" slow "*" slowref "*)
+    echo
+    echo "| isolation: others' frames/s with the slow client / without it | run | baseline | switchboard |"
+    echo "|---|---|---|---|"
+    for run in $(seq "$RUNS"); do
+        cells=""
+        for server in baseline switchboard; do
+            with=$(field "${LINE[$run,slow,$server]}" others_frames_per_s)
+            without=$(field "${LINE[$run,slowref,$server]}" others_frames_per_s)
+            cells="$cells | $(ratio "$with" "$without")"
+        done
+        echo "| | $run$cells |"
+    done
+    ;;
+esac
