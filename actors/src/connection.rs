@@ -788,7 +788,8 @@ impl<P: Protocol> Actor for Connection<P> {
         self.supervisor.do_send(Register(Member {
             status: self.status.clone(),
             deliver: addr.clone().recipient(),
-            close: addr.recipient(),
+            close: addr.clone().recipient(),
+            inspect: addr.recipient(),
         }));
         self.wait_readable(ctx);
     }

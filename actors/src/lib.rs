@@ -13,61 +13,20 @@
 //! - a [`Stats`] actor aggregates what was really written to sockets.
 //!
 //! An application implements [`Protocol`] (a tokio-util codec plus a handler) and
-//! hands a listening socket to [`Switchboard::listen`]:
+//! hands a listening socket to [`Switchboard::listen`]. The shortest useful embedding,
+//! `examples/minimal_echo.rs` of this crate (`cargo run -p switchboard --example
+//! minimal_echo`), is a line echo:
 //!
 //! ```no_run
-//! use switchboard::{Inbound, Outbox, Protocol, Switchboard, SwitchboardConfig};
-//! use tokio_util::codec::{Decoder, Encoder, LinesCodec};
-//!
-//! /// Echoes every line.
-//! struct Echo;
-//!
-//! /// LinesCodec, with undecodable lines handed up as bad packets.
-//! struct Lines(LinesCodec);
-//!
-//! impl Decoder for Lines {
-//!     type Item = Inbound<String>;
-//!     type Error = std::io::Error;
-//!     fn decode(&mut self, src: &mut bytes::BytesMut) -> std::io::Result<Option<Self::Item>> {
-//!         match self.0.decode(src) {
-//!             Ok(line) => Ok(line.map(Inbound::Request)),
-//!             Err(e) => Err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
-//!         }
-//!     }
-//! }
-//!
-//! impl Encoder<String> for Lines {
-//!     type Error = std::io::Error;
-//!     fn encode(&mut self, line: String, dst: &mut bytes::BytesMut) -> std::io::Result<()> {
-//!         self.0
-//!             .encode(line, dst)
-//!             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-//!     }
-//! }
-//!
-//! impl Protocol for Echo {
-//!     const NAME: &'static str = "echo";
-//!     type Request = String;
-//!     type Response = String;
-//!     type Codec = Lines;
-//!     fn codec(&self) -> Lines {
-//!         Lines(LinesCodec::new_with_max_length(8192))
-//!     }
-//!     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
-//!         out.reply(line);
-//!     }
-//! }
-//!
-//! #[actix_rt::main]
-//! async fn main() -> std::io::Result<()> {
-//!     let switchboard = Switchboard::start(SwitchboardConfig::default());
-//!     let listener = std::net::TcpListener::bind("127.0.0.1:7000")?;
-//!     switchboard.listen(listener, || Echo)?;
-//!     tokio::signal::ctrl_c().await?;
-//!     switchboard.shutdown().await;
-//!     Ok(())
-//! }
+#![doc = include_str!("../examples/minimal_echo.rs")]
 //! ```
+//!
+//! Afterwards, [`Switchboard::supervisor`] is the actor to talk to: [`SendTo`] one
+//! connection, [`Broadcast`] or [`BroadcastAcked`] to a group, [`ListConnections`] and
+//! [`InspectConnections`], [`CloseConnection`], [`Subscribe`] to [`ConnectionRemoved`]
+//! events, [`GetStats`] for the [`Snapshot`].
+
+#![deny(missing_docs)]
 
 mod connection;
 pub mod connector;
@@ -114,6 +73,7 @@ pub use supervisor::{
     Gone, HealthSweep, ListConnections, MemberInfo, Register, SendTo, Shutdown, Subscribe,
     Supervisor,
 };
+pub use supervisor::{InspectConnections, Inspected};
 pub use traffic::Traffic;
 
 use actix::{Actor, Addr};

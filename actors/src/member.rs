@@ -1,9 +1,9 @@
-//! What the supervisor holds for each connection, and the two things it can ask of one.
+//! What the supervisor holds for each connection, and the three things it can ask of one.
 //!
-//! The supervisor is not generic over protocols: it reaches a connection through two
+//! The supervisor is not generic over protocols: it reaches a connection through three
 //! [`Recipient`]s, so connections of every protocol (and test doubles) fit one registry.
 
-use crate::{ConnectionStatus, RemovalReason, SendError};
+use crate::{ConnectionStatus, Inspect, RemovalReason, SendError};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -27,4 +27,7 @@ pub struct Member {
     pub deliver: Recipient<Deliver>,
     /// Where a close request goes.
     pub close: Recipient<Close>,
+    /// Where a request for the connection's own report goes (last send and receive,
+    /// recent send failures: figures only the actor has).
+    pub inspect: Recipient<Inspect>,
 }

@@ -9,7 +9,10 @@
 //! actor, and announced to every subscriber of [`ConnectionRemoved`].
 
 use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
-use crate::{Close, ConnId, Deliver, Member, RemovalReason, SendError, SupervisorConfig};
+use crate::{
+    Close, ConnId, ConnectionReport, Deliver, Inspect, Member, RemovalReason, SendError,
+    SupervisorConfig,
+};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -132,6 +135,30 @@ pub struct MemberInfo {
     pub idle_ms: u64,
 }
 
+/// Ask members of a group (or of every group) for their own [`ConnectionReport`]s.
+///
+/// The reports are requested from every member at once; the answer comes when all have
+/// answered or `timeout` has passed, whichever is first. Members are listed by id.
+#[derive(Message)]
+#[rtype(result = "Vec<Inspected>")]
+pub struct InspectConnections {
+    /// Only this group, or all.
+    pub protocol: Option<String>,
+    /// At most this many members (the lowest ids): bounds the messages and the answer.
+    pub limit: usize,
+    /// How long to wait for the reports.
+    pub timeout: Duration,
+}
+
+/// One member as [`InspectConnections`] found it.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    /// What the registry knows without asking the member.
+    pub info: MemberInfo,
+    /// The member's own report; `None` if it did not answer in time or has stopped.
+    pub report: Option<ConnectionReport>,
+}
+
 /// Close every connection, flushing each, and answer once all are gone or `timeout`
 /// has passed. Connections registered afterwards are closed at once.
 #[derive(Message)]
@@ -231,6 +258,14 @@ impl Supervisor {
                 member.close.do_send(Close(RemovalReason::Idle));
             }
         }
+    }
+
+    /// Members of the group `protocol`, or of every group, in no particular order.
+    fn members_in<'a>(&'a self, protocol: Option<&'a str>) -> impl Iterator<Item = &'a Member> {
+        self.groups
+            .iter()
+            .filter(move |(name, _)| protocol.is_none_or(|p| p == **name))
+            .flat_map(|(_, g)| g.values())
     }
 
     fn members_of(&self, protocol: &str) -> impl Iterator<Item = &Member> {
@@ -380,20 +415,50 @@ impl Handler<ListConnections> for Supervisor {
     fn handle(&mut self, msg: ListConnections, _: &mut Context<Self>) -> Self::Result {
         let now = Instant::now();
         let list = self
-            .groups
-            .iter()
-            .filter(|(name, _)| msg.protocol.as_deref().is_none_or(|p| p == **name))
-            .flat_map(|(_, g)| g.values())
-            .map(|m| MemberInfo {
-                id: m.status.id,
-                protocol: m.status.protocol,
-                peer: m.status.peer,
-                queued_bytes: m.status.queued_bytes(),
-                error_packets: m.status.error_packets(),
-                idle_ms: m.status.idle_for(now).as_millis() as u64,
-            })
+            .members_in(msg.protocol.as_deref())
+            .map(|m| member_info(m, now))
             .collect();
         MessageResult(list)
+    }
+}
+
+/// What the registry knows of `member` at `now`.
+fn member_info(member: &Member, now: Instant) -> MemberInfo {
+    let status = &member.status;
+    MemberInfo {
+        id: status.id,
+        protocol: status.protocol,
+        peer: status.peer,
+        queued_bytes: status.queued_bytes(),
+        error_packets: status.error_packets(),
+        idle_ms: status.idle_for(now).as_millis() as u64,
+    }
+}
+
+impl Handler<InspectConnections> for Supervisor {
+    type Result = ResponseFuture<Vec<Inspected>>;
+    fn handle(&mut self, msg: InspectConnections, _: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        let mut members: Vec<&Member> = self.members_in(msg.protocol.as_deref()).collect();
+        members.sort_unstable_by_key(|m| m.status.id);
+        members.truncate(msg.limit);
+        // Every request is in its member's mailbox before the first answer is awaited.
+        let asked: Vec<_> = members
+            .into_iter()
+            .map(|m| (member_info(m, now), m.inspect.send(Inspect)))
+            .collect();
+        let deadline = now + msg.timeout;
+        Box::pin(async move {
+            let mut found = Vec::with_capacity(asked.len());
+            for (info, answer) in asked {
+                let report = tokio::time::timeout_at(deadline, answer)
+                    .await
+                    .ok()
+                    .and_then(Result::ok);
+                found.push(Inspected { info, report });
+            }
+            found
+        })
     }
 }
 

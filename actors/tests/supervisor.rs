@@ -1,6 +1,6 @@
 //! The supervisor, driven through its messages with stand-in members.
 
-use actix::{Actor, ActorContext, Addr, Context, Handler};
+use actix::{Actor, ActorContext, Addr, Context, Handler, MessageResult, ResponseFuture};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +16,7 @@ struct Seen {
 struct FakeMember {
     seen: Seen,
     refuse: bool,
+    status: Arc<ConnectionStatus>,
 }
 
 impl Actor for FakeMember {
@@ -30,6 +31,24 @@ impl Handler<Deliver> for FakeMember {
         }
         self.seen.delivered.lock().unwrap().push(msg.0);
         Ok(())
+    }
+}
+
+impl Handler<Inspect> for FakeMember {
+    type Result = MessageResult<Inspect>;
+    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(ConnectionReport {
+            id: self.status.id,
+            protocol: self.status.protocol,
+            peer: self.status.peer,
+            queued_bytes: 0,
+            queued_packets: 0,
+            error_packets: 0,
+            traffic: Traffic::default(),
+            last_send: None,
+            last_receive: None,
+            recent_failures: Vec::new(),
+        })
     }
 }
 
@@ -59,20 +78,22 @@ fn register(
     refuse: bool,
 ) -> (Seen, Arc<ConnectionStatus>) {
     let seen = Seen::default();
-    let addr = FakeMember {
-        seen: seen.clone(),
-        refuse,
-    }
-    .start();
     let status = Arc::new(ConnectionStatus::new(
         id,
         protocol,
         format!("127.0.0.1:{}", 1000 + id).parse().unwrap(),
     ));
+    let addr = FakeMember {
+        seen: seen.clone(),
+        refuse,
+        status: status.clone(),
+    }
+    .start();
     sup.do_send(Register(Member {
         status: status.clone(),
         deliver: addr.clone().recipient(),
-        close: addr.recipient(),
+        close: addr.clone().recipient(),
+        inspect: addr.recipient(),
     }));
     (seen, status)
 }
@@ -217,4 +238,69 @@ async fn shutdown_closes_everyone_and_waits_for_them() {
     let snap = sup.send(GetStats).await.unwrap();
     assert_eq!(snap.removed_total["shutdown"], 3);
     assert_eq!(*late.closed.lock().unwrap(), vec![RemovalReason::Shutdown]);
+}
+
+/// Never answers an [`Inspect`]: stands for a member stuck behind a long mailbox.
+struct Mute;
+impl Actor for Mute {
+    type Context = Context<Self>;
+}
+impl Handler<Inspect> for Mute {
+    type Result = ResponseFuture<ConnectionReport>;
+    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[actix_rt::test]
+async fn inspect_gathers_reports_of_one_group_in_id_order_within_the_wait() {
+    tokio::time::pause();
+    let (sup, _) = start(Duration::from_secs(600));
+    register(&sup, 3, "frame", false);
+    register(&sup, 1, "frame", false);
+    register(&sup, 2, "line", false);
+    // A member whose inspect recipient never answers.
+    let status = Arc::new(ConnectionStatus::new(
+        4,
+        "frame",
+        "127.0.0.1:1004".parse().unwrap(),
+    ));
+    let fake = FakeMember {
+        seen: Seen::default(),
+        refuse: false,
+        status: status.clone(),
+    }
+    .start();
+    sup.do_send(Register(Member {
+        status,
+        deliver: fake.clone().recipient(),
+        close: fake.recipient(),
+        inspect: Mute.start().recipient(),
+    }));
+    let found = sup
+        .send(InspectConnections {
+            protocol: Some("frame".to_owned()),
+            limit: 10,
+            timeout: Duration::from_secs(1),
+        })
+        .await
+        .unwrap();
+    let ids: Vec<ConnId> = found.iter().map(|m| m.info.id).collect();
+    assert_eq!(ids, vec![1, 3, 4]);
+    assert_eq!(found[0].report.as_ref().map(|r| r.id), Some(1));
+    assert_eq!(
+        found[1].report.as_ref().map(|r| r.peer),
+        Some(found[1].info.peer)
+    );
+    assert!(found[2].report.is_none(), "the mute member has no report");
+    let first = sup
+        .send(InspectConnections {
+            protocol: None,
+            limit: 2,
+            timeout: Duration::from_secs(1),
+        })
+        .await
+        .unwrap();
+    let ids: Vec<ConnId> = first.iter().map(|m| m.info.id).collect();
+    assert_eq!(ids, vec![1, 2]);
 }
