@@ -6,7 +6,7 @@
 #   scripts/bench.sh                 # every scenario, 3 runs, 5 s per timed scenario
 #   RUNS=1 DURATION=3 SCENARIOS="echo64 fanout" scripts/bench.sh
 #
-# The fanout scenario also runs against the baseline with --broadcast-per-frame.
+# echo64 and fanout also run against the baseline with --per-frame.
 # Each scenario of each run gets a freshly started server (so memory figures start
 # from the same point); within a run the two servers alternate which goes first. Raw
 # JSON lines go to target/bench/results.jsonl. Needs bash, awk and a Rust toolchain.
@@ -18,7 +18,7 @@ DURATION="${DURATION:-5}"
 SLOW_DURATION="${SLOW_DURATION:-12}" # longer than the 10 s write_timeout of both servers
 SCENARIOS="${SCENARIOS:-echo64 echo16k fanout idle slow slowref}"
 OUT=target/bench
-BIN=target/release
+BIN="${CARGO_TARGET_DIR:-target}/release"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
@@ -56,7 +56,7 @@ start_server() {
     case "$1" in
     switchboard) RUST_LOG=warn "$BIN/switchboard" serve --frame 127.0.0.1:0 --line 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
     baseline) "$BIN/baseline-server" --frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
-    baseline-per-frame) "$BIN/baseline-server" --frame 127.0.0.1:0 --broadcast-per-frame >"$log" 2>>"$OUT/$1.err" & ;;
+    baseline-per-frame) "$BIN/baseline-server" --frame 127.0.0.1:0 --per-frame >"$log" 2>>"$OUT/$1.err" & ;;
     esac
     SERVER_PID=$!
     for _ in $(seq 200); do
@@ -93,9 +93,9 @@ for run in $(seq "$RUNS"); do
     if [ $((run % 2)) -eq 1 ]; then order="baseline switchboard"; else order="switchboard baseline"; fi
     for scenario in $SCENARIOS; do
         servers="$order"
-        # The baseline fans out a read's run of BROADCAST frames at once; also measure
-        # it fanning out frame by frame, as Switchboard does.
-        if [ "$scenario" = fanout ]; then servers="$order baseline-per-frame"; fi
+        # The baseline answers a read's run of ECHO (or BROADCAST) frames at once;
+        # also measure it answering frame by frame, as Switchboard does.
+        case "$scenario" in echo64 | fanout) servers="$order baseline-per-frame" ;; esac
         for server in $servers; do
             start_server "$server"
             args=$(scenario_args "$scenario")
@@ -123,20 +123,27 @@ for scenario in $SCENARIOS; do
         done
     done
 done
-case " $SCENARIOS " in
-*" fanout "*)
-    echo
-    echo "| fanout against the baseline broadcasting frame by frame | run | baseline-per-frame | switchboard | ratio |"
-    echo "|---|---|---|---|---|"
-    for run in $(seq "$RUNS"); do
-        b=$(field "${LINE[$run,fanout,baseline-per-frame]}" deliveries_per_s)
-        s=$(field "${LINE[$run,fanout,switchboard]}" deliveries_per_s)
-        echo "| deliveries_per_s | $run | $b | $s | $(ratio "$s" "$b") |"
+per_frame_rows() {
+    for metric in "$@"; do
+        for run in $(seq "$RUNS"); do
+            b=$(field "${LINE[$run,$scenario,baseline-per-frame]}" "$metric")
+            s=$(field "${LINE[$run,$scenario,switchboard]}" "$metric")
+            echo "| $scenario | $metric | $run | $b | $s | $(ratio "$s" "$b") |"
+        done
     done
-    ;;
-esac
-case " $SCENARIOS " in
-*" slow "*" slowref "*)
+}
+if [[ " $SCENARIOS " == *" echo64 "* || " $SCENARIOS " == *" fanout "* ]]; then
+    echo
+    echo "| against the baseline answering frame by frame (--per-frame) | figure | run | baseline-per-frame | switchboard | ratio |"
+    echo "|---|---|---|---|---|---|"
+    for scenario in $SCENARIOS; do
+        case "$scenario" in
+        echo64) per_frame_rows frames_per_s frames_per_server_cpu_s ;;
+        fanout) per_frame_rows deliveries_per_s deliveries_per_server_cpu_s ;;
+        esac
+    done
+fi
+if [[ " $SCENARIOS " == *" slow "* && " $SCENARIOS " == *" slowref "* ]]; then
     echo
     echo "| isolation: others' frames/s with the slow client / without it | run | baseline | switchboard |"
     echo "|---|---|---|---|"
@@ -149,5 +156,4 @@ case " $SCENARIOS " in
         done
         echo "| | $run$cells |"
     done
-    ;;
-esac
+fi

@@ -1,5 +1,5 @@
 //! The command line: `switchboard serve [--config FILE] [--frame ADDR] [--line ADDR]
-//! [--backend ADDR]...`.
+//! [--backend ADDR]... [--metrics ADDR]`.
 //!
 //! Only the shape of the arguments lives here; [`crate::config::load`] merges them with
 //! the configuration file (flags win) and validates the result. clap reports malformed
@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// Backend for REPLICATE, repeatable; replaces the file's `backends` list.
     #[arg(long = "backend", value_name = "ADDR")]
     pub backends: Vec<SocketAddr>,
+    /// Serve `GET /metrics` (Prometheus) and `GET /stats` (JSON) over HTTP on this
+    /// address. A flag only: not a configuration key.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 }
 
 impl Cli {
@@ -99,6 +103,15 @@ mod tests {
         assert_eq!(args.frame, Some("127.0.0.1:0".parse().unwrap()));
         assert_eq!(args.line, Some("0.0.0.0:9".parse().unwrap()));
         assert_eq!(args.backends.len(), 2);
+        assert_eq!(args.metrics, None);
+    }
+
+    #[test]
+    fn metrics_address() {
+        let args = parse(&["switchboard", "serve", "--metrics", "127.0.0.1:9100"]).unwrap();
+        assert_eq!(args.metrics, Some("127.0.0.1:9100".parse().unwrap()));
+        let err = parse(&["switchboard", "serve", "--metrics", "nope"]).unwrap_err();
+        assert!(err.to_string().contains("--metrics"), "{err}");
     }
 
     #[test]

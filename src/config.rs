@@ -535,6 +535,7 @@ mod tests {
             frame: Some(addr("127.0.0.1:0")),
             line: None,
             backends: vec![addr("127.0.0.1:4"), addr("127.0.0.1:5")],
+            metrics: None,
         };
         let c = load(&args).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

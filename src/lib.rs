@@ -8,4 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod frame;
 pub mod line;
+pub mod metrics;
 pub mod server;
+pub mod web;

@@ -18,5 +18,5 @@ fn main() {
             std::process::exit(server::EXIT_CONFIG);
         }
     };
-    std::process::exit(server::run(config));
+    std::process::exit(server::run(config, args.metrics));
 }

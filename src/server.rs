@@ -8,6 +8,7 @@ use crate::backends::Backends;
 use crate::config::Config;
 use crate::frame::FrameProtocol;
 use crate::line::LineProtocol;
+use crate::web::{self, Endpoints, WebState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use switchboard::{ConnectionLimits, SupervisorConfig, Switchboard, SwitchboardConfig};
@@ -42,18 +43,20 @@ fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
     switchboard::bind(addr).map_err(|e| format!("cannot listen on {name} address {addr}: {e}"))
 }
 
-/// Runs the server until a signal; returns the process exit status.
-pub fn run(config: Config) -> i32 {
+/// Runs the server until a signal, with `/metrics` and `/stats` served over HTTP on
+/// `metrics` if given; returns the process exit status.
+pub fn run(config: Config, metrics: Option<SocketAddr>) -> i32 {
     let listeners = bind("frame", config.frame).and_then(|f| Ok((f, bind("line", config.line)?)));
-    let (frame, line) = match listeners {
-        Ok(pair) => pair,
+    let metrics = metrics.map(|addr| bind("metrics", addr)).transpose();
+    let ((frame, line), metrics) = match listeners.and_then(|l| Ok((l, metrics?))) {
+        Ok(bound) => bound,
         Err(message) => {
             eprintln!("switchboard: {message}");
             return EXIT_CONFIG;
         }
     };
     let system = actix_rt::System::new();
-    let result = system.block_on(serve(config, frame, line));
+    let result = system.block_on(serve(config, frame, line, metrics));
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -63,7 +66,12 @@ pub fn run(config: Config) -> i32 {
     }
 }
 
-async fn serve(config: Config, frame: TcpListener, line: TcpListener) -> std::io::Result<()> {
+async fn serve(
+    config: Config,
+    frame: TcpListener,
+    line: TcpListener,
+    metrics: Option<TcpListener>,
+) -> std::io::Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let board = Switchboard::start(switchboard_config(&config));
@@ -74,15 +82,32 @@ async fn serve(config: Config, frame: TcpListener, line: TcpListener) -> std::io
         FrameProtocol::with_backends(max_frame, replicate_to.clone())
     })?;
     let line = board.listen(line, move || LineProtocol::new(max_line))?;
+    let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
+    let http = match metrics {
+        Some(listener) => {
+            let state = WebState::new(board.supervisor().clone(), max_frame, max_line);
+            let server = web::http_server(listener, state, Endpoints::Monitoring)?;
+            let handle = server.handle();
+            actix_rt::spawn(server);
+            Some(handle)
+        }
+        None => None,
+    };
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening frame {}", frame.local_addr)?;
         writeln!(out, "listening line {}", line.local_addr)?;
+        if let Some(addr) = metrics_addr {
+            writeln!(out, "listening metrics {addr}")?;
+        }
         out.flush()?;
     }
     tokio::select! {
         _ = sigterm.recv() => log::info!("SIGTERM: draining"),
         _ = sigint.recv() => log::info!("SIGINT: draining"),
+    }
+    if let Some(http) = http {
+        http.stop(true).await;
     }
     frame.stop();
     line.stop();

@@ -11,8 +11,13 @@
 //! extra work the baseline is spared.
 //!
 //! ```text
-//! baseline-server [--frame ADDR] [--workers N] [--broadcast-per-frame]
+//! baseline-server [--frame ADDR] [--workers N] [--per-frame]
 //! ```
+//!
+//! `--per-frame` answers every frame on its own, as a generic codec-and-handler
+//! server must: each ECHO is split off as its own buffer and queued, each BROADCAST
+//! is fanned out alone. By default consecutive ECHO (or BROADCAST) frames of one read
+//! are answered with one queue operation per receiver.
 //!
 //! It prints `listening frame ADDR` once bound, like `switchboard serve`, and exits 0
 //! on SIGINT or SIGTERM (without draining).
@@ -46,7 +51,8 @@ struct Args {
     frame: SocketAddr,
     /// Runtime worker threads (default: every core).
     workers: Option<usize>,
-    /// Fan out each BROADCAST frame on its own (default: a read's run at once).
+    /// Answer each frame on its own (default: a read's run of ECHO or BROADCAST
+    /// frames at once).
     per_frame: bool,
 }
 
@@ -58,7 +64,7 @@ fn parse_args() -> Result<Args, String> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        if flag == "--broadcast-per-frame" {
+        if flag == "--per-frame" {
             args.per_frame = true;
             continue;
         }
@@ -83,7 +89,7 @@ fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--broadcast-per-frame]");
+            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--per-frame]");
             std::process::exit(2);
         }
     };

@@ -3,8 +3,9 @@
 //! Frames are handled in runs: consecutive ECHO frames are answered by queueing the
 //! very bytes that arrived (the reply is the identical frame), consecutive BROADCAST
 //! frames are handed to the registry as one shared buffer, so a burst costs one queue
-//! operation per member instead of one per frame. Other opcodes are answered one by
-//! one. The reader stops reading while its own queue is above
+//! operation per member instead of one per frame (unless `--per-frame`: then each
+//! frame is split off as its own buffer, like a codec's decoded packet). Other opcodes
+//! are answered one by one. The reader stops reading while its own queue is above
 //! [`PAUSE_ABOVE`](crate::outbound::PAUSE_ABOVE), so a peer that does not read its
 //! replies leaves its requests in its socket, not in our memory.
 
@@ -146,6 +147,12 @@ impl Reader {
                 Some((kind, total)) if run.is_none() || run == Some(kind) => {
                     run = Some(kind);
                     run_len += total;
+                    if self.registry.per_frame {
+                        if let Some(end) = self.flush_run(run.take(), run_len) {
+                            return Some(end);
+                        }
+                        run_len = 0;
+                    }
                 }
                 Some(_) | None => {
                     if let Some(end) = self.flush_run(run.take(), run_len) {
@@ -166,19 +173,12 @@ impl Reader {
     /// Queues the run at the front of the buffer and consumes it.
     fn flush_run(&mut self, run: Option<Run>, len: usize) -> Option<End> {
         match run? {
-            Run::Echo if len < crate::outbound::COALESCE_BELOW => {
+            Run::Echo if len < crate::outbound::COALESCE_BELOW && !self.registry.per_frame => {
                 let pushed = self.out.push_slice(&self.buf[..len]);
                 self.buf.advance(len);
                 refused_end(pushed)
             }
             Run::Echo => refused_end(self.out.push_bytes(&self.buf.split_to(len).freeze())),
-            Run::Broadcast if self.registry.per_frame => {
-                let mut run = self.buf.split_to(len).freeze();
-                while let Head::Frame { total, .. } = wire::head(&run) {
-                    self.registry.broadcast(&run.split_to(total));
-                }
-                self.out.is_aborted().then_some(End::Abort)
-            }
             Run::Broadcast => {
                 self.registry.broadcast(&self.buf.split_to(len).freeze());
                 self.out.is_aborted().then_some(End::Abort)

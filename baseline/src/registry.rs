@@ -17,13 +17,13 @@ pub struct Registry {
     members: RwLock<HashMap<u64, Arc<Outbound>>>,
     /// Connections accepted since start; also the id source.
     accepted: AtomicU64,
-    /// Fan out each BROADCAST frame on its own instead of a read's run of them at
-    /// once (`--broadcast-per-frame`: shows what the batching is worth).
+    /// Answer each frame on its own instead of a read's run of ECHO or BROADCAST
+    /// frames at once (`--per-frame`: shows what the batching is worth).
     pub per_frame: bool,
 }
 
 impl Registry {
-    /// An empty registry; `per_frame` as the `--broadcast-per-frame` flag.
+    /// An empty registry; `per_frame` as the `--per-frame` flag.
     pub fn new(per_frame: bool) -> Self {
         Registry {
             per_frame,

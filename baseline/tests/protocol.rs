@@ -15,8 +15,13 @@ struct Baseline {
 
 impl Baseline {
     fn start() -> Baseline {
+        Baseline::start_with(&[])
+    }
+
+    fn start_with(extra: &[&str]) -> Baseline {
         let mut child = Command::new(env!("CARGO_BIN_EXE_baseline-server"))
             .args(["--frame", "127.0.0.1:0", "--workers", "2"])
+            .args(extra)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -91,7 +96,15 @@ fn echo_ping_and_stats() {
 
 #[test]
 fn broadcast_reaches_everyone_in_order() {
-    let server = Baseline::start();
+    broadcast_in_order(Baseline::start());
+}
+
+#[test]
+fn per_frame_mode_answers_the_same() {
+    broadcast_in_order(Baseline::start_with(&["--per-frame"]));
+}
+
+fn broadcast_in_order(server: Baseline) {
     let mut a = server.connect();
     let mut b = server.connect();
     for c in [&mut a, &mut b] {

@@ -30,6 +30,8 @@ pub struct Server {
     pub child: Child,
     pub frame: SocketAddr,
     pub line: SocketAddr,
+    /// The HTTP address of `/metrics` and `/stats`, when started with `--metrics`.
+    pub metrics: Option<SocketAddr>,
     /// Keeps the config file alive as long as the server.
     _config: tempfile::NamedTempFile,
 }
@@ -37,12 +39,18 @@ pub struct Server {
 impl Server {
     /// Starts `switchboard serve` with `extra` TOML appended to ephemeral listen addresses.
     pub fn start(extra: &str) -> Server {
+        Server::start_with_args(extra, &[])
+    }
+
+    /// Like [`Server::start`], with `args` added after `serve --config FILE`.
+    pub fn start_with_args(extra: &str, args: &[&str]) -> Server {
         let config = format!("frame = \"127.0.0.1:0\"\nline = \"127.0.0.1:0\"\n{extra}\n");
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(config.as_bytes()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .args(["serve", "--config"])
             .arg(file.path())
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -56,8 +64,9 @@ impl Server {
                 }
             }
         });
-        let (mut frame, mut line) = (None, None);
-        while frame.is_none() || line.is_none() {
+        let (mut frame, mut line, mut metrics) = (None, None, None);
+        let want_metrics = args.contains(&"--metrics");
+        while frame.is_none() || line.is_none() || (want_metrics && metrics.is_none()) {
             let out = rx
                 .recv_timeout(WAIT)
                 .expect("server did not print its listeners");
@@ -65,6 +74,7 @@ impl Server {
             match parts.as_slice() {
                 ["listening", "frame", addr] => frame = addr.parse().ok(),
                 ["listening", "line", addr] => line = addr.parse().ok(),
+                ["listening", "metrics", addr] => metrics = addr.parse().ok(),
                 _ => {}
             }
         }
@@ -72,6 +82,7 @@ impl Server {
             child,
             frame: frame.unwrap(),
             line: line.unwrap(),
+            metrics,
             _config: file,
         }
     }

@@ -1,0 +1,469 @@
+//! The HTTP face of a switchboard, built on actix-web 4.
+//!
+//! One implementation serves both the `actix_web_embed` example and
+//! `switchboard serve --metrics`:
+//!
+//! - [`monitoring`]: `GET /stats` (the JSON snapshot of PROTOCOL.md) and `GET /metrics`
+//!   (the same figures for Prometheus, see [`crate::metrics`]). Read-only, so the server
+//!   may expose it on its metrics address.
+//! - [`control`]: `GET /connections?protocol=frame&limit=100` (every connection's
+//!   registry figures and its own report) and `POST /broadcast/{protocol}` (the request
+//!   body sent to the whole group). These change what peers receive, so only an
+//!   application that embeds Switchboard mounts them, behind its own access rules.
+//!
+//! Handlers are thin: they ask the supervisor and shape its answer. Turning a body into a
+//! packet of the demo protocols is the pure [`Group::encode`]. Every refusal is a JSON
+//! `{"error": "..."}` with a 4xx or 5xx status.
+
+use crate::frame::{Frame, FrameCodec, FrameProtocol};
+use crate::line::LineProtocol;
+use crate::metrics;
+use actix_web::http::StatusCode;
+use actix_web::{web, App, HttpResponse, HttpServer};
+use bytes::{Bytes, BytesMut};
+use serde::{Deserialize, Serialize};
+use std::net::TcpListener;
+use std::time::{Duration, SystemTime};
+use switchboard::{
+    BroadcastAcked, ConnectionReport, GetStats, InspectConnections, Inspected, MemberInfo,
+    Protocol, SendFailure, Supervisor, Traffic,
+};
+use tokio_util::codec::Encoder;
+
+/// Connections listed by `/connections` when the query names no `limit`.
+pub const DEFAULT_LISTED: usize = 1000;
+
+/// What the handlers share: where to ask, and the limits bodies must respect.
+#[derive(Clone)]
+pub struct WebState {
+    /// The registry every handler asks.
+    pub supervisor: actix::Addr<Supervisor>,
+    /// The server's `max_frame`: a `frame` broadcast must fit in one frame body.
+    pub max_frame: usize,
+    /// The server's `max_line`: a `line` broadcast must fit in one line.
+    pub max_line: usize,
+    /// How long `/connections` waits for connections to report themselves.
+    pub inspect_timeout: Duration,
+    /// The most connections one `/connections` answer lists, whatever the query asks.
+    pub max_listed: usize,
+}
+
+impl WebState {
+    /// Handlers for `supervisor`, with bodies bounded by `max_frame` and `max_line`.
+    pub fn new(supervisor: actix::Addr<Supervisor>, max_frame: usize, max_line: usize) -> Self {
+        WebState {
+            supervisor,
+            max_frame,
+            max_line,
+            inspect_timeout: Duration::from_secs(1),
+            max_listed: 10 * DEFAULT_LISTED,
+        }
+    }
+}
+
+/// Which endpoints an HTTP server mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoints {
+    /// `/stats` and `/metrics` only.
+    Monitoring,
+    /// Monitoring plus `/connections` and `/broadcast/{protocol}`.
+    All,
+}
+
+/// Mounts `GET /stats` and `GET /metrics`.
+pub fn monitoring(cfg: &mut web::ServiceConfig) {
+    cfg.route("/stats", web::get().to(stats))
+        .route("/metrics", web::get().to(prometheus));
+}
+
+/// Mounts `GET /connections` and `POST /broadcast/{protocol}`.
+pub fn control(cfg: &mut web::ServiceConfig) {
+    cfg.route("/connections", web::get().to(connections))
+        .route("/broadcast/{protocol}", web::post().to(broadcast));
+}
+
+/// An actix-web server on `listener` with `endpoints`, on one worker thread and without
+/// signal handling of its own (the embedding application decides when to stop it).
+/// Await the returned server, or spawn it and keep its handle to stop it.
+pub fn http_server(
+    listener: TcpListener,
+    state: WebState,
+    endpoints: Endpoints,
+) -> std::io::Result<actix_web::dev::Server> {
+    let state = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let app = App::new().app_data(state.clone()).configure(monitoring);
+        match endpoints {
+            Endpoints::Monitoring => app,
+            Endpoints::All => app.configure(control),
+        }
+    })
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// A JSON `{"error": message}` answer.
+fn error(status: StatusCode, message: impl std::fmt::Display) -> HttpResponse {
+    HttpResponse::build(status).json(serde_json::json!({ "error": message.to_string() }))
+}
+
+/// The answer when the supervisor cannot be reached (the switchboard is stopping).
+fn unavailable(e: actix::MailboxError) -> HttpResponse {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("switchboard unavailable: {e}"),
+    )
+}
+
+async fn stats(state: web::Data<WebState>) -> HttpResponse {
+    match state.supervisor.send(GetStats).await {
+        Ok(snapshot) => HttpResponse::Ok().json(snapshot),
+        Err(e) => unavailable(e),
+    }
+}
+
+async fn prometheus(state: web::Data<WebState>) -> HttpResponse {
+    let snapshot = match state.supervisor.send(GetStats).await {
+        Ok(snapshot) => snapshot,
+        Err(e) => return unavailable(e),
+    };
+    match metrics::encode(&snapshot) {
+        Ok(text) => HttpResponse::Ok()
+            .content_type(metrics::CONTENT_TYPE)
+            .body(text),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+// ----- /connections ----------------------------------------------------------------
+
+/// The query of `GET /connections`.
+#[derive(Debug, Deserialize)]
+pub struct ConnectionsQuery {
+    /// Only this protocol group; every group when absent.
+    pub protocol: Option<String>,
+    /// At most this many connections (lowest ids first); [`DEFAULT_LISTED`] when absent.
+    pub limit: Option<usize>,
+}
+
+/// Milliseconds since the Unix epoch, for JSON.
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// One recent send failure, as JSON.
+#[derive(Debug, Serialize)]
+pub struct FailureView {
+    /// When it was recorded, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// Why the packet failed.
+    pub reason: String,
+    /// The packet's encoded size in bytes.
+    pub size: usize,
+}
+
+impl From<&SendFailure> for FailureView {
+    fn from(failure: &SendFailure) -> Self {
+        FailureView {
+            at_unix_ms: unix_ms(failure.at),
+            reason: failure.reason.to_string(),
+            size: failure.size,
+        }
+    }
+}
+
+/// What a connection said about itself, as JSON.
+#[derive(Debug, Serialize)]
+pub struct ReportView {
+    /// Packets waiting in its outbound queue.
+    pub queued_packets: usize,
+    /// Everything it counted since it opened.
+    pub traffic: Traffic,
+    /// When its socket last accepted bytes, in ms since the Unix epoch; null if never.
+    pub last_send_unix_ms: Option<u64>,
+    /// When its peer last sent bytes, in ms since the Unix epoch; null if never.
+    pub last_receive_unix_ms: Option<u64>,
+    /// Its most recent send failures, oldest first.
+    pub recent_failures: Vec<FailureView>,
+}
+
+impl From<&ConnectionReport> for ReportView {
+    fn from(report: &ConnectionReport) -> Self {
+        ReportView {
+            queued_packets: report.queued_packets,
+            traffic: report.traffic,
+            last_send_unix_ms: report.last_send.map(unix_ms),
+            last_receive_unix_ms: report.last_receive.map(unix_ms),
+            recent_failures: report.recent_failures.iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One connection in the `/connections` answer.
+#[derive(Debug, Serialize)]
+pub struct ConnectionView {
+    /// The registry's figures: id, protocol, peer, queued bytes, error packets, idle ms.
+    #[serde(flatten)]
+    pub info: MemberInfo,
+    /// The connection's own report; null if it did not answer within the wait.
+    pub report: Option<ReportView>,
+}
+
+impl From<&Inspected> for ConnectionView {
+    fn from(found: &Inspected) -> Self {
+        ConnectionView {
+            info: found.info.clone(),
+            report: found.report.as_ref().map(Into::into),
+        }
+    }
+}
+
+async fn connections(
+    state: web::Data<WebState>,
+    query: web::Query<ConnectionsQuery>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    if let Some(protocol) = &query.protocol {
+        // Declared groups are listed in the snapshot even with no connection.
+        match state.supervisor.send(GetStats).await {
+            Ok(snap) if snap.connections.contains_key(protocol.as_str()) => {}
+            Ok(_) => {
+                let message = format!("no protocol group {protocol:?}");
+                return error(StatusCode::NOT_FOUND, message);
+            }
+            Err(e) => return unavailable(e),
+        }
+    }
+    let ask = InspectConnections {
+        protocol: query.protocol,
+        limit: query.limit.unwrap_or(DEFAULT_LISTED).min(state.max_listed),
+        timeout: state.inspect_timeout,
+    };
+    match state.supervisor.send(ask).await {
+        Ok(found) => {
+            let list: Vec<ConnectionView> = found.iter().map(Into::into).collect();
+            HttpResponse::Ok().json(serde_json::json!({ "connections": list }))
+        }
+        Err(e) => unavailable(e),
+    }
+}
+
+// ----- /broadcast/{protocol} ---------------------------------------------------------
+
+/// Why an HTTP body cannot be broadcast.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyRefused {
+    /// The body does not fit in one packet of the group's protocol.
+    #[error("body is over the {limit}-byte limit of a {protocol} broadcast")]
+    TooLarge {
+        /// The group's protocol.
+        protocol: &'static str,
+        /// The largest body accepted, in bytes.
+        limit: usize,
+    },
+    /// A `line` body must be text.
+    #[error("a line body must be UTF-8")]
+    NotUtf8,
+    /// A `line` body must stay one line.
+    #[error("a line body cannot contain a line break (CR or LF)")]
+    LineBreak,
+    /// The protocol's codec refused the packet.
+    #[error("cannot encode the body: {0}")]
+    Encode(String),
+}
+
+/// A protocol group that bodies can be broadcast to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// The `frame` group: the body goes out as one BROADCAST frame.
+    Frame,
+    /// The `line` group: the body goes out as one `BCAST <body>` line.
+    Line,
+}
+
+/// What a `line` broadcast puts in front of the body.
+const LINE_PREFIX: &str = "BCAST ";
+
+impl Group {
+    /// The group called `name`, if bodies can be broadcast to it.
+    pub fn parse(name: &str) -> Option<Group> {
+        match name {
+            FrameProtocol::NAME => Some(Group::Frame),
+            LineProtocol::NAME => Some(Group::Line),
+            _ => None,
+        }
+    }
+
+    /// The group's protocol name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Frame => FrameProtocol::NAME,
+            Group::Line => LineProtocol::NAME,
+        }
+    }
+
+    /// The largest body that fits in one packet (the opcode or `BCAST ` included).
+    pub fn max_body(self, max_frame: usize, max_line: usize) -> usize {
+        match self {
+            Group::Frame => max_frame.saturating_sub(1),
+            Group::Line => max_line.saturating_sub(LINE_PREFIX.len()),
+        }
+    }
+
+    /// `body` as one encoded packet of this group's protocol.
+    pub fn encode(
+        self,
+        body: &[u8],
+        max_frame: usize,
+        max_line: usize,
+    ) -> Result<Bytes, BodyRefused> {
+        let limit = self.max_body(max_frame, max_line);
+        if body.len() > limit {
+            return Err(BodyRefused::TooLarge {
+                protocol: self.name(),
+                limit,
+            });
+        }
+        let mut packet = BytesMut::new();
+        match self {
+            Group::Frame => {
+                let frame = Frame::new(Frame::BROADCAST, Bytes::copy_from_slice(body));
+                FrameCodec::new(max_frame)
+                    .encode(frame, &mut packet)
+                    .map_err(|e| BodyRefused::Encode(e.to_string()))?;
+            }
+            Group::Line => {
+                let text = std::str::from_utf8(body).map_err(|_| BodyRefused::NotUtf8)?;
+                if text.contains(['\n', '\r']) {
+                    return Err(BodyRefused::LineBreak);
+                }
+                packet.extend_from_slice(LINE_PREFIX.as_bytes());
+                packet.extend_from_slice(body);
+                packet.extend_from_slice(b"\n");
+            }
+        }
+        Ok(packet.freeze())
+    }
+}
+
+/// One member that refused a broadcast, as JSON.
+#[derive(Debug, Serialize)]
+pub struct RefusedView {
+    /// The connection.
+    pub id: switchboard::ConnId,
+    /// Why it refused.
+    pub reason: String,
+}
+
+/// The answer of `POST /broadcast/{protocol}`.
+#[derive(Debug, Serialize)]
+pub struct BroadcastView {
+    /// The group broadcast to.
+    pub protocol: &'static str,
+    /// Members whose queue took the packet.
+    pub delivered: usize,
+    /// Members that refused it.
+    pub refused: Vec<RefusedView>,
+}
+
+async fn broadcast(
+    state: web::Data<WebState>,
+    protocol: web::Path<String>,
+    body: web::Payload,
+) -> HttpResponse {
+    let Some(group) = Group::parse(&protocol) else {
+        let message = format!("no protocol group {:?} to broadcast to", protocol.as_str());
+        return error(StatusCode::NOT_FOUND, message);
+    };
+    let limit = group.max_body(state.max_frame, state.max_line);
+    // Read at most one byte past the limit: a larger body is refused without buffering it.
+    let body = match body.to_bytes_limited(limit.saturating_add(1)).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {e}")),
+        Err(_) => {
+            let refused = BodyRefused::TooLarge {
+                protocol: group.name(),
+                limit,
+            };
+            return error(StatusCode::BAD_REQUEST, refused);
+        }
+    };
+    let packet = match group.encode(&body, state.max_frame, state.max_line) {
+        Ok(packet) => packet,
+        Err(refused) => return error(StatusCode::BAD_REQUEST, refused),
+    };
+    let ask = BroadcastAcked {
+        protocol: group.name(),
+        packet,
+    };
+    match state.supervisor.send(ask).await {
+        Ok(report) => HttpResponse::Ok().json(BroadcastView {
+            protocol: group.name(),
+            delivered: report.delivered,
+            refused: report
+                .refused
+                .iter()
+                .map(|(id, e)| RefusedView {
+                    id: *id,
+                    reason: e.to_string(),
+                })
+                .collect(),
+        }),
+        Err(e) => unavailable(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_by_name() {
+        assert_eq!(Group::parse("frame"), Some(Group::Frame));
+        assert_eq!(Group::parse("line"), Some(Group::Line));
+        assert_eq!(Group::parse("backend"), None);
+    }
+
+    #[test]
+    fn frame_body_becomes_one_broadcast_frame() {
+        let packet = Group::Frame.encode(b"hi", 16, 16).unwrap();
+        assert_eq!(&packet[..], &[0, 0, 0, 3, Frame::BROADCAST, b'h', b'i'][..]);
+        assert!(Group::Frame.encode(&[7; 15], 16, 16).is_ok());
+        assert_eq!(
+            Group::Frame.encode(&[7; 16], 16, 16),
+            Err(BodyRefused::TooLarge {
+                protocol: "frame",
+                limit: 15
+            })
+        );
+    }
+
+    #[test]
+    fn line_body_becomes_one_bcast_line() {
+        let packet = Group::Line.encode(b"hello there", 64, 64).unwrap();
+        assert_eq!(&packet[..], b"BCAST hello there\n");
+        assert_eq!(
+            Group::Line.encode(b"two\nlines", 64, 64),
+            Err(BodyRefused::LineBreak)
+        );
+        assert_eq!(
+            Group::Line.encode(b"cr\r", 64, 64),
+            Err(BodyRefused::LineBreak)
+        );
+        assert_eq!(
+            Group::Line.encode(&[0xff], 64, 64),
+            Err(BodyRefused::NotUtf8)
+        );
+        // max_line counts the whole line, "BCAST " included.
+        assert!(Group::Line.encode(&[b'x'; 10], 64, 16).is_ok());
+        assert!(matches!(
+            Group::Line.encode(&[b'x'; 11], 64, 16),
+            Err(BodyRefused::TooLarge { limit: 10, .. })
+        ));
+    }
+}

@@ -1,0 +1,283 @@
+//! The HTTP app of the `actix_web_embed` example, started in-process the way the example
+//! starts it and driven with actix's HTTP client over loopback, next to real `frame`
+//! and `line` clients.
+
+#[path = "support/openmetrics.rs"]
+mod openmetrics;
+mod support;
+
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use support::{FrameClient, LineClient, BROADCAST, ECHO, WAIT};
+use switchboard::{ListenerHandle, Switchboard};
+use switchboard_server::config::Config;
+use switchboard_server::frame::FrameProtocol;
+use switchboard_server::line::LineProtocol;
+use switchboard_server::server::switchboard_config;
+use switchboard_server::web::{self, Endpoints, WebState};
+
+/// The example's wiring on ephemeral ports.
+struct App {
+    frame: SocketAddr,
+    line: SocketAddr,
+    http: String,
+    /// Keeps the listeners accepting.
+    _listeners: [ListenerHandle; 2],
+    http_server: actix_web::dev::ServerHandle,
+    board: Switchboard,
+}
+
+/// `max_frame` and `max_line` of the app, small enough to test the refusals.
+const MAX_FRAME: usize = 1024;
+const MAX_LINE: usize = 256;
+
+impl App {
+    fn start() -> App {
+        let config = Config {
+            max_frame: MAX_FRAME,
+            max_line: MAX_LINE,
+            workers: 1,
+            ..Config::default()
+        };
+        let board = Switchboard::start(switchboard_config(&config));
+        let any = || switchboard::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let frame = board
+            .listen(any(), || FrameProtocol::new(MAX_FRAME))
+            .unwrap();
+        let line = board.listen(any(), || LineProtocol::new(MAX_LINE)).unwrap();
+        let http = any();
+        let http_addr = http.local_addr().unwrap();
+        let state = WebState::new(board.supervisor().clone(), MAX_FRAME, MAX_LINE);
+        let server = web::http_server(http, state, Endpoints::All).unwrap();
+        let http_server = server.handle();
+        actix_rt::spawn(server);
+        App {
+            frame: frame.local_addr,
+            line: line.local_addr,
+            http: format!("http://{http_addr}"),
+            _listeners: [frame, line],
+            http_server,
+            board,
+        }
+    }
+
+    /// GET `path`: the status and the body.
+    async fn get(&self, path: &str) -> (u16, String) {
+        let client = awc::Client::default();
+        let mut response = client
+            .get(format!("{}{path}", self.http))
+            .timeout(WAIT)
+            .send()
+            .await
+            .unwrap();
+        let body = response.body().await.unwrap();
+        (
+            response.status().as_u16(),
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    /// GET `path`, expecting 200 and JSON.
+    async fn get_json(&self, path: &str) -> Value {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// POST `body` to `path`: the status and the JSON answer.
+    async fn post(&self, path: &str, body: &'static [u8]) -> (u16, Value) {
+        let client = awc::Client::default();
+        let mut response = client
+            .post(format!("{}{path}", self.http))
+            .timeout(WAIT)
+            .send_body(body)
+            .await
+            .unwrap();
+        let json = response.json::<Value>().await.unwrap();
+        (response.status().as_u16(), json)
+    }
+
+    async fn stop(self) {
+        self.http_server.stop(true).await;
+        self.board.shutdown().await;
+    }
+}
+
+/// A frame client that the server has registered (it answered a PING).
+async fn frame_client(app: &App) -> FrameClient {
+    let mut client = FrameClient::connect(app.frame).await;
+    client.ready().await;
+    client
+}
+
+#[actix_rt::test]
+async fn stats_has_the_protocol_keys() {
+    let app = App::start();
+    let _client = frame_client(&app).await;
+    let stats = app.get_json("/stats").await;
+    for key in [
+        "connections",
+        "accepted_total",
+        "removed_total",
+        "sent_bytes_total",
+        "received_bytes_total",
+        "sent_packets_total",
+        "received_packets_total",
+        "error_packets_total",
+        "send_failures_total",
+    ] {
+        assert!(stats.get(key).is_some(), "no {key} in {stats}");
+    }
+    assert_eq!(stats["connections"]["frame"], 1);
+    assert_eq!(stats["connections"]["line"], 0);
+    assert_eq!(stats["removed_total"]["error_packets"], 0);
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn connections_lists_a_frame_client_with_its_peer_and_activity() {
+    let app = App::start();
+    let client = frame_client(&app).await;
+    let mut other = LineClient::connect(app.line).await;
+    other.send("PING").await;
+    assert_eq!(other.recv().await.as_deref(), Some("PONG"));
+    let peer = client.stream.local_addr().unwrap().to_string();
+
+    let listed = app.get_json("/connections?protocol=frame").await;
+    let list = listed["connections"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{listed}");
+    let conn = &list[0];
+    assert_eq!(conn["peer"], peer.as_str());
+    assert_eq!(conn["protocol"], "frame");
+    assert_eq!(conn["error_packets"], 0);
+    assert!(conn["queued_bytes"].is_u64());
+    // The connection's own report: it received the PING and sent the PONG.
+    let report = &conn["report"];
+    assert!(
+        report["last_receive_unix_ms"].as_u64().unwrap() > 0,
+        "{conn}"
+    );
+    assert!(report["last_send_unix_ms"].as_u64().unwrap() > 0, "{conn}");
+    assert_eq!(report["traffic"]["sent_packets"], 1);
+    assert_eq!(report["recent_failures"], Value::Array(Vec::new()));
+
+    let everyone = app.get_json("/connections").await;
+    assert_eq!(everyone["connections"].as_array().unwrap().len(), 2);
+    let (status, body) = app.get("/connections?protocol=nope").await;
+    assert_eq!(status, 404);
+    let error: Value = serde_json::from_str(&body).unwrap();
+    assert!(error["error"].as_str().unwrap().contains("nope"), "{body}");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn broadcast_frame_reaches_two_clients() {
+    let app = App::start();
+    let mut a = frame_client(&app).await;
+    let mut b = frame_client(&app).await;
+    let (status, answer) = app.post("/broadcast/frame", b"to every frame").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["protocol"], "frame");
+    assert_eq!(answer["delivered"], 2);
+    assert_eq!(answer["refused"], Value::Array(Vec::new()));
+    for client in [&mut a, &mut b] {
+        assert_eq!(client.recv().await, (BROADCAST, b"to every frame".to_vec()));
+    }
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn broadcast_line_reaches_line_clients_only() {
+    let app = App::start();
+    let mut frame = frame_client(&app).await;
+    let mut line = LineClient::connect(app.line).await;
+    line.send("PING").await;
+    assert_eq!(line.recv().await.as_deref(), Some("PONG"));
+    let (status, answer) = app.post("/broadcast/line", b"hello, lines").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["delivered"], 1);
+    assert_eq!(line.recv().await.as_deref(), Some("BCAST hello, lines"));
+    // The frame client got nothing: its next frame answers its next request.
+    frame.send(ECHO, b"next").await;
+    assert_eq!(frame.recv().await, (ECHO, b"next".to_vec()));
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn broadcast_refuses_bodies_that_cannot_be_encoded() {
+    let app = App::start();
+    let mut line = LineClient::connect(app.line).await;
+    line.send("PING").await;
+    assert_eq!(line.recv().await.as_deref(), Some("PONG"));
+
+    let (status, answer) = app.post("/broadcast/line", b"two\nlines").await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("line break"),
+        "{answer}"
+    );
+    const LONG_LINE: [u8; MAX_LINE] = [b'x'; MAX_LINE];
+    let (status, answer) = app.post("/broadcast/line", &LONG_LINE).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("limit"),
+        "{answer}"
+    );
+    const BIG_FRAME: [u8; MAX_FRAME] = [7; MAX_FRAME];
+    let (status, answer) = app.post("/broadcast/frame", &BIG_FRAME).await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("1023"),
+        "{answer}"
+    );
+    let (status, answer) = app.post("/broadcast/nope", b"x").await;
+    assert_eq!(status, 404);
+    assert!(
+        answer["error"].as_str().unwrap().contains("nope"),
+        "{answer}"
+    );
+
+    // Nothing was sent: the line client's next line answers its next request.
+    line.send("ECHO still here").await;
+    assert_eq!(line.recv().await.as_deref(), Some("ECHO still here"));
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn metrics_parse_as_prometheus_text_and_count_sent_bytes() {
+    let app = App::start();
+    let mut client = frame_client(&app).await;
+    client.send(ECHO, b"count me").await;
+    client.recv().await;
+    // Connections report their counters in batches: poll until the bytes show.
+    let deadline = Instant::now() + WAIT;
+    let metrics = loop {
+        let (status, text) = app.get("/metrics").await;
+        assert_eq!(status, 200, "{text}");
+        let metrics = openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        let sent = metrics.value("switchboard_sent_bytes_total", &[("protocol", "frame")]);
+        if sent == Some(client.received_bytes as f64) {
+            break metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sent bytes never showed:\n{text}"
+        );
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(metrics.types["switchboard_sent_bytes"], "counter");
+    assert_eq!(metrics.types["switchboard_connections"], "gauge");
+    assert_eq!(
+        metrics.value("switchboard_connections", &[("protocol", "frame")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metrics.value(
+            "switchboard_removed_connections_total",
+            &[("protocol", "line"), ("reason", "idle")]
+        ),
+        Some(0.0)
+    );
+    app.stop().await;
+}
