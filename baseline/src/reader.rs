@@ -6,7 +6,7 @@
 //! operation per member instead of one per frame (unless `--per-frame`: then each
 //! frame is split off as its own buffer, like a codec's decoded packet). Other opcodes
 //! are answered one by one. The reader stops reading while its own queue is above
-//! [`PAUSE_ABOVE`](crate::outbound::PAUSE_ABOVE), so a peer that does not read its
+//! [`PAUSE_ABOVE`], so a peer that does not read its
 //! replies leaves its requests in its socket, not in our memory.
 
 use crate::outbound::{Outbound, Refused, PAUSE_ABOVE};

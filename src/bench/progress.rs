@@ -1,5 +1,5 @@
 //! Progress on a terminal: one status line on standard error, rewritten every
-//! [`TICK`], only when standard error is a terminal (so piped and scripted runs, and
+//! `TICK`, only when standard error is a terminal (so piped and scripted runs, and
 //! tests, stay quiet). The final JSON line goes to standard output regardless.
 
 use std::io::{IsTerminal, Write};

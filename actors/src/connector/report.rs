@@ -6,7 +6,7 @@ use crate::ConnId;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// One sender as [`Describe`] found it.
+/// One sender as [`Describe`](crate::Describe) found it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SenderReport {
     /// Its connection id (the supervisor knows the connection by it).
