@@ -440,7 +440,7 @@ impl<P: Protocol> Connection<P> {
 
     fn defer(&mut self, future: crate::protocol::Deferred<P::Response>, ctx: &mut Context<Self>) {
         // A deferred reply may read shared figures (a stats snapshot): report ours first.
-        self.report(ctx);
+        self.report();
         let seq = self.replies.defer();
         ctx.spawn(
             wrap_future(future).map(move |response, act: &mut Self, ctx| {
@@ -698,6 +698,9 @@ impl<P: Protocol> Connection<P> {
     fn deregister(&mut self, reason: RemovalReason) {
         if self.removal.is_none() {
             self.removal = Some(reason);
+            // Counters first: whoever learns of the removal then finds them current
+            // (the bad packets that caused it, say), not one stats interval behind.
+            self.report();
             self.supervisor.do_send(Deregister {
                 id: self.id(),
                 reason,
@@ -745,13 +748,13 @@ impl<P: Protocol> Connection<P> {
             return;
         }
         self.report_scheduled = true;
-        ctx.run_later(self.limits.stats_interval, |act, ctx| {
+        ctx.run_later(self.limits.stats_interval, |act, _ctx| {
             act.report_scheduled = false;
-            act.report(ctx);
+            act.report();
         });
     }
 
-    fn report(&mut self, _ctx: &mut Context<Self>) {
+    fn report(&mut self) {
         if self.unreported.is_zero() {
             return;
         }
@@ -794,12 +797,12 @@ impl<P: Protocol> Actor for Connection<P> {
         self.wait_readable(ctx);
     }
 
-    fn stopped(&mut self, ctx: &mut Context<Self>) {
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
         // Stopped from outside (the arbiter is going away): nothing may vanish silently.
         let reason = self.removal.unwrap_or(RemovalReason::Shutdown);
         self.deregister(reason);
         self.drop_queued(FailureReason::Removed(reason));
-        self.report(ctx);
+        self.report();
         self.supervisor.do_send(Gone(self.id()));
     }
 }
