@@ -25,6 +25,16 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load-test any server speaking `frame`; prints one JSON line of figures.
     Bench(crate::bench::BenchArgs),
+    /// Run the self-checking supervision demo on loopback.
+    Demo(DemoArgs),
+}
+
+/// The flags of `demo`.
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
+pub struct DemoArgs {
+    /// How long the demo runs, in seconds (at least 12).
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
 }
 
 /// The flags of `serve`; each one overrides the same key of the configuration file.
@@ -54,7 +64,7 @@ impl Cli {
         match self.command {
             Some(Command::Serve(args)) => args,
             None => ServeArgs::default(),
-            Some(Command::Bench(_)) => ServeArgs::default(),
+            Some(Command::Bench(_) | Command::Demo(_)) => ServeArgs::default(),
         }
     }
 }

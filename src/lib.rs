@@ -11,3 +11,4 @@ pub mod line;
 pub mod metrics;
 pub mod server;
 pub mod web;
+pub mod demo;

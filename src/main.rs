@@ -10,6 +10,9 @@ fn main() {
     if let Some(Command::Bench(bench)) = &cli.command {
         std::process::exit(switchboard_server::bench::run(bench.clone()));
     }
+    if let Some(Command::Demo(demo)) = &cli.command {
+        std::process::exit(switchboard_server::demo::run(demo.seconds));
+    }
     let args = cli.serve_args();
     let config = match config::load(&args) {
         Ok(config) => config,

@@ -11,7 +11,9 @@ use crate::line::LineProtocol;
 use crate::web::{self, Endpoints, WebState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
-use switchboard::{ConnectionLimits, SupervisorConfig, Switchboard, SwitchboardConfig};
+use switchboard::{
+    ConnectionLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
+};
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Exit status for a configuration or bind error (PROTOCOL.md).
@@ -74,14 +76,9 @@ async fn serve(
 ) -> std::io::Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    let board = Switchboard::start(switchboard_config(&config));
+    let running = start(&config, frame, line)?;
+    let (board, frame, line) = (&running.board, &running.frame, &running.line);
     let (max_frame, max_line) = (config.max_frame, config.max_line);
-    let backends = Backends::start(&board, &config);
-    let replicate_to = backends.clone();
-    let frame = board.listen(frame, move || {
-        FrameProtocol::with_backends(max_frame, replicate_to.clone())
-    })?;
-    let line = board.listen(line, move || LineProtocol::new(max_line))?;
     let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
     let http = match metrics {
         Some(listener) => {
@@ -109,10 +106,50 @@ async fn serve(
     if let Some(http) = http {
         http.stop(true).await;
     }
-    frame.stop();
-    line.stop();
-    backends.stop();
-    let closed = board.shutdown().await;
+    let closed = running.stop().await;
     log::info!("shut down; {closed} connections closed");
     Ok(())
+}
+
+/// A server running in this process: what `serve` runs until a signal, and what the
+/// demo drives.
+pub struct Running {
+    /// The switchboard every connection lives on.
+    pub board: Switchboard,
+    /// The outbound connections to the configured backends.
+    pub backends: Backends,
+    /// The `frame` listener.
+    pub frame: ListenerHandle,
+    /// The `line` listener.
+    pub line: ListenerHandle,
+}
+
+/// Starts the switchboard, the backends and both protocols on already-bound listeners.
+/// Call it inside a running actix system.
+pub fn start(config: &Config, frame: TcpListener, line: TcpListener) -> std::io::Result<Running> {
+    let board = Switchboard::start(switchboard_config(config));
+    let (max_frame, max_line) = (config.max_frame, config.max_line);
+    let backends = Backends::start(&board, config);
+    let replicate_to = backends.clone();
+    let frame = board.listen(frame, move || {
+        FrameProtocol::with_backends(max_frame, replicate_to.clone())
+    })?;
+    let line = board.listen(line, move || LineProtocol::new(max_line))?;
+    Ok(Running {
+        board,
+        backends,
+        frame,
+        line,
+    })
+}
+
+impl Running {
+    /// Stops accepting and dialling, then closes every connection, flushing each for
+    /// at most `shutdown_timeout_ms`; returns how many were closing.
+    pub async fn stop(&self) -> usize {
+        self.frame.stop();
+        self.line.stop();
+        self.backends.stop();
+        self.board.shutdown().await
+    }
 }

@@ -1,0 +1,312 @@
+//! `switchboard demo`: the supervision machinery shown in one command.
+//!
+//! It starts the real server in-process on ephemeral loopback ports, with two backends
+//! (in-process servers too), and a scripted cast: well-behaved echo, broadcast and
+//! replication clients on both protocols, one client that sends unknown opcodes, one
+//! that stops reading, one that falls silent. One backend is killed a quarter of the
+//! way through and restarted at half time. Every second it prints a table of the stats;
+//! every removal is printed with its reason and peer as it happens. At the end it
+//! prints a summary and exits 0 only if every misbehaviour led to the expected removal
+//! and the outage was seen and healed.
+
+mod cast;
+mod table;
+mod verdict;
+
+use crate::config::Config;
+use crate::frame::FrameProtocol;
+use crate::server;
+use actix::{Actor, Context, Handler};
+use cast::{Names, Rounds, Tally};
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::{
+    ConnectionRemoved, GetStats, ListenerHandle, RemovalReason, Snapshot, Subscribe, Switchboard,
+    SwitchboardConfig,
+};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use verdict::{Check, Expectation};
+
+/// The shortest demo that still shows every scripted event.
+pub const MIN_SECONDS: u64 = 12;
+
+/// What the demo expects the supervisor to do with each misbehaving client.
+const EXPECTED: [Expectation; 3] = [
+    Expectation {
+        who: "bad-opcodes",
+        reasons: &[RemovalReason::ErrorPackets],
+    },
+    Expectation {
+        who: "never-reads",
+        reasons: &[RemovalReason::WriteTimeout, RemovalReason::SlowConsumer],
+    },
+    Expectation {
+        who: "falls-silent",
+        reasons: &[RemovalReason::Idle],
+    },
+];
+
+/// Forwards removal events from the supervisor to the demo loop.
+struct Observer(mpsc::UnboundedSender<ConnectionRemoved>);
+
+impl Actor for Observer {
+    type Context = Context<Self>;
+}
+
+impl Handler<ConnectionRemoved> for Observer {
+    type Result = ();
+    fn handle(&mut self, event: ConnectionRemoved, _: &mut Context<Self>) {
+        let _ = self.0.send(event);
+    }
+}
+
+/// A backend: a small in-process server speaking `frame`, which can be killed.
+struct Backend {
+    /// Where it listens (the same port after a restart).
+    addr: SocketAddr,
+    /// Its switchboard and listener while it runs.
+    running: Option<(Switchboard, ListenerHandle)>,
+}
+
+impl Backend {
+    fn start(addr: SocketAddr) -> std::io::Result<Backend> {
+        let mut backend = Backend {
+            addr,
+            running: None,
+        };
+        backend.restart()?;
+        Ok(backend)
+    }
+
+    fn restart(&mut self) -> std::io::Result<()> {
+        let board = Switchboard::start(SwitchboardConfig {
+            workers: 0,
+            ..SwitchboardConfig::default()
+        });
+        let listener = board.listen(switchboard::bind(self.addr)?, || FrameProtocol::new(65536))?;
+        self.addr = listener.local_addr;
+        self.running = Some((board, listener));
+        Ok(())
+    }
+
+    async fn kill(&mut self) {
+        if let Some((board, listener)) = self.running.take() {
+            listener.stop();
+            board.shutdown().await;
+        }
+    }
+}
+
+/// The front server's configuration: quick timeouts so everything happens in seconds.
+fn front_config(backends: Vec<SocketAddr>) -> Config {
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    Config {
+        frame: loopback,
+        line: loopback,
+        backends,
+        idle_timeout_ms: 3_000,
+        health_interval_ms: 500,
+        write_timeout_ms: 2_000,
+        max_outbound_bytes: 1024 * 1024,
+        ack_timeout_ms: 300,
+        backend_max_failures: 2,
+        reconnect_min_ms: 100,
+        reconnect_max_ms: 1_000,
+        shutdown_timeout_ms: 1_000,
+        workers: 2,
+        ..Config::default()
+    }
+}
+
+/// Runs the demo for `seconds`; returns the process exit status.
+pub fn run(seconds: u64) -> i32 {
+    let seconds = seconds.max(MIN_SECONDS);
+    match actix_rt::System::new().block_on(demo(seconds)) {
+        Ok(true) => 0,
+        Ok(false) => 1,
+        Err(e) => {
+            eprintln!("switchboard demo: {e}");
+            1
+        }
+    }
+}
+
+async fn demo(seconds: u64) -> std::io::Result<bool> {
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let mut steady = Backend::start(loopback)?;
+    let mut flaky = Backend::start(loopback)?;
+    let config = front_config(vec![steady.addr, flaky.addr]);
+    let front = server::start(
+        &config,
+        switchboard::bind(config.frame)?,
+        switchboard::bind(config.line)?,
+    )?;
+    let (frame, line) = (front.frame.local_addr, front.line.local_addr);
+    println!(
+        "front: frame {frame}, line {line}; backends {} and {} (flaky)",
+        steady.addr, flaky.addr
+    );
+
+    let (tx, mut removals_rx) = mpsc::unbounded_channel();
+    front
+        .board
+        .supervisor()
+        .do_send(Subscribe(Observer(tx).start().recipient()));
+
+    let names: Names = Arc::default();
+    let tally = Arc::new(Tally::default());
+    let rounds: Rounds = Arc::default();
+    let all = Duration::from_secs(seconds);
+    // Well-behaved clients stop a little early so the summary sees their last answers.
+    let until = Instant::now() + all - Duration::from_millis(1500);
+    let tasks = vec![
+        actix_rt::spawn(cast::frame_echo(frame, names.clone(), tally.clone(), until)),
+        actix_rt::spawn(cast::frame_broadcast(
+            frame,
+            names.clone(),
+            tally.clone(),
+            until,
+        )),
+        actix_rt::spawn(cast::line_client(line, names.clone(), tally.clone(), until)),
+        actix_rt::spawn(cast::replicator(
+            frame,
+            names.clone(),
+            rounds.clone(),
+            until,
+        )),
+        actix_rt::spawn(cast::bad_opcodes(frame, names.clone())),
+        actix_rt::spawn(cast::never_reads(frame, names.clone(), all)),
+        actix_rt::spawn(cast::falls_silent(frame, names.clone(), all)),
+    ];
+
+    let start = Instant::now();
+    let kill_at = Duration::from_secs(seconds / 4);
+    let restart_at = Duration::from_secs(seconds / 2);
+    let terminal = std::io::stdout().is_terminal();
+    let mut removals = Vec::new();
+    let mut log = Vec::new();
+    let mut printed = 0;
+    let mut flaky_seen_down = false;
+    let mut snap = Snapshot::default();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let flaky_name = flaky.addr.to_string();
+    while start.elapsed() < all {
+        tick.tick().await;
+        let elapsed = start.elapsed();
+        if elapsed >= kill_at && flaky.running.is_some() && elapsed < restart_at {
+            flaky.kill().await;
+            log.push(format!(
+                "t={:>3}s  killed backend {flaky_name}",
+                elapsed.as_secs()
+            ));
+        }
+        if elapsed >= restart_at && flaky.running.is_none() {
+            match flaky.restart() {
+                Ok(()) => log.push(format!(
+                    "t={:>3}s  restarted backend {flaky_name}",
+                    elapsed.as_secs()
+                )),
+                Err(e) => log.push(format!(
+                    "t={:>3}s  restart of {flaky_name} failed: {e}",
+                    elapsed.as_secs()
+                )),
+            }
+        }
+        while let Ok(event) = removals_rx.try_recv() {
+            let who = names
+                .lock()
+                .ok()
+                .and_then(|n| n.get(&event.peer).copied())
+                .unwrap_or("?");
+            log.push(format!(
+                "t={:>3}s  removed {} connection from {} ({who}): {}",
+                elapsed.as_secs(),
+                event.protocol,
+                event.peer,
+                event.reason
+            ));
+            removals.push((who, event.reason));
+        }
+        snap = front
+            .board
+            .supervisor()
+            .send(GetStats)
+            .await
+            .unwrap_or_default();
+        flaky_seen_down |= snap.backends.get(&flaky_name) == Some(&"down");
+        let mut out = std::io::stdout().lock();
+        if terminal {
+            write!(out, "\x1b[2J\x1b[H")?;
+        }
+        for line in table::render(elapsed.as_secs(), &snap) {
+            writeln!(out, "{line}")?;
+        }
+        // A terminal is redrawn with every event so far; plain output gets each once.
+        let from = if terminal { 0 } else { printed };
+        for line in &log[from..] {
+            writeln!(out, "{line}")?;
+        }
+        printed = log.len();
+        out.flush()?;
+    }
+
+    for task in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
+    }
+    let outcomes = verdict::judge(&EXPECTED, &removals);
+    let rounds = rounds.lock().map(|r| r.clone()).unwrap_or_default();
+    let checks = [
+        Check {
+            what: format!("backend {flaky_name} was marked down while killed"),
+            met: flaky_seen_down,
+        },
+        Check {
+            what: format!("a REPLICATE during the outage named {flaky_name} faulty"),
+            met: rounds
+                .iter()
+                .any(|(_, faulty)| faulty.contains(&flaky_name)),
+        },
+        Check {
+            what: format!("backend {flaky_name} was up and acking again after its restart"),
+            met: snap.backends.get(&flaky_name) == Some(&"up")
+                && rounds
+                    .iter()
+                    .skip_while(|(_, faulty)| !faulty.contains(&flaky_name))
+                    .any(|(acked, _)| acked.contains(&flaky_name)),
+        },
+        Check {
+            what: format!(
+                "well-behaved clients got every answer ({} good, {} bad)",
+                tally.good.load(Relaxed),
+                tally.bad.load(Relaxed)
+            ),
+            met: tally.bad.load(Relaxed) == 0 && tally.good.load(Relaxed) > 0,
+        },
+    ];
+    front.stop().await;
+    steady.kill().await;
+    flaky.kill().await;
+
+    println!("\nsummary");
+    for o in &outcomes {
+        let got = o
+            .removed_with
+            .map_or("not removed".to_string(), |r| r.to_string());
+        println!(
+            "  [{}] {:<13} expected {:<28} got {got}",
+            if o.met { "ok" } else { "FAIL" },
+            o.who,
+            o.expected
+        );
+    }
+    for c in &checks {
+        println!("  [{}] {}", if c.met { "ok" } else { "FAIL" }, c.what);
+    }
+    let passed = outcomes.iter().all(|o| o.met) && checks.iter().all(|c| c.met);
+    println!("{}", if passed { "demo passed" } else { "demo FAILED" });
+    Ok(passed)
+}

@@ -1,0 +1,98 @@
+//! What the demo expects to happen, and whether it did: plain data and pure functions.
+
+use switchboard::RemovalReason;
+
+/// A scripted misbehaviour and the removal reasons that count as handling it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Expectation {
+    /// The cast member's name.
+    pub who: &'static str,
+    /// Any of these removal reasons satisfies the expectation.
+    pub reasons: &'static [RemovalReason],
+}
+
+/// How one expectation turned out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The cast member's name.
+    pub who: &'static str,
+    /// What was expected, for the summary.
+    pub expected: String,
+    /// The reason it was actually removed with, if it was.
+    pub removed_with: Option<RemovalReason>,
+    /// Whether the expectation was met.
+    pub met: bool,
+}
+
+/// Judges each expectation against the removals seen (cast member, reason).
+pub fn judge(
+    expectations: &[Expectation],
+    removals: &[(&'static str, RemovalReason)],
+) -> Vec<Outcome> {
+    expectations
+        .iter()
+        .map(|e| {
+            let removed_with = removals
+                .iter()
+                .find(|(who, _)| *who == e.who)
+                .map(|(_, r)| *r);
+            let expected = e
+                .reasons
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ");
+            Outcome {
+                who: e.who,
+                expected,
+                removed_with,
+                met: removed_with.is_some_and(|r| e.reasons.contains(&r)),
+            }
+        })
+        .collect()
+}
+
+/// A check that is not a removal (the backend outage), with its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub what: String,
+    /// Whether it held.
+    pub met: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SLOW: &[RemovalReason] = &[RemovalReason::WriteTimeout, RemovalReason::SlowConsumer];
+
+    #[test]
+    fn met_only_with_an_expected_reason() {
+        let expectations = [
+            Expectation {
+                who: "slow",
+                reasons: SLOW,
+            },
+            Expectation {
+                who: "bad",
+                reasons: &[RemovalReason::ErrorPackets],
+            },
+            Expectation {
+                who: "quiet",
+                reasons: &[RemovalReason::Idle],
+            },
+        ];
+        let removals = [
+            ("bad", RemovalReason::PeerClosed),
+            ("slow", RemovalReason::SlowConsumer),
+        ];
+        let outcomes = judge(&expectations, &removals);
+        assert!(outcomes[0].met);
+        assert_eq!(outcomes[0].expected, "write_timeout or slow_consumer");
+        assert!(!outcomes[1].met, "removed, but for the wrong reason");
+        assert_eq!(outcomes[1].removed_with, Some(RemovalReason::PeerClosed));
+        assert!(!outcomes[2].met, "never removed");
+        assert_eq!(outcomes[2].removed_with, None);
+    }
+}

@@ -1,0 +1,46 @@
+//! End to end: `switchboard demo` runs its scripted cast against the real binary and
+//! exits 0 only when every misbehaviour led to the expected removal.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn the_demo_sees_every_expected_removal_and_exits_0() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["demo", "--seconds", "12"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("demo did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "demo failed:\n{out}");
+    assert!(
+        !out.contains('\x1b'),
+        "no escape codes when stdout is not a terminal"
+    );
+    for line in [
+        "[ok] bad-opcodes   expected error_packets",
+        "got write_timeout",
+        "[ok] falls-silent  expected idle",
+        "demo passed",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in:\n{out}");
+    }
+    assert!(
+        out.contains("(bad-opcodes): error_packets"),
+        "a removal line names its reason:\n{out}"
+    );
+}
