@@ -158,6 +158,10 @@ async fn demo(seconds: u64) -> std::io::Result<bool> {
         .do_send(Subscribe(Observer(tx).start().recipient()));
 
     let names: Names = Arc::default();
+    if let Ok(mut names) = names.lock() {
+        names.insert(steady.addr, "steady-backend");
+        names.insert(flaky.addr, "flaky-backend");
+    }
     let tally = Arc::new(Tally::default());
     let rounds: Rounds = Arc::default();
     let all = Duration::from_secs(seconds);
