@@ -2,8 +2,8 @@
 //! and `line`), the configuration and the command line. The `switchboard` binary
 //! wires them to the switchboard library; integration tests use them directly.
 
-pub mod bench;
 pub mod backends;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod frame;
