@@ -26,8 +26,8 @@ use crate::replies::ReplyOrder;
 use crate::stats::{Stats, TrafficDelta};
 use crate::supervisor::{Broadcast, Deregister, Gone, Register};
 use crate::{
-    Close, ConnId, FileRegion, ConnectionLimits, ConnectionStatus, Deliver, FailureLog, FailureReason, Member,
-    RemovalReason, SendError, SendFailure, Supervisor, Traffic,
+    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, FailureLog, FailureReason,
+    FileRegion, Member, RemovalReason, SendError, SendFailure, Supervisor, Traffic,
 };
 use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
