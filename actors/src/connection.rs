@@ -24,10 +24,10 @@ use crate::outbound::{EncodeRefused, OutboundQueue};
 use crate::protocol::{Action, Inbound, Outbox, Protocol};
 use crate::replies::ReplyOrder;
 use crate::stats::{Stats, TrafficDelta};
-use crate::supervisor::{Broadcast, Deregister, Gone, Register};
+use crate::supervisor::{Broadcast, BroadcastBatch, Deregister, Gone, Register};
 use crate::{
-    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, FailureLog, FailureReason,
-    FileRegion, Member, RemovalReason, SendError, SendFailure, Supervisor, Traffic,
+    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, DeliverBatch, FailureLog,
+    FailureReason, FileRegion, Member, RemovalReason, SendError, SendFailure, Supervisor, Traffic,
 };
 use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
@@ -167,6 +167,8 @@ pub struct Connection<P: Protocol> {
     last_receive: Option<SystemTime>,
     /// Replies in request order while deferred ones are outstanding.
     replies: ReplyOrder<Outgoing<P::Response>>,
+    /// Broadcasts asked for during the current read turn, sent together after it.
+    broadcasts: Vec<Bytes>,
     /// Reused action list for the protocol handler.
     outbox: Outbox<P::Response>,
     /// Holds one of the listener's `max_connections` places until the actor is dropped.
@@ -223,6 +225,7 @@ impl<P: Protocol> Connection<P> {
             last_send: None,
             last_receive: None,
             replies: ReplyOrder::default(),
+            broadcasts: Vec::new(),
             _permit: permit,
         }
         .start())
@@ -271,7 +274,13 @@ impl<P: Protocol> Connection<P> {
         }));
     }
 
+    /// One read turn, then the broadcasts its packets asked for, sent as one message.
     fn on_readable(&mut self, ctx: &mut Context<Self>) {
+        self.read_turn(ctx);
+        self.send_broadcasts();
+    }
+
+    fn read_turn(&mut self, ctx: &mut Context<Self>) {
         let mut budget = self.limits.read_budget;
         while self.wants_read() {
             self.read_buf.reserve(READ_CHUNK);
@@ -453,18 +462,38 @@ impl<P: Protocol> Connection<P> {
         );
     }
 
+    /// Encodes a broadcast once; it leaves with the others of this read turn.
     fn broadcast(&mut self, response: P::Response) {
         let mut buf = BytesMut::new();
         match self.codec.encode(response, &mut buf) {
-            Ok(()) => self.supervisor.do_send(Broadcast {
-                protocol: P::NAME,
-                packet: buf.freeze(),
-            }),
+            Ok(()) => self.broadcasts.push(buf.freeze()),
             Err(e) => {
                 log::warn!("connection {}: encode failed: {e}", self.id());
                 self.refuse(SendError::Encode(e.to_string()), 0);
             }
         }
+    }
+
+    /// Hands this turn's broadcasts to the supervisor: one message for all of them, so
+    /// each member gets one delivery per turn instead of one per packet.
+    fn send_broadcasts(&mut self) {
+        let packets = match self.broadcasts.len() {
+            0 => return,
+            1 => {
+                if let Some(packet) = self.broadcasts.pop() {
+                    self.supervisor.do_send(Broadcast {
+                        protocol: P::NAME,
+                        packet,
+                    });
+                }
+                return;
+            }
+            _ => self.broadcasts.drain(..).collect(),
+        };
+        self.supervisor.do_send(BroadcastBatch {
+            protocol: P::NAME,
+            packets,
+        });
     }
 
     /// Encodes a response straight into the queue. A refusal is recorded as a send
@@ -791,6 +820,7 @@ impl<P: Protocol> Actor for Connection<P> {
         self.supervisor.do_send(Register(Member {
             status: self.status.clone(),
             deliver: addr.clone().recipient(),
+            deliver_batch: addr.clone().recipient(),
             close: addr.clone().recipient(),
             inspect: addr.recipient(),
         }));
@@ -811,6 +841,16 @@ impl<P: Protocol> Handler<Deliver> for Connection<P> {
     type Result = Result<(), SendError>;
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) -> Self::Result {
         self.deliver(msg.0, ctx)
+    }
+}
+
+impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
+    type Result = ();
+    fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
+        for packet in msg.0.iter() {
+            // Each packet is admitted, or refused and recorded, on its own.
+            let _ = self.deliver(packet.clone(), ctx);
+        }
     }
 }
 

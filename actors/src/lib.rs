@@ -58,7 +58,7 @@ pub use failures::{FailureLog, SendFailure};
 pub use file_region::FileRegion;
 pub use limits::{ConnectionLimits, SupervisorConfig};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
-pub use member::{Close, Deliver, Member};
+pub use member::{Close, Deliver, DeliverBatch, Member};
 pub use protocol::{Action, Deferred, Inbound, Outbox, Protocol};
 pub use reason::RemovalReason;
 pub use replies::ReplyOrder;
@@ -69,7 +69,7 @@ pub use stats::{
 };
 pub use status::ConnectionStatus;
 pub use supervisor::{
-    Broadcast, BroadcastAcked, BroadcastReport, CloseConnection, ConnectionRemoved, Deregister,
+    Broadcast, BroadcastAcked, BroadcastBatch, BroadcastReport, CloseConnection, ConnectionRemoved, Deregister,
     Gone, HealthSweep, ListConnections, MemberInfo, Register, SendTo, Shutdown, Subscribe,
     Supervisor,
 };

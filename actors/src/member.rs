@@ -13,6 +13,13 @@ use std::sync::Arc;
 #[rtype(result = "Result<(), SendError>")]
 pub struct Deliver(pub Bytes);
 
+/// Queue several encoded packets for the peer, in order: one message for a burst of
+/// broadcasts instead of one per packet. Each packet is admitted (or refused and
+/// recorded) on its own, exactly as if it came in its own [`Deliver`].
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct DeliverBatch(pub Arc<[Bytes]>);
+
 /// Close the connection: flush what is queued (when the reason allows it), then stop.
 #[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
@@ -25,6 +32,8 @@ pub struct Member {
     pub status: Arc<ConnectionStatus>,
     /// Where packets for the peer go.
     pub deliver: Recipient<Deliver>,
+    /// Where bursts of packets for the peer go.
+    pub deliver_batch: Recipient<DeliverBatch>,
     /// Where a close request goes.
     pub close: Recipient<Close>,
     /// Where a request for the connection's own report goes (last send and receive,

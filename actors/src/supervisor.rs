@@ -10,13 +10,14 @@
 
 use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
 use crate::{
-    Close, ConnId, ConnectionReport, Deliver, Inspect, Member, RemovalReason, SendError,
-    SupervisorConfig,
+    Close, ConnId, ConnectionReport, Deliver, DeliverBatch, Inspect, Member, RemovalReason,
+    SendError, SupervisorConfig,
 };
 use actix::prelude::*;
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -60,6 +61,18 @@ pub struct Broadcast {
     pub protocol: &'static str,
     /// The encoded packet, shared by every member.
     pub packet: Bytes,
+}
+
+/// Several encoded packets for every member of a group, in order, as one message per
+/// member (a connection sends the broadcasts of one read turn this way). Answers how
+/// many members they were handed to.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct BroadcastBatch {
+    /// The protocol group.
+    pub protocol: &'static str,
+    /// The encoded packets, shared by every member.
+    pub packets: Arc<[Bytes]>,
 }
 
 /// Like [`Broadcast`], but waits for every member's answer.
@@ -366,6 +379,20 @@ impl Handler<Broadcast> for Supervisor {
         let mut n = 0;
         for member in self.members_of(msg.protocol) {
             member.deliver.do_send(Deliver(msg.packet.clone()));
+            n += 1;
+        }
+        n
+    }
+}
+
+impl Handler<BroadcastBatch> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: BroadcastBatch, _: &mut Context<Self>) -> usize {
+        let mut n = 0;
+        for member in self.members_of(msg.protocol) {
+            member
+                .deliver_batch
+                .do_send(DeliverBatch(msg.packets.clone()));
             n += 1;
         }
         n

@@ -23,6 +23,19 @@ impl Actor for FakeMember {
     type Context = Context<Self>;
 }
 
+impl Handler<DeliverBatch> for FakeMember {
+    type Result = ();
+    fn handle(&mut self, msg: DeliverBatch, _: &mut Context<Self>) {
+        if !self.refuse {
+            self.seen
+                .delivered
+                .lock()
+                .unwrap()
+                .extend(msg.0.iter().cloned());
+        }
+    }
+}
+
 impl Handler<Deliver> for FakeMember {
     type Result = Result<(), SendError>;
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
@@ -92,6 +105,7 @@ fn register(
     sup.do_send(Register(Member {
         status: status.clone(),
         deliver: addr.clone().recipient(),
+        deliver_batch: addr.clone().recipient(),
         close: addr.clone().recipient(),
         inspect: addr.recipient(),
     }));
@@ -137,6 +151,35 @@ async fn broadcast_reaches_only_its_group_sharing_one_buffer() {
         assert_eq!(got[0].as_ptr(), packet.as_ptr());
     }
     assert!(c.delivered.lock().unwrap().is_empty());
+}
+
+#[actix_rt::test]
+async fn a_batch_reaches_each_group_member_once_in_order() {
+    let (sup, _) = start(Duration::from_secs(60));
+    let (a, _) = register(&sup, 1, "frame", false);
+    let (other, _) = register(&sup, 2, "line", false);
+    let packets: std::sync::Arc<[Bytes]> =
+        vec![Bytes::from_static(b"one"), Bytes::from_static(b"two")].into();
+    let n = sup
+        .send(BroadcastBatch {
+            protocol: "frame",
+            packets: packets.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    // A round trip through the member's mailbox: the batch was handled before it.
+    sup.send(SendTo {
+        id: 1,
+        packet: Bytes::from_static(b"three"),
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let got = a.delivered.lock().unwrap().clone();
+    assert_eq!(got, vec!["one", "two", "three"]);
+    assert_eq!(got[0].as_ptr(), packets[0].as_ptr(), "shared, not copied");
+    assert!(other.delivered.lock().unwrap().is_empty());
 }
 
 #[actix_rt::test]
@@ -274,6 +317,7 @@ async fn inspect_gathers_reports_of_one_group_in_id_order_within_the_wait() {
     sup.do_send(Register(Member {
         status,
         deliver: fake.clone().recipient(),
+        deliver_batch: fake.clone().recipient(),
         close: fake.recipient(),
         inspect: Mute.start().recipient(),
     }));
