@@ -69,9 +69,9 @@ pub use stats::{
 };
 pub use status::ConnectionStatus;
 pub use supervisor::{
-    Broadcast, BroadcastAcked, BroadcastBatch, BroadcastReport, CloseConnection, ConnectionRemoved, Deregister,
-    Gone, HealthSweep, ListConnections, MemberInfo, Register, SendTo, Shutdown, Subscribe,
-    Supervisor,
+    Broadcast, BroadcastAcked, BroadcastBatch, BroadcastReport, CloseConnection, ConnectionRemoved,
+    Deregister, Gone, HealthSweep, ListConnections, MemberInfo, Register, SendTo, Shutdown,
+    Subscribe, Supervisor,
 };
 pub use supervisor::{InspectConnections, Inspected};
 pub use traffic::Traffic;
