@@ -56,6 +56,20 @@ impl Server {
         self.board.supervisor()
     }
 
+    /// The id of the only connection, once it has registered.
+    async fn registered_id(&self) -> u64 {
+        eventually("registration", || async {
+            !self
+                .sup()
+                .send(ListConnections { protocol: None })
+                .await
+                .unwrap()
+                .is_empty()
+        })
+        .await;
+        self.only_id().await
+    }
+
     async fn only_id(&self) -> u64 {
         let list = self
             .sup()
@@ -125,18 +139,7 @@ async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
     });
     // Connected but never reading: its socket buffers fill, then our queue.
     let client = Client::connect(server.addr).await;
-    let id = {
-        eventually("registration", || async {
-            !server
-                .sup()
-                .send(ListConnections { protocol: None })
-                .await
-                .unwrap()
-                .is_empty()
-        })
-        .await;
-        server.only_id().await
-    };
+    let id = server.registered_id().await;
     let packet = Bytes::from(vec![b'x'; 16 * 1024]);
     let mut refusal = None;
     for _ in 0..10_000 {
@@ -189,18 +192,7 @@ async fn a_peer_that_stops_reading_is_removed_at_the_write_timeout() {
     client.send("BIG 1000000").await;
     client.send("BIG 1000000").await;
     client.send("BIG 1000000").await;
-    let id = {
-        eventually("registration", || async {
-            !server
-                .sup()
-                .send(ListConnections { protocol: None })
-                .await
-                .unwrap()
-                .is_empty()
-        })
-        .await;
-        server.only_id().await
-    };
+    let id = server.registered_id().await;
     assert_eq!(server.removal_of(id).await, RemovalReason::WriteTimeout);
 }
 
