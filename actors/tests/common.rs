@@ -3,8 +3,9 @@
 
 use bytes::BytesMut;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard::{Inbound, Outbox, Protocol, RemovalReason};
+use switchboard::{ConnectionRemoved, Inbound, Outbox, Protocol, RemovalReason};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
@@ -73,6 +74,32 @@ impl Protocol for TestProto {
     fn error_reply(&self, reason: &str) -> Option<String> {
         Some(format!("ERR {reason}"))
     }
+}
+
+/// Records every removal the supervisor announces.
+pub struct Removals(pub Arc<Mutex<Vec<ConnectionRemoved>>>);
+
+impl actix::Actor for Removals {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<ConnectionRemoved> for Removals {
+    type Result = ();
+    fn handle(&mut self, msg: ConnectionRemoved, _: &mut actix::Context<Self>) {
+        self.0.lock().unwrap().push(msg);
+    }
+}
+
+/// Subscribes a fresh recorder to `supervisor`'s removals; returns what it records.
+pub fn record_removals(
+    supervisor: &actix::Addr<switchboard::Supervisor>,
+) -> Arc<Mutex<Vec<ConnectionRemoved>>> {
+    use actix::Actor;
+    let removed = Arc::new(Mutex::new(Vec::new()));
+    supervisor.do_send(switchboard::Subscribe(
+        Removals(removed.clone()).start().recipient(),
+    ));
+    removed
 }
 
 /// A line client over loopback.

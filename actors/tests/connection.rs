@@ -2,7 +2,7 @@
 
 mod common;
 
-use actix::{Actor, Addr, Context, Handler};
+use actix::Addr;
 use bytes::Bytes;
 use common::{eventually, Client, TestProto};
 use std::net::SocketAddr;
@@ -10,20 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard::{
     ConnectionLimits, ConnectionRemoved, GetStats, ListConnections, RemovalReason, SendError,
-    SendTo, Subscribe, Supervisor, SupervisorConfig, Switchboard, SwitchboardConfig,
+    SendTo, Supervisor, SupervisorConfig, Switchboard, SwitchboardConfig,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Removals(Arc<Mutex<Vec<ConnectionRemoved>>>);
-impl Actor for Removals {
-    type Context = Context<Self>;
-}
-impl Handler<ConnectionRemoved> for Removals {
-    type Result = ();
-    fn handle(&mut self, msg: ConnectionRemoved, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(msg);
-    }
-}
 
 struct Server {
     board: Switchboard,
@@ -41,10 +30,7 @@ impl Server {
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let handle = board.listen(listener, || TestProto).unwrap();
-        let removed = Arc::new(Mutex::new(Vec::new()));
-        board
-            .supervisor()
-            .do_send(Subscribe(Removals(removed.clone()).start().recipient()));
+        let removed = common::record_removals(board.supervisor());
         Server {
             board,
             addr: handle.local_addr,

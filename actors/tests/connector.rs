@@ -4,7 +4,7 @@
 mod common;
 mod fake_backend;
 
-use actix::{Actor, Addr, Context, Handler};
+use actix::Addr;
 use bytes::Bytes;
 use common::eventually;
 use fake_backend::{answering, refusing_addr, silent, FakeBackend, Lines};
@@ -12,17 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard::*;
 use tokio::time::Instant;
-
-struct Removals(Arc<Mutex<Vec<ConnectionRemoved>>>);
-impl Actor for Removals {
-    type Context = Context<Self>;
-}
-impl Handler<ConnectionRemoved> for Removals {
-    type Result = ();
-    fn handle(&mut self, msg: ConnectionRemoved, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(msg);
-    }
-}
 
 /// A switchboard whose removals are recorded.
 struct Board {
@@ -36,10 +25,7 @@ impl Board {
             workers: 1,
             ..SwitchboardConfig::default()
         });
-        let removed = Arc::new(Mutex::new(Vec::new()));
-        board
-            .supervisor()
-            .do_send(Subscribe(Removals(removed.clone()).start().recipient()));
+        let removed = common::record_removals(board.supervisor());
         Board { board, removed }
     }
 

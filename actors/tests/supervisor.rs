@@ -1,5 +1,7 @@
 //! The supervisor, driven through its messages with stand-in members.
 
+mod common;
+
 use actix::{Actor, ActorContext, Addr, Context, Handler, MessageResult, ResponseFuture};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
@@ -70,17 +72,6 @@ impl Handler<Close> for FakeMember {
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
         self.seen.closed.lock().unwrap().push(msg.0);
         ctx.stop();
-    }
-}
-
-struct Listener(Arc<Mutex<Vec<ConnectionRemoved>>>);
-impl Actor for Listener {
-    type Context = Context<Self>;
-}
-impl Handler<ConnectionRemoved> for Listener {
-    type Result = ();
-    fn handle(&mut self, msg: ConnectionRemoved, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(msg);
     }
 }
 
@@ -216,8 +207,7 @@ async fn refusals_are_values() {
 async fn idle_sweep_removes_silent_members_with_reason_and_notifies() {
     tokio::time::pause();
     let (sup, stats) = start(Duration::from_secs(10));
-    let removed = Arc::new(Mutex::new(Vec::new()));
-    sup.do_send(Subscribe(Listener(removed.clone()).start().recipient()));
+    let removed = common::record_removals(&sup);
     let (quiet, _) = register(&sup, 1, "frame", false);
     let (chatty, chatty_status) = register(&sup, 2, "frame", false);
     for _ in 0..12 {
@@ -240,8 +230,7 @@ async fn idle_sweep_removes_silent_members_with_reason_and_notifies() {
 #[actix_rt::test]
 async fn removal_happens_once_with_the_first_reason() {
     let (sup, _) = start(Duration::from_secs(60));
-    let removed = Arc::new(Mutex::new(Vec::new()));
-    sup.do_send(Subscribe(Listener(removed.clone()).start().recipient()));
+    let removed = common::record_removals(&sup);
     register(&sup, 7, "line", false);
     sup.do_send(Deregister {
         id: 7,
