@@ -146,7 +146,8 @@ impl<R> Outbox<R> {
         &self.supervisor
     }
 
-    /// Takes the actions asked for so far.
+    /// Takes the actions asked for so far: with [`Outbox::new`], a handler can be
+    /// unit-tested as a plain function, without a connection or a socket.
     pub fn take(&mut self) -> Vec<Action<R>> {
         std::mem::take(&mut self.actions)
     }

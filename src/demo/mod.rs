@@ -87,7 +87,9 @@ impl Backend {
             workers: 0,
             ..SwitchboardConfig::default()
         });
-        let listener = board.listen(switchboard::bind(self.addr)?, || FrameProtocol::new(65536))?;
+        let listener = board.listen(switchboard::bind(self.addr)?, || {
+            FrameProtocol::new(Config::default().max_frame)
+        })?;
         self.addr = listener.local_addr;
         self.running = Some((board, listener));
         Ok(())
