@@ -56,10 +56,10 @@ pub use connector::{
 pub use error::{FailureReason, SendError};
 pub use failures::{FailureLog, SendFailure};
 pub use file_region::FileRegion;
-pub use limits::{ConnectionLimits, SupervisorConfig};
+pub use limits::{ConnectionLimits, IdleLimits, SupervisorConfig};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, DeliverBatch, Member};
-pub use protocol::{Action, Deferred, Inbound, Outbox, Protocol};
+pub use protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
 pub use reason::RemovalReason;
 pub use replies::ReplyOrder;
 pub use stats::DeclareDialed;

@@ -32,6 +32,28 @@ pub struct ConnectionLimits {
     pub stats_interval: Duration,
     /// Packets below this size are coalesced into one buffer before writing.
     pub coalesce_below: usize,
+    /// A frame whose first byte arrived this long ago and that is still incomplete
+    /// removes the connection (`frame_timeout`): a trickler is not idle, but it is not
+    /// sending a request either.
+    pub frame_timeout: Duration,
+    /// When nothing was received, sent, or either, for this long, the protocol's
+    /// [`on_idle`](crate::Protocol::on_idle) is called (Netty's `IdleStateHandler`);
+    /// a server heartbeat is a reply to [`Idle::Read`](crate::Idle::Read).
+    pub idle: IdleLimits,
+    /// How long a TLS handshake may take before the connection is removed
+    /// (`tls_handshake`).
+    pub tls_handshake_timeout: Duration,
+}
+
+/// The three idle kinds of Netty's `IdleStateHandler`; `None` turns one off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IdleLimits {
+    /// Nothing received for this long: [`Idle::Read`](crate::Idle::Read).
+    pub read: Option<Duration>,
+    /// Nothing written to the socket for this long: [`Idle::Write`](crate::Idle::Write).
+    pub write: Option<Duration>,
+    /// Neither for this long: [`Idle::All`](crate::Idle::All).
+    pub all: Option<Duration>,
 }
 
 impl Default for ConnectionLimits {
@@ -49,6 +71,9 @@ impl Default for ConnectionLimits {
             max_failure_records: 64,
             stats_interval: Duration::from_millis(500),
             coalesce_below: 1024,
+            frame_timeout: Duration::from_secs(30),
+            idle: IdleLimits::default(),
+            tls_handshake_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -57,6 +57,30 @@ pub trait Protocol: Unpin + 'static {
     fn error_reply(&self, _reason: &str) -> Option<Self::Response> {
         None
     }
+
+    /// Called once when the connection opens, before anything is read: send a
+    /// welcome, say. Actions asked for here are carried out like a request's.
+    fn on_open(&mut self, _out: &mut Outbox<Self::Response>) {}
+
+    /// Called when an idle limit of [`ConnectionLimits::idle`](crate::ConnectionLimits)
+    /// passes; again after each further period of the same idleness. A heartbeat is
+    /// `out.reply(ping)` on [`Idle::Read`].
+    fn on_idle(&mut self, _idle: Idle, _out: &mut Outbox<Self::Response>) {}
+
+    /// Called once when the connection is removed, with the reason: clean up
+    /// application state kept for it. Nothing can be sent any more.
+    fn on_close(&mut self, _reason: RemovalReason) {}
+}
+
+/// Which kind of idleness passed its limit (Netty's `IdleState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Idle {
+    /// Nothing was received from the peer.
+    Read,
+    /// Nothing was written to the socket.
+    Write,
+    /// Nothing was received or written.
+    All,
 }
 
 /// One action a handler asked for; the connection carries them out in order.

@@ -28,11 +28,15 @@ pub enum RemovalReason {
     HealthCheck,
     /// The application asked for the connection to be closed.
     Closed,
+    /// A frame (or line) was started but not completed within `frame_timeout`.
+    FrameTimeout,
+    /// The TLS handshake failed or did not finish within its deadline.
+    TlsHandshake,
 }
 
 impl RemovalReason {
     /// Every reason, in the order the stats snapshot lists them.
-    pub const ALL: [RemovalReason; 9] = [
+    pub const ALL: [RemovalReason; 11] = [
         RemovalReason::ErrorPackets,
         RemovalReason::Idle,
         RemovalReason::SlowConsumer,
@@ -42,6 +46,8 @@ impl RemovalReason {
         RemovalReason::Shutdown,
         RemovalReason::HealthCheck,
         RemovalReason::Closed,
+        RemovalReason::FrameTimeout,
+        RemovalReason::TlsHandshake,
     ];
 
     /// The snake_case name used in logs and in the stats snapshot.
@@ -56,6 +62,8 @@ impl RemovalReason {
             RemovalReason::Shutdown => "shutdown",
             RemovalReason::HealthCheck => "health_check",
             RemovalReason::Closed => "closed",
+            RemovalReason::FrameTimeout => "frame_timeout",
+            RemovalReason::TlsHandshake => "tls_handshake",
         }
     }
 
@@ -64,7 +72,10 @@ impl RemovalReason {
     pub fn flushes(self) -> bool {
         !matches!(
             self,
-            RemovalReason::SlowConsumer | RemovalReason::WriteTimeout | RemovalReason::IoError
+            RemovalReason::SlowConsumer
+                | RemovalReason::WriteTimeout
+                | RemovalReason::IoError
+                | RemovalReason::TlsHandshake
         )
     }
 }
