@@ -105,7 +105,7 @@ async fn a_frozen_backend_times_out_and_health_checks_mark_it_down() {
     let front = front(&[backend.frame]);
     let mut client = FrameClient::connect(front.frame).await;
     until_backend(&mut client, backend.frame, "up").await;
-    backend.signal(libc::SIGSTOP);
+    backend.freeze();
     let report = replicate(&mut client, b"frozen").await;
     assert_eq!(report["acked"], serde_json::json!([]), "{report}");
     let reason = report["faulty"][0]["reason"].as_str().unwrap().to_owned();

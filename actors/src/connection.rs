@@ -1,50 +1,43 @@
-//! The connection actor: one socket, its inbound decoder, its outbound queue.
+//! The connection actor: the thin shell that gives a [`Conn`] a socket, a clock and a
+//! mailbox.
 //!
-//! The actor does its own I/O on a non-blocking [`TcpStream`] instead of actix's
-//! `FramedRead`/`FramedWrite` (see DESIGN.md: `FramedWrite` has no working backpressure
-//! and delivers nothing once stopped). It waits for readiness with small spawned
-//! futures and reads and writes synchronously (`try_read_buf`, `try_write_vectored`)
-//! inside its own handlers, so no buffer is ever lent to a future and every byte is
-//! accounted where it moves:
-//!
-//! - **Reading**: on readability, read at most `read_budget` bytes into a buffer that
-//!   exists only while it holds a partial packet, decode every complete packet, and let
-//!   the protocol handle each. Reading pauses while `read_pause_bytes` are queued for the
-//!   peer (its requests wait in its socket, not in our memory) or while too many
-//!   deferred replies are outstanding.
-//! - **Writing**: replies and deliveries go into the [`OutboundQueue`]; one flush per
-//!   actor turn writes them with vectored writes, at most `flush_budget` bytes before
-//!   yielding. When the socket is full the actor waits for writability, never spins, and
-//!   a peer that lets `write_timeout` pass without progress is removed.
-//! - **Closing**: stop admitting, flush what is queued within `close_timeout`, shut the
-//!   write half, read and discard for `linger` so the last replies are not destroyed by
-//!   a reset, then stop. Whatever could not be written is recorded as a send failure.
+//! Every decision is the core's. The actor waits for readiness with small spawned
+//! futures, then reads and writes synchronously (`try_read`, `try_write_vectored`)
+//! inside its own handlers, so no buffer is ever lent to a future; it runs one timer,
+//! at the core's earliest deadline; and it carries out the core's events (report
+//! counters, deregister, hand broadcasts to the supervisor, run deferred replies, shut
+//! the write half, stop). actix's `FramedWrite` is not used: it has no working
+//! backpressure under tokio 1 and delivers nothing once the actor stops.
 
-use crate::outbound::{EncodeRefused, OutboundQueue};
-use crate::protocol::{Action, Inbound, Outbox, Protocol};
-use crate::replies::ReplyOrder;
+use crate::core::{Conn, Event, Origin, Transmit};
+use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Stats, TrafficDelta};
-use crate::supervisor::{Broadcast, BroadcastBatch, Deregister, Gone, Register};
+use crate::supervisor::{BroadcastBatch, Deregister, Gone, Register};
+use crate::transport::{ReadFailure, Transport, Written};
 use crate::{
-    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, DeliverBatch, FailureLog,
-    FailureReason, FileRegion, Member, RemovalReason, SendError, SendFailure, Supervisor, Traffic,
+    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, DeliverBatch, FailureReason,
+    FileRegion, Member, RemovalReason, SendError, SendFailure, Supervisor, Traffic,
 };
 use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
-use bytes::{Bytes, BytesMut};
+use std::cell::RefCell;
 use std::io::{self, IoSlice};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 use tokio::net::TcpStream;
-use tokio::time::Instant;
-use tokio_util::codec::{Decoder, Encoder};
 
 /// Slices handed to one vectored write.
 const MAX_IOV: usize = 64;
-/// Bytes reserved for each read.
-const READ_CHUNK: usize = 8 * 1024;
+/// Bytes read from the socket at once.
+const READ_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// Every connection of a worker reads into this one buffer, and the core keeps only
+    /// what an incomplete packet needs: an idle connection holds no read buffer.
+    static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+}
 
 /// Queue an application packet: encoded by this connection's codec, then sent.
 #[derive(Message)]
@@ -55,14 +48,6 @@ pub struct SendPacket<R: 'static>(pub R);
 #[derive(Message)]
 #[rtype(result = "Result<(), SendError>")]
 pub struct SendFile(pub FileRegion);
-
-/// What waits for its turn in reply order: a response to encode, or a file region.
-enum Outgoing<R> {
-    /// A protocol response.
-    Response(R),
-    /// A file region.
-    File(FileRegion),
-}
 
 /// Ask a connection for a report of itself.
 #[derive(Message)]
@@ -94,87 +79,6 @@ pub struct ConnectionReport {
     pub recent_failures: Vec<SendFailure>,
 }
 
-/// Where a connection is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Reading, writing, admitting packets.
-    Open,
-    /// Removed: admitting nothing new, flushing what is queued.
-    Closing,
-    /// Write half shut: reading and discarding until EOF or the linger deadline.
-    Lingering,
-    /// Stopping; nothing more happens.
-    Done,
-}
-
-/// What one flush turn achieved.
-enum Flushed {
-    /// The queue is empty.
-    Drained,
-    /// The socket is full: wait for writability.
-    Blocked,
-    /// The per-turn budget is spent: yield, then go on.
-    BudgetSpent,
-    /// The socket failed.
-    Failed(io::Error),
-}
-
-/// One TCP connection speaking protocol `P`.
-pub struct Connection<P: Protocol> {
-    /// Live figures shared with the supervisor (id, peer, idle time, queue size).
-    status: Arc<ConnectionStatus>,
-    /// The application's handler for this connection.
-    protocol: P,
-    /// Cuts the inbound bytes into packets and encodes outbound ones.
-    codec: P::Codec,
-    /// The socket; futures waiting for readiness hold a clone.
-    stream: Rc<TcpStream>,
-    /// Inbound bytes not yet decoded; empty (unallocated) between packets.
-    read_buf: BytesMut,
-    /// Encoded packets waiting for the socket.
-    queue: OutboundQueue,
-    /// The limits this connection enforces.
-    limits: Arc<ConnectionLimits>,
-    /// The registry this connection belongs to.
-    supervisor: Addr<Supervisor>,
-    /// Where traffic deltas go.
-    stats: Addr<Stats>,
-    /// Counters already reported to the stats actor.
-    reported: Traffic,
-    /// Counters since the last report.
-    unreported: Traffic,
-    /// Recent send failures.
-    failures: FailureLog,
-    /// Error packets over the connection's lifetime.
-    error_packets: u32,
-    /// Where the connection is in its life.
-    phase: Phase,
-    /// Why it was removed, once it was.
-    removal: Option<RemovalReason>,
-    /// A readability wait (or a read yield) is pending.
-    read_waiting: bool,
-    /// A writability wait is pending.
-    write_waiting: bool,
-    /// A flush is scheduled for the end of this actor turn.
-    flush_scheduled: bool,
-    /// A traffic report is scheduled.
-    report_scheduled: bool,
-    /// When the queue last made progress (or became non-empty): the write timeout's origin.
-    last_progress: Instant,
-    /// When the socket last accepted bytes.
-    last_send: Option<SystemTime>,
-    /// When the peer last sent bytes.
-    last_receive: Option<SystemTime>,
-    /// Replies in request order while deferred ones are outstanding.
-    replies: ReplyOrder<Outgoing<P::Response>>,
-    /// Broadcasts asked for during the current read turn, sent together after it.
-    broadcasts: Vec<Bytes>,
-    /// Reused action list for the protocol handler.
-    outbox: Outbox<P::Response>,
-    /// Holds one of the listener's `max_connections` places until the actor is dropped.
-    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
-}
-
 /// Everything a connection needs from the server that accepted it.
 #[derive(Clone)]
 pub struct ConnectionContext {
@@ -186,76 +90,136 @@ pub struct ConnectionContext {
     pub limits: Arc<ConnectionLimits>,
 }
 
+/// One TCP connection speaking protocol `P`.
+pub struct Connection<P: Protocol> {
+    /// Every decision about the connection.
+    core: Conn<P>,
+    /// The socket; futures waiting for readiness hold a clone.
+    stream: Rc<TcpStream>,
+    /// Plain TCP or TLS between the core and the socket.
+    transport: Transport,
+    /// Live figures shared with the supervisor (id, peer, idle time, queue size).
+    status: Arc<ConnectionStatus>,
+    /// The registry this connection belongs to.
+    supervisor: Addr<Supervisor>,
+    /// Where traffic deltas go.
+    stats: Addr<Stats>,
+    /// The limits this connection enforces (read and flush budgets).
+    limits: Arc<ConnectionLimits>,
+    /// A readability wait (or a read yield) is pending.
+    read_waiting: bool,
+    /// A writability wait is pending.
+    write_waiting: bool,
+    /// A flush is scheduled for the end of this actor turn.
+    flush_scheduled: bool,
+    /// The one timer: when it fires, and its handle.
+    timer: Option<(Instant, SpawnHandle)>,
+    /// Holds one of the listener's `max_connections` places until the actor is dropped.
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// The time in the clock the actor's timers use (tokio's, which tests may pause).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 impl<P: Protocol> Connection<P> {
     /// Starts a connection actor on the current arbiter for an accepted socket.
     pub fn start(
         id: ConnId,
         stream: TcpStream,
+        peer: SocketAddr,
         protocol: P,
         context: ConnectionContext,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    ) -> io::Result<Addr<Self>> {
-        let peer = stream.peer_addr()?;
-        let codec = protocol.codec();
+    ) -> Addr<Self> {
         let limits = context.limits;
-        let status = Arc::new(ConnectionStatus::new(id, P::NAME, peer));
-        let supervisor = context.supervisor;
-        Ok(Connection {
-            queue: OutboundQueue::new(limits.queue_limits()),
-            failures: FailureLog::new(limits.max_failure_records),
-            outbox: Outbox::new(id, peer, supervisor.clone()),
-            status,
-            protocol,
-            codec,
+        let outbox = Outbox::new(id, peer, context.supervisor.clone());
+        Connection {
+            core: Conn::new(protocol, outbox, limits.clone(), now()),
             stream: Rc::new(stream),
-            read_buf: BytesMut::new(),
-            limits,
-            supervisor,
+            transport: Transport::Plain,
+            status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
+            supervisor: context.supervisor,
             stats: context.stats,
-            reported: Traffic::default(),
-            unreported: Traffic::default(),
-            error_packets: 0,
-            phase: Phase::Open,
-            removal: None,
+            limits,
             read_waiting: false,
             write_waiting: false,
             flush_scheduled: false,
-            report_scheduled: false,
-            last_progress: Instant::now(),
-            last_send: None,
-            last_receive: None,
-            replies: ReplyOrder::default(),
-            broadcasts: Vec::new(),
+            timer: None,
             _permit: permit,
         }
-        .start())
+        .start()
     }
 
     fn id(&self) -> ConnId {
         self.status.id
     }
 
+    /// After every input: carries out the core's events, then waits for what it wants.
+    fn drive(&mut self, ctx: &mut Context<Self>) {
+        while let Some(event) = self.core.poll_event() {
+            match event {
+                Event::Report(delta) => self.stats.do_send(TrafficDelta {
+                    protocol: P::NAME,
+                    delta,
+                }),
+                Event::Removed(reason) => self.supervisor.do_send(Deregister {
+                    id: self.id(),
+                    reason,
+                }),
+                Event::Broadcast(packets) => self.supervisor.do_send(BroadcastBatch {
+                    protocol: P::NAME,
+                    packets: packets.into(),
+                    except: Some(self.id()),
+                }),
+                Event::Defer { seq, reply } => {
+                    ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
+                        act.core.fill_deferred(now(), seq, reply);
+                        act.drive(ctx);
+                    }));
+                }
+                Event::ShutdownWrite => {
+                    if let Err(e) = self.transport.shutdown(&self.stream) {
+                        log::debug!("connection {}: shutdown failed: {e}", self.id());
+                    }
+                }
+                Event::Stop => ctx.stop(),
+            }
+        }
+        self.status.set_queued_bytes(self.core.queued_bytes());
+        self.status.set_error_packets(self.core.error_packets());
+        if self.core.wants_write() || self.transport.wants_write() {
+            self.schedule_flush(ctx);
+        }
+        if self.core.wants_read() {
+            self.wait_readable(ctx);
+        }
+        self.arm_timer(ctx);
+    }
+
+    fn arm_timer(&mut self, ctx: &mut Context<Self>) {
+        let Some(at) = self.core.poll_timeout() else {
+            return;
+        };
+        if let Some((armed, handle)) = self.timer {
+            if armed <= at {
+                return;
+            }
+            ctx.cancel_future(handle);
+        }
+        let handle = ctx.run_later(at.saturating_duration_since(now()), |act, ctx| {
+            act.timer = None;
+            act.core.handle_timeout(now());
+            act.drive(ctx);
+        });
+        self.timer = Some((at, handle));
+    }
+
     // ----- reading -------------------------------------------------------------------
 
-    fn wants_read(&self) -> bool {
-        match self.phase {
-            Phase::Open => {
-                self.queue.len_bytes() < self.limits.read_pause_bytes
-                    && self.replies.outstanding() < self.limits.max_deferred
-            }
-            Phase::Lingering => true,
-            Phase::Closing | Phase::Done => false,
-        }
-    }
-
-    /// Resumes reading below half the pause threshold (hysteresis, like Netty's
-    /// low and high write-buffer watermarks).
-    fn may_resume_read(&self) -> bool {
-        self.phase != Phase::Open || self.queue.len_bytes() <= self.limits.read_pause_bytes / 2
-    }
-
     fn wait_readable(&mut self, ctx: &mut Context<Self>) {
-        if self.read_waiting || !self.wants_read() || !self.may_resume_read() {
+        if self.read_waiting {
             return;
         }
         self.read_waiting = true;
@@ -264,56 +228,49 @@ impl<P: Protocol> Connection<P> {
         ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
             act.read_waiting = false;
             match res {
-                Ok(()) => act.on_readable(ctx),
-                Err(e) => act.abort(
-                    RemovalReason::IoError,
-                    FailureReason::Io(e.to_string()),
-                    ctx,
-                ),
+                Ok(()) => act.read_turn(ctx),
+                Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
             }
+            act.drive(ctx);
         }));
     }
 
-    /// One read turn, then the broadcasts its packets asked for, sent as one message.
-    fn on_readable(&mut self, ctx: &mut Context<Self>) {
-        self.read_turn(ctx);
-        self.send_broadcasts();
-    }
-
+    /// Reads until the socket is empty or the read budget is spent.
     fn read_turn(&mut self, ctx: &mut Context<Self>) {
         let mut budget = self.limits.read_budget;
-        while self.wants_read() {
-            self.read_buf.reserve(READ_CHUNK);
-            match self.stream.try_read_buf(&mut self.read_buf) {
-                Ok(0) => return self.on_eof(ctx),
+        while self.core.wants_read() {
+            let read = SCRATCH.with(|scratch| {
+                let mut scratch = scratch.borrow_mut();
+                let result = self.transport.read(&self.stream, &mut scratch);
+                if let Ok(n @ 1..) = result {
+                    self.status.touch_rx(tokio::time::Instant::now());
+                    self.core.handle_read(now(), &scratch[..n]);
+                }
+                result
+            });
+            match read {
+                Ok(0) => return self.core.handle_eof(now()),
                 Ok(n) => {
-                    self.note_received(n, ctx);
-                    if self.phase == Phase::Lingering {
-                        self.read_buf.clear();
-                    } else {
-                        self.decode_all(ctx);
-                    }
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
-                        self.yield_then_read(ctx);
-                        break;
+                        return self.yield_then_read(ctx);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return self.abort(
-                        RemovalReason::IoError,
-                        FailureReason::Io(e.to_string()),
-                        ctx,
-                    )
+                Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(ReadFailure::Io(e)) => {
+                    return self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()))
+                }
+                Err(ReadFailure::Handshake(e)) => {
+                    log::debug!("connection {}: TLS handshake failed: {e}", self.id());
+                    let reason = RemovalReason::TlsHandshake;
+                    return self.failed(reason, FailureReason::Removed(reason));
+                }
+                Err(ReadFailure::Tls(e)) => {
+                    return self.failed(RemovalReason::IoError, FailureReason::Io(e))
                 }
             }
         }
-        if self.read_buf.is_empty() {
-            self.read_buf = BytesMut::new();
-        }
-        self.wait_readable(ctx);
     }
 
     fn yield_then_read(&mut self, ctx: &mut Context<Self>) {
@@ -321,265 +278,20 @@ impl<P: Protocol> Connection<P> {
         ctx.spawn(
             wrap_future(tokio::task::yield_now()).map(|(), act: &mut Self, ctx| {
                 act.read_waiting = false;
-                act.on_readable(ctx);
+                act.read_turn(ctx);
+                act.drive(ctx);
             }),
         );
     }
 
-    fn note_received(&mut self, n: usize, ctx: &mut Context<Self>) {
-        self.status.touch_rx(Instant::now());
-        self.last_receive = Some(SystemTime::now());
-        self.unreported.received_bytes += n as u64;
-        self.schedule_report(ctx);
-    }
-
-    fn on_eof(&mut self, ctx: &mut Context<Self>) {
-        match self.phase {
-            Phase::Open => self.begin_close(RemovalReason::PeerClosed, ctx),
-            Phase::Lingering => self.finish(ctx),
-            Phase::Closing | Phase::Done => {}
-        }
-    }
-
-    fn decode_all(&mut self, ctx: &mut Context<Self>) {
-        while self.phase == Phase::Open {
-            match self.codec.decode(&mut self.read_buf) {
-                Ok(Some(Inbound::Request(request))) => {
-                    self.unreported.received_packets += 1;
-                    self.protocol.handle(request, &mut self.outbox);
-                    // Reuse the action list's allocation from one request to the next.
-                    let mut actions = std::mem::take(&mut self.outbox.actions);
-                    for action in actions.drain(..) {
-                        self.act(action, ctx);
-                    }
-                    self.outbox.actions = actions;
-                }
-                Ok(Some(Inbound::Bad(reason))) => {
-                    self.unreported.received_packets += 1;
-                    self.bad_packet(&reason, ctx);
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    // The stream cannot be trusted any more: one error packet, the error
-                    // reply, and removal at once.
-                    self.unreported.received_packets += 1;
-                    let reason = e.to_string();
-                    log::debug!("connection {} framing error: {reason}", self.id());
-                    self.count_error_packet(ctx);
-                    if let Some(reply) = self.protocol.error_reply(&reason) {
-                        self.reply(reply, ctx);
-                    }
-                    self.read_buf = BytesMut::new();
-                    self.begin_close(RemovalReason::ErrorPackets, ctx);
-                }
-            }
-        }
-    }
-
-    fn act(&mut self, action: Action<P::Response>, ctx: &mut Context<Self>) {
-        match action {
-            Action::Reply(response) => self.reply(response, ctx),
-            Action::Broadcast(response) => self.broadcast(response),
-            Action::Defer(future) => self.defer(future, ctx),
-            Action::SendFile(region) => self.send_in_order(Outgoing::File(region), ctx),
-            Action::Bad(reason) => self.bad_packet(&reason, ctx),
-            Action::Close(reason) => self.begin_close(reason, ctx),
-        }
-    }
-
-    fn count_error_packet(&mut self, ctx: &mut Context<Self>) {
-        self.error_packets += 1;
-        self.status.set_error_packets(self.error_packets);
-        self.unreported.error_packets += 1;
-        self.schedule_report(ctx);
-    }
-
-    fn bad_packet(&mut self, reason: &str, ctx: &mut Context<Self>) {
-        self.count_error_packet(ctx);
-        if let Some(reply) = self.protocol.error_reply(reason) {
-            self.reply(reply, ctx);
-        }
-        if self.error_packets >= self.limits.max_error_packets {
-            self.begin_close(RemovalReason::ErrorPackets, ctx);
-        }
-    }
-
-    // ----- replies and deliveries ----------------------------------------------------
-
-    fn reply(&mut self, response: P::Response, ctx: &mut Context<Self>) {
-        self.send_in_order(Outgoing::Response(response), ctx);
-    }
-
-    /// Queues a reply now, or holds it behind outstanding deferred replies.
-    fn send_in_order(&mut self, out: Outgoing<P::Response>, ctx: &mut Context<Self>) {
-        if self.replies.is_clear() {
-            // A refusal is recorded where it happens; a reply has no caller to tell.
-            let _ = self.enqueue(out, ctx);
-        } else {
-            self.replies.hold(out);
-        }
-    }
-
-    fn enqueue(
-        &mut self,
-        out: Outgoing<P::Response>,
-        ctx: &mut Context<Self>,
-    ) -> Result<(), SendError> {
-        match out {
-            Outgoing::Response(response) => self.enqueue_response(response, ctx),
-            Outgoing::File(region) => self.enqueue_file(region, ctx),
-        }
-    }
-
-    /// Queues a file region (its bytes stay in the file, so no byte budget applies).
-    fn enqueue_file(
-        &mut self,
-        region: FileRegion,
-        ctx: &mut Context<Self>,
-    ) -> Result<(), SendError> {
-        if matches!(self.phase, Phase::Lingering | Phase::Done) {
-            return Err(self.refuse(SendError::Closing, 0));
-        }
-        let was_empty = self.queue.is_empty();
-        if self.queue.push_file(region) {
-            self.queued(was_empty, ctx);
-        }
-        Ok(())
-    }
-
-    fn defer(&mut self, future: crate::protocol::Deferred<P::Response>, ctx: &mut Context<Self>) {
-        // A deferred reply may read shared figures (a stats snapshot): report ours first.
-        self.report();
-        let seq = self.replies.defer();
-        ctx.spawn(
-            wrap_future(future).map(move |response, act: &mut Self, ctx| {
-                act.replies.fill(seq, Outgoing::Response(response));
-                while let Some(ready) = act.replies.pop_ready() {
-                    let _ = act.enqueue(ready, ctx);
-                }
-                act.after_progress(ctx);
-            }),
-        );
-    }
-
-    /// Encodes a broadcast once; it leaves with the others of this read turn.
-    fn broadcast(&mut self, response: P::Response) {
-        let mut buf = BytesMut::new();
-        match self.codec.encode(response, &mut buf) {
-            Ok(()) => self.broadcasts.push(buf.freeze()),
-            Err(e) => {
-                log::warn!("connection {}: encode failed: {e}", self.id());
-                self.refuse(SendError::Encode(e.to_string()), 0);
-            }
-        }
-    }
-
-    /// Hands this turn's broadcasts to the supervisor: one message for all of them, so
-    /// each member gets one delivery per turn instead of one per packet.
-    fn send_broadcasts(&mut self) {
-        let packets = match self.broadcasts.len() {
-            0 => return,
-            1 => {
-                if let Some(packet) = self.broadcasts.pop() {
-                    self.supervisor.do_send(Broadcast {
-                        protocol: P::NAME,
-                        packet,
-                    });
-                }
-                return;
-            }
-            _ => self.broadcasts.drain(..).collect(),
-        };
-        self.supervisor.do_send(BroadcastBatch {
-            protocol: P::NAME,
-            packets,
-        });
-    }
-
-    /// Encodes a response straight into the queue. A refusal is recorded as a send
-    /// failure and returned.
-    fn enqueue_response(
-        &mut self,
-        response: P::Response,
-        ctx: &mut Context<Self>,
-    ) -> Result<(), SendError> {
-        if matches!(self.phase, Phase::Lingering | Phase::Done) {
-            return Err(self.refuse(SendError::Closing, 0));
-        }
-        let was_empty = self.queue.is_empty();
-        let codec = &mut self.codec;
-        match self.queue.encode_with(|buf| codec.encode(response, buf)) {
-            Ok(0) => Ok(()),
-            Ok(_) => {
-                self.queued(was_empty, ctx);
-                Ok(())
-            }
-            Err(EncodeRefused::Encode(e)) => {
-                log::warn!("connection {}: encode failed: {e}", self.id());
-                Err(self.refuse(SendError::Encode(e.to_string()), 0))
-            }
-            Err(EncodeRefused::OverBudget(over)) => {
-                let err = self.refuse(over.into(), over.packet);
-                self.slow_consumer(ctx);
-                Err(err)
-            }
-        }
-    }
-
-    /// Queues an encoded packet from outside (a broadcast, a send by id).
-    fn deliver(&mut self, packet: Bytes, ctx: &mut Context<Self>) -> Result<(), SendError> {
-        let refusal = if self.phase != Phase::Open {
-            Some(SendError::Closing)
-        } else if packet.is_empty() {
-            Some(SendError::Empty)
-        } else {
-            None
-        };
-        if let Some(err) = refusal {
-            return Err(self.refuse(err, packet.len()));
-        }
-        let was_empty = self.queue.is_empty();
-        let size = packet.len();
-        match self.queue.push(packet) {
-            Ok(()) => {
-                self.queued(was_empty, ctx);
-                Ok(())
-            }
-            Err(over) => {
-                let err = self.refuse(over.into(), size);
-                self.slow_consumer(ctx);
-                Err(err)
-            }
-        }
-    }
-
-    fn queued(&mut self, was_empty: bool, ctx: &mut Context<Self>) {
-        if was_empty {
-            self.last_progress = Instant::now();
-        }
-        self.unreported.queued_packets += 1;
-        self.status.set_queued_bytes(self.queue.len_bytes());
-        self.schedule_report(ctx);
-        self.schedule_flush(ctx);
-    }
-
-    /// Records a refused packet; returns the refusal for the caller.
-    fn refuse(&mut self, err: SendError, size: usize) -> SendError {
-        self.unreported.refused_packets += 1;
-        self.failures
-            .record(FailureReason::Refused(err.clone()), size);
-        err
-    }
-
-    fn slow_consumer(&mut self, ctx: &mut Context<Self>) {
-        let reason = RemovalReason::SlowConsumer;
-        self.abort(reason, FailureReason::Removed(reason), ctx);
+    fn failed(&mut self, reason: RemovalReason, failure: FailureReason) {
+        self.core.handle_failure(now(), reason, failure);
     }
 
     // ----- writing -------------------------------------------------------------------
 
     fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        if self.flush_scheduled || self.write_waiting {
+        if self.flush_scheduled || self.write_waiting || self.transport.is_handshaking() {
             return;
         }
         self.flush_scheduled = true;
@@ -587,226 +299,98 @@ impl<P: Protocol> Connection<P> {
         ctx.spawn(ready(()).map(|(), act: &mut Self, ctx| {
             act.flush_scheduled = false;
             act.flush(ctx);
+            act.drive(ctx);
         }));
     }
 
+    /// Writes until the queue is empty, the socket is full or the flush budget is spent.
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.write_waiting || matches!(self.phase, Phase::Lingering | Phase::Done) {
-            return;
-        }
-        let outcome = self.write_some();
-        self.status.set_queued_bytes(self.queue.len_bytes());
-        match outcome {
-            Flushed::Drained => self.after_progress(ctx),
-            Flushed::Blocked => {
-                self.wait_writable(ctx);
-                self.after_progress(ctx);
-            }
-            Flushed::BudgetSpent => {
-                self.flush_scheduled = true;
-                ctx.spawn(
-                    wrap_future(tokio::task::yield_now()).map(|(), act: &mut Self, ctx| {
-                        act.flush_scheduled = false;
-                        act.flush(ctx);
-                    }),
-                );
-                self.after_progress(ctx);
-            }
-            Flushed::Failed(e) => self.abort(
-                RemovalReason::IoError,
-                FailureReason::Io(e.to_string()),
-                ctx,
-            ),
-        }
-    }
-
-    /// Writes until the queue is empty, the socket is full or the budget is spent.
-    fn write_some(&mut self) -> Flushed {
         let mut budget = self.limits.flush_budget;
         loop {
-            if self.queue.is_empty() {
-                return Flushed::Drained;
-            }
-            let attempt = match self.queue.front_file() {
-                Some(region) => region.send_to(&self.stream, budget),
-                None => {
-                    let mut slices = [IoSlice::new(&[]); MAX_IOV];
-                    let n = self.queue.io_slices(&mut slices, budget);
-                    self.stream.try_write_vectored(&slices[..n])
+            let written = match self.write_once(budget) {
+                Ok(Some(written)) => written,
+                Ok(None) => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.wait_writable(ctx),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()))
                 }
             };
-            match attempt {
-                Ok(0) => return Flushed::Failed(io::ErrorKind::WriteZero.into()),
-                Ok(written) => {
-                    let packets = self.queue.advance(written);
-                    self.unreported.sent_bytes += written as u64;
-                    self.unreported.sent_packets += packets as u64;
-                    self.last_progress = Instant::now();
-                    self.last_send = Some(SystemTime::now());
-                    budget = budget.saturating_sub(written);
-                    if budget == 0 && !self.queue.is_empty() {
-                        return Flushed::BudgetSpent;
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flushed::Blocked,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Flushed::Failed(e),
+            self.core
+                .handle_written(now(), written.taken, written.confirmed);
+            budget = budget.saturating_sub(written.taken);
+            if budget == 0 {
+                return self.yield_then_flush(ctx);
             }
         }
     }
 
+    /// One write: the transport's own pending bytes first (TLS records), else the core's
+    /// next bytes. `None` when there is nothing to write.
+    fn write_once(&mut self, budget: usize) -> io::Result<Option<Written>> {
+        if self.transport.wants_write() {
+            let confirmed = self.transport.flush(&self.stream)?;
+            return Ok(Some(Written {
+                taken: 0,
+                confirmed,
+            }));
+        }
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let written = match self.core.poll_transmit(&mut slices, budget) {
+            Transmit::Nothing => return Ok(None),
+            Transmit::Slices(n) => self.transport.write(&self.stream, &slices[..n])?,
+            Transmit::File(region) => self.transport.send_file(&self.stream, region, budget)?,
+        };
+        if written.taken == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        Ok(Some(written))
+    }
+
+    fn yield_then_flush(&mut self, ctx: &mut Context<Self>) {
+        self.flush_scheduled = true;
+        ctx.spawn(
+            wrap_future(tokio::task::yield_now()).map(|(), act: &mut Self, ctx| {
+                act.flush_scheduled = false;
+                act.flush(ctx);
+                act.drive(ctx);
+            }),
+        );
+    }
+
+    /// Waits for room in the socket; the core's write deadline bounds the wait.
     fn wait_writable(&mut self, ctx: &mut Context<Self>) {
         if self.write_waiting {
             return;
         }
         self.write_waiting = true;
         let stream = self.stream.clone();
-        let deadline = self.last_progress + self.limits.write_timeout;
-        let wait = async move { tokio::time::timeout_at(deadline, stream.writable()).await };
+        let wait = async move { stream.writable().await };
         ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
             act.write_waiting = false;
             match res {
-                Ok(Ok(())) => act.flush(ctx),
-                Ok(Err(e)) => act.abort(
-                    RemovalReason::IoError,
-                    FailureReason::Io(e.to_string()),
-                    ctx,
-                ),
-                Err(_elapsed) => {
-                    let reason = RemovalReason::WriteTimeout;
-                    act.abort(reason, FailureReason::Removed(reason), ctx)
-                }
+                Ok(()) => act.flush(ctx),
+                Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
             }
+            act.drive(ctx);
         }));
     }
 
-    /// After the queue shrank or a reply arrived: resume reading, or finish a close.
-    fn after_progress(&mut self, ctx: &mut Context<Self>) {
-        self.schedule_report(ctx);
-        match self.phase {
-            Phase::Open => self.wait_readable(ctx),
-            Phase::Closing if self.queue.is_empty() && self.replies.is_clear() => {
-                self.shut_write_half(ctx)
-            }
-            _ => {}
-        }
-    }
-
-    // ----- closing -------------------------------------------------------------------
-
-    /// Removes the connection and starts a graceful close (or an abort, for reasons
-    /// where the peer cannot take more data).
-    fn begin_close(&mut self, reason: RemovalReason, ctx: &mut Context<Self>) {
-        if !reason.flushes() {
-            return self.abort(reason, FailureReason::Removed(reason), ctx);
-        }
-        if self.phase != Phase::Open {
-            return;
-        }
-        self.deregister(reason);
-        if matches!(reason, RemovalReason::Idle | RemovalReason::Shutdown) {
-            if let Some(last_word) = self.protocol.error_reply(reason.as_str()) {
-                self.reply(last_word, ctx);
-            }
-        }
-        self.phase = Phase::Closing;
-        self.read_buf = BytesMut::new();
-        ctx.run_later(self.limits.close_timeout, |act, ctx| {
-            if act.phase == Phase::Closing {
-                act.abort(
-                    act.removal.unwrap_or(RemovalReason::Closed),
-                    FailureReason::CloseTimeout,
-                    ctx,
-                );
-            }
-        });
-        self.schedule_flush(ctx);
-        self.after_progress(ctx);
-    }
-
-    fn deregister(&mut self, reason: RemovalReason) {
-        if self.removal.is_none() {
-            self.removal = Some(reason);
-            // Counters first: whoever learns of the removal then finds them current
-            // (the bad packets that caused it, say), not one stats interval behind.
-            self.report();
-            self.supervisor.do_send(Deregister {
-                id: self.id(),
-                reason,
-            });
-        }
-    }
-
-    fn shut_write_half(&mut self, ctx: &mut Context<Self>) {
-        if let Err(e) = socket2::SockRef::from(&*self.stream).shutdown(Shutdown::Write) {
-            log::debug!("connection {}: shutdown failed: {e}", self.id());
-            return self.finish(ctx);
-        }
-        self.phase = Phase::Lingering;
-        ctx.run_later(self.limits.linger, |act, ctx| act.finish(ctx));
-        self.wait_readable(ctx);
-    }
-
-    /// Closes at once: every packet still queued is recorded as dropped with `failure`.
-    fn abort(&mut self, reason: RemovalReason, failure: FailureReason, ctx: &mut Context<Self>) {
-        if self.phase == Phase::Done {
-            return;
-        }
-        self.deregister(reason);
-        self.drop_queued(failure);
-        self.finish(ctx);
-    }
-
-    fn drop_queued(&mut self, failure: FailureReason) {
-        for size in self.queue.drain_unwritten() {
-            self.unreported.dropped_packets += 1;
-            self.failures.record(failure.clone(), size);
-        }
-        self.status.set_queued_bytes(0);
-    }
-
-    fn finish(&mut self, ctx: &mut Context<Self>) {
-        self.phase = Phase::Done;
-        ctx.stop();
-    }
-
-    // ----- stats ---------------------------------------------------------------------
-
-    fn schedule_report(&mut self, ctx: &mut Context<Self>) {
-        if self.report_scheduled || self.unreported.is_zero() {
-            return;
-        }
-        self.report_scheduled = true;
-        ctx.run_later(self.limits.stats_interval, |act, _ctx| {
-            act.report_scheduled = false;
-            act.report();
-        });
-    }
-
-    fn report(&mut self) {
-        if self.unreported.is_zero() {
-            return;
-        }
-        let delta = self.unreported.take();
-        self.reported.add(&delta);
-        self.stats.do_send(TrafficDelta {
-            protocol: P::NAME,
-            delta,
-        });
-    }
-
     fn inspect(&self) -> ConnectionReport {
+        let (now, wall) = (now(), SystemTime::now());
+        let at = |t: Instant| wall - now.saturating_duration_since(t);
+        let (last_receive, last_send) = self.core.last_activity();
         ConnectionReport {
             id: self.id(),
             protocol: P::NAME,
             peer: self.status.peer,
-            queued_bytes: self.queue.len_bytes(),
-            queued_packets: self.queue.len_packets(),
-            error_packets: self.error_packets,
-            traffic: self.reported.plus(&self.unreported),
-            last_send: self.last_send,
-            last_receive: self.last_receive,
-            recent_failures: self.failures.recent().cloned().collect(),
+            queued_bytes: self.core.queued_bytes(),
+            queued_packets: self.core.queued_packets(),
+            error_packets: self.core.error_packets(),
+            traffic: self.core.traffic(),
+            last_send: last_send.map(at),
+            last_receive: last_receive.map(at),
+            recent_failures: self.core.recent_failures(now, wall),
         }
     }
 }
@@ -815,7 +399,6 @@ impl<P: Protocol> Actor for Connection<P> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        log::trace!("connection {} started", self.id());
         let addr = ctx.address();
         self.supervisor.do_send(Register(Member {
             status: self.status.clone(),
@@ -824,15 +407,29 @@ impl<P: Protocol> Actor for Connection<P> {
             close: addr.clone().recipient(),
             inspect: addr.recipient(),
         }));
-        self.wait_readable(ctx);
+        if self.transport.is_handshaking() {
+            self.core.begin_handshake(now());
+        }
+        self.core.handle_open(now());
+        self.drive(ctx);
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         // Stopped from outside (the arbiter is going away): nothing may vanish silently.
-        let reason = self.removal.unwrap_or(RemovalReason::Shutdown);
-        self.deregister(reason);
-        self.drop_queued(FailureReason::Removed(reason));
-        self.report();
+        self.core.handle_stopped(now());
+        while let Some(event) = self.core.poll_event() {
+            match event {
+                Event::Report(delta) => self.stats.do_send(TrafficDelta {
+                    protocol: P::NAME,
+                    delta,
+                }),
+                Event::Removed(reason) => self.supervisor.do_send(Deregister {
+                    id: self.id(),
+                    reason,
+                }),
+                _ => {}
+            }
+        }
         self.supervisor.do_send(Gone(self.id()));
     }
 }
@@ -840,44 +437,47 @@ impl<P: Protocol> Actor for Connection<P> {
 impl<P: Protocol> Handler<Deliver> for Connection<P> {
     type Result = Result<(), SendError>;
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) -> Self::Result {
-        self.deliver(msg.0, ctx)
+        let result = self.core.deliver(now(), msg.0, Origin::External);
+        self.drive(ctx);
+        result
     }
 }
 
 impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
+        let now = now();
         for packet in msg.0.iter() {
             // Each packet is admitted, or refused and recorded, on its own.
-            let _ = self.deliver(packet.clone(), ctx);
+            let _ = self.core.deliver(now, packet.clone(), Origin::External);
         }
+        self.drive(ctx);
     }
 }
 
 impl<P: Protocol> Handler<SendPacket<P::Response>> for Connection<P> {
     type Result = Result<(), SendError>;
     fn handle(&mut self, msg: SendPacket<P::Response>, ctx: &mut Context<Self>) -> Self::Result {
-        if self.phase != Phase::Open {
-            return Err(self.refuse(SendError::Closing, 0));
-        }
-        self.enqueue_response(msg.0, ctx)
+        let result = self.core.send(now(), msg.0);
+        self.drive(ctx);
+        result
     }
 }
 
 impl<P: Protocol> Handler<SendFile> for Connection<P> {
     type Result = Result<(), SendError>;
     fn handle(&mut self, msg: SendFile, ctx: &mut Context<Self>) -> Self::Result {
-        if self.phase != Phase::Open {
-            return Err(self.refuse(SendError::Closing, 0));
-        }
-        self.enqueue_file(msg.0, ctx)
+        let result = self.core.send_file(now(), msg.0);
+        self.drive(ctx);
+        result
     }
 }
 
 impl<P: Protocol> Handler<Close> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
-        self.begin_close(msg.0, ctx);
+        self.core.close(now(), msg.0);
+        self.drive(ctx);
     }
 }
 

@@ -1,7 +1,7 @@
 //! Refusals: why a packet was not accepted, or why an accepted one was not written.
 //!
 //! A refusal is a value returned to the caller, never a panic; the connection also
-//! records it in its [`FailureLog`](crate::FailureLog) so nothing disappears unaccounted.
+//! records it among its recent send failures so nothing disappears unaccounted.
 
 use std::fmt;
 

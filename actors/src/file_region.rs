@@ -71,6 +71,21 @@ impl FileRegion {
         Ok(sent)
     }
 
+    /// Reads up to `buf.len()` bytes of the region's front into `buf` (for a transport
+    /// that must see the bytes, such as TLS); the region is not advanced.
+    pub(crate) fn read_front(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let count = (self.remaining.min(buf.len() as u64)) as usize;
+        let n = self.file.read_at(&mut buf[..count], self.offset)?;
+        if n == 0 && count > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file ended before its region",
+            ));
+        }
+        Ok(n)
+    }
+
     #[cfg(target_os = "linux")]
     fn transfer(&self, stream: &TcpStream, count: usize) -> io::Result<usize> {
         let mut offset = self.offset;

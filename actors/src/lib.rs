@@ -30,21 +30,23 @@
 
 mod connection;
 pub mod connector;
+pub mod core;
 mod error;
-mod failures;
 mod file_region;
 mod limits;
 mod listener;
 mod member;
-pub mod outbound;
 mod protocol;
 mod reason;
-mod replies;
 mod stats;
 mod status;
 mod supervisor;
 mod traffic;
+mod transport;
 
+pub use crate::core::outbound;
+
+pub use crate::core::failures::SendFailure;
 pub use connection::{
     Connection, ConnectionContext, ConnectionReport, Inspect, SendFile, SendPacket,
 };
@@ -54,14 +56,12 @@ pub use connector::{
     SenderState, StopDestination, Target, Transmit,
 };
 pub use error::{FailureReason, SendError};
-pub use failures::{FailureLog, SendFailure};
 pub use file_region::FileRegion;
 pub use limits::{ConnectionLimits, IdleLimits, SupervisorConfig};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, DeliverBatch, Member};
 pub use protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
 pub use reason::RemovalReason;
-pub use replies::ReplyOrder;
 pub use stats::DeclareDialed;
 pub use stats::{
     BackendState, DeclareGroup, GetStats, GroupSnapshot, Opened, Removed, Snapshot, Stats,

@@ -143,13 +143,16 @@ async fn accept_loop<P: Protocol>(
         log::debug!("accepted {} connection {id} from {peer}", P::NAME);
         let factory = factory.clone();
         let context = shared.context.clone();
-        let spawned = shared.workers.pick().spawn_fn(move || {
-            let started = tokio::net::TcpStream::from_std(stream)
-                .and_then(|s| Connection::start(id, s, factory(), context, Some(place)));
-            if let Err(e) = started {
-                log::warn!("starting connection from {peer} failed: {e}");
-            }
-        });
+        let spawned =
+            shared
+                .workers
+                .pick()
+                .spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
+                    Ok(stream) => {
+                        Connection::start(id, stream, peer, factory(), context, Some(place));
+                    }
+                    Err(e) => log::warn!("registering connection from {peer} failed: {e}"),
+                });
         if !spawned {
             log::warn!("worker gone; dropped connection from {peer}");
         }

@@ -73,6 +73,9 @@ pub struct BroadcastBatch {
     pub protocol: &'static str,
     /// The encoded packets, shared by every member.
     pub packets: Arc<[Bytes]>,
+    /// A member that already has them (the publisher, whose own copies are queued in
+    /// order with its replies).
+    pub except: Option<ConnId>,
 }
 
 /// Like [`Broadcast`], but waits for every member's answer.
@@ -390,6 +393,9 @@ impl Handler<BroadcastBatch> for Supervisor {
     fn handle(&mut self, msg: BroadcastBatch, _: &mut Context<Self>) -> usize {
         let mut n = 0;
         for member in self.members_of(msg.protocol) {
+            if Some(member.status.id) == msg.except {
+                continue;
+            }
             member
                 .deliver_batch
                 .do_send(DeliverBatch(msg.packets.clone()));

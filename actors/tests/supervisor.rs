@@ -155,6 +155,7 @@ async fn a_batch_reaches_each_group_member_once_in_order() {
         .send(BroadcastBatch {
             protocol: "frame",
             packets: packets.clone(),
+            except: None,
         })
         .await
         .unwrap();

@@ -107,6 +107,27 @@ impl Server {
         }
     }
 
+    /// Stops the process (SIGSTOP) and returns once the kernel reports it stopped:
+    /// the signal is delivered asynchronously, so a request sent right after `kill`
+    /// could still be answered.
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+        let stat = format!("/proc/{}/stat", self.pid());
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let state = std::fs::read_to_string(&stat).unwrap_or_default();
+            // The state follows the parenthesised command name: "pid (comm) T ...".
+            let stopped = state
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T'));
+            if stopped {
+                return;
+            }
+            assert!(Instant::now() < deadline, "process never stopped: {state}");
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self) -> ExitStatus {
         let deadline = Instant::now() + WAIT;

@@ -287,10 +287,11 @@ impl<B: Backend> Destination<B> {
         }
         let protocol = Dialed::new((self.factory)(), id, ctx.address().recipient());
         let context = self.board.connection_context();
-        let connection = match Connection::start(id, stream, protocol, context, None) {
-            Ok(addr) => addr,
+        let peer = match stream.peer_addr() {
+            Ok(peer) => peer,
             Err(e) => return self.dial_failed(id, e.to_string(), ctx),
         };
+        let connection = Connection::start(id, stream, peer, protocol, context, None);
         let link = Link {
             deliver: connection.clone().recipient(),
             close: connection.recipient(),

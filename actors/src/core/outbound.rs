@@ -129,6 +129,11 @@ impl OutboundQueue {
         self.ends.len()
     }
 
+    /// Stream offset of the next byte to write: every byte ever taken by the socket.
+    pub fn written_offset(&self) -> u64 {
+        self.written_offset
+    }
+
     /// Whether nothing is waiting to be written.
     pub fn is_empty(&self) -> bool {
         self.queued_offset == self.written_offset
@@ -275,6 +280,13 @@ impl OutboundQueue {
     /// Marks `written` bytes as taken by the socket; returns how many packets were thereby
     /// completely written. Memory of an emptied queue is released.
     pub fn advance(&mut self, written: usize) -> usize {
+        self.advance_with(written, |_| {})
+    }
+
+    /// Like [`advance`](Self::advance), and calls `on_packet` with the stream offset at
+    /// which each completely written packet ends (counted from the first byte ever
+    /// queued), oldest first.
+    pub fn advance_with(&mut self, written: usize, mut on_packet: impl FnMut(u64)) -> usize {
         let written = written.min((self.queued_offset - self.written_offset) as usize);
         let mut left = written;
         while left > 0 {
@@ -310,6 +322,7 @@ impl OutboundQueue {
             }
             self.front_start = end;
             self.ends.pop_front();
+            on_packet(end);
             done += 1;
         }
         if self.is_empty() {

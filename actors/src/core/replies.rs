@@ -62,6 +62,14 @@ impl<R> ReplyOrder<R> {
         }
     }
 
+    /// Empties the order at close: every held reply (`Some`) and every deferred one not
+    /// filled yet (`None`), oldest first. Later fills of those slots are ignored.
+    pub fn drain(&mut self) -> impl Iterator<Item = Option<R>> + '_ {
+        self.front_seq += self.slots.len() as u64;
+        self.outstanding = 0;
+        self.slots.drain(..)
+    }
+
     /// Takes the oldest reply if it is ready.
     pub fn pop_ready(&mut self) -> Option<R> {
         if matches!(self.slots.front(), Some(Some(_))) {
@@ -91,6 +99,20 @@ mod tests {
         assert_eq!(out, vec!["a", "b", "c", "d"]);
         assert!(order.is_clear());
         assert_eq!(order.outstanding(), 0);
+    }
+
+    #[test]
+    fn drained_slots_ignore_late_fills() {
+        let mut order = ReplyOrder::default();
+        let a = order.defer();
+        order.hold("b");
+        let drained: Vec<_> = order.drain().collect();
+        assert_eq!(drained, vec![None, Some("b")]);
+        assert_eq!(order.outstanding(), 0);
+        order.fill(a, "late");
+        assert!(order.is_clear());
+        let c = order.defer();
+        assert_ne!(a, c, "a new slot never takes a drained one's number");
     }
 
     #[test]

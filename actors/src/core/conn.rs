@@ -1,0 +1,733 @@
+//! The connection state machine: every decision about one connection, and no I/O.
+//!
+//! [`Conn`] is a plain struct in the manner of quinn-proto. Events come in through
+//! `handle_*` methods, each with the current [`Instant`] (it reads no clock, so every
+//! rule is tested without sockets or a runtime); what to do goes out through
+//! [`Conn::poll_transmit`] (bytes to write), [`Conn::poll_timeout`] (when to call
+//! [`Conn::handle_timeout`] next), [`Conn::wants_read`] and [`Conn::poll_event`]
+//! (removal, broadcasts, deferred replies, counters to report, shut the write half,
+//! stop). The actor around it only waits for readiness, runs one timer and makes the
+//! system calls.
+//!
+//! Inside: the phase machine (open, closing, lingering, done), one admission rule for
+//! every packet, the byte-bounded outbound queue, reply order behind deferred replies,
+//! the error-packet count, the read-pause watermarks, the write-progress deadline, the
+//! incomplete-frame deadline, the idle kinds and the close sequence.
+
+use super::ledger::Ledger;
+use super::outbound::{EncodeRefused, OutboundQueue};
+use super::replies::ReplyOrder;
+use super::timers::Timers;
+use crate::protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
+use crate::{ConnectionLimits, FailureReason, FileRegion, RemovalReason, SendError, Traffic};
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading, writing, admitting packets.
+    Open,
+    /// Removed: admitting only its own last replies, flushing what is queued.
+    Closing,
+    /// Write half shut: reading and discarding until EOF or the linger deadline.
+    Lingering,
+    /// Finished; nothing more happens.
+    Done,
+}
+
+/// Who offers a packet: the connection's own protocol (replies, its own broadcast
+/// copy), or someone outside (a send by id, a delivery from a group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The connection's protocol handler.
+    Own,
+    /// Anyone else.
+    External,
+}
+
+/// Something that waits for its turn in reply order.
+pub(crate) enum Outgoing<R> {
+    /// A response to encode with the connection's codec.
+    Response(R),
+    /// Bytes already encoded (a broadcast, this connection's own copy included).
+    Packet(Bytes),
+    /// A region of a file, sent zero-copy.
+    File(FileRegion),
+}
+
+impl<R> Outgoing<R> {
+    /// The size to record if it fails before it was encoded.
+    fn known_size(&self) -> usize {
+        match self {
+            Outgoing::Response(_) => 0,
+            Outgoing::Packet(bytes) => bytes.len(),
+            Outgoing::File(region) => region.remaining() as usize,
+        }
+    }
+}
+
+/// What the connection asks its owner to do, in order.
+pub enum Event<R> {
+    /// Hand these counters to the stats actor.
+    Report(Traffic),
+    /// The connection left its groups for this reason (it happens once).
+    Removed(RemovalReason),
+    /// Send these encoded packets, in order, to every other member of the protocol
+    /// group (this connection's own copies are already queued in order).
+    Broadcast(Vec<Bytes>),
+    /// Run this future; hand its output to [`Conn::fill_deferred`] with `seq`.
+    Defer {
+        /// The reply slot to fill.
+        seq: u64,
+        /// The reply being computed.
+        reply: Deferred<R>,
+    },
+    /// Shut down the write half of the socket (everything queued is written).
+    ShutdownWrite,
+    /// Close the socket and stop; nothing more will happen.
+    Stop,
+}
+
+/// What to write next.
+pub enum Transmit<'a> {
+    /// Nothing is queued.
+    Nothing,
+    /// The first `n` slices handed in hold the next bytes.
+    Slices(usize),
+    /// The next bytes are this file region's (send it with `sendfile`).
+    File(&'a FileRegion),
+}
+
+/// One connection's state machine, speaking protocol `P`.
+pub struct Conn<P: Protocol> {
+    /// The application's handler for this connection.
+    protocol: P,
+    /// Cuts inbound bytes into packets and encodes outbound ones.
+    codec: P::Codec,
+    /// Where the handler puts its actions; its allocation is reused.
+    outbox: Outbox<P::Response>,
+    /// Inbound bytes not yet decoded: exactly what arrived, never what a header
+    /// announced; unallocated between packets.
+    read_buf: BytesMut,
+    /// Encoded packets waiting for the socket.
+    queue: OutboundQueue,
+    /// Stream offset (as the queue counts it) up to which the bytes taken by the
+    /// transport are known to have reached the socket; behind the queue's written
+    /// offset only while a TLS layer holds records it has not written yet.
+    confirmed_offset: u64,
+    /// Stream offsets at which packets taken but not yet confirmed end, oldest first.
+    unconfirmed_ends: VecDeque<u64>,
+    /// Replies in request order while deferred ones are outstanding.
+    replies: ReplyOrder<Outgoing<P::Response>>,
+    /// Encoded broadcasts asked for during this event, handed out together after it.
+    broadcasts: Vec<Bytes>,
+    /// Counters and failure record.
+    ledger: Ledger,
+    /// Every deadline the connection keeps.
+    timers: Timers,
+    /// Where the connection is in its life.
+    phase: Phase,
+    /// Why it was removed, once it was.
+    removal: Option<RemovalReason>,
+    /// Reading is paused because the queue passed the high watermark; it resumes below
+    /// the low one (Netty's write-buffer watermarks).
+    read_paused: bool,
+    /// What the owner has to do, oldest first.
+    events: VecDeque<Event<P::Response>>,
+    /// The limits this connection enforces.
+    limits: Arc<ConnectionLimits>,
+}
+
+impl<P: Protocol> Conn<P> {
+    /// A connection opened at `now`; `outbox` tells the handler which connection it serves.
+    pub fn new(
+        protocol: P,
+        outbox: Outbox<P::Response>,
+        limits: Arc<ConnectionLimits>,
+        now: Instant,
+    ) -> Self {
+        Conn {
+            codec: protocol.codec(),
+            protocol,
+            outbox,
+            read_buf: BytesMut::new(),
+            queue: OutboundQueue::new(limits.queue_limits()),
+            confirmed_offset: 0,
+            unconfirmed_ends: VecDeque::new(),
+            replies: ReplyOrder::default(),
+            broadcasts: Vec::new(),
+            ledger: Ledger::new(limits.max_failure_records),
+            timers: Timers::new(now),
+            phase: Phase::Open,
+            removal: None,
+            read_paused: false,
+            events: VecDeque::new(),
+            limits,
+        }
+    }
+
+    // ----- inputs --------------------------------------------------------------------
+
+    /// The connection is ready: runs the protocol's `on_open`.
+    pub fn handle_open(&mut self, now: Instant) {
+        self.protocol.on_open(&mut self.outbox);
+        self.run_actions(now);
+        self.settle(now);
+    }
+
+    /// A TLS handshake has begun: it must finish by `now + tls_handshake_timeout`.
+    pub fn begin_handshake(&mut self, now: Instant) {
+        self.timers.handshake = Some(now + self.limits.tls_handshake_timeout);
+    }
+
+    /// The TLS handshake finished.
+    pub fn handshake_done(&mut self) {
+        self.timers.handshake = None;
+    }
+
+    /// Bytes arrived from the peer.
+    pub fn handle_read(&mut self, now: Instant, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.ledger.received_bytes(data.len());
+        self.timers.received(now);
+        if self.phase == Phase::Open {
+            self.read_buf.extend_from_slice(data);
+            self.decode_all(now);
+        }
+        self.settle(now);
+    }
+
+    /// The peer closed its side.
+    pub fn handle_eof(&mut self, now: Instant) {
+        match self.phase {
+            Phase::Open => self.begin_close(now, RemovalReason::PeerClosed),
+            Phase::Lingering => self.finish(),
+            Phase::Closing | Phase::Done => {}
+        }
+        self.settle(now);
+    }
+
+    /// The socket or the TLS layer failed: remove for `reason`, recording what is
+    /// queued as failed with `failure`.
+    pub fn handle_failure(&mut self, now: Instant, reason: RemovalReason, failure: FailureReason) {
+        self.abort(now, reason, failure);
+        self.settle(now);
+    }
+
+    /// The transport took `taken` more bytes of what [`poll_transmit`](Self::poll_transmit)
+    /// offered, and `confirmed` more bytes reached the socket (equal for plain TCP; a TLS
+    /// layer confirms once the records holding them are written).
+    pub fn handle_written(&mut self, now: Instant, taken: usize, confirmed: usize) {
+        if taken > 0 {
+            self.timers.wrote(now);
+        }
+        if taken == confirmed && self.confirmed_offset == self.queue.written_offset() {
+            // Plain TCP: what the socket took has reached it.
+            let packets = self.queue.advance(taken);
+            self.confirmed_offset = self.queue.written_offset();
+            self.ledger.sent(taken, packets);
+        } else {
+            let pending = &mut self.unconfirmed_ends;
+            self.queue.advance_with(taken, |end| pending.push_back(end));
+            self.confirm(confirmed);
+        }
+        self.settle(now);
+    }
+
+    /// Offers a packet already encoded for this connection's protocol.
+    pub fn deliver(
+        &mut self,
+        now: Instant,
+        packet: Bytes,
+        origin: Origin,
+    ) -> Result<(), SendError> {
+        let result = self.admit(now, origin, Outgoing::Packet(packet));
+        self.settle(now);
+        result
+    }
+
+    /// Offers a response, encoded by this connection's codec.
+    pub fn send(&mut self, now: Instant, response: P::Response) -> Result<(), SendError> {
+        let result = self.admit(now, Origin::External, Outgoing::Response(response));
+        self.settle(now);
+        result
+    }
+
+    /// Offers a file region, sent zero-copy in order with the packets around it.
+    pub fn send_file(&mut self, now: Instant, region: FileRegion) -> Result<(), SendError> {
+        let result = self.admit(now, Origin::External, Outgoing::File(region));
+        self.settle(now);
+        result
+    }
+
+    /// A deferred reply is ready.
+    pub fn fill_deferred(&mut self, now: Instant, seq: u64, reply: P::Response) {
+        self.replies.fill(seq, Outgoing::Response(reply));
+        self.release_ready(now);
+        self.settle(now);
+    }
+
+    /// Someone asked the connection to close for `reason`.
+    pub fn close(&mut self, now: Instant, reason: RemovalReason) {
+        self.begin_close(now, reason);
+        self.settle(now);
+    }
+
+    /// The owner is going away without a close (its thread stops): everything still
+    /// queued or held is recorded as failed.
+    pub fn handle_stopped(&mut self, now: Instant) {
+        let reason = self.removal.unwrap_or(RemovalReason::Shutdown);
+        self.abort(now, reason, FailureReason::Removed(reason));
+        self.settle(now);
+    }
+
+    /// A deadline from [`poll_timeout`](Self::poll_timeout) may have passed.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let t = &self.timers;
+        if t.handshake.is_some_and(|at| at <= now) {
+            let reason = RemovalReason::TlsHandshake;
+            self.abort(now, reason, FailureReason::Removed(reason));
+        }
+        match self.phase {
+            Phase::Open => self.open_timeouts(now),
+            Phase::Closing if self.timers.phase_end.is_some_and(|at| at <= now) => {
+                let reason = self.removal.unwrap_or(RemovalReason::Closed);
+                self.abort(now, reason, FailureReason::CloseTimeout);
+            }
+            Phase::Lingering if self.timers.phase_end.is_some_and(|at| at <= now) => self.finish(),
+            _ => {}
+        }
+        if self.timers.report.is_some_and(|at| at <= now) {
+            self.timers.report = None;
+            self.report();
+        }
+        self.settle(now);
+    }
+
+    // ----- outputs -------------------------------------------------------------------
+
+    /// The next thing the owner must do.
+    pub fn poll_event(&mut self) -> Option<Event<P::Response>> {
+        self.events.pop_front()
+    }
+
+    /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout) has
+    /// something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers
+            .next(&self.limits, !self.queue.is_empty(), self.phase)
+    }
+
+    /// Whether the owner should read from the socket now.
+    pub fn wants_read(&self) -> bool {
+        match self.phase {
+            Phase::Open => {
+                !self.read_paused && self.replies.outstanding() < self.limits.max_deferred
+            }
+            Phase::Lingering => true,
+            Phase::Closing | Phase::Done => false,
+        }
+    }
+
+    /// Whether bytes are waiting for the socket.
+    pub fn wants_write(&self) -> bool {
+        matches!(self.phase, Phase::Open | Phase::Closing) && !self.queue.is_empty()
+    }
+
+    /// The next bytes to write, at most `budget` of them: slices into `dst`, or the
+    /// file region at the front of the queue.
+    pub fn poll_transmit<'a>(&'a self, dst: &mut [IoSlice<'a>], budget: usize) -> Transmit<'a> {
+        if !self.wants_write() {
+            return Transmit::Nothing;
+        }
+        if let Some(region) = self.queue.front_file() {
+            return Transmit::File(region);
+        }
+        match self.queue.io_slices(dst, budget) {
+            0 => Transmit::Nothing,
+            n => Transmit::Slices(n),
+        }
+    }
+
+    /// Where the connection is in its life.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// Why it was removed, once it was.
+    pub fn removal(&self) -> Option<RemovalReason> {
+        self.removal
+    }
+
+    /// Bytes waiting in the outbound queue.
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.len_bytes()
+    }
+
+    /// Packets waiting in the outbound queue.
+    pub fn queued_packets(&self) -> usize {
+        self.queue.len_packets()
+    }
+
+    /// Error packets over the connection's lifetime.
+    pub fn error_packets(&self) -> u32 {
+        self.ledger.error_packets()
+    }
+
+    /// Everything counted since the connection opened.
+    pub fn traffic(&self) -> Traffic {
+        self.ledger.total()
+    }
+
+    /// Bytes held for an incomplete inbound packet.
+    pub fn read_buffered(&self) -> usize {
+        self.read_buf.len()
+    }
+
+    /// Bytes allocated for inbound data (what the peer can make us hold).
+    pub fn read_capacity(&self) -> usize {
+        self.read_buf.capacity()
+    }
+
+    /// When the peer last sent bytes, and when the socket last took bytes from us.
+    pub fn last_activity(&self) -> (Option<Instant>, Option<Instant>) {
+        (self.timers.last_receive, self.timers.last_send)
+    }
+
+    /// The most recent send failures, with wall-clock times (`now` and `wall` being
+    /// one moment on the two clocks).
+    pub fn recent_failures(&self, now: Instant, wall: SystemTime) -> Vec<crate::SendFailure> {
+        self.ledger.recent_failures(now, wall)
+    }
+
+    // ----- reading -------------------------------------------------------------------
+
+    fn decode_all(&mut self, now: Instant) {
+        let mut decoded = false;
+        while self.phase == Phase::Open {
+            match self.codec.decode(&mut self.read_buf) {
+                Ok(Some(Inbound::Request(request))) => {
+                    decoded = true;
+                    self.ledger.received_packet();
+                    self.protocol.handle(request, &mut self.outbox);
+                    self.run_actions(now);
+                }
+                Ok(Some(Inbound::Bad(reason))) => {
+                    decoded = true;
+                    self.ledger.received_packet();
+                    self.bad_packet(now, &reason);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The stream cannot be trusted any more: one error packet, the error
+                    // reply, and removal at once.
+                    self.ledger.received_packet();
+                    self.ledger.error_packet();
+                    let reason = e.to_string();
+                    log::debug!("framing error: {reason}");
+                    self.last_word(now, &reason);
+                    self.read_buf = BytesMut::new();
+                    self.begin_close(now, RemovalReason::ErrorPackets);
+                }
+            }
+        }
+        if self.read_buf.is_empty() || self.phase != Phase::Open {
+            self.read_buf = BytesMut::new();
+            self.timers.frame_started = None;
+        } else if decoded || self.timers.frame_started.is_none() {
+            // What is left began in the bytes that just arrived.
+            self.timers.frame_started = Some(now);
+        }
+    }
+
+    fn run_actions(&mut self, now: Instant) {
+        // Reuse the action list's allocation from one request to the next.
+        let mut actions = std::mem::take(&mut self.outbox.actions);
+        for action in actions.drain(..) {
+            self.act(now, action);
+        }
+        self.outbox.actions = actions;
+    }
+
+    fn act(&mut self, now: Instant, action: Action<P::Response>) {
+        match action {
+            Action::Reply(response) => self.send_in_order(now, Outgoing::Response(response)),
+            Action::Broadcast(response) => self.broadcast(now, response),
+            Action::Defer(reply) => {
+                // A deferred reply may read shared figures (a stats snapshot): report ours first.
+                self.report();
+                let seq = self.replies.defer();
+                self.events.push_back(Event::Defer { seq, reply });
+            }
+            Action::SendFile(region) => self.send_in_order(now, Outgoing::File(region)),
+            Action::Bad(reason) => self.bad_packet(now, &reason),
+            Action::Close(reason) => self.begin_close(now, reason),
+        }
+    }
+
+    fn bad_packet(&mut self, now: Instant, reason: &str) {
+        let count = self.ledger.error_packet();
+        self.last_word(now, reason);
+        if count >= self.limits.max_error_packets {
+            self.begin_close(now, RemovalReason::ErrorPackets);
+        }
+    }
+
+    /// Queues the protocol's error reply for `reason`, in order with the other replies.
+    fn last_word(&mut self, now: Instant, reason: &str) {
+        if let Some(reply) = self.protocol.error_reply(reason) {
+            self.send_in_order(now, Outgoing::Response(reply));
+        }
+    }
+
+    /// Encodes a broadcast once: this connection's copy joins its own queue in order
+    /// with its replies, and the same bytes go to the others after this event.
+    fn broadcast(&mut self, now: Instant, response: P::Response) {
+        let mut buf = BytesMut::new();
+        match self.codec.encode(response, &mut buf) {
+            Ok(()) => {
+                let packet = buf.freeze();
+                self.broadcasts.push(packet.clone());
+                self.send_in_order(now, Outgoing::Packet(packet));
+            }
+            Err(e) => {
+                log::warn!("broadcast encode failed: {e}");
+                let refusal = SendError::Encode(e.to_string());
+                self.ledger.refused(now, FailureReason::Refused(refusal), 0);
+            }
+        }
+    }
+
+    // ----- admission -----------------------------------------------------------------
+
+    /// Queues its own reply now, or holds it behind outstanding deferred replies.
+    fn send_in_order(&mut self, now: Instant, out: Outgoing<P::Response>) {
+        if self.replies.is_clear() {
+            // A refusal is recorded where it happens; a reply has no caller to tell.
+            let _ = self.admit(now, Origin::Own, out);
+        } else {
+            self.replies.hold(out);
+        }
+    }
+
+    fn release_ready(&mut self, now: Instant) {
+        while let Some(ready) = self.replies.pop_ready() {
+            let _ = self.admit(now, Origin::Own, ready);
+        }
+    }
+
+    /// The one admission rule: open connections take everything; a closing one takes
+    /// only its own last replies; a packet past `max_outbound_bytes` is refused and
+    /// makes the peer a slow consumer. Every refusal is recorded.
+    fn admit(
+        &mut self,
+        now: Instant,
+        origin: Origin,
+        out: Outgoing<P::Response>,
+    ) -> Result<(), SendError> {
+        let open = match self.phase {
+            Phase::Open => true,
+            Phase::Closing => origin == Origin::Own,
+            Phase::Lingering | Phase::Done => false,
+        };
+        if !open {
+            return Err(self.refuse(now, SendError::Closing, out.known_size()));
+        }
+        let was_empty = self.queue.is_empty();
+        let (outcome, size) = match out {
+            Outgoing::Response(response) => {
+                let codec = &mut self.codec;
+                match self.queue.encode_with(|buf| codec.encode(response, buf)) {
+                    Ok(0) => return Ok(()),
+                    Ok(size) => (Ok(()), size),
+                    Err(EncodeRefused::Encode(e)) => {
+                        log::warn!("encode failed: {e}");
+                        (Err(SendError::Encode(e.to_string())), 0)
+                    }
+                    Err(EncodeRefused::OverBudget(over)) => (Err(over.into()), over.packet),
+                }
+            }
+            Outgoing::Packet(packet) if packet.is_empty() => (Err(SendError::Empty), 0),
+            Outgoing::Packet(packet) => {
+                let size = packet.len();
+                (self.queue.push(packet).map_err(SendError::from), size)
+            }
+            Outgoing::File(region) => {
+                let size = region.remaining() as usize;
+                if !self.queue.push_file(region) {
+                    return Ok(());
+                }
+                (Ok(()), size)
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                if was_empty {
+                    self.timers.write_since = now;
+                }
+                self.ledger.queued();
+                Ok(())
+            }
+            Err(e) => {
+                let slow = matches!(e, SendError::OverBudget { .. });
+                self.refuse(now, e.clone(), size);
+                if slow {
+                    let reason = RemovalReason::SlowConsumer;
+                    self.abort(now, reason, FailureReason::Removed(reason));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a refused packet; returns the refusal for the caller.
+    fn refuse(&mut self, now: Instant, err: SendError, size: usize) -> SendError {
+        self.ledger
+            .refused(now, FailureReason::Refused(err.clone()), size);
+        err
+    }
+
+    fn confirm(&mut self, confirmed: usize) {
+        self.confirmed_offset += confirmed as u64;
+        let mut packets = 0;
+        while self
+            .unconfirmed_ends
+            .front()
+            .is_some_and(|&end| end <= self.confirmed_offset)
+        {
+            self.unconfirmed_ends.pop_front();
+            packets += 1;
+        }
+        self.ledger.sent(confirmed, packets);
+    }
+
+    // ----- timers --------------------------------------------------------------------
+
+    fn open_timeouts(&mut self, now: Instant) {
+        let write_timeout = self.limits.write_timeout;
+        if !self.queue.is_empty() && self.timers.write_since + write_timeout <= now {
+            let reason = RemovalReason::WriteTimeout;
+            return self.abort(now, reason, FailureReason::Removed(reason));
+        }
+        if let Some(started) = self.timers.frame_started {
+            if started + self.limits.frame_timeout <= now {
+                self.last_word(now, "frame timeout");
+                return self.begin_close(now, RemovalReason::FrameTimeout);
+            }
+        }
+        for idle in [Idle::Read, Idle::Write, Idle::All] {
+            if self.phase == Phase::Open && self.timers.idle_passed(idle, &self.limits.idle, now) {
+                self.protocol.on_idle(idle, &mut self.outbox);
+                self.run_actions(now);
+            }
+        }
+    }
+
+    // ----- closing -------------------------------------------------------------------
+
+    /// Removes the connection and starts a graceful close, or an abort for reasons
+    /// where the peer cannot take more data.
+    fn begin_close(&mut self, now: Instant, reason: RemovalReason) {
+        if !reason.flushes() {
+            return self.abort(now, reason, FailureReason::Removed(reason));
+        }
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.remove(reason);
+        if matches!(reason, RemovalReason::Idle | RemovalReason::Shutdown) {
+            self.last_word(now, reason.as_str());
+        }
+        self.phase = Phase::Closing;
+        self.read_buf = BytesMut::new();
+        self.timers.frame_started = None;
+        self.timers.phase_end = Some(now + self.limits.close_timeout);
+    }
+
+    /// Closes at once: every packet still queued, taken but unconfirmed, or held in
+    /// reply order is recorded as failed with `failure`.
+    fn abort(&mut self, now: Instant, reason: RemovalReason, failure: FailureReason) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        for size in self.queue.drain_unwritten() {
+            self.ledger.dropped(now, failure.clone(), size);
+        }
+        let mut start = self.confirmed_offset;
+        for end in self.unconfirmed_ends.drain(..) {
+            self.ledger
+                .dropped(now, failure.clone(), end.saturating_sub(start) as usize);
+            start = end;
+        }
+        self.confirmed_offset = self.queue.written_offset();
+        let held: Vec<usize> = self
+            .replies
+            .drain()
+            .map(|slot| slot.map_or(0, |out| out.known_size()))
+            .collect();
+        for size in held {
+            self.ledger.refused(now, failure.clone(), size);
+        }
+        self.read_buf = BytesMut::new();
+        self.remove(reason);
+        self.finish();
+    }
+
+    /// Leaves the groups, once: the owner reports the counters first, so whoever learns
+    /// of the removal finds them current.
+    fn remove(&mut self, reason: RemovalReason) {
+        if self.removal.is_some() {
+            return;
+        }
+        self.removal = Some(reason);
+        self.protocol.on_close(reason);
+        self.report();
+        self.events.push_back(Event::Removed(reason));
+    }
+
+    fn finish(&mut self) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.phase = Phase::Done;
+        self.report();
+        self.events.push_back(Event::Stop);
+    }
+
+    fn report(&mut self) {
+        if let Some(delta) = self.ledger.take_report() {
+            self.events.push_back(Event::Report(delta));
+        }
+    }
+
+    /// Runs after every input: hands out the broadcasts, arms the report, applies the
+    /// read watermarks and moves a drained closing connection on to lingering.
+    fn settle(&mut self, now: Instant) {
+        if !self.broadcasts.is_empty() {
+            let packets = std::mem::take(&mut self.broadcasts);
+            self.events.push_back(Event::Broadcast(packets));
+        }
+        if self.ledger.has_unreported() && self.timers.report.is_none() {
+            self.timers.report = Some(now + self.limits.stats_interval);
+        }
+        let queued = self.queue.len_bytes();
+        if queued >= self.limits.read_pause_bytes {
+            self.read_paused = true;
+        } else if queued <= self.limits.read_pause_bytes / 2 {
+            self.read_paused = false;
+        }
+        let drained = self.queue.is_empty() && self.unconfirmed_ends.is_empty();
+        if self.phase == Phase::Closing && drained && self.replies.is_clear() {
+            self.phase = Phase::Lingering;
+            self.timers.phase_end = Some(now + self.limits.linger);
+            self.events.push_back(Event::ShutdownWrite);
+        }
+    }
+}
