@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 
 /// Why a read failed.
 #[derive(Debug)]
+#[allow(dead_code)] // the TLS variants are built once the TLS transport lands
 pub(crate) enum ReadFailure {
     /// The socket failed (or has nothing now: `WouldBlock`).
     Io(io::Error),
