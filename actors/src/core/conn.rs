@@ -535,7 +535,9 @@ impl<P: Protocol> Conn<P> {
         let open = match self.phase {
             Phase::Open => true,
             Phase::Closing => origin == Origin::Own,
-            Phase::Lingering | Phase::Done => false,
+            Phase::Lingering => false,
+            // Nothing is counted any more: the caller alone learns of the refusal.
+            Phase::Done => return Err(SendError::Closing),
         };
         if !open {
             return Err(self.refuse(now, SendError::Closing, out.known_size()));
@@ -729,5 +731,29 @@ impl<P: Protocol> Conn<P> {
             self.timers.phase_end = Some(now + self.limits.linger);
             self.events.push_back(Event::ShutdownWrite);
         }
+    }
+}
+
+/// What the core's own tests look at inside.
+#[cfg(test)]
+impl<P: Protocol> Conn<P> {
+    /// Reply slots in use: outstanding deferred replies and the replies held behind them.
+    pub(super) fn held_replies(&self) -> usize {
+        self.replies.slots()
+    }
+
+    /// Deferred replies not filled yet.
+    pub(super) fn outstanding_replies(&self) -> usize {
+        self.replies.outstanding()
+    }
+
+    /// Packets queued or taken by the transport and not yet confirmed.
+    pub(super) fn packets_on_the_way(&self) -> usize {
+        self.queue.len_packets() + self.unconfirmed_ends.len()
+    }
+
+    /// The limits this connection enforces.
+    pub(super) fn limits(&self) -> &ConnectionLimits {
+        &self.limits
     }
 }

@@ -11,4 +11,7 @@ pub mod outbound;
 pub(crate) mod replies;
 mod timers;
 
+#[cfg(test)]
+mod tests;
+
 pub use conn::{Conn, Event, Origin, Phase, Transmit};

@@ -34,6 +34,12 @@ impl<R> ReplyOrder<R> {
         self.slots.is_empty()
     }
 
+    /// Slots in use: deferred replies and the replies held behind them.
+    #[cfg(test)]
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Deferred replies not filled yet.
     pub fn outstanding(&self) -> usize {
         self.outstanding

@@ -1,0 +1,1044 @@
+//! The connection core driven directly: no socket, no runtime, no clock.
+//!
+//! A small test protocol (a `u16` length prefix, one command byte) and a fake socket
+//! that takes as many bytes as a test allows. Deterministic tests pin each rule; a
+//! property test runs random sequences of reads, deliveries, partial writes, TLS
+//! confirmations, timer firings and closes, and checks the accounting invariants after
+//! every step.
+
+use super::{Conn, Event, Origin, Phase, Transmit};
+use crate::protocol::{Idle, Inbound, Outbox, Protocol};
+use crate::{
+    ConnectionLimits, FailureReason, IdleLimits, RemovalReason, SendError, Supervisor, Traffic,
+};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::codec::{Decoder, Encoder};
+
+// ----- the test protocol -----------------------------------------------------------------
+
+/// The largest body the test codec accepts.
+const MAX_BODY: usize = 4000;
+
+/// `len:u16 | body`; an empty body is a bad packet, one over `MAX_BODY` breaks the stream.
+struct TestCodec;
+
+impl Decoder for TestCodec {
+    type Item = Inbound<Bytes>;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        if src.len() < 2 {
+            return Ok(None);
+        }
+        let len = u16::from_be_bytes([src[0], src[1]]) as usize;
+        if len > MAX_BODY {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "too large",
+            ));
+        }
+        if len == 0 {
+            src.advance(2);
+            return Ok(Some(Inbound::Bad("empty".into())));
+        }
+        if src.len() < 2 + len {
+            // Reserves nothing for the announced length.
+            return Ok(None);
+        }
+        src.advance(2);
+        Ok(Some(Inbound::Request(src.split_to(len).freeze())))
+    }
+}
+
+impl Encoder<Bytes> for TestCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        let len = u16::try_from(item.len())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "too long"))?;
+        dst.put_u16(len);
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+/// What the test protocol produced, shared with the test.
+#[derive(Default)]
+struct Log {
+    /// Sequence number of the next own output (reply, broadcast copy, deferred reply,
+    /// error reply, heartbeat); every own output carries one, so order can be checked.
+    next_own: Cell<u32>,
+    /// Bodies of deferred replies, in the order they were deferred.
+    deferred: RefCell<VecDeque<Bytes>>,
+    /// Heartbeats sent from `on_idle`, by kind.
+    idle: RefCell<Vec<Idle>>,
+    /// Reasons passed to `on_close`.
+    closed: RefCell<Vec<RemovalReason>>,
+    /// Welcomes sent by `on_open`.
+    opened: Cell<u32>,
+}
+
+impl Log {
+    /// The body of the next own output: `o | seq:u32 | pad`.
+    fn own(&self, pad: usize) -> Bytes {
+        let seq = self.next_own.get();
+        self.next_own.set(seq + 1);
+        let mut body = BytesMut::with_capacity(5 + pad);
+        body.put_u8(b'o');
+        body.put_u32(seq);
+        body.put_bytes(b'.', pad);
+        body.freeze()
+    }
+}
+
+/// Commands: `E` echo, `B` broadcast, `D` deferred reply, `X` bad packet, `C` close.
+/// The bytes after the command are padding that sizes the reply.
+struct TestProto {
+    log: Rc<Log>,
+}
+
+impl Protocol for TestProto {
+    const NAME: &'static str = "test";
+    type Request = Bytes;
+    type Response = Bytes;
+    type Codec = TestCodec;
+
+    fn codec(&self) -> TestCodec {
+        TestCodec
+    }
+
+    fn handle(&mut self, request: Bytes, out: &mut Outbox<Bytes>) {
+        let pad = request.len() - 1;
+        match request[0] {
+            b'E' => out.reply(self.log.own(pad)),
+            b'B' => out.broadcast(self.log.own(pad)),
+            b'D' => {
+                self.log.deferred.borrow_mut().push_back(self.log.own(pad));
+                out.defer(std::future::pending());
+            }
+            b'C' => out.close(RemovalReason::Closed),
+            _ => out.bad_packet("unknown command"),
+        }
+    }
+
+    fn error_reply(&self, reason: &str) -> Option<Bytes> {
+        Some(self.log.own(reason.len()))
+    }
+
+    fn on_open(&mut self, out: &mut Outbox<Bytes>) {
+        self.log.opened.set(self.log.opened.get() + 1);
+        out.reply(self.log.own(0));
+    }
+
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<Bytes>) {
+        self.log.idle.borrow_mut().push(idle);
+        out.reply(self.log.own(0));
+    }
+
+    fn on_close(&mut self, reason: RemovalReason) {
+        self.log.closed.borrow_mut().push(reason);
+    }
+}
+
+/// One request on the wire.
+fn request(command: u8, pad: usize) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(3 + pad);
+    frame.extend_from_slice(&((1 + pad) as u16).to_be_bytes());
+    frame.push(command);
+    frame.resize(3 + pad, b'.');
+    frame
+}
+
+/// An outbox that no runtime will ever read: the core never sends to the supervisor.
+fn outbox() -> Outbox<Bytes> {
+    let (tx, _rx) = actix::dev::channel::channel::<Supervisor>(16);
+    Outbox::new(
+        7,
+        "127.0.0.1:9".parse().expect("address"),
+        actix::Addr::new(tx),
+    )
+}
+
+// ----- the harness -----------------------------------------------------------------------
+
+/// A connection core with a fake socket and a hand-moved clock.
+struct Harness {
+    conn: Conn<TestProto>,
+    log: Rc<Log>,
+    now: Instant,
+    /// The socket is TLS-like: bytes taken are confirmed only by [`Harness::confirm`].
+    tls: bool,
+    /// Every byte the fake socket took, in order.
+    wire: Vec<u8>,
+    /// Of those, the bytes confirmed as having reached the socket.
+    confirmed: usize,
+    /// Inbound bytes not yet handed to the core.
+    inbound: VecDeque<u8>,
+    /// Packets offered from outside (by id or from a group).
+    external_offers: u64,
+    /// Sequence number of the next external packet.
+    next_external: u32,
+    /// Deferred replies waiting for their value: (slot, body).
+    defers: VecDeque<(u64, Bytes)>,
+    /// Counters handed out in `Report` events.
+    reported: Traffic,
+    /// Packets handed out for the rest of the group.
+    broadcast_out: usize,
+    /// Removal events seen.
+    removals: Vec<RemovalReason>,
+    shutdown_write: bool,
+    stopped: bool,
+}
+
+impl Harness {
+    fn new(limits: ConnectionLimits) -> Self {
+        Self::with(limits, false)
+    }
+
+    fn with(limits: ConnectionLimits, tls: bool) -> Self {
+        let log = Rc::new(Log::default());
+        let now = Instant::now();
+        let proto = TestProto { log: log.clone() };
+        let conn = Conn::new(proto, outbox(), Arc::new(limits), now);
+        Harness {
+            conn,
+            log,
+            now,
+            tls,
+            wire: Vec::new(),
+            confirmed: 0,
+            inbound: VecDeque::new(),
+            external_offers: 0,
+            next_external: 0,
+            defers: VecDeque::new(),
+            reported: Traffic::default(),
+            broadcast_out: 0,
+            removals: Vec::new(),
+            shutdown_write: false,
+            stopped: false,
+        }
+    }
+
+    /// Carries out what the core asked for.
+    fn pump(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            assert!(!self.stopped, "an event after Stop");
+            match event {
+                Event::Report(delta) => self.reported.add(&delta),
+                Event::Removed(reason) => self.removals.push(reason),
+                Event::Broadcast(packets) => self.broadcast_out += packets.len(),
+                Event::Defer { seq, reply: _ } => {
+                    let body = self.log.deferred.borrow_mut().pop_front();
+                    self.defers.push_back((seq, body.expect("a deferred body")));
+                }
+                Event::ShutdownWrite => self.shutdown_write = true,
+                Event::Stop => {
+                    self.stopped = true;
+                    assert_eq!(self.reported, self.conn.traffic(), "unreported at stop");
+                }
+            }
+        }
+    }
+
+    fn open(&mut self) {
+        self.conn.handle_open(self.now);
+        self.pump();
+    }
+
+    /// The peer sends these bytes; the core reads them only while it wants to.
+    fn send(&mut self, bytes: &[u8]) {
+        self.inbound.extend(bytes);
+    }
+
+    /// Hands the core up to `n` pending inbound bytes, if it wants to read.
+    fn feed(&mut self, n: usize) {
+        if !self.conn.wants_read() || self.stopped {
+            return;
+        }
+        let n = n.min(self.inbound.len());
+        let chunk: Vec<u8> = self.inbound.drain(..n).collect();
+        self.conn.handle_read(self.now, &chunk);
+        self.pump();
+    }
+
+    fn feed_all(&mut self) {
+        self.feed(usize::MAX);
+    }
+
+    /// The socket takes up to `budget` bytes.
+    fn write(&mut self, budget: usize) {
+        if self.stopped {
+            return;
+        }
+        let mut slices = [IoSlice::new(&[]); 64];
+        let taken = match self.conn.poll_transmit(&mut slices, budget) {
+            Transmit::Nothing => return,
+            Transmit::File(_) => panic!("the test protocol sends no files"),
+            Transmit::Slices(n) => {
+                let mut taken = 0;
+                for slice in &slices[..n] {
+                    let room = budget - taken;
+                    let part = &slice[..slice.len().min(room)];
+                    self.wire.extend_from_slice(part);
+                    taken += part.len();
+                    if taken == budget {
+                        break;
+                    }
+                }
+                taken
+            }
+        };
+        let confirmed = if self.tls { 0 } else { taken };
+        if !self.tls {
+            self.confirmed += taken;
+        }
+        self.conn.handle_written(self.now, taken, confirmed);
+        self.pump();
+    }
+
+    fn write_all(&mut self) {
+        for _ in 0..10_000 {
+            if !self.conn.wants_write() {
+                return;
+            }
+            self.write(usize::MAX);
+        }
+        panic!("the queue never drained");
+    }
+
+    /// A TLS layer reports up to `n` more taken bytes as written to the socket.
+    fn confirm(&mut self, n: usize) {
+        let n = n.min(self.wire.len() - self.confirmed);
+        if n == 0 || self.stopped {
+            return;
+        }
+        self.confirmed += n;
+        self.conn.handle_written(self.now, 0, n);
+        self.pump();
+    }
+
+    /// An external packet, already encoded (as a group delivery is).
+    fn deliver(&mut self, pad: usize) -> Result<(), SendError> {
+        let body = self.external_body(pad);
+        let mut packet = BytesMut::new();
+        TestCodec.encode(body, &mut packet).expect("encodes");
+        let result = self
+            .conn
+            .deliver(self.now, packet.freeze(), Origin::External);
+        self.offered(&result);
+        result
+    }
+
+    /// An external response, encoded by the connection (a send by id).
+    fn send_response(&mut self, pad: usize) -> Result<(), SendError> {
+        let body = self.external_body(pad);
+        let result = self.conn.send(self.now, body);
+        self.offered(&result);
+        result
+    }
+
+    /// Counts an external offer: a stopped connection refuses without counting, as
+    /// its owner is gone and only the caller can learn of it.
+    fn offered(&mut self, result: &Result<(), SendError>) {
+        if self.stopped {
+            assert_eq!(*result, Err(SendError::Closing));
+        } else {
+            self.external_offers += 1;
+        }
+        self.pump();
+    }
+
+    /// Moves the clock from deadline to deadline until the connection stops.
+    fn run_to_stop(&mut self) {
+        for _ in 0..100 {
+            if self.stopped || !self.next_deadline() {
+                break;
+            }
+        }
+        assert!(self.stopped, "no deadline stops the connection");
+    }
+
+    fn external_body(&mut self, pad: usize) -> Bytes {
+        let seq = self.next_external;
+        self.next_external += 1;
+        let mut body = BytesMut::new();
+        body.put_u8(b'e');
+        body.put_u32(seq);
+        body.put_bytes(b'.', pad);
+        body.freeze()
+    }
+
+    /// The oldest deferred reply becomes ready.
+    fn fill(&mut self) {
+        if let Some((seq, body)) = self.defers.pop_front() {
+            self.conn.fill_deferred(self.now, seq, body);
+            self.pump();
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.conn.handle_timeout(self.now);
+        self.pump();
+    }
+
+    /// Moves the clock to the core's next deadline, if it has one.
+    fn next_deadline(&mut self) -> bool {
+        match self.conn.poll_timeout() {
+            Some(at) => {
+                self.now = self.now.max(at);
+                self.conn.handle_timeout(self.now);
+                self.pump();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn close(&mut self, reason: RemovalReason) {
+        self.conn.close(self.now, reason);
+        self.pump();
+    }
+
+    fn eof(&mut self) {
+        self.conn.handle_eof(self.now);
+        self.pump();
+    }
+
+    fn fail(&mut self) {
+        let reason = RemovalReason::IoError;
+        self.conn
+            .handle_failure(self.now, reason, FailureReason::Io("reset".into()));
+        self.pump();
+    }
+
+    /// The complete packets the fake socket took, as (kind, seq, body length).
+    fn written(&self) -> Vec<(u8, u32, usize)> {
+        let mut out = Vec::new();
+        let mut rest = &self.wire[..];
+        while rest.len() >= 2 {
+            let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+            if rest.len() < 2 + len {
+                break;
+            }
+            let body = &rest[2..2 + len];
+            assert!(
+                len >= 5,
+                "every packet carries a kind and a sequence number"
+            );
+            let seq = u32::from_be_bytes([body[1], body[2], body[3], body[4]]);
+            out.push((body[0], seq, len));
+            rest = &rest[2 + len..];
+        }
+        out
+    }
+
+    /// The accounting invariants; called after every step of the property test.
+    fn check(&self) {
+        let t = self.conn.traffic();
+        let own = u64::from(self.log.next_own.get());
+        let held = self.conn.held_replies() as u64;
+        // Every packet offered is queued, refused, or still waiting in reply order.
+        assert_eq!(
+            own + self.external_offers,
+            t.queued_packets + t.refused_packets + held,
+            "offers unaccounted: {t:?}, held {held}"
+        );
+        // Every queued packet is sent, dropped with a reason, or still on its way.
+        let on_the_way = self.conn.packets_on_the_way();
+        assert_eq!(
+            t.queued_packets,
+            t.sent_packets + t.dropped_packets + on_the_way as u64,
+            "queued packets unaccounted: {t:?}"
+        );
+        // Bytes reported as sent are exactly those that reached the fake socket.
+        assert_eq!(t.sent_bytes, self.confirmed as u64, "sent bytes");
+        // Per-connection order: own outputs in the order asked for, external ones too.
+        let written = self.written();
+        for kind in [b'o', b'e'] {
+            let seqs: Vec<u32> = written
+                .iter()
+                .filter(|w| w.0 == kind)
+                .map(|w| w.1)
+                .collect();
+            assert!(
+                seqs.windows(2).all(|w| w[0] < w[1]),
+                "{} packets out of order: {seqs:?}",
+                kind as char
+            );
+        }
+        // Memory within the limits.
+        assert!(self.conn.queued_bytes() <= self.conn.limits().max_outbound_bytes);
+        assert!(
+            self.conn.read_capacity() <= 2 * self.conn.read_buffered() + 2 * MAX_FEED,
+            "read buffer {} for {} bytes held",
+            self.conn.read_capacity(),
+            self.conn.read_buffered()
+        );
+        assert!(self.conn.outstanding_replies() <= self.conn.limits().max_deferred);
+        assert!(
+            self.removals.len() <= 1,
+            "removed twice: {:?}",
+            self.removals
+        );
+        if self.stopped {
+            assert_eq!(self.conn.phase(), Phase::Done);
+            assert_eq!(held, 0, "held replies left at stop");
+            assert_eq!(on_the_way, 0, "queued packets left at stop");
+            assert_eq!(self.removals.len(), 1, "stopped without a removal");
+            assert_eq!(*self.log.closed.borrow(), self.removals, "on_close");
+        }
+    }
+}
+
+/// The largest read the property test hands the core at once.
+const MAX_FEED: usize = 4096;
+
+fn limits() -> ConnectionLimits {
+    ConnectionLimits {
+        max_outbound_bytes: 64 * 1024,
+        read_pause_bytes: 16 * 1024,
+        max_error_packets: 3,
+        write_timeout: Duration::from_secs(5),
+        close_timeout: Duration::from_secs(3),
+        linger: Duration::from_secs(1),
+        frame_timeout: Duration::from_secs(2),
+        max_deferred: 4,
+        coalesce_below: 64,
+        ..ConnectionLimits::default()
+    }
+}
+
+// ----- the holes that were closed --------------------------------------------------------
+
+#[test]
+fn own_broadcast_copies_come_before_a_later_reply() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    let mut burst = Vec::new();
+    for _ in 0..500 {
+        burst.extend(request(b'B', 20));
+    }
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    h.write_all();
+    let written = h.written();
+    assert_eq!(written.len(), 501);
+    let seqs: Vec<u32> = written.iter().map(|w| w.1).collect();
+    assert_eq!(seqs, (0..501).collect::<Vec<u32>>(), "in request order");
+    assert_eq!(
+        written[500].2, 5,
+        "the reply to the last request comes last"
+    );
+    assert_eq!(
+        h.broadcast_out, 500,
+        "the same packets go to the rest of the group"
+    );
+    h.check();
+}
+
+#[test]
+fn replies_held_behind_a_deferred_one_are_recorded_when_the_connection_fails() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    let mut burst = request(b'D', 0);
+    burst.extend(request(b'E', 0));
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    assert_eq!(h.conn.held_replies(), 3);
+    h.write_all();
+    assert!(h.wire.is_empty(), "nothing overtakes the deferred reply");
+    h.fail();
+    let t = h.conn.traffic();
+    assert_eq!(
+        t.refused_packets, 3,
+        "the deferred reply and the two held behind it"
+    );
+    let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
+    assert_eq!(failures.len(), 3);
+    assert!(failures
+        .iter()
+        .all(|f| f.reason == FailureReason::Io("reset".into())));
+    // A late value for the deferred slot is ignored.
+    h.fill();
+    assert_eq!(h.conn.traffic().queued_packets, 0);
+    h.check();
+}
+
+#[test]
+fn a_graceful_close_waits_for_the_deferred_reply_then_flushes_in_order() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    let mut burst = request(b'D', 0);
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    h.close(RemovalReason::Closed);
+    assert_eq!(h.conn.phase(), Phase::Closing);
+    assert_eq!(
+        h.deliver(3),
+        Err(SendError::Closing),
+        "nobody else may add now"
+    );
+    h.fill();
+    h.write_all();
+    assert_eq!(h.written().iter().map(|w| w.1).collect::<Vec<_>>(), [0, 1]);
+    assert!(h.shutdown_write);
+    assert_eq!(h.conn.phase(), Phase::Lingering);
+    h.eof();
+    assert!(h.stopped);
+    h.check();
+}
+
+#[test]
+fn a_deferred_reply_that_never_comes_is_recorded_at_the_close_deadline() {
+    let mut h = Harness::new(limits());
+    let mut burst = request(b'D', 0);
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    h.close(RemovalReason::Closed);
+    h.advance(Duration::from_millis(2999));
+    assert_eq!(h.conn.phase(), Phase::Closing);
+    h.advance(Duration::from_millis(1));
+    assert!(h.stopped);
+    let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
+    assert_eq!(failures.len(), 2);
+    assert!(failures
+        .iter()
+        .all(|f| f.reason == FailureReason::CloseTimeout));
+    h.check();
+}
+
+#[test]
+fn an_incomplete_frame_reserves_only_what_arrived() {
+    let mut h = Harness::new(limits());
+    // Announces the largest body, sends ten bytes of it.
+    let mut partial = (MAX_BODY as u16).to_be_bytes().to_vec();
+    partial.extend([b'E'; 10]);
+    h.send(&partial);
+    h.feed_all();
+    assert_eq!(h.conn.read_buffered(), 12);
+    assert!(h.conn.read_capacity() < 1024, "{}", h.conn.read_capacity());
+}
+
+#[test]
+fn an_incomplete_frame_expires_with_a_last_word() {
+    let mut h = Harness::new(limits());
+    let frame = request(b'E', 10);
+    h.send(&frame[..5]);
+    h.feed_all();
+    h.advance(Duration::from_millis(1999));
+    assert_eq!(h.conn.phase(), Phase::Open);
+    // More bytes of the same frame do not restart its clock.
+    h.send(&frame[5..8]);
+    h.feed_all();
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.removals, [RemovalReason::FrameTimeout]);
+    h.write_all();
+    let written = h.written();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].2, 5 + "frame timeout".len(), "the error reply");
+    h.check();
+}
+
+#[test]
+fn the_frame_clock_restarts_with_each_new_frame() {
+    let mut h = Harness::new(limits());
+    let mut bytes = request(b'E', 0);
+    bytes.extend(&request(b'E', 0)[..2]);
+    h.send(&bytes[..2]);
+    h.feed_all();
+    h.advance(Duration::from_millis(1500));
+    h.send(&bytes[2..]);
+    // The first frame completes and a second one starts in the same read.
+    h.feed_all();
+    h.advance(Duration::from_millis(1500));
+    assert_eq!(h.conn.phase(), Phase::Open, "the second frame is 1.5 s old");
+    h.advance(Duration::from_millis(500));
+    assert_eq!(h.removals, [RemovalReason::FrameTimeout]);
+}
+
+#[test]
+fn read_idleness_calls_on_idle_each_period_and_a_receive_resets_it() {
+    let mut h = Harness::new(ConnectionLimits {
+        idle: IdleLimits {
+            read: Some(Duration::from_secs(1)),
+            ..IdleLimits::default()
+        },
+        ..limits()
+    });
+    assert_eq!(h.conn.poll_timeout(), Some(h.now + Duration::from_secs(1)));
+    h.advance(Duration::from_millis(999));
+    assert!(h.log.idle.borrow().is_empty());
+    h.advance(Duration::from_millis(1));
+    h.advance(Duration::from_secs(1));
+    assert_eq!(*h.log.idle.borrow(), [Idle::Read, Idle::Read]);
+    // Writing the heartbeats is not receiving: still read-idle.
+    h.write_all();
+    h.send(&request(b'E', 0));
+    h.feed_all();
+    h.advance(Duration::from_millis(999));
+    assert_eq!(
+        h.log.idle.borrow().len(),
+        2,
+        "the receive restarted the period"
+    );
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.log.idle.borrow().len(), 3);
+    assert_eq!(h.conn.phase(), Phase::Open, "idleness alone removes nobody");
+    h.check();
+}
+
+#[test]
+fn write_idleness_counts_from_the_last_write() {
+    let mut h = Harness::new(ConnectionLimits {
+        idle: IdleLimits {
+            write: Some(Duration::from_secs(1)),
+            ..IdleLimits::default()
+        },
+        ..limits()
+    });
+    h.advance(Duration::from_millis(500));
+    h.send(&request(b'E', 0));
+    h.feed_all();
+    h.write_all();
+    h.advance(Duration::from_millis(999));
+    assert!(
+        h.log.idle.borrow().is_empty(),
+        "the write restarted the period"
+    );
+    h.advance(Duration::from_millis(1));
+    assert_eq!(*h.log.idle.borrow(), [Idle::Write]);
+}
+
+#[test]
+fn a_peer_that_stops_reading_is_removed_at_the_write_timeout() {
+    let mut h = Harness::new(limits());
+    h.send(&request(b'E', 100));
+    h.feed_all();
+    h.advance(Duration::from_millis(4999));
+    assert_eq!(h.conn.phase(), Phase::Open);
+    h.advance(Duration::from_millis(1));
+    assert_eq!(h.removals, [RemovalReason::WriteTimeout]);
+    assert!(h.stopped, "no flush for a peer that does not read");
+    assert_eq!(h.conn.traffic().dropped_packets, 1);
+    h.check();
+}
+
+#[test]
+fn write_progress_restarts_the_write_timeout() {
+    let mut h = Harness::new(limits());
+    h.send(&request(b'E', 3000));
+    h.feed_all();
+    h.advance(Duration::from_secs(4));
+    h.write(100);
+    h.advance(Duration::from_secs(4));
+    assert_eq!(h.conn.phase(), Phase::Open);
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.removals, [RemovalReason::WriteTimeout]);
+    h.check();
+}
+
+#[test]
+fn a_packet_past_the_budget_is_refused_and_the_peer_removed_as_slow() {
+    let mut h = Harness::new(limits());
+    let mut accepted = 0;
+    let err = loop {
+        match h.deliver(1000) {
+            Ok(()) => accepted += 1,
+            Err(e) => break e,
+        }
+        assert!(accepted < 1000, "the budget never filled");
+    };
+    assert!(matches!(err, SendError::OverBudget { .. }), "{err:?}");
+    assert_eq!(h.removals, [RemovalReason::SlowConsumer]);
+    let t = h.conn.traffic();
+    assert_eq!(t.refused_packets, 1);
+    assert_eq!(
+        t.dropped_packets, accepted,
+        "everything queued is recorded as dropped"
+    );
+    h.check();
+}
+
+#[test]
+fn reading_pauses_above_the_high_watermark_and_resumes_below_the_low_one() {
+    let mut h = Harness::new(limits());
+    for _ in 0..17 {
+        h.deliver(1000).expect("within budget");
+    }
+    assert!(!h.conn.wants_read());
+    h.write(8 * 1024);
+    assert!(!h.conn.wants_read(), "between the watermarks");
+    h.write(1024);
+    assert!(h.conn.wants_read(), "below half the high watermark");
+    h.check();
+}
+
+#[test]
+fn reading_pauses_while_too_many_replies_are_deferred() {
+    let mut h = Harness::new(limits());
+    for _ in 0..4 {
+        h.send(&request(b'D', 0));
+    }
+    h.feed_all();
+    assert!(!h.conn.wants_read());
+    h.fill();
+    assert!(h.conn.wants_read());
+}
+
+#[test]
+fn bad_packets_are_answered_and_the_third_removes() {
+    let mut h = Harness::new(limits());
+    h.send(&request(b'X', 0));
+    h.send(&[0, 0]);
+    h.feed_all();
+    assert_eq!(h.conn.error_packets(), 2);
+    assert_eq!(h.conn.phase(), Phase::Open);
+    h.send(&request(b'X', 0));
+    h.send(&request(b'E', 0));
+    h.feed_all();
+    assert_eq!(h.removals, [RemovalReason::ErrorPackets]);
+    h.write_all();
+    assert_eq!(
+        h.written().len(),
+        3,
+        "three error replies; the request after is not read"
+    );
+    assert!(h.shutdown_write);
+    h.check();
+}
+
+#[test]
+fn a_broken_stream_gets_a_last_word_and_is_removed_at_once() {
+    let mut h = Harness::new(limits());
+    h.send(&((MAX_BODY + 1) as u16).to_be_bytes());
+    h.feed_all();
+    assert_eq!(h.removals, [RemovalReason::ErrorPackets]);
+    assert_eq!(h.conn.error_packets(), 1);
+    assert_eq!(h.conn.read_capacity(), 0, "the untrusted input is released");
+    h.write_all();
+    assert_eq!(h.written().len(), 1);
+}
+
+#[test]
+fn tls_sent_bytes_count_only_once_confirmed() {
+    let mut h = Harness::with(ConnectionLimits::default(), true);
+    h.send(&request(b'E', 10));
+    h.send(&request(b'E', 10));
+    h.feed_all();
+    h.write_all();
+    assert_eq!(h.wire.len(), 34);
+    assert_eq!(
+        h.conn.traffic().sent_bytes,
+        0,
+        "taken by TLS, not yet on the socket"
+    );
+    h.confirm(20);
+    let t = h.conn.traffic();
+    assert_eq!((t.sent_bytes, t.sent_packets), (20, 1));
+    // The second packet's records never reach the socket.
+    h.fail();
+    let t = h.conn.traffic();
+    assert_eq!((t.sent_packets, t.dropped_packets), (1, 1));
+    h.check();
+}
+
+#[test]
+fn a_graceful_close_over_tls_waits_for_confirmation() {
+    let mut h = Harness::with(ConnectionLimits::default(), true);
+    h.send(&request(b'E', 10));
+    h.feed_all();
+    h.close(RemovalReason::Closed);
+    h.write_all();
+    assert!(!h.shutdown_write, "records not yet written");
+    h.confirm(usize::MAX);
+    assert!(h.shutdown_write);
+    h.check();
+}
+
+#[test]
+fn a_late_tls_handshake_is_removed_without_a_flush() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.conn.begin_handshake(h.now);
+    assert!(h.next_deadline());
+    assert_eq!(h.removals, [RemovalReason::TlsHandshake]);
+    assert!(h.stopped && !h.shutdown_write);
+}
+
+#[test]
+fn a_finished_handshake_clears_its_deadline() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.conn.begin_handshake(h.now);
+    h.conn.handshake_done();
+    assert_eq!(h.conn.poll_timeout(), None);
+}
+
+#[test]
+fn the_close_sequence_flushes_shuts_the_write_half_and_lingers() {
+    let mut h = Harness::new(limits());
+    h.open();
+    assert_eq!(h.log.opened.get(), 1);
+    h.close(RemovalReason::Closed);
+    assert!(h.conn.wants_write(), "the welcome is still flushed");
+    h.write_all();
+    assert!(h.shutdown_write);
+    assert!(h.conn.wants_read(), "lingering reads and discards");
+    h.send(&request(b'E', 0));
+    h.feed_all();
+    assert_eq!(h.written().len(), 1, "nothing is answered while lingering");
+    h.run_to_stop();
+    assert_eq!(*h.log.closed.borrow(), [RemovalReason::Closed]);
+    h.check();
+}
+
+#[test]
+fn a_peer_half_close_still_gets_its_replies() {
+    let mut h = Harness::new(limits());
+    h.send(&request(b'E', 0));
+    h.feed_all();
+    h.eof();
+    assert_eq!(h.removals, [RemovalReason::PeerClosed]);
+    h.write_all();
+    assert_eq!(h.written().len(), 1);
+    h.check();
+}
+
+// ----- the property test -----------------------------------------------------------------
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// The peer sends one request: a command byte and padding.
+        Request(u8, usize),
+        /// The peer sends arbitrary bytes.
+        Garbage(Vec<u8>),
+        /// The core reads up to this many pending bytes.
+        Feed(usize),
+        /// The socket takes up to this many bytes.
+        Write(usize),
+        /// A TLS layer confirms up to this many bytes.
+        Confirm(usize),
+        /// An encoded packet from outside.
+        Deliver(usize),
+        /// A response from outside, encoded by the connection.
+        Respond(usize),
+        /// The oldest deferred reply becomes ready.
+        Fill,
+        /// The clock moves on and the timer fires.
+        Advance(u64),
+        /// The clock jumps to the next deadline.
+        Deadline,
+        Close,
+        Eof,
+        Fail,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            8 => (prop::sample::select(b"EEBBDXC".to_vec()), 0usize..3000)
+                .prop_map(|(c, pad)| Op::Request(c, pad)),
+            1 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Op::Garbage),
+            6 => (1usize..MAX_FEED).prop_map(Op::Feed),
+            6 => (0usize..20_000).prop_map(Op::Write),
+            3 => (0usize..20_000).prop_map(Op::Confirm),
+            4 => (0usize..3000).prop_map(Op::Deliver),
+            2 => (0usize..3000).prop_map(Op::Respond),
+            3 => Just(Op::Fill),
+            3 => (0u64..3000).prop_map(Op::Advance),
+            1 => Just(Op::Deadline),
+            1 => Just(Op::Close),
+            1 => Just(Op::Eof),
+            1 => Just(Op::Fail),
+        ]
+    }
+
+    fn run(tls: bool, idle: bool, ops: &[Op]) {
+        let mut limits = limits();
+        if idle {
+            limits.idle = IdleLimits {
+                read: Some(Duration::from_millis(700)),
+                write: Some(Duration::from_millis(900)),
+                all: Some(Duration::from_millis(1100)),
+            };
+        }
+        let mut h = Harness::with(limits, tls);
+        h.open();
+        h.check();
+        for op in ops {
+            match op.clone() {
+                Op::Request(c, pad) => h.send(&request(c, pad)),
+                Op::Garbage(bytes) => h.send(&bytes),
+                Op::Feed(n) => h.feed(n),
+                Op::Write(n) => h.write(n),
+                Op::Confirm(n) => h.confirm(n),
+                Op::Deliver(pad) => {
+                    let _ = h.deliver(pad);
+                }
+                Op::Respond(pad) => {
+                    let _ = h.send_response(pad);
+                }
+                Op::Fill => h.fill(),
+                Op::Advance(ms) => h.advance(Duration::from_millis(ms)),
+                Op::Deadline => {
+                    h.next_deadline();
+                }
+                Op::Close => h.close(RemovalReason::Closed),
+                Op::Eof => h.eof(),
+                Op::Fail => h.fail(),
+            }
+            h.check();
+        }
+        // However it ended, a shell that keeps serving the core brings it to a stop
+        // with everything accounted for.
+        h.close(RemovalReason::Closed);
+        h.check();
+        for _ in 0..1_000 {
+            if h.stopped {
+                break;
+            }
+            h.write(usize::MAX);
+            h.confirm(usize::MAX);
+            h.next_deadline();
+            h.check();
+        }
+        assert!(h.stopped, "the connection never stopped");
+        h.check();
+    }
+
+    fn cases() -> u32 {
+        std::env::var("CORE_PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(256)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+        #[test]
+        fn every_packet_is_accounted_for_over_plain_tcp(
+            idle in any::<bool>(),
+            ops in prop::collection::vec(op(), 0..200),
+        ) {
+            run(false, idle, &ops);
+        }
+
+        #[test]
+        fn every_packet_is_accounted_for_over_tls(
+            idle in any::<bool>(),
+            ops in prop::collection::vec(op(), 0..200),
+        ) {
+            run(true, idle, &ops);
+        }
+    }
+}
