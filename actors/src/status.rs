@@ -21,7 +21,7 @@ pub struct ConnectionStatus {
     pub peer: SocketAddr,
     /// When the connection was registered; the origin of `last_rx_ns`.
     born: Instant,
-    /// Nanoseconds after `born` at which the peer last sent anything.
+    /// Nanoseconds after `born` at which the peer last sent anything; 0 until it does.
     last_rx_ns: AtomicU64,
     /// Bytes waiting in the outbound queue.
     queued_bytes: AtomicUsize,
@@ -46,7 +46,13 @@ impl ConnectionStatus {
     /// Notes that the peer sent something at `now`.
     pub fn touch_rx(&self, now: Instant) {
         let ns = now.saturating_duration_since(self.born).as_nanos() as u64;
-        self.last_rx_ns.store(ns, Relaxed);
+        self.last_rx_ns.store(ns.max(1), Relaxed);
+    }
+
+    /// Whether the peer ever sent anything: a load-balancer probe or a port scan
+    /// connects and closes without a byte.
+    pub fn has_received(&self) -> bool {
+        self.last_rx_ns.load(Relaxed) != 0
     }
 
     /// How long the peer has been silent at `now` (since registration if it never spoke).
@@ -88,5 +94,13 @@ mod tests {
         status.touch_rx(Instant::now());
         tokio::time::advance(Duration::from_secs(2)).await;
         assert_eq!(status.idle_for(Instant::now()), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_receive_at_the_opening_instant_still_counts_as_received() {
+        let status = ConnectionStatus::new(1, "frame", "127.0.0.1:1".parse().unwrap());
+        assert!(!status.has_received());
+        status.touch_rx(Instant::now());
+        assert!(status.has_received());
     }
 }

@@ -243,7 +243,16 @@ impl Supervisor {
         };
         let member = self.groups.get_mut(protocol)?.remove(&id)?;
         let peer = member.status.peer;
-        log::info!("removed {protocol} connection {id} from {peer}: {reason}");
+        let silent_hangup = matches!(reason, RemovalReason::PeerClosed | RemovalReason::IoError)
+            && !member.status.has_received();
+        if silent_hangup {
+            // Probes and port scans do this all day: counted, but not worth an operator's eye.
+            log::debug!(
+                "removed {protocol} connection {id} from {peer}: {reason} before sending anything"
+            );
+        } else {
+            log::info!("removed {protocol} connection {id} from {peer}: {reason}");
+        }
         self.stats.do_send(stats::Removed { protocol, reason });
         let event = ConnectionRemoved {
             id,

@@ -44,17 +44,44 @@ impl Server {
 
     /// Like [`Server::start`], with `args` added after `serve --config FILE`.
     pub fn start_with_args(extra: &str, args: &[&str]) -> Server {
+        Server::spawn(extra, args, None)
+    }
+
+    /// Like [`Server::start`], logging at `level`; the log lines arrive on the receiver.
+    pub fn start_logged(extra: &str, level: &str) -> (Server, std::sync::mpsc::Receiver<String>) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (Server::spawn(extra, &[], Some((level, tx))), rx)
+    }
+
+    fn spawn(
+        extra: &str,
+        args: &[&str],
+        log: Option<(&str, std::sync::mpsc::Sender<String>)>,
+    ) -> Server {
         let config = format!("frame = \"127.0.0.1:0\"\nline = \"127.0.0.1:0\"\n{extra}\n");
         let mut file = tempfile::NamedTempFile::new().unwrap();
         file.write_all(config.as_bytes()).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+        command
             .args(["serve", "--config"])
             .arg(file.path())
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::inherit());
+        if let Some((level, _)) = &log {
+            command.env("RUST_LOG", level).stderr(Stdio::piped());
+        }
+        let mut child = command.spawn().unwrap();
+        if let Some((_, log_tx)) = log {
+            let stderr = child.stderr.take().unwrap();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    if log_tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

@@ -1,0 +1,64 @@
+//! Peers that connect and hang up at once (load-balancer probes, port scans) are
+//! counted like any other connection and logged at `debug`, never above.
+
+mod support;
+
+use support::*;
+use tokio::net::TcpStream;
+
+#[tokio::test]
+async fn connect_then_hang_up_is_counted_and_kept_out_of_the_log() {
+    let (server, log) = Server::start_logged("", "info");
+    let mut probes = 0;
+    for addr in [server.frame, server.line] {
+        for i in 0..10 {
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            if i % 2 == 0 {
+                // A reset rather than a close.
+                stream
+                    .set_linger(Some(std::time::Duration::ZERO))
+                    .expect("linger");
+            }
+            drop(stream);
+            probes += 1;
+        }
+    }
+    let mut observer = FrameClient::connect(server.frame).await;
+    let snap = stats_until(&mut observer, "every probe removed", |s| {
+        let removed = &s["removed_total"];
+        removed["peer_closed"].as_u64().unwrap_or(0) + removed["io_error"].as_u64().unwrap_or(0)
+            == probes
+    })
+    .await;
+    assert_eq!(snap["accepted_total"], probes + 1, "{snap}");
+    assert_eq!(snap["connections"]["frame"], 1, "{snap}");
+
+    // A real client that talks and then hangs up is still reported at info.
+    let mut talker = FrameClient::connect(server.frame).await;
+    talker.ready().await;
+    drop(talker);
+    stats_until(&mut observer, "the talker removed", |s| {
+        s["accepted_total"] == probes + 2 && s["connections"]["frame"] == 1
+    })
+    .await;
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut lines = Vec::new();
+    while !lines.iter().any(|l: &String| l.contains("removed")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match log.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => panic!("the talker's removal was never logged: {lines:?}"),
+        }
+    }
+    lines.extend(log.try_iter());
+    let removals: Vec<&String> = lines.iter().filter(|l| l.contains("removed")).collect();
+    assert_eq!(
+        removals.len(),
+        1,
+        "only the talker's removal is logged: {removals:?}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.contains("WARN")),
+        "nothing at warn: {lines:?}"
+    );
+}
