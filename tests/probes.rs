@@ -15,9 +15,7 @@ async fn connect_then_hang_up_is_counted_and_kept_out_of_the_log() {
             let stream = TcpStream::connect(addr).await.expect("connect");
             if i % 2 == 0 {
                 // A reset rather than a close.
-                stream
-                    .set_linger(Some(std::time::Duration::ZERO))
-                    .expect("linger");
+                stream.set_zero_linger().expect("linger");
             }
             drop(stream);
             probes += 1;
