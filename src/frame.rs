@@ -150,7 +150,8 @@ impl Decoder for FrameCodec {
             return self.refuse(src);
         };
         if src.len() < total {
-            src.reserve(total - src.len());
+            // Nothing is reserved for the announced length: memory follows the bytes
+            // that actually arrived, so a peer cannot make us hold a body it never sends.
             return Ok(None);
         }
         Ok(Some(Inbound::Request(split_frame(src, body_len))))
