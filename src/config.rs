@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "frame",
     "line",
     "backends",
@@ -31,6 +31,7 @@ pub const KEYS: [&str; 17] = [
     "reconnect_min_ms",
     "reconnect_max_ms",
     "workers",
+    "heartbeat_ms",
 ];
 
 /// A configuration that cannot be used, naming the key or file at fault.
@@ -125,6 +126,8 @@ pub struct Config {
     pub reconnect_max_ms: u64,
     /// Worker threads that own connections.
     pub workers: usize,
+    /// Nothing received for this long: the server sends a PING; 0 turns it off.
+    pub heartbeat_ms: u64,
 }
 
 impl Default for Config {
@@ -147,6 +150,7 @@ impl Default for Config {
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
             workers: default_workers(),
+            heartbeat_ms: 0,
         }
     }
 }
@@ -286,6 +290,11 @@ impl Config {
         Duration::from_millis(self.reconnect_min_ms)
     }
 
+    /// `heartbeat_ms` as a duration, or `None` when it is 0 (off).
+    pub fn heartbeat(&self) -> Option<Duration> {
+        (self.heartbeat_ms > 0).then(|| Duration::from_millis(self.heartbeat_ms))
+    }
+
     /// `reconnect_max_ms` as a duration.
     pub fn reconnect_max(&self) -> Duration {
         Duration::from_millis(self.reconnect_max_ms)
@@ -336,6 +345,7 @@ mod tests {
         assert_eq!(c.reconnect_min(), Duration::from_millis(100));
         assert_eq!(c.reconnect_max(), Duration::from_secs(5));
         assert!(c.workers >= 1);
+        assert_eq!(c.heartbeat(), None);
         c.validate().unwrap();
     }
 
@@ -406,6 +416,15 @@ mod tests {
             c.workers as u64,
         ];
         assert_eq!(numbers.to_vec(), (1..=14).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn heartbeat_is_read_and_zero_is_off() {
+        let c = parse("heartbeat_ms = 250").unwrap();
+        assert_eq!(c.heartbeat(), Some(Duration::from_millis(250)));
+        let c = parse("heartbeat_ms = 0").unwrap();
+        assert_eq!(c.heartbeat(), None);
+        c.validate().unwrap();
     }
 
     #[test]

@@ -4,14 +4,15 @@
 //! `length` counts the body (opcode and payload). [`FrameCodec`] cuts the byte stream
 //! into [`Frame`]s without copying payloads, reports an empty frame as a bad packet and
 //! an oversize length as a fatal [`FrameError::TooLarge`] (after which it discards all
-//! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS and REPLICATE.
+//! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS and REPLICATE, takes
+//! a client's PONG silently, and sends the heartbeat PING when the connection is idle.
 
 use crate::backends::Backends;
 use actix::MailboxError;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GetStats, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Bytes taken by the length prefix in front of every frame body.
@@ -268,6 +269,8 @@ impl Protocol for FrameProtocol {
             Frame::ECHO => out.reply(frame),
             Frame::BROADCAST => out.broadcast(frame),
             Frame::PING => out.reply(Frame::new(Frame::PONG, frame.payload)),
+            // The answer to a heartbeat: receiving it was the point.
+            Frame::PONG => {}
             Frame::STATS => {
                 let supervisor = out.supervisor().clone();
                 out.defer(async move { stats_frame::<Snapshot>(supervisor.send(GetStats).await) });
@@ -285,6 +288,13 @@ impl Protocol for FrameProtocol {
 
     fn error_reply(&self, reason: &str) -> Option<Frame> {
         Some(Frame::error(reason))
+    }
+
+    /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a PONG.
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<Frame>) {
+        if idle == Idle::Read {
+            out.reply(Frame::new(Frame::PING, Bytes::new()));
+        }
     }
 }
 
@@ -516,10 +526,30 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn pong_is_taken_silently() {
+        for payload in [&b""[..], &b"anything"[..]] {
+            assert!(handle(Frame::new(Frame::PONG, payload)).is_empty());
+        }
+    }
+
+    #[actix_rt::test]
+    async fn read_idle_sends_an_empty_ping_and_other_kinds_nothing() {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = FrameProtocol::new(64);
+        protocol.on_idle(Idle::Write, &mut out);
+        protocol.on_idle(Idle::All, &mut out);
+        assert!(out.take().is_empty());
+        protocol.on_idle(Idle::Read, &mut out);
+        let ping = Frame::new(Frame::PING, Bytes::new());
+        assert!(matches!(only(out.take()), Action::Reply(f) if f == ping));
+    }
+
+    #[actix_rt::test]
     async fn server_and_unknown_opcodes_are_bad_packets() {
         for op in [
             0x00,
-            Frame::PONG,
             Frame::STATS_REPLY,
             0x07,
             Frame::REPLICATE_REPLY,

@@ -5,13 +5,14 @@
 //! `\r` before the `\n` as part of the line), and a line that is not UTF-8 is a bad
 //! packet rather than a stream error. An over-long line is fatal
 //! ([`LineError::TooLong`]) and from then on all input is discarded.
-//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING` and `STATS`.
+//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING` and `STATS`, takes a client's
+//! `PONG` silently, and sends the heartbeat `PING` when the connection is idle.
 
 use actix::MailboxError;
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GetStats, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// At most this many bytes of client text are quoted in an error reason.
@@ -190,17 +191,28 @@ impl Protocol for LineProtocol {
             ("ECHO", _) => out.reply(line),
             ("BCAST", _) => out.broadcast(line),
             ("PING", true) => out.reply("PONG".to_owned()),
+            // The answer to a heartbeat: receiving it was the point.
+            ("PONG", true) => {}
             ("STATS", true) => {
                 let supervisor = out.supervisor().clone();
                 out.defer(async move { stats_line::<Snapshot>(supervisor.send(GetStats).await) });
             }
-            ("PING" | "STATS", false) => out.bad_packet(format!("{command} takes no argument")),
+            ("PING" | "PONG" | "STATS", false) => {
+                out.bad_packet(format!("{command} takes no argument"))
+            }
             _ => out.bad_packet(unknown_command(&line)),
         }
     }
 
     fn error_reply(&self, reason: &str) -> Option<String> {
         Some(format!("ERR {reason}"))
+    }
+
+    /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a `PONG`.
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<String>) {
+        if idle == Idle::Read {
+            out.reply("PING".to_owned());
+        }
     }
 }
 
@@ -399,14 +411,32 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn pong_is_taken_silently() {
+        assert!(handle("PONG").is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn read_idle_sends_ping_and_other_kinds_nothing() {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = LineProtocol::new(64);
+        protocol.on_idle(Idle::Write, &mut out);
+        protocol.on_idle(Idle::All, &mut out);
+        assert!(out.take().is_empty());
+        protocol.on_idle(Idle::Read, &mut out);
+        assert!(matches!(only(out.take()), Action::Reply(r) if r == "PING"));
+    }
+
+    #[actix_rt::test]
     async fn anything_else_is_a_bad_packet() {
         for line in [
             "",
             "PING x",
             "STATS now",
+            "PONG x",
             "echo hi",
             "ECHOX",
-            "PONG",
             "ERR x",
         ] {
             assert!(matches!(only(handle(line)), Action::Bad(_)), "{line:?}");

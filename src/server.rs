@@ -12,7 +12,7 @@ use crate::web::{self, Endpoints, WebState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use switchboard::{
-    ConnectionLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
+    ConnectionLimits, IdleLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -29,6 +29,10 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
             max_error_packets: config.max_error_packets,
             close_timeout: config.shutdown_timeout(),
             read_pause_bytes: (config.max_outbound_bytes / 2).max(1),
+            idle: IdleLimits {
+                read: config.heartbeat(),
+                ..IdleLimits::default()
+            },
             ..defaults
         },
         supervisor: SupervisorConfig {
