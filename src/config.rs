@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 18] = [
+pub const KEYS: [&str; 19] = [
     "frame",
     "line",
     "backends",
@@ -32,6 +32,7 @@ pub const KEYS: [&str; 18] = [
     "reconnect_max_ms",
     "workers",
     "heartbeat_ms",
+    "frame_timeout_ms",
 ];
 
 /// A configuration that cannot be used, naming the key or file at fault.
@@ -128,6 +129,8 @@ pub struct Config {
     pub workers: usize,
     /// Nothing received for this long: the server sends a PING; 0 turns it off.
     pub heartbeat_ms: u64,
+    /// An incomplete frame or line older than this removes its connection.
+    pub frame_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -151,6 +154,7 @@ impl Default for Config {
             reconnect_max_ms: 5_000,
             workers: default_workers(),
             heartbeat_ms: 0,
+            frame_timeout_ms: 30_000,
         }
     }
 }
@@ -295,6 +299,11 @@ impl Config {
         (self.heartbeat_ms > 0).then(|| Duration::from_millis(self.heartbeat_ms))
     }
 
+    /// `frame_timeout_ms` as a duration.
+    pub fn frame_timeout(&self) -> Duration {
+        Duration::from_millis(self.frame_timeout_ms)
+    }
+
     /// `reconnect_max_ms` as a duration.
     pub fn reconnect_max(&self) -> Duration {
         Duration::from_millis(self.reconnect_max_ms)
@@ -346,6 +355,7 @@ mod tests {
         assert_eq!(c.reconnect_max(), Duration::from_secs(5));
         assert!(c.workers >= 1);
         assert_eq!(c.heartbeat(), None);
+        assert_eq!(c.frame_timeout(), Duration::from_secs(30));
         c.validate().unwrap();
     }
 
@@ -424,7 +434,15 @@ mod tests {
         assert_eq!(c.heartbeat(), Some(Duration::from_millis(250)));
         let c = parse("heartbeat_ms = 0").unwrap();
         assert_eq!(c.heartbeat(), None);
+        assert_eq!(c.frame_timeout(), Duration::from_secs(30));
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn frame_timeout_is_read_and_zero_is_allowed() {
+        let c = parse("frame_timeout_ms = 300").unwrap();
+        assert_eq!(c.frame_timeout(), Duration::from_millis(300));
+        parse("frame_timeout_ms = 0").unwrap().validate().unwrap();
     }
 
     #[test]

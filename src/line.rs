@@ -324,6 +324,16 @@ mod tests {
     }
 
     #[test]
+    fn incomplete_line_reserves_nothing() {
+        let mut codec = LineCodec::new(8192);
+        let mut buf = BytesMut::with_capacity(16);
+        buf.extend_from_slice(b"ECHO not yet");
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        assert_eq!(&buf[..], b"ECHO not yet");
+        assert!(buf.capacity() < 1024, "capacity {}", buf.capacity());
+    }
+
+    #[test]
     fn unterminated_line_at_eof_is_dropped() {
         let mut codec = LineCodec::new(16);
         let mut buf = BytesMut::from(&b"PING\nPIN"[..]);

@@ -29,6 +29,7 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
             max_error_packets: config.max_error_packets,
             close_timeout: config.shutdown_timeout(),
             read_pause_bytes: (config.max_outbound_bytes / 2).max(1),
+            frame_timeout: config.frame_timeout(),
             idle: IdleLimits {
                 read: config.heartbeat(),
                 ..IdleLimits::default()
