@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 20] = [
     "frame",
     "line",
     "backends",
@@ -33,6 +33,7 @@ pub const KEYS: [&str; 19] = [
     "workers",
     "heartbeat_ms",
     "frame_timeout_ms",
+    "node",
 ];
 
 /// A configuration that cannot be used, naming the key or file at fault.
@@ -131,6 +132,8 @@ pub struct Config {
     pub heartbeat_ms: u64,
     /// An incomplete frame or line older than this removes its connection.
     pub frame_timeout_ms: u64,
+    /// This server's name in the cluster; a random one when unset.
+    pub node: Option<String>,
 }
 
 impl Default for Config {
@@ -155,6 +158,7 @@ impl Default for Config {
             workers: default_workers(),
             heartbeat_ms: 0,
             frame_timeout_ms: 30_000,
+            node: None,
         }
     }
 }
@@ -238,6 +242,9 @@ impl Config {
         if !args.backends.is_empty() {
             self.backends = args.backends.clone();
         }
+        if let Some(node) = &args.node {
+            self.node = Some(node.clone());
+        }
     }
 
     /// Refuses values that make no sense, naming the key.
@@ -254,6 +261,16 @@ impl Config {
         ];
         if let Some((key, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
             return Err(ConfigError::Zero { key });
+        }
+        if self
+            .node
+            .as_deref()
+            .is_some_and(|node| node.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "node",
+                message: "must not be empty".to_owned(),
+            });
         }
         if self.reconnect_min_ms > self.reconnect_max_ms {
             return Err(ConfigError::Backoff {
@@ -297,6 +314,13 @@ impl Config {
     /// `heartbeat_ms` as a duration, or `None` when it is 0 (off).
     pub fn heartbeat(&self) -> Option<Duration> {
         (self.heartbeat_ms > 0).then(|| Duration::from_millis(self.heartbeat_ms))
+    }
+
+    /// The node name: `node` if set, else a new random one (call it once per server).
+    pub fn node_name(&self) -> String {
+        self.node
+            .clone()
+            .unwrap_or_else(crate::cluster_stats::random_node)
     }
 
     /// `frame_timeout_ms` as a duration.
@@ -446,6 +470,25 @@ mod tests {
     }
 
     #[test]
+    fn node_from_file_or_flag_and_never_empty() {
+        assert_eq!(parse("node = \"alpha\"").unwrap().node_name(), "alpha");
+        let mut c = parse("node = \"alpha\"").unwrap();
+        c.apply(&ServeArgs {
+            node: Some("beta".to_owned()),
+            ..ServeArgs::default()
+        });
+        assert_eq!(c.node_name(), "beta");
+        assert!(Config::default().node_name().starts_with("node-"));
+        let err = parse("node = \"\"").unwrap().validate().unwrap_err();
+        assert_eq!(err.to_string(), "config key \"node\": must not be empty");
+        let err = parse("node = 7").unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"node\": "),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = parse("max_frame = 10\nfoo = 1\n").unwrap_err();
         assert!(matches!(&err, ConfigError::UnknownKey { key } if key == "foo"));
@@ -573,6 +616,7 @@ mod tests {
             line: None,
             backends: vec![addr("127.0.0.1:4"), addr("127.0.0.1:5")],
             metrics: None,
+            node: None,
         };
         let c = load(&args).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

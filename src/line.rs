@@ -5,9 +5,10 @@
 //! `\r` before the `\n` as part of the line), and a line that is not UTF-8 is a bad
 //! packet rather than a stream error. An over-long line is fatal
 //! ([`LineError::TooLong`]) and from then on all input is discarded.
-//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING` and `STATS`, takes a client's
+//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING`, `STATS` and `CSTATS`, takes a client's
 //! `PONG` silently, and sends the heartbeat `PING` when the connection is idle.
 
+use crate::cluster_stats::ClusterStats;
 use actix::MailboxError;
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
@@ -166,12 +167,22 @@ pub fn stats_line<S: Serialize>(answer: Result<S, MailboxError>) -> String {
 pub struct LineProtocol {
     /// The longest line accepted from a client; longer ones close the connection.
     pub max_line: usize,
+    /// Answers `CSTATS` under this server's node name.
+    pub cluster: ClusterStats,
 }
 
 impl LineProtocol {
     /// The protocol with lines of at most `max_line` bytes.
     pub fn new(max_line: usize) -> Self {
-        LineProtocol { max_line }
+        LineProtocol {
+            max_line,
+            cluster: ClusterStats::default(),
+        }
+    }
+
+    /// The same protocol answering `CSTATS` with `cluster`.
+    pub fn with_cluster(self, cluster: ClusterStats) -> Self {
+        LineProtocol { cluster, ..self }
     }
 }
 
@@ -197,7 +208,11 @@ impl Protocol for LineProtocol {
                 let supervisor = out.supervisor().clone();
                 out.defer(async move { stats_line::<Snapshot>(supervisor.send(GetStats).await) });
             }
-            ("PING" | "PONG" | "STATS", false) => {
+            ("CSTATS", true) => {
+                let gather = self.cluster.gather(out.supervisor().clone());
+                out.defer(async move { stats_line(gather.await) });
+            }
+            ("PING" | "PONG" | "STATS" | "CSTATS", false) => {
                 out.bad_packet(format!("{command} takes no argument"))
             }
             _ => out.bad_packet(unknown_command(&line)),
@@ -421,6 +436,22 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn cstats_is_deferred_json_line_under_the_node_name() {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = LineProtocol::new(64).with_cluster(ClusterStats::new("n1"));
+        protocol.handle("CSTATS".to_owned(), &mut out);
+        let Action::Defer(reply) = only(out.take()) else {
+            panic!("CSTATS must be deferred");
+        };
+        let line = reply.await;
+        assert!(!line.contains('\n'));
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(json["nodes"]["n1"]["connections"].is_object(), "{json}");
+    }
+
+    #[actix_rt::test]
     async fn pong_is_taken_silently() {
         assert!(handle("PONG").is_empty());
     }
@@ -444,6 +475,7 @@ mod tests {
             "",
             "PING x",
             "STATS now",
+            "CSTATS now",
             "PONG x",
             "echo hi",
             "ECHOX",

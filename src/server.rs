@@ -5,6 +5,7 @@
 //! machinery is the `switchboard` library's.
 
 use crate::backends::Backends;
+use crate::cluster_stats::ClusterStats;
 use crate::config::Config;
 use crate::frame::FrameProtocol;
 use crate::line::LineProtocol;
@@ -127,6 +128,8 @@ pub struct Running {
     pub frame: ListenerHandle,
     /// The `line` listener.
     pub line: ListenerHandle,
+    /// This server's node name (`node`, or the random one it was given).
+    pub node: String,
 }
 
 /// Starts the switchboard, the backends and both protocols on already-bound listeners.
@@ -136,15 +139,23 @@ pub fn start(config: &Config, frame: TcpListener, line: TcpListener) -> std::io:
     let (max_frame, max_line) = (config.max_frame, config.max_line);
     let backends = Backends::start(&board, config);
     let replicate_to = backends.clone();
+    let node = config.node_name();
+    log::info!("node {node}");
+    let cluster = ClusterStats::new(node.as_str());
+    let frame_cluster = cluster.clone();
     let frame = board.listen(frame, move || {
         FrameProtocol::with_backends(max_frame, replicate_to.clone())
+            .with_cluster(frame_cluster.clone())
     })?;
-    let line = board.listen(line, move || LineProtocol::new(max_line))?;
+    let line = board.listen(line, move || {
+        LineProtocol::new(max_line).with_cluster(cluster.clone())
+    })?;
     Ok(Running {
         board,
         backends,
         frame,
         line,
+        node,
     })
 }
 
