@@ -1,5 +1,5 @@
 //! The command line: `switchboard serve [--config FILE] [--frame ADDR] [--line ADDR]
-//! [--backend ADDR]... [--metrics ADDR]`.
+//! [--backend ADDR]... [--node NAME] [--metrics ADDR]`.
 //!
 //! Only the shape of the arguments lives here; [`crate::config::load`] merges them with
 //! the configuration file (flags win) and validates the result. clap reports malformed
@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// Backend for REPLICATE, repeatable; replaces the file's `backends` list.
     #[arg(long = "backend", value_name = "ADDR")]
     pub backends: Vec<SocketAddr>,
+    /// This server's name in the cluster (default: a random `node-XXXXXXXX`).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
     /// Serve `GET /metrics` (Prometheus) and `GET /stats` (JSON) over HTTP on this
     /// address. A flag only: not a configuration key.
     #[arg(long, value_name = "ADDR")]
@@ -122,6 +125,13 @@ mod tests {
         assert_eq!(args.metrics, Some("127.0.0.1:9100".parse().unwrap()));
         let err = parse(&["switchboard", "serve", "--metrics", "nope"]).unwrap_err();
         assert!(err.to_string().contains("--metrics"), "{err}");
+    }
+
+    #[test]
+    fn node_name() {
+        let args = parse(&["switchboard", "serve", "--node", "alpha"]).unwrap();
+        assert_eq!(args.node.as_deref(), Some("alpha"));
+        assert_eq!(parse(&["switchboard"]).unwrap().node, None);
     }
 
     #[test]

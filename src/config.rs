@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 20] = [
     "frame",
     "line",
     "backends",
@@ -31,6 +31,9 @@ pub const KEYS: [&str; 17] = [
     "reconnect_min_ms",
     "reconnect_max_ms",
     "workers",
+    "heartbeat_ms",
+    "frame_timeout_ms",
+    "node",
 ];
 
 /// A configuration that cannot be used, naming the key or file at fault.
@@ -125,6 +128,12 @@ pub struct Config {
     pub reconnect_max_ms: u64,
     /// Worker threads that own connections.
     pub workers: usize,
+    /// Nothing received for this long: the server sends a PING; 0 turns it off.
+    pub heartbeat_ms: u64,
+    /// An incomplete frame or line older than this removes its connection.
+    pub frame_timeout_ms: u64,
+    /// This server's name in the cluster; a random one when unset.
+    pub node: Option<String>,
 }
 
 impl Default for Config {
@@ -147,6 +156,9 @@ impl Default for Config {
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
             workers: default_workers(),
+            heartbeat_ms: 0,
+            frame_timeout_ms: 30_000,
+            node: None,
         }
     }
 }
@@ -230,6 +242,9 @@ impl Config {
         if !args.backends.is_empty() {
             self.backends = args.backends.clone();
         }
+        if let Some(node) = &args.node {
+            self.node = Some(node.clone());
+        }
     }
 
     /// Refuses values that make no sense, naming the key.
@@ -246,6 +261,16 @@ impl Config {
         ];
         if let Some((key, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
             return Err(ConfigError::Zero { key });
+        }
+        if self
+            .node
+            .as_deref()
+            .is_some_and(|node| node.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: "node",
+                message: "must not be empty".to_owned(),
+            });
         }
         if self.reconnect_min_ms > self.reconnect_max_ms {
             return Err(ConfigError::Backoff {
@@ -284,6 +309,23 @@ impl Config {
     /// `reconnect_min_ms` as a duration.
     pub fn reconnect_min(&self) -> Duration {
         Duration::from_millis(self.reconnect_min_ms)
+    }
+
+    /// `heartbeat_ms` as a duration, or `None` when it is 0 (off).
+    pub fn heartbeat(&self) -> Option<Duration> {
+        (self.heartbeat_ms > 0).then(|| Duration::from_millis(self.heartbeat_ms))
+    }
+
+    /// The node name: `node` if set, else a new random one (call it once per server).
+    pub fn node_name(&self) -> String {
+        self.node
+            .clone()
+            .unwrap_or_else(crate::cluster_stats::random_node)
+    }
+
+    /// `frame_timeout_ms` as a duration.
+    pub fn frame_timeout(&self) -> Duration {
+        Duration::from_millis(self.frame_timeout_ms)
     }
 
     /// `reconnect_max_ms` as a duration.
@@ -336,6 +378,8 @@ mod tests {
         assert_eq!(c.reconnect_min(), Duration::from_millis(100));
         assert_eq!(c.reconnect_max(), Duration::from_secs(5));
         assert!(c.workers >= 1);
+        assert_eq!(c.heartbeat(), None);
+        assert_eq!(c.frame_timeout(), Duration::from_secs(30));
         c.validate().unwrap();
     }
 
@@ -406,6 +450,42 @@ mod tests {
             c.workers as u64,
         ];
         assert_eq!(numbers.to_vec(), (1..=14).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn heartbeat_is_read_and_zero_is_off() {
+        let c = parse("heartbeat_ms = 250").unwrap();
+        assert_eq!(c.heartbeat(), Some(Duration::from_millis(250)));
+        let c = parse("heartbeat_ms = 0").unwrap();
+        assert_eq!(c.heartbeat(), None);
+        assert_eq!(c.frame_timeout(), Duration::from_secs(30));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn frame_timeout_is_read_and_zero_is_allowed() {
+        let c = parse("frame_timeout_ms = 300").unwrap();
+        assert_eq!(c.frame_timeout(), Duration::from_millis(300));
+        parse("frame_timeout_ms = 0").unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn node_from_file_or_flag_and_never_empty() {
+        assert_eq!(parse("node = \"alpha\"").unwrap().node_name(), "alpha");
+        let mut c = parse("node = \"alpha\"").unwrap();
+        c.apply(&ServeArgs {
+            node: Some("beta".to_owned()),
+            ..ServeArgs::default()
+        });
+        assert_eq!(c.node_name(), "beta");
+        assert!(Config::default().node_name().starts_with("node-"));
+        let err = parse("node = \"\"").unwrap().validate().unwrap_err();
+        assert_eq!(err.to_string(), "config key \"node\": must not be empty");
+        let err = parse("node = 7").unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"node\": "),
+            "{err}"
+        );
     }
 
     #[test]
@@ -536,6 +616,7 @@ mod tests {
             line: None,
             backends: vec![addr("127.0.0.1:4"), addr("127.0.0.1:5")],
             metrics: None,
+            node: None,
         };
         let c = load(&args).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();

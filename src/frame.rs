@@ -4,14 +4,17 @@
 //! `length` counts the body (opcode and payload). [`FrameCodec`] cuts the byte stream
 //! into [`Frame`]s without copying payloads, reports an empty frame as a bad packet and
 //! an oversize length as a fatal [`FrameError::TooLarge`] (after which it discards all
-//! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS and REPLICATE.
+//! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS, REPLICATE and
+//! CLUSTER_STATS, takes
+//! a client's PONG silently, and sends the heartbeat PING when the connection is idle.
 
 use crate::backends::Backends;
+use crate::cluster_stats::ClusterStats;
 use actix::MailboxError;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GetStats, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Bytes taken by the length prefix in front of every frame body.
@@ -43,6 +46,10 @@ impl Frame {
     pub const REPLICATE: u8 = 0x08;
     /// Server's answer to REPLICATE: a JSON [`DeliveryReport`].
     pub const REPLICATE_REPLY: u8 = 0x09;
+    /// Client asks for the stats of every node of the cluster.
+    pub const CLUSTER_STATS: u8 = 0x10;
+    /// Server's answer to CLUSTER_STATS: `{"nodes": {NAME: snapshot}}` as UTF-8 JSON.
+    pub const CLUSTER_STATS_REPLY: u8 = 0x11;
     /// Server-only: the reason a packet was refused or the connection is closed.
     pub const ERROR: u8 = 0x7F;
 
@@ -150,8 +157,8 @@ impl Decoder for FrameCodec {
             return self.refuse(src);
         };
         if src.len() < total {
-            // Nothing is reserved for the announced length: memory follows the bytes
-            // that actually arrived, so a peer cannot make us hold a body it never sends.
+            // Wait for more without reserving the announced length: memory is spent on
+            // bytes that arrived, not on what a peer claims it will send.
             return Ok(None);
         }
         Ok(Some(Inbound::Request(split_frame(src, body_len))))
@@ -218,11 +225,16 @@ impl DeliveryReport {
 
 /// The STATS reply for the supervisor's answer: the snapshot as JSON, or an ERROR.
 pub fn stats_frame<S: Serialize>(answer: Result<S, MailboxError>) -> Frame {
+    json_frame(Frame::STATS_REPLY, answer)
+}
+
+/// A reply of `opcode` carrying `answer` as JSON, or an ERROR if there is none.
+pub fn json_frame<S: Serialize>(opcode: u8, answer: Result<S, MailboxError>) -> Frame {
     let json = answer
         .map_err(|e| e.to_string())
         .and_then(|snapshot| serde_json::to_vec(&snapshot).map_err(|e| e.to_string()));
     match json {
-        Ok(json) => Frame::new(Frame::STATS_REPLY, json),
+        Ok(json) => Frame::new(opcode, json),
         Err(e) => {
             log::warn!("stats unavailable: {e}");
             Frame::error("stats unavailable")
@@ -237,6 +249,8 @@ pub struct FrameProtocol {
     pub max_frame: usize,
     /// Where REPLICATE sends to; with none, REPLICATE reports two empty lists.
     pub backends: Backends,
+    /// Answers CLUSTER_STATS under this server's node name.
+    pub cluster: ClusterStats,
 }
 
 impl FrameProtocol {
@@ -250,7 +264,13 @@ impl FrameProtocol {
         FrameProtocol {
             max_frame,
             backends,
+            cluster: ClusterStats::default(),
         }
+    }
+
+    /// The same protocol answering CLUSTER_STATS with `cluster`.
+    pub fn with_cluster(self, cluster: ClusterStats) -> Self {
+        FrameProtocol { cluster, ..self }
     }
 }
 
@@ -269,9 +289,15 @@ impl Protocol for FrameProtocol {
             Frame::ECHO => out.reply(frame),
             Frame::BROADCAST => out.broadcast(frame),
             Frame::PING => out.reply(Frame::new(Frame::PONG, frame.payload)),
+            // The answer to a heartbeat: receiving it was the point.
+            Frame::PONG => {}
             Frame::STATS => {
                 let supervisor = out.supervisor().clone();
                 out.defer(async move { stats_frame::<Snapshot>(supervisor.send(GetStats).await) });
+            }
+            Frame::CLUSTER_STATS => {
+                let gather = self.cluster.gather(out.supervisor().clone());
+                out.defer(async move { json_frame(Frame::CLUSTER_STATS_REPLY, gather.await) });
             }
             Frame::REPLICATE if self.backends.is_empty() => {
                 out.reply(DeliveryReport::default().to_frame())
@@ -286,6 +312,13 @@ impl Protocol for FrameProtocol {
 
     fn error_reply(&self, reason: &str) -> Option<Frame> {
         Some(Frame::error(reason))
+    }
+
+    /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a PONG.
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<Frame>) {
+        if idle == Idle::Read {
+            out.reply(Frame::new(Frame::PING, Bytes::new()));
+        }
     }
 }
 
@@ -385,11 +418,13 @@ mod tests {
     }
 
     #[test]
-    fn incomplete_frame_reserves_its_length() {
-        let mut codec = FrameCodec::new(1024);
-        let mut buf = BytesMut::from(&wire(Frame::ECHO, &[1u8; 999])[..10]);
+    fn incomplete_frame_reserves_nothing_for_its_announced_length() {
+        let mut codec = FrameCodec::new(65536);
+        let mut buf = BytesMut::with_capacity(16);
+        buf.extend_from_slice(&wire(Frame::ECHO, &[1u8; 65535])[..14]);
         assert!(codec.decode(&mut buf).unwrap().is_none());
-        assert!(buf.capacity() >= HEADER_LEN + 1000);
+        assert_eq!(buf.len(), 14, "nothing consumed");
+        assert!(buf.capacity() < 1024, "capacity {}", buf.capacity());
     }
 
     #[test]
@@ -517,13 +552,51 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn cluster_stats_is_deferred_json_under_the_node_name() {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = FrameProtocol::new(64).with_cluster(ClusterStats::new("n1"));
+        protocol.handle(Frame::new(Frame::CLUSTER_STATS, &b"ignored"[..]), &mut out);
+        let Action::Defer(reply) = only(out.take()) else {
+            panic!("CLUSTER_STATS must be deferred");
+        };
+        let frame = reply.await;
+        assert_eq!(frame.opcode, Frame::CLUSTER_STATS_REPLY);
+        let json: serde_json::Value = serde_json::from_slice(&frame.payload).unwrap();
+        assert!(json["nodes"]["n1"]["connections"].is_object(), "{json}");
+        assert_eq!(json["nodes"].as_object().unwrap().len(), 1, "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn pong_is_taken_silently() {
+        for payload in [&b""[..], &b"anything"[..]] {
+            assert!(handle(Frame::new(Frame::PONG, payload)).is_empty());
+        }
+    }
+
+    #[actix_rt::test]
+    async fn read_idle_sends_an_empty_ping_and_other_kinds_nothing() {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = FrameProtocol::new(64);
+        protocol.on_idle(Idle::Write, &mut out);
+        protocol.on_idle(Idle::All, &mut out);
+        assert!(out.take().is_empty());
+        protocol.on_idle(Idle::Read, &mut out);
+        let ping = Frame::new(Frame::PING, Bytes::new());
+        assert!(matches!(only(out.take()), Action::Reply(f) if f == ping));
+    }
+
+    #[actix_rt::test]
     async fn server_and_unknown_opcodes_are_bad_packets() {
         for op in [
             0x00,
-            Frame::PONG,
             Frame::STATS_REPLY,
             0x07,
             Frame::REPLICATE_REPLY,
+            Frame::CLUSTER_STATS_REPLY,
             Frame::ERROR,
             0xFF,
         ] {

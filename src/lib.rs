@@ -5,6 +5,7 @@
 pub mod backends;
 pub mod bench;
 pub mod cli;
+pub mod cluster_stats;
 pub mod config;
 pub mod demo;
 pub mod frame;

@@ -5,13 +5,15 @@
 //! `\r` before the `\n` as part of the line), and a line that is not UTF-8 is a bad
 //! packet rather than a stream error. An over-long line is fatal
 //! ([`LineError::TooLong`]) and from then on all input is discarded.
-//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING` and `STATS`.
+//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING`, `STATS` and `CSTATS`, takes a client's
+//! `PONG` silently, and sends the heartbeat `PING` when the connection is idle.
 
+use crate::cluster_stats::ClusterStats;
 use actix::MailboxError;
 use bytes::{BufMut, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GetStats, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// At most this many bytes of client text are quoted in an error reason.
@@ -165,12 +167,22 @@ pub fn stats_line<S: Serialize>(answer: Result<S, MailboxError>) -> String {
 pub struct LineProtocol {
     /// The longest line accepted from a client; longer ones close the connection.
     pub max_line: usize,
+    /// Answers `CSTATS` under this server's node name.
+    pub cluster: ClusterStats,
 }
 
 impl LineProtocol {
     /// The protocol with lines of at most `max_line` bytes.
     pub fn new(max_line: usize) -> Self {
-        LineProtocol { max_line }
+        LineProtocol {
+            max_line,
+            cluster: ClusterStats::default(),
+        }
+    }
+
+    /// The same protocol answering `CSTATS` with `cluster`.
+    pub fn with_cluster(self, cluster: ClusterStats) -> Self {
+        LineProtocol { cluster, ..self }
     }
 }
 
@@ -190,17 +202,32 @@ impl Protocol for LineProtocol {
             ("ECHO", _) => out.reply(line),
             ("BCAST", _) => out.broadcast(line),
             ("PING", true) => out.reply("PONG".to_owned()),
+            // The answer to a heartbeat: receiving it was the point.
+            ("PONG", true) => {}
             ("STATS", true) => {
                 let supervisor = out.supervisor().clone();
                 out.defer(async move { stats_line::<Snapshot>(supervisor.send(GetStats).await) });
             }
-            ("PING" | "STATS", false) => out.bad_packet(format!("{command} takes no argument")),
+            ("CSTATS", true) => {
+                let gather = self.cluster.gather(out.supervisor().clone());
+                out.defer(async move { stats_line(gather.await) });
+            }
+            ("PING" | "PONG" | "STATS" | "CSTATS", false) => {
+                out.bad_packet(format!("{command} takes no argument"))
+            }
             _ => out.bad_packet(unknown_command(&line)),
         }
     }
 
     fn error_reply(&self, reason: &str) -> Option<String> {
         Some(format!("ERR {reason}"))
+    }
+
+    /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a `PONG`.
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<String>) {
+        if idle == Idle::Read {
+            out.reply("PING".to_owned());
+        }
     }
 }
 
@@ -312,6 +339,16 @@ mod tests {
     }
 
     #[test]
+    fn incomplete_line_reserves_nothing() {
+        let mut codec = LineCodec::new(8192);
+        let mut buf = BytesMut::with_capacity(16);
+        buf.extend_from_slice(b"ECHO not yet");
+        assert_eq!(codec.decode(&mut buf).unwrap(), None);
+        assert_eq!(&buf[..], b"ECHO not yet");
+        assert!(buf.capacity() < 1024, "capacity {}", buf.capacity());
+    }
+
+    #[test]
     fn unterminated_line_at_eof_is_dropped() {
         let mut codec = LineCodec::new(16);
         let mut buf = BytesMut::from(&b"PING\nPIN"[..]);
@@ -399,14 +436,49 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn cstats_is_deferred_json_line_under_the_node_name() {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = LineProtocol::new(64).with_cluster(ClusterStats::new("n1"));
+        protocol.handle("CSTATS".to_owned(), &mut out);
+        let Action::Defer(reply) = only(out.take()) else {
+            panic!("CSTATS must be deferred");
+        };
+        let line = reply.await;
+        assert!(!line.contains('\n'));
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(json["nodes"]["n1"]["connections"].is_object(), "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn pong_is_taken_silently() {
+        assert!(handle("PONG").is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn read_idle_sends_ping_and_other_kinds_nothing() {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = LineProtocol::new(64);
+        protocol.on_idle(Idle::Write, &mut out);
+        protocol.on_idle(Idle::All, &mut out);
+        assert!(out.take().is_empty());
+        protocol.on_idle(Idle::Read, &mut out);
+        assert!(matches!(only(out.take()), Action::Reply(r) if r == "PING"));
+    }
+
+    #[actix_rt::test]
     async fn anything_else_is_a_bad_packet() {
         for line in [
             "",
             "PING x",
             "STATS now",
+            "CSTATS now",
+            "PONG x",
             "echo hi",
             "ECHOX",
-            "PONG",
             "ERR x",
         ] {
             assert!(matches!(only(handle(line)), Action::Bad(_)), "{line:?}");

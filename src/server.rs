@@ -5,6 +5,7 @@
 //! machinery is the `switchboard` library's.
 
 use crate::backends::Backends;
+use crate::cluster_stats::ClusterStats;
 use crate::config::Config;
 use crate::frame::FrameProtocol;
 use crate::line::LineProtocol;
@@ -12,7 +13,7 @@ use crate::web::{self, Endpoints, WebState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use switchboard::{
-    ConnectionLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
+    ConnectionLimits, IdleLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
 };
 use tokio::signal::unix::{signal, SignalKind};
 
@@ -29,6 +30,11 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
             max_error_packets: config.max_error_packets,
             close_timeout: config.shutdown_timeout(),
             read_pause_bytes: (config.max_outbound_bytes / 2).max(1),
+            frame_timeout: config.frame_timeout(),
+            idle: IdleLimits {
+                read: config.heartbeat(),
+                ..IdleLimits::default()
+            },
             ..defaults
         },
         supervisor: SupervisorConfig {
@@ -122,6 +128,8 @@ pub struct Running {
     pub frame: ListenerHandle,
     /// The `line` listener.
     pub line: ListenerHandle,
+    /// This server's node name (`node`, or the random one it was given).
+    pub node: String,
 }
 
 /// Starts the switchboard, the backends and both protocols on already-bound listeners.
@@ -131,15 +139,23 @@ pub fn start(config: &Config, frame: TcpListener, line: TcpListener) -> std::io:
     let (max_frame, max_line) = (config.max_frame, config.max_line);
     let backends = Backends::start(&board, config);
     let replicate_to = backends.clone();
+    let node = config.node_name();
+    log::info!("node {node}");
+    let cluster = ClusterStats::new(node.as_str());
+    let frame_cluster = cluster.clone();
     let frame = board.listen(frame, move || {
         FrameProtocol::with_backends(max_frame, replicate_to.clone())
+            .with_cluster(frame_cluster.clone())
     })?;
-    let line = board.listen(line, move || LineProtocol::new(max_line))?;
+    let line = board.listen(line, move || {
+        LineProtocol::new(max_line).with_cluster(cluster.clone())
+    })?;
     Ok(Running {
         board,
         backends,
         frame,
         line,
+        node,
     })
 }
 

@@ -89,7 +89,7 @@ async fn stats_snapshot_has_the_contract_keys() {
 async fn three_unknown_opcodes_get_three_errors_then_close() {
     let server = Server::start("");
     let mut c = FrameClient::connect(server.frame).await;
-    for op in [0x10u8, 0x7F, 0x04] {
+    for op in [0x07u8, 0x7F, 0x55] {
         c.send(op, b"?").await;
     }
     for _ in 0..3 {
