@@ -1,5 +1,5 @@
 //! The command line: `switchboard serve [--config FILE] [--frame ADDR] [--line ADDR]
-//! [--backend ADDR]... [--metrics ADDR]`.
+//! [--backend ADDR]... [--tls-cert FILE --tls-key FILE] [--metrics ADDR]`.
 //!
 //! Only the shape of the arguments lives here; [`crate::config::load`] merges them with
 //! the configuration file (flags win) and validates the result. clap reports malformed
@@ -52,6 +52,13 @@ pub struct ServeArgs {
     /// Backend for REPLICATE, repeatable; replaces the file's `backends` list.
     #[arg(long = "backend", value_name = "ADDR")]
     pub backends: Vec<SocketAddr>,
+    /// PEM certificate chain for TLS on both listeners (with a key: `--tls-key` or the
+    /// file's `tls_key`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// Serve `GET /metrics` (Prometheus) and `GET /stats` (JSON) over HTTP on this
     /// address. A flag only: not a configuration key.
     #[arg(long, value_name = "ADDR")]
@@ -122,6 +129,24 @@ mod tests {
         assert_eq!(args.metrics, Some("127.0.0.1:9100".parse().unwrap()));
         let err = parse(&["switchboard", "serve", "--metrics", "nope"]).unwrap_err();
         assert!(err.to_string().contains("--metrics"), "{err}");
+    }
+
+    #[test]
+    fn tls_files() {
+        let args = parse(&[
+            "switchboard",
+            "serve",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ])
+        .unwrap();
+        assert_eq!(args.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(args.tls_key, Some(PathBuf::from("k.pem")));
+        // One alone parses: the other may come from the configuration file.
+        let args = parse(&["switchboard", "serve", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(args.tls_cert, None);
     }
 
     #[test]

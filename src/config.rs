@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 20] = [
     "frame",
     "line",
     "backends",
@@ -31,6 +31,9 @@ pub const KEYS: [&str; 17] = [
     "reconnect_min_ms",
     "reconnect_max_ms",
     "workers",
+    "tls_cert",
+    "tls_key",
+    "tls_handshake_timeout_ms",
 ];
 
 /// A configuration that cannot be used, naming the key or file at fault.
@@ -71,6 +74,14 @@ pub enum ConfigError {
     Zero {
         /// The key that is 0.
         key: &'static str,
+    },
+    /// One of `tls_cert` and `tls_key` is set without the other.
+    #[error("config key \"{given}\" is set but \"{missing}\" is not: TLS needs both")]
+    TlsPair {
+        /// The key that is set.
+        given: &'static str,
+        /// The key that is missing.
+        missing: &'static str,
     },
     /// The reconnect backoff bounds are the wrong way round.
     #[error(
@@ -125,6 +136,12 @@ pub struct Config {
     pub reconnect_max_ms: u64,
     /// Worker threads that own connections.
     pub workers: usize,
+    /// PEM certificate chain: with `tls_key`, both listeners speak TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// How long a TLS handshake may take before the connection is removed.
+    pub tls_handshake_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -147,6 +164,9 @@ impl Default for Config {
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
             workers: default_workers(),
+            tls_cert: None,
+            tls_key: None,
+            tls_handshake_timeout_ms: 10_000,
         }
     }
 }
@@ -230,6 +250,12 @@ impl Config {
         if !args.backends.is_empty() {
             self.backends = args.backends.clone();
         }
+        if let Some(cert) = &args.tls_cert {
+            self.tls_cert = Some(cert.clone());
+        }
+        if let Some(key) = &args.tls_key {
+            self.tls_key = Some(key.clone());
+        }
     }
 
     /// Refuses values that make no sense, naming the key.
@@ -243,9 +269,28 @@ impl Config {
             ("max_connections", self.max_connections == 0),
             ("backend_max_failures", self.backend_max_failures == 0),
             ("workers", self.workers == 0),
+            (
+                "tls_handshake_timeout_ms",
+                self.tls_handshake_timeout_ms == 0,
+            ),
         ];
         if let Some((key, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
             return Err(ConfigError::Zero { key });
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::TlsPair {
+                    given: "tls_cert",
+                    missing: "tls_key",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::TlsPair {
+                    given: "tls_key",
+                    missing: "tls_cert",
+                })
+            }
+            _ => {}
         }
         if self.reconnect_min_ms > self.reconnect_max_ms {
             return Err(ConfigError::Backoff {
@@ -284,6 +329,11 @@ impl Config {
     /// `reconnect_min_ms` as a duration.
     pub fn reconnect_min(&self) -> Duration {
         Duration::from_millis(self.reconnect_min_ms)
+    }
+
+    /// `tls_handshake_timeout_ms` as a duration.
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.tls_handshake_timeout_ms)
     }
 
     /// `reconnect_max_ms` as a duration.
@@ -336,6 +386,8 @@ mod tests {
         assert_eq!(c.reconnect_min(), Duration::from_millis(100));
         assert_eq!(c.reconnect_max(), Duration::from_secs(5));
         assert!(c.workers >= 1);
+        assert_eq!((c.tls_cert.clone(), c.tls_key.clone()), (None, None));
+        assert_eq!(c.tls_handshake_timeout(), Duration::from_secs(10));
         c.validate().unwrap();
     }
 
@@ -535,7 +587,7 @@ mod tests {
             frame: Some(addr("127.0.0.1:0")),
             line: None,
             backends: vec![addr("127.0.0.1:4"), addr("127.0.0.1:5")],
-            metrics: None,
+            ..ServeArgs::default()
         };
         let c = load(&args).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
@@ -543,6 +595,49 @@ mod tests {
         assert_eq!(c.line, addr("127.0.0.1:2"));
         assert_eq!(c.backends, vec![addr("127.0.0.1:4"), addr("127.0.0.1:5")]);
         assert_eq!(c.max_line, 10);
+    }
+
+    #[test]
+    fn tls_keys_are_read_and_flags_override_them() {
+        let c =
+            parse("tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\ntls_handshake_timeout_ms = 300\n")
+                .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/c.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("/k.pem")));
+        assert_eq!(c.tls_handshake_timeout(), Duration::from_millis(300));
+        let mut c = c;
+        c.apply(&ServeArgs {
+            tls_key: Some(PathBuf::from("/other.pem")),
+            ..ServeArgs::default()
+        });
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/c.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("/other.pem")));
+        let err = parse("tls_cert = 1").unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"tls_cert\": "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tls_keys_come_in_pairs() {
+        let err = parse("tls_cert = \"/c.pem\"")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config key \"tls_cert\" is set but \"tls_key\" is not: TLS needs both"
+        );
+        let err = parse("tls_key = \"/k.pem\"")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"tls_key\" is set"),
+            "{err}"
+        );
     }
 
     #[test]
