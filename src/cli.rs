@@ -1,5 +1,6 @@
 //! The command line: `switchboard serve [--config FILE] [--frame ADDR] [--line ADDR]
-//! [--backend ADDR]... [--node NAME] [--metrics ADDR]`.
+//! [--backend ADDR]... [--tls-cert FILE --tls-key FILE] [--node NAME]
+//! [--metrics ADDR]`.
 //!
 //! Only the shape of the arguments lives here; [`crate::config::load`] merges them with
 //! the configuration file (flags win) and validates the result. clap reports malformed
@@ -55,6 +56,13 @@ pub struct ServeArgs {
     /// This server's name in the cluster (default: a random `node-XXXXXXXX`).
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
+    /// PEM certificate chain for TLS on both listeners (with a key: `--tls-key` or the
+    /// file's `tls_key`).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert`.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// Serve `GET /metrics` (Prometheus) and `GET /stats` (JSON) over HTTP on this
     /// address. A flag only: not a configuration key.
     #[arg(long, value_name = "ADDR")]
@@ -132,6 +140,24 @@ mod tests {
         let args = parse(&["switchboard", "serve", "--node", "alpha"]).unwrap();
         assert_eq!(args.node.as_deref(), Some("alpha"));
         assert_eq!(parse(&["switchboard"]).unwrap().node, None);
+    }
+
+    #[test]
+    fn tls_files() {
+        let args = parse(&[
+            "switchboard",
+            "serve",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+        ])
+        .unwrap();
+        assert_eq!(args.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(args.tls_key, Some(PathBuf::from("k.pem")));
+        // One alone parses: the other may come from the configuration file.
+        let args = parse(&["switchboard", "serve", "--tls-key", "k.pem"]).unwrap();
+        assert_eq!(args.tls_cert, None);
     }
 
     #[test]

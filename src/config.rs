@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 23] = [
     "frame",
     "line",
     "backends",
@@ -34,6 +34,9 @@ pub const KEYS: [&str; 20] = [
     "heartbeat_ms",
     "frame_timeout_ms",
     "node",
+    "tls_cert",
+    "tls_key",
+    "tls_handshake_timeout_ms",
 ];
 
 /// A configuration that cannot be used, naming the key or file at fault.
@@ -74,6 +77,14 @@ pub enum ConfigError {
     Zero {
         /// The key that is 0.
         key: &'static str,
+    },
+    /// One of `tls_cert` and `tls_key` is set without the other.
+    #[error("config key \"{given}\" is set but \"{missing}\" is not: TLS needs both")]
+    TlsPair {
+        /// The key that is set.
+        given: &'static str,
+        /// The key that is missing.
+        missing: &'static str,
     },
     /// The reconnect backoff bounds are the wrong way round.
     #[error(
@@ -134,6 +145,12 @@ pub struct Config {
     pub frame_timeout_ms: u64,
     /// This server's name in the cluster; a random one when unset.
     pub node: Option<String>,
+    /// PEM certificate chain: with `tls_key`, both listeners speak TLS.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// How long a TLS handshake may take before the connection is removed.
+    pub tls_handshake_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -159,6 +176,9 @@ impl Default for Config {
             heartbeat_ms: 0,
             frame_timeout_ms: 30_000,
             node: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_handshake_timeout_ms: 10_000,
         }
     }
 }
@@ -245,6 +265,12 @@ impl Config {
         if let Some(node) = &args.node {
             self.node = Some(node.clone());
         }
+        if let Some(cert) = &args.tls_cert {
+            self.tls_cert = Some(cert.clone());
+        }
+        if let Some(key) = &args.tls_key {
+            self.tls_key = Some(key.clone());
+        }
     }
 
     /// Refuses values that make no sense, naming the key.
@@ -271,6 +297,21 @@ impl Config {
                 key: "node",
                 message: "must not be empty".to_owned(),
             });
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError::TlsPair {
+                    given: "tls_cert",
+                    missing: "tls_key",
+                })
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::TlsPair {
+                    given: "tls_key",
+                    missing: "tls_cert",
+                })
+            }
+            _ => {}
         }
         if self.reconnect_min_ms > self.reconnect_max_ms {
             return Err(ConfigError::Backoff {
@@ -328,6 +369,11 @@ impl Config {
         Duration::from_millis(self.frame_timeout_ms)
     }
 
+    /// `tls_handshake_timeout_ms` as a duration.
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        Duration::from_millis(self.tls_handshake_timeout_ms)
+    }
+
     /// `reconnect_max_ms` as a duration.
     pub fn reconnect_max(&self) -> Duration {
         Duration::from_millis(self.reconnect_max_ms)
@@ -380,6 +426,8 @@ mod tests {
         assert!(c.workers >= 1);
         assert_eq!(c.heartbeat(), None);
         assert_eq!(c.frame_timeout(), Duration::from_secs(30));
+        assert_eq!((c.tls_cert.clone(), c.tls_key.clone()), (None, None));
+        assert_eq!(c.tls_handshake_timeout(), Duration::from_secs(10));
         c.validate().unwrap();
     }
 
@@ -615,8 +663,7 @@ mod tests {
             frame: Some(addr("127.0.0.1:0")),
             line: None,
             backends: vec![addr("127.0.0.1:4"), addr("127.0.0.1:5")],
-            metrics: None,
-            node: None,
+            ..ServeArgs::default()
         };
         let c = load(&args).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
@@ -624,6 +671,49 @@ mod tests {
         assert_eq!(c.line, addr("127.0.0.1:2"));
         assert_eq!(c.backends, vec![addr("127.0.0.1:4"), addr("127.0.0.1:5")]);
         assert_eq!(c.max_line, 10);
+    }
+
+    #[test]
+    fn tls_keys_are_read_and_flags_override_them() {
+        let c =
+            parse("tls_cert = \"/c.pem\"\ntls_key = \"/k.pem\"\ntls_handshake_timeout_ms = 300\n")
+                .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/c.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("/k.pem")));
+        assert_eq!(c.tls_handshake_timeout(), Duration::from_millis(300));
+        let mut c = c;
+        c.apply(&ServeArgs {
+            tls_key: Some(PathBuf::from("/other.pem")),
+            ..ServeArgs::default()
+        });
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/c.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("/other.pem")));
+        let err = parse("tls_cert = 1").unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"tls_cert\": "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tls_keys_come_in_pairs() {
+        let err = parse("tls_cert = \"/c.pem\"")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config key \"tls_cert\" is set but \"tls_key\" is not: TLS needs both"
+        );
+        let err = parse("tls_key = \"/k.pem\"")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"tls_key\" is set"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -12,4 +12,5 @@ pub mod frame;
 pub mod line;
 pub mod metrics;
 pub mod server;
+pub mod tls;
 pub mod web;

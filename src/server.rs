@@ -12,6 +12,8 @@ use crate::line::LineProtocol;
 use crate::web::{self, Endpoints, WebState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use switchboard::rustls;
 use switchboard::{
     ConnectionLimits, IdleLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
 };
@@ -35,6 +37,7 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
                 read: config.heartbeat(),
                 ..IdleLimits::default()
             },
+            tls_handshake_timeout: config.tls_handshake_timeout(),
             ..defaults
         },
         supervisor: SupervisorConfig {
@@ -56,7 +59,9 @@ fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
 pub fn run(config: Config, metrics: Option<SocketAddr>) -> i32 {
     let listeners = bind("frame", config.frame).and_then(|f| Ok((f, bind("line", config.line)?)));
     let metrics = metrics.map(|addr| bind("metrics", addr)).transpose();
-    let ((frame, line), metrics) = match listeners.and_then(|l| Ok((l, metrics?))) {
+    let tls = crate::tls::from_config(&config).map_err(|e| e.to_string());
+    let bound = tls.and_then(|tls| Ok((listeners?, metrics?, tls)));
+    let ((frame, line), metrics, tls) = match bound {
         Ok(bound) => bound,
         Err(message) => {
             eprintln!("switchboard: {message}");
@@ -64,7 +69,7 @@ pub fn run(config: Config, metrics: Option<SocketAddr>) -> i32 {
         }
     };
     let system = actix_rt::System::new();
-    let result = system.block_on(serve(config, frame, line, metrics));
+    let result = system.block_on(serve(config, frame, line, metrics, tls));
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -79,10 +84,11 @@ async fn serve(
     frame: TcpListener,
     line: TcpListener,
     metrics: Option<TcpListener>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    let running = start(&config, frame, line)?;
+    let running = start_with(&config, frame, line, tls)?;
     let (board, frame, line) = (&running.board, &running.frame, &running.line);
     let (max_frame, max_line) = (config.max_frame, config.max_line);
     let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
@@ -132,9 +138,21 @@ pub struct Running {
     pub node: String,
 }
 
-/// Starts the switchboard, the backends and both protocols on already-bound listeners.
-/// Call it inside a running actix system.
+/// Starts the switchboard, the backends and both protocols on already-bound listeners,
+/// over TLS if `config` has `tls_cert` and `tls_key`. Call it inside a running actix
+/// system.
 pub fn start(config: &Config, frame: TcpListener, line: TcpListener) -> std::io::Result<Running> {
+    let tls = crate::tls::from_config(config).map_err(std::io::Error::other)?;
+    start_with(config, frame, line, tls)
+}
+
+/// [`start`] with the TLS configuration already loaded (`None`: plain TCP).
+pub fn start_with(
+    config: &Config,
+    frame: TcpListener,
+    line: TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> std::io::Result<Running> {
     let board = Switchboard::start(switchboard_config(config));
     let (max_frame, max_line) = (config.max_frame, config.max_line);
     let backends = Backends::start(&board, config);
@@ -143,13 +161,21 @@ pub fn start(config: &Config, frame: TcpListener, line: TcpListener) -> std::io:
     log::info!("node {node}");
     let cluster = ClusterStats::new(node.as_str());
     let frame_cluster = cluster.clone();
-    let frame = board.listen(frame, move || {
+    let frame_protocol = move || {
         FrameProtocol::with_backends(max_frame, replicate_to.clone())
             .with_cluster(frame_cluster.clone())
-    })?;
-    let line = board.listen(line, move || {
-        LineProtocol::new(max_line).with_cluster(cluster.clone())
-    })?;
+    };
+    let line_protocol = move || LineProtocol::new(max_line).with_cluster(cluster.clone());
+    let (frame, line) = match tls {
+        Some(tls) => (
+            board.listen_tls(frame, tls.clone(), frame_protocol)?,
+            board.listen_tls(line, tls, line_protocol)?,
+        ),
+        None => (
+            board.listen(frame, frame_protocol)?,
+            board.listen(line, line_protocol)?,
+        ),
+    };
     Ok(Running {
         board,
         backends,

@@ -114,6 +114,11 @@ pub struct Connection<P: Protocol> {
     flush_scheduled: bool,
     /// The one timer: when it fires, and its handle.
     timer: Option<(Instant, SpawnHandle)>,
+    /// The core still keeps a handshake deadline (TLS, until the handshake ends).
+    handshaking: bool,
+    /// Why the TLS session could not even be created; the connection is removed
+    /// (`tls_handshake`) as soon as it starts.
+    broken: Option<String>,
     /// Holds one of the listener's `max_connections` places until the actor is dropped.
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -133,12 +138,30 @@ impl<P: Protocol> Connection<P> {
         context: ConnectionContext,
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ) -> Addr<Self> {
+        Self::start_with(id, stream, peer, protocol, context, permit, None)
+    }
+
+    /// Starts a connection actor that speaks TLS under `tls` when it is given.
+    pub(crate) fn start_with(
+        id: ConnId,
+        stream: TcpStream,
+        peer: SocketAddr,
+        protocol: P,
+        context: ConnectionContext,
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Addr<Self> {
         let limits = context.limits;
         let outbox = Outbox::new(id, peer, context.supervisor.clone());
+        let (transport, broken) = match tls.map(Transport::tls) {
+            None => (Transport::Plain, None),
+            Some(Ok(transport)) => (transport, None),
+            Some(Err(e)) => (Transport::Plain, Some(e.to_string())),
+        };
         Connection {
             core: Conn::new(protocol, outbox, limits.clone(), now()),
             stream: Rc::new(stream),
-            transport: Transport::Plain,
+            transport,
             status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
             supervisor: context.supervisor,
             stats: context.stats,
@@ -147,6 +170,8 @@ impl<P: Protocol> Connection<P> {
             write_waiting: false,
             flush_scheduled: false,
             timer: None,
+            handshaking: false,
+            broken,
             _permit: permit,
         }
         .start()
@@ -158,6 +183,10 @@ impl<P: Protocol> Connection<P> {
 
     /// After every input: carries out the core's events, then waits for what it wants.
     fn drive(&mut self, ctx: &mut Context<Self>) {
+        if self.handshaking && !self.transport.is_handshaking() {
+            self.handshaking = false;
+            self.core.handshake_done();
+        }
         while let Some(event) = self.core.poll_event() {
             match event {
                 Event::Report(delta) => self.stats.do_send(TrafficDelta {
@@ -291,7 +320,9 @@ impl<P: Protocol> Connection<P> {
     // ----- writing -------------------------------------------------------------------
 
     fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        if self.flush_scheduled || self.write_waiting || self.transport.is_handshaking() {
+        // During a TLS handshake only the handshake's own records are written.
+        let handshake_idle = self.transport.is_handshaking() && !self.transport.wants_write();
+        if self.flush_scheduled || self.write_waiting || handshake_idle {
             return;
         }
         self.flush_scheduled = true;
@@ -334,6 +365,9 @@ impl<P: Protocol> Connection<P> {
                 taken: 0,
                 confirmed,
             }));
+        }
+        if self.transport.is_handshaking() {
+            return Ok(None);
         }
         let mut slices = [IoSlice::new(&[]); MAX_IOV];
         let written = match self.core.poll_transmit(&mut slices, budget) {
@@ -408,9 +442,15 @@ impl<P: Protocol> Actor for Connection<P> {
             inspect: addr.recipient(),
         }));
         if self.transport.is_handshaking() {
+            self.handshaking = true;
             self.core.begin_handshake(now());
         }
         self.core.handle_open(now());
+        if let Some(e) = self.broken.take() {
+            log::warn!("connection {}: TLS session not created: {e}", self.id());
+            let reason = RemovalReason::TlsHandshake;
+            self.failed(reason, FailureReason::Removed(reason));
+        }
         self.drive(ctx);
     }
 

@@ -73,7 +73,6 @@ impl FileRegion {
 
     /// Reads up to `buf.len()` bytes of the region's front into `buf` (for a transport
     /// that must see the bytes, such as TLS); the region is not advanced.
-    #[allow(dead_code)] // used once the TLS transport lands
     pub(crate) fn read_front(&self, buf: &mut [u8]) -> io::Result<usize> {
         use std::os::unix::fs::FileExt;
         let count = (self.remaining.min(buf.len() as u64)) as usize;

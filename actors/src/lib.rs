@@ -45,6 +45,8 @@ mod traffic;
 mod transport;
 
 pub use crate::core::outbound;
+/// The TLS library [`Switchboard::listen_tls`] takes its configuration from.
+pub use rustls;
 
 pub use crate::core::failures::SendFailure;
 pub use connection::{
@@ -152,14 +154,41 @@ impl Switchboard {
         P: Protocol,
         F: Fn() -> P + Send + Sync + 'static,
     {
+        self.accept(listener, Arc::new(factory), None)
+    }
+
+    /// Accepts TLS connections on `listener` under `tls`, each speaking the protocol
+    /// `factory` makes inside TLS. A client whose handshake fails or does not finish
+    /// within [`ConnectionLimits::tls_handshake_timeout`] is removed with
+    /// [`RemovalReason::TlsHandshake`]. Build the config with this crate's [`rustls`].
+    pub fn listen_tls<P, F>(
+        &self,
+        listener: std::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        factory: F,
+    ) -> std::io::Result<ListenerHandle>
+    where
+        P: Protocol,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        self.accept(listener, Arc::new(factory), Some(tls))
+    }
+
+    fn accept<P: Protocol>(
+        &self,
+        listener: std::net::TcpListener,
+        factory: ProtocolFactory<P>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<ListenerHandle> {
         listener::listen(
             listener,
-            Arc::new(factory),
+            factory,
             listener::AcceptShared {
                 workers: self.workers.clone(),
                 context: self.connection_context(),
                 places: self.places.clone(),
                 ids: self.ids.clone(),
+                tls,
             },
         )
     }

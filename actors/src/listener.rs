@@ -88,6 +88,8 @@ pub(crate) struct AcceptShared {
     pub places: Arc<Semaphore>,
     /// The source of connection ids.
     pub ids: Arc<AtomicU64>,
+    /// TLS for every connection of this listener, when set.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Starts accepting on `listener` (already bound; set non-blocking here).
@@ -143,13 +145,16 @@ async fn accept_loop<P: Protocol>(
         log::debug!("accepted {} connection {id} from {peer}", P::NAME);
         let factory = factory.clone();
         let context = shared.context.clone();
+        let tls = shared.tls.clone();
         let spawned =
             shared
                 .workers
                 .pick()
                 .spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
                     Ok(stream) => {
-                        Connection::start(id, stream, peer, factory(), context, Some(place));
+                        let protocol = factory();
+                        let place = Some(place);
+                        Connection::start_with(id, stream, peer, protocol, context, place, tls);
                     }
                     Err(e) => log::warn!("registering connection from {peer} failed: {e}"),
                 });

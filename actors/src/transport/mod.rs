@@ -6,14 +6,20 @@
 //! ([`rustls::ServerConnection`], itself free of I/O) encrypts and decrypts in between
 //! and reports which application bytes have really reached the socket.
 
+mod tls;
+
 use crate::FileRegion;
-use std::io::{self, IoSlice};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
+use std::sync::Arc;
+use tls::TlsSession;
 use tokio::net::TcpStream;
+
+/// Bytes of a file region read for TLS at once (one record's worth).
+const FILE_CHUNK: usize = 16 * 1024;
 
 /// Why a read failed.
 #[derive(Debug)]
-#[allow(dead_code)] // the TLS variants are built once the TLS transport lands
 pub(crate) enum ReadFailure {
     /// The socket failed (or has nothing now: `WouldBlock`).
     Io(io::Error),
@@ -43,13 +49,45 @@ pub(crate) struct Written {
 pub(crate) enum Transport {
     /// Bytes go to the socket as they are.
     Plain,
+    /// Bytes are encrypted by a TLS session first.
+    Tls(Box<TlsSession>),
+}
+
+/// The nonblocking socket as `Read + Write` for rustls: `WouldBlock` clears tokio's
+/// readiness, so the connection then waits instead of spinning.
+struct Socket<'a>(&'a TcpStream);
+
+impl Read for Socket<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.try_read(buf)
+    }
+}
+
+impl Write for Socket<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.try_write(buf)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.0.try_write_vectored(bufs)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Transport {
+    /// A TLS transport that waits for the client's handshake under `config`.
+    pub fn tls(config: Arc<rustls::ServerConfig>) -> Result<Self, rustls::Error> {
+        Ok(Transport::Tls(Box::new(TlsSession::new(config)?)))
+    }
+
     /// Reads application bytes into `buf`; `Ok(0)` is the peer's end of stream.
     pub fn read(&mut self, io: &TcpStream, buf: &mut [u8]) -> Result<usize, ReadFailure> {
         match self {
             Transport::Plain => Ok(io.try_read(buf)?),
+            Transport::Tls(tls) => tls.read(&mut Socket(io), buf),
         }
     }
 
@@ -63,10 +101,12 @@ impl Transport {
                     confirmed: n,
                 })
             }
+            Transport::Tls(tls) => tls.write(&mut Socket(io), bufs),
         }
     }
 
-    /// Offers at most `budget` bytes of the region's front.
+    /// Offers at most `budget` bytes of the region's front: zero-copy for plain TCP,
+    /// read and encrypted for TLS.
     pub fn send_file(
         &mut self,
         io: &TcpStream,
@@ -81,14 +121,27 @@ impl Transport {
                     confirmed: n,
                 })
             }
+            Transport::Tls(tls) => {
+                let mut chunk = [0u8; FILE_CHUNK];
+                let n = region.read_front(&mut chunk[..budget.clamp(1, FILE_CHUNK)])?;
+                tls.write(&mut Socket(io), &[IoSlice::new(&chunk[..n])])
+            }
         }
     }
 
     /// Writes what the transport holds of its own (TLS records); answers the
-    /// application bytes thereby confirmed.
-    pub fn flush(&mut self, _io: &TcpStream) -> io::Result<usize> {
+    /// application bytes thereby confirmed. A `close_notify` once out shuts the write
+    /// half.
+    pub fn flush(&mut self, io: &TcpStream) -> io::Result<usize> {
         match self {
             Transport::Plain => Ok(0),
+            Transport::Tls(tls) => {
+                let confirmed = tls.flush(&mut Socket(io))?;
+                if tls.close_ready() {
+                    shutdown_write(io)?;
+                }
+                Ok(confirmed)
+            }
         }
     }
 
@@ -96,6 +149,7 @@ impl Transport {
     pub fn wants_write(&self) -> bool {
         match self {
             Transport::Plain => false,
+            Transport::Tls(tls) => tls.wants_write(),
         }
     }
 
@@ -103,11 +157,25 @@ impl Transport {
     pub fn is_handshaking(&self) -> bool {
         match self {
             Transport::Plain => false,
+            Transport::Tls(tls) => tls.is_handshaking(),
         }
     }
 
-    /// Ends the outbound stream: TLS says `close_notify`, then the write half shuts.
+    /// Ends the outbound stream: TLS says `close_notify`, then the write half shuts
+    /// (once the `close_notify` is out, if the socket is full now).
     pub fn shutdown(&mut self, io: &TcpStream) -> io::Result<()> {
-        socket2::SockRef::from(io).shutdown(Shutdown::Write)
+        match self {
+            Transport::Plain => shutdown_write(io),
+            Transport::Tls(tls) => {
+                if tls.close(&mut Socket(io))? {
+                    shutdown_write(io)?;
+                }
+                Ok(())
+            }
+        }
     }
+}
+
+fn shutdown_write(io: &TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(io).shutdown(Shutdown::Write)
 }

@@ -1,0 +1,211 @@
+//! TLS end to end through the real binary: both listeners speak TLS with `tls_cert` and
+//! `tls_key`, a client that does not complete a handshake is removed as
+//! `tls_handshake`, a slow consumer over TLS is still removed with bounded memory, and
+//! a bad TLS setting stops the server before it listens.
+
+mod support;
+#[path = "support/tls.rs"]
+mod tls_support;
+
+use std::time::{Duration, Instant};
+use support::*;
+use tls_support::TestCert;
+use tokio::io::AsyncWriteExt;
+
+#[tokio::test]
+async fn echo_over_tls_on_both_listeners() {
+    let cert = TestCert::new();
+    let server = Server::start(&cert.config());
+    let mut frame = cert.frame(server.frame).await;
+    frame.send(ECHO, b"hello over tls").await;
+    assert_eq!(frame.recv().await, (ECHO, b"hello over tls".to_vec()));
+    // Several records' worth each, and more than one write's worth in all.
+    for i in 0..4u8 {
+        let big = vec![i; 60_000];
+        frame.send(ECHO, &big).await;
+        let (op, payload) = frame.recv().await;
+        assert!(op == ECHO && payload == big, "echo {i} came back different");
+    }
+
+    let mut a = cert.line(server.line).await;
+    let mut b = cert.line(server.line).await;
+    a.send("ECHO hello line").await;
+    assert_eq!(a.recv().await.as_deref(), Some("ECHO hello line"));
+    b.send("PING").await;
+    assert_eq!(b.recv().await.as_deref(), Some("PONG"));
+    a.send("BCAST to all").await;
+    assert_eq!(a.recv().await.as_deref(), Some("BCAST to all"));
+    assert_eq!(b.recv().await.as_deref(), Some("BCAST to all"));
+
+    let snap = frame.stats().await;
+    assert_eq!(snap["connections"]["frame"], 1, "{snap}");
+    assert_eq!(snap["connections"]["line"], 2, "{snap}");
+    assert_eq!(snap["removed_total"]["tls_handshake"], 0, "{snap}");
+}
+
+#[tokio::test]
+async fn plain_text_clients_are_refused_and_counted() {
+    let cert = TestCert::new();
+    let server = Server::start(&cert.config());
+    let mut plain = FrameClient::connect(server.frame).await;
+    plain.send(PING, b"in the clear").await;
+    plain.expect_closed().await;
+    let mut plain_line = LineClient::connect(server.line).await;
+    plain_line.send("PING").await;
+    let mut answer = String::new();
+    while let Some(line) = plain_line.recv().await {
+        answer.push_str(&line);
+    }
+    assert!(
+        !answer.contains("PONG"),
+        "a plain-text client was served: {answer:?}"
+    );
+
+    let mut tls = cert.frame(server.frame).await;
+    let snap = tls
+        .stats_until("two handshake failures", |s| {
+            s["removed_total"]["tls_handshake"] == 2
+        })
+        .await;
+    assert!(snap["accepted_total"].as_u64() >= Some(3), "{snap}");
+    assert_eq!(snap["connections"]["frame"], 1, "{snap}");
+    assert_eq!(snap["connections"]["line"], 0, "{snap}");
+}
+
+#[tokio::test]
+async fn a_silent_client_is_removed_after_the_handshake_timeout() {
+    let cert = TestCert::new();
+    let server = Server::start(&format!(
+        "{}tls_handshake_timeout_ms = 300\n",
+        cert.config()
+    ));
+    let started = Instant::now();
+    let mut silent = FrameClient::connect(server.frame).await;
+    silent.expect_closed().await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(5),
+        "closed after {waited:?}"
+    );
+    let mut tls = cert.frame(server.frame).await;
+    let snap = tls
+        .stats_until("the silent client's removal", |s| {
+            s["removed_total"]["tls_handshake"] == 1
+        })
+        .await;
+    assert_eq!(snap["removed_total"]["peer_closed"], 0, "{snap}");
+    // A client that completes its handshake in time is not affected by the deadline.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    tls.send(ECHO, b"still here").await;
+    assert_eq!(tls.recv().await, (ECHO, b"still here".to_vec()));
+}
+
+#[tokio::test]
+async fn a_slow_consumer_over_tls_is_removed_with_bounded_memory() {
+    const MAX_OUTBOUND: u64 = 1024 * 1024;
+    let cert = TestCert::new();
+    let server = Server::start(&format!(
+        "{}write_timeout_ms = 1000\nmax_outbound_bytes = {MAX_OUTBOUND}\n",
+        cert.config()
+    ));
+    let mut good = cert.frame(server.frame).await;
+    good.send(PING, b"").await;
+    assert_eq!(good.recv().await.0, PONG);
+    let rss_before = server.rss_kib();
+    let mut slow = cert.connect(server.frame).await;
+    let request = encode(ECHO, &vec![1u8; 60_000]);
+    // Up to 60 MB of echo requests whose replies are never read: the server must stop
+    // reading and remove the peer, not buffer the replies (nor their records).
+    let writer = tokio::spawn(async move {
+        for _ in 0..1000 {
+            let sent = tokio::time::timeout(Duration::from_secs(3), async {
+                slow.write_all(&request).await?;
+                slow.flush().await
+            })
+            .await;
+            if !matches!(sent, Ok(Ok(()))) {
+                break;
+            }
+        }
+    });
+    for i in 0..20u32 {
+        good.send(ECHO, &i.to_be_bytes()).await;
+        assert_eq!(good.recv().await, (ECHO, i.to_be_bytes().to_vec()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let snap = good
+        .stats_until("the slow client's removal", |s| {
+            s["removed_total"]["write_timeout"] == 1 || s["removed_total"]["slow_consumer"] == 1
+        })
+        .await;
+    tokio::time::timeout(WAIT, writer).await.unwrap().unwrap();
+    let growth_kib = server.rss_kib().saturating_sub(rss_before);
+    assert!(
+        growth_kib < MAX_OUTBOUND / 1024 + 6 * 1024,
+        "server grew by {growth_kib} KiB: {snap}"
+    );
+    assert_eq!(snap["removed_total"]["tls_handshake"], 0, "{snap}");
+    good.send(ECHO, b"after").await;
+    assert_eq!(good.recv().await, (ECHO, b"after".to_vec()));
+}
+
+fn serve_args<'a>(tls: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["serve", "--frame", "127.0.0.1:0", "--line", "127.0.0.1:0"];
+    args.extend_from_slice(tls);
+    args
+}
+
+#[test]
+fn only_one_of_cert_and_key_exits_2_naming_the_keys() {
+    let cert = TestCert::new();
+    let cert_path = cert.cert.to_str().unwrap();
+    let (status, stderr) = run_to_exit(&serve_args(&["--tls-cert", cert_path]));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("tls_cert") && stderr.contains("tls_key"),
+        "{stderr}"
+    );
+    let key_path = cert.key.to_str().unwrap();
+    let (status, stderr) = run_to_exit(&serve_args(&["--tls-key", key_path]));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("tls_cert"), "{stderr}");
+}
+
+#[test]
+fn an_unreadable_or_unparseable_file_exits_2_naming_it() {
+    let cert = TestCert::new();
+    let key_path = cert.key.to_str().unwrap();
+    let missing = "/nonexistent/switchboard-cert.pem";
+    let (status, stderr) =
+        run_to_exit(&serve_args(&["--tls-cert", missing, "--tls-key", key_path]));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(missing) && stderr.contains("tls_cert"),
+        "{stderr}"
+    );
+
+    let garbage = cert.key.with_file_name("garbage.pem");
+    std::fs::write(&garbage, "this is not PEM\n").unwrap();
+    let garbage_path = garbage.to_str().unwrap();
+    let cert_path = cert.cert.to_str().unwrap();
+    let (status, stderr) = run_to_exit(&serve_args(&[
+        "--tls-cert",
+        cert_path,
+        "--tls-key",
+        garbage_path,
+    ]));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(garbage_path) && stderr.contains("tls_key"),
+        "{stderr}"
+    );
+    // A certificate file given as the key holds no key.
+    let (status, stderr) = run_to_exit(&serve_args(&[
+        "--tls-cert",
+        cert_path,
+        "--tls-key",
+        cert_path,
+    ]));
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("tls_key"), "{stderr}");
+}
