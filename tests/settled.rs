@@ -238,6 +238,30 @@ async fn ack_timeout_zero_times_out_at_once() {
     );
 }
 
+/// With `ack_timeout_ms = 0` a health check waits no time, so none can be answered and
+/// the backend should never be up. The library marks it up anyway: the check's expiry is
+/// a zero-length timer, and an answer that arrives before the timer runs counts as an ack.
+#[tokio::test]
+#[ignore = "the destination takes a health check's answer before its zero-length timeout runs"]
+async fn ack_timeout_zero_means_no_health_check_is_answered() {
+    let backend = Server::start("");
+    let server = front(
+        backend.frame,
+        "ack_timeout_ms = 0\nhealth_interval_ms = 100",
+    );
+    let mut c = FrameClient::connect(server.frame).await;
+    let until = Instant::now() + Duration::from_millis(1000);
+    while Instant::now() < until {
+        let snap = c.stats().await;
+        assert_eq!(
+            snap["backends"][backend.frame.to_string()],
+            "down",
+            "{snap}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 // ----- line details ------------------------------------------------------------------
 
 #[tokio::test]
