@@ -195,3 +195,25 @@ impl Running {
         self.board.shutdown().await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn heartbeat_and_frame_timeout_reach_the_connection_limits() {
+        let config = Config {
+            heartbeat_ms: 250,
+            frame_timeout_ms: 700,
+            ..Config::default()
+        };
+        let limits = switchboard_config(&config).connection;
+        assert_eq!(limits.idle.read, Some(Duration::from_millis(250)));
+        assert_eq!((limits.idle.write, limits.idle.all), (None, None));
+        assert_eq!(limits.frame_timeout, Duration::from_millis(700));
+        let off = switchboard_config(&Config::default()).connection;
+        assert_eq!(off.idle, IdleLimits::default(), "heartbeat_ms 0 is off");
+        assert_eq!(off.frame_timeout, Duration::from_secs(30));
+    }
+}
