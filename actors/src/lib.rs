@@ -13,7 +13,8 @@
 //! - a [`Stats`] actor aggregates what was really written to sockets.
 //!
 //! An application implements [`Protocol`] (a tokio-util codec plus a handler) and
-//! hands a listening socket to [`Switchboard::listen`]. The shortest useful embedding,
+//! hands a listening socket to [`Switchboard::listen`] (or to
+//! [`Switchboard::listen_tls`] with a [`rustls`] server configuration, for TLS). The shortest useful embedding,
 //! `examples/minimal_echo.rs` of this crate (`cargo run -p switchboard --example
 //! minimal_echo`), is a line echo:
 //!
