@@ -14,11 +14,17 @@
 //! the error-packet count, the read-pause watermarks, the write-progress deadline, the
 //! incomplete-frame deadline, the idle kinds and the close sequence.
 
+mod closing;
+mod types;
+
+pub(crate) use types::Outgoing;
+pub use types::{Event, Origin, Phase, Transmit};
+
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
 use super::replies::ReplyOrder;
 use super::timers::Timers;
-use crate::protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
+use crate::protocol::{Action, Idle, Inbound, Outbox, Protocol};
 use crate::{ConnectionLimits, FailureReason, FileRegion, RemovalReason, SendError, Traffic};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -26,82 +32,6 @@ use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio_util::codec::{Decoder, Encoder};
-
-/// Where a connection is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Reading, writing, admitting packets.
-    Open,
-    /// Removed: admitting only its own last replies, flushing what is queued.
-    Closing,
-    /// Write half shut: reading and discarding until EOF or the linger deadline.
-    Lingering,
-    /// Finished; nothing more happens.
-    Done,
-}
-
-/// Who offers a packet: the connection's own protocol (replies, its own broadcast
-/// copy), or someone outside (a send by id, a delivery from a group).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
-    /// The connection's protocol handler.
-    Own,
-    /// Anyone else.
-    External,
-}
-
-/// Something that waits for its turn in reply order.
-pub(crate) enum Outgoing<R> {
-    /// A response to encode with the connection's codec.
-    Response(R),
-    /// Bytes already encoded (a broadcast, this connection's own copy included).
-    Packet(Bytes),
-    /// A region of a file, sent zero-copy.
-    File(FileRegion),
-}
-
-impl<R> Outgoing<R> {
-    /// The size to record if it fails before it was encoded.
-    fn known_size(&self) -> usize {
-        match self {
-            Outgoing::Response(_) => 0,
-            Outgoing::Packet(bytes) => bytes.len(),
-            Outgoing::File(region) => region.remaining() as usize,
-        }
-    }
-}
-
-/// What the connection asks its owner to do, in order.
-pub enum Event<R> {
-    /// Hand these counters to the stats actor.
-    Report(Traffic),
-    /// The connection left its groups for this reason (it happens once).
-    Removed(RemovalReason),
-    /// Send these encoded packets, in order, to every other member of the protocol
-    /// group (this connection's own copies are already queued in order).
-    Broadcast(Vec<Bytes>),
-    /// Run this future; hand its output to [`Conn::fill_deferred`] with `seq`.
-    Defer {
-        /// The reply slot to fill.
-        seq: u64,
-        /// The reply being computed.
-        reply: Deferred<R>,
-    },
-    /// Shut down the write half of the socket (everything queued is written).
-    ShutdownWrite,
-    /// Close the socket and stop; nothing more will happen.
-    Stop,
-}
-
-/// What to write next.
-pub enum Transmit<'a> {
-    /// Nothing is queued.
-    Nothing,
-    /// The first `n` slices handed in hold the next bytes.
-    Slices(usize),
-    /// The next bytes are this file region's (send it with `sendfile`).
-    File(&'a FileRegion),
-}
 
 /// One connection's state machine, speaking protocol `P`.
 pub struct Conn<P: Protocol> {
@@ -629,107 +559,6 @@ impl<P: Protocol> Conn<P> {
                 self.protocol.on_idle(idle, &mut self.outbox);
                 self.run_actions(now);
             }
-        }
-    }
-
-    // ----- closing -------------------------------------------------------------------
-
-    /// Removes the connection and starts a graceful close, or an abort for reasons
-    /// where the peer cannot take more data.
-    fn begin_close(&mut self, now: Instant, reason: RemovalReason) {
-        if !reason.flushes() {
-            return self.abort(now, reason, FailureReason::Removed(reason));
-        }
-        if self.phase != Phase::Open {
-            return;
-        }
-        self.remove(reason);
-        if matches!(reason, RemovalReason::Idle | RemovalReason::Shutdown) {
-            self.last_word(now, reason.as_str());
-        }
-        self.phase = Phase::Closing;
-        self.read_buf = BytesMut::new();
-        self.timers.frame_started = None;
-        self.timers.phase_end = Some(now + self.limits.close_timeout);
-    }
-
-    /// Closes at once: every packet still queued, taken but unconfirmed, or held in
-    /// reply order is recorded as failed with `failure`.
-    fn abort(&mut self, now: Instant, reason: RemovalReason, failure: FailureReason) {
-        if self.phase == Phase::Done {
-            return;
-        }
-        for size in self.queue.drain_unwritten() {
-            self.ledger.dropped(now, failure.clone(), size);
-        }
-        let mut start = self.confirmed_offset;
-        for end in self.unconfirmed_ends.drain(..) {
-            self.ledger
-                .dropped(now, failure.clone(), end.saturating_sub(start) as usize);
-            start = end;
-        }
-        self.confirmed_offset = self.queue.written_offset();
-        let held: Vec<usize> = self
-            .replies
-            .drain()
-            .map(|slot| slot.map_or(0, |out| out.known_size()))
-            .collect();
-        for size in held {
-            self.ledger.refused(now, failure.clone(), size);
-        }
-        self.read_buf = BytesMut::new();
-        self.remove(reason);
-        self.finish();
-    }
-
-    /// Leaves the groups, once: the owner reports the counters first, so whoever learns
-    /// of the removal finds them current.
-    fn remove(&mut self, reason: RemovalReason) {
-        if self.removal.is_some() {
-            return;
-        }
-        self.removal = Some(reason);
-        self.protocol.on_close(reason);
-        self.report();
-        self.events.push_back(Event::Removed(reason));
-    }
-
-    fn finish(&mut self) {
-        if self.phase == Phase::Done {
-            return;
-        }
-        self.phase = Phase::Done;
-        self.report();
-        self.events.push_back(Event::Stop);
-    }
-
-    fn report(&mut self) {
-        if let Some(delta) = self.ledger.take_report() {
-            self.events.push_back(Event::Report(delta));
-        }
-    }
-
-    /// Runs after every input: hands out the broadcasts, arms the report, applies the
-    /// read watermarks and moves a drained closing connection on to lingering.
-    fn settle(&mut self, now: Instant) {
-        if !self.broadcasts.is_empty() {
-            let packets = std::mem::take(&mut self.broadcasts);
-            self.events.push_back(Event::Broadcast(packets));
-        }
-        if self.ledger.has_unreported() && self.timers.report.is_none() {
-            self.timers.report = Some(now + self.limits.stats_interval);
-        }
-        let queued = self.queue.len_bytes();
-        if queued >= self.limits.read_pause_bytes {
-            self.read_paused = true;
-        } else if queued <= self.limits.read_pause_bytes / 2 {
-            self.read_paused = false;
-        }
-        let drained = self.queue.is_empty() && self.unconfirmed_ends.is_empty();
-        if self.phase == Phase::Closing && drained && self.replies.is_clear() {
-            self.phase = Phase::Lingering;
-            self.timers.phase_end = Some(now + self.limits.linger);
-            self.events.push_back(Event::ShutdownWrite);
         }
     }
 }

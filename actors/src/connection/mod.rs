@@ -9,14 +9,17 @@
 //! the write half, stop). actix's `FramedWrite` is not used: it has no working
 //! backpressure under tokio 1 and delivers nothing once the actor stops.
 
-use crate::core::{Conn, Event, Origin, Transmit};
+mod messages;
+
+pub use messages::{ConnectionReport, Inspect, SendFile, SendPacket};
+
+use crate::core::{Conn, Event, Transmit};
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Stats, TrafficDelta};
 use crate::supervisor::{BroadcastBatch, Deregister, Gone, Register};
 use crate::transport::{ReadFailure, Transport, Written};
 use crate::{
-    Close, ConnId, ConnectionLimits, ConnectionStatus, Deliver, DeliverBatch, FailureReason,
-    FileRegion, Member, RemovalReason, SendError, SendFailure, Supervisor, Traffic,
+    ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Member, RemovalReason, Supervisor,
 };
 use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
@@ -25,7 +28,7 @@ use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 use tokio::net::TcpStream;
 
 /// Slices handed to one vectored write.
@@ -37,46 +40,6 @@ thread_local! {
     /// Every connection of a worker reads into this one buffer, and the core keeps only
     /// what an incomplete packet needs: an idle connection holds no read buffer.
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
-}
-
-/// Queue an application packet: encoded by this connection's codec, then sent.
-#[derive(Message)]
-#[rtype(result = "Result<(), SendError>")]
-pub struct SendPacket<R: 'static>(pub R);
-
-/// Queue a region of a file for the peer, sent zero-copy in order with other packets.
-#[derive(Message)]
-#[rtype(result = "Result<(), SendError>")]
-pub struct SendFile(pub FileRegion);
-
-/// Ask a connection for a report of itself.
-#[derive(Message)]
-#[rtype(result = "ConnectionReport")]
-pub struct Inspect;
-
-/// A connection's own account of itself.
-#[derive(Debug, Clone)]
-pub struct ConnectionReport {
-    /// The connection.
-    pub id: ConnId,
-    /// Its protocol group.
-    pub protocol: &'static str,
-    /// The peer's address.
-    pub peer: SocketAddr,
-    /// Bytes waiting in the outbound queue.
-    pub queued_bytes: usize,
-    /// Packets waiting in the outbound queue.
-    pub queued_packets: usize,
-    /// Error packets counted so far.
-    pub error_packets: u32,
-    /// Everything counted since the connection opened.
-    pub traffic: Traffic,
-    /// When the socket last accepted bytes from us.
-    pub last_send: Option<SystemTime>,
-    /// When the peer last sent bytes.
-    pub last_receive: Option<SystemTime>,
-    /// The most recent send failures, oldest first.
-    pub recent_failures: Vec<SendFailure>,
 }
 
 /// Everything a connection needs from the server that accepted it.
@@ -188,32 +151,20 @@ impl<P: Protocol> Connection<P> {
             self.core.handshake_done();
         }
         while let Some(event) = self.core.poll_event() {
-            match event {
-                Event::Report(delta) => self.stats.do_send(TrafficDelta {
-                    protocol: P::NAME,
-                    delta,
-                }),
-                Event::Removed(reason) => self.supervisor.do_send(Deregister {
-                    id: self.id(),
-                    reason,
-                }),
-                Event::Broadcast(packets) => self.supervisor.do_send(BroadcastBatch {
-                    protocol: P::NAME,
-                    packets: packets.into(),
-                    except: Some(self.id()),
-                }),
-                Event::Defer { seq, reply } => {
+            match self.tell(event) {
+                Some(Event::Defer { seq, reply }) => {
                     ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
                         act.core.fill_deferred(now(), seq, reply);
                         act.drive(ctx);
                     }));
                 }
-                Event::ShutdownWrite => {
+                Some(Event::ShutdownWrite) => {
                     if let Err(e) = self.transport.shutdown(&self.stream) {
                         log::debug!("connection {}: shutdown failed: {e}", self.id());
                     }
                 }
-                Event::Stop => ctx.stop(),
+                Some(Event::Stop) => ctx.stop(),
+                _ => {}
             }
         }
         self.status.set_queued_bytes(self.core.queued_bytes());
@@ -225,6 +176,27 @@ impl<P: Protocol> Connection<P> {
             self.wait_readable(ctx);
         }
         self.arm_timer(ctx);
+    }
+
+    /// Hands the core's messages for others to them; returns what the shell must do.
+    fn tell(&self, event: Event<P::Response>) -> Option<Event<P::Response>> {
+        match event {
+            Event::Report(delta) => self.stats.do_send(TrafficDelta {
+                protocol: P::NAME,
+                delta,
+            }),
+            Event::Removed(reason) => self.supervisor.do_send(Deregister {
+                id: self.id(),
+                reason,
+            }),
+            Event::Broadcast(packets) => self.supervisor.do_send(BroadcastBatch {
+                protocol: P::NAME,
+                packets: packets.into(),
+                except: Some(self.id()),
+            }),
+            other => return Some(other),
+        }
+        None
     }
 
     fn arm_timer(&mut self, ctx: &mut Context<Self>) {
@@ -282,7 +254,7 @@ impl<P: Protocol> Connection<P> {
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
-                        return self.yield_then_read(ctx);
+                        return self.yield_then(ctx, false);
                     }
                 }
                 Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -302,15 +274,29 @@ impl<P: Protocol> Connection<P> {
         }
     }
 
-    fn yield_then_read(&mut self, ctx: &mut Context<Self>) {
-        self.read_waiting = true;
-        ctx.spawn(
-            wrap_future(tokio::task::yield_now()).map(|(), act: &mut Self, ctx| {
-                act.read_waiting = false;
+    /// Lets the worker's other actors run, then goes on reading or flushing: a
+    /// budget was spent, and one busy peer must not starve the rest.
+    fn yield_then(&mut self, ctx: &mut Context<Self>, flush: bool) {
+        *self.pending(flush) = true;
+        let resume = wrap_future(tokio::task::yield_now());
+        ctx.spawn(resume.map(move |(), act: &mut Self, ctx| {
+            *act.pending(flush) = false;
+            if flush {
+                act.flush(ctx);
+            } else {
                 act.read_turn(ctx);
-                act.drive(ctx);
-            }),
-        );
+            }
+            act.drive(ctx);
+        }));
+    }
+
+    /// The flag that says a flush (or a read) is already on its way.
+    fn pending(&mut self, flush: bool) -> &mut bool {
+        if flush {
+            &mut self.flush_scheduled
+        } else {
+            &mut self.read_waiting
+        }
     }
 
     fn failed(&mut self, reason: RemovalReason, failure: FailureReason) {
@@ -351,7 +337,7 @@ impl<P: Protocol> Connection<P> {
                 .handle_written(now(), written.taken, written.confirmed);
             budget = budget.saturating_sub(written.taken);
             if budget == 0 {
-                return self.yield_then_flush(ctx);
+                return self.yield_then(ctx, true);
             }
         }
     }
@@ -381,17 +367,6 @@ impl<P: Protocol> Connection<P> {
         Ok(Some(written))
     }
 
-    fn yield_then_flush(&mut self, ctx: &mut Context<Self>) {
-        self.flush_scheduled = true;
-        ctx.spawn(
-            wrap_future(tokio::task::yield_now()).map(|(), act: &mut Self, ctx| {
-                act.flush_scheduled = false;
-                act.flush(ctx);
-                act.drive(ctx);
-            }),
-        );
-    }
-
     /// Waits for room in the socket; the core's write deadline bounds the wait.
     fn wait_writable(&mut self, ctx: &mut Context<Self>) {
         if self.write_waiting {
@@ -408,24 +383,6 @@ impl<P: Protocol> Connection<P> {
             }
             act.drive(ctx);
         }));
-    }
-
-    fn inspect(&self) -> ConnectionReport {
-        let (now, wall) = (now(), SystemTime::now());
-        let at = |t: Instant| wall - now.saturating_duration_since(t);
-        let (last_receive, last_send) = self.core.last_activity();
-        ConnectionReport {
-            id: self.id(),
-            protocol: P::NAME,
-            peer: self.status.peer,
-            queued_bytes: self.core.queued_bytes(),
-            queued_packets: self.core.queued_packets(),
-            error_packets: self.core.error_packets(),
-            traffic: self.core.traffic(),
-            last_send: last_send.map(at),
-            last_receive: last_receive.map(at),
-            recent_failures: self.core.recent_failures(now, wall),
-        }
     }
 }
 
@@ -458,72 +415,8 @@ impl<P: Protocol> Actor for Connection<P> {
         // Stopped from outside (the arbiter is going away): nothing may vanish silently.
         self.core.handle_stopped(now());
         while let Some(event) = self.core.poll_event() {
-            match event {
-                Event::Report(delta) => self.stats.do_send(TrafficDelta {
-                    protocol: P::NAME,
-                    delta,
-                }),
-                Event::Removed(reason) => self.supervisor.do_send(Deregister {
-                    id: self.id(),
-                    reason,
-                }),
-                _ => {}
-            }
+            self.tell(event);
         }
         self.supervisor.do_send(Gone(self.id()));
-    }
-}
-
-impl<P: Protocol> Handler<Deliver> for Connection<P> {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) -> Self::Result {
-        let result = self.core.deliver(now(), msg.0, Origin::External);
-        self.drive(ctx);
-        result
-    }
-}
-
-impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
-    type Result = ();
-    fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
-        let now = now();
-        for packet in msg.0.iter() {
-            // Each packet is admitted, or refused and recorded, on its own.
-            let _ = self.core.deliver(now, packet.clone(), Origin::External);
-        }
-        self.drive(ctx);
-    }
-}
-
-impl<P: Protocol> Handler<SendPacket<P::Response>> for Connection<P> {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, msg: SendPacket<P::Response>, ctx: &mut Context<Self>) -> Self::Result {
-        let result = self.core.send(now(), msg.0);
-        self.drive(ctx);
-        result
-    }
-}
-
-impl<P: Protocol> Handler<SendFile> for Connection<P> {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, msg: SendFile, ctx: &mut Context<Self>) -> Self::Result {
-        let result = self.core.send_file(now(), msg.0);
-        self.drive(ctx);
-        result
-    }
-}
-
-impl<P: Protocol> Handler<Close> for Connection<P> {
-    type Result = ();
-    fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
-        self.core.close(now(), msg.0);
-        self.drive(ctx);
-    }
-}
-
-impl<P: Protocol> Handler<Inspect> for Connection<P> {
-    type Result = MessageResult<Inspect>;
-    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.inspect())
     }
 }

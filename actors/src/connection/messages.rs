@@ -1,0 +1,125 @@
+//! What a connection actor answers besides readiness: packets and files from outside,
+//! close requests and reports of itself. Each handler hands the message to the core
+//! and lets the shell carry out what follows.
+
+use super::{now, Connection};
+use crate::core::Origin;
+use crate::protocol::Protocol;
+use crate::{Close, ConnId, Deliver, DeliverBatch, FileRegion, SendError, SendFailure, Traffic};
+use actix::prelude::*;
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime};
+
+/// Queue an application packet: encoded by this connection's codec, then sent.
+#[derive(Message)]
+#[rtype(result = "Result<(), SendError>")]
+pub struct SendPacket<R: 'static>(pub R);
+
+/// Queue a region of a file for the peer, sent zero-copy in order with other packets.
+#[derive(Message)]
+#[rtype(result = "Result<(), SendError>")]
+pub struct SendFile(pub FileRegion);
+
+/// Ask a connection for a report of itself.
+#[derive(Message)]
+#[rtype(result = "ConnectionReport")]
+pub struct Inspect;
+
+/// A connection's own account of itself.
+#[derive(Debug, Clone)]
+pub struct ConnectionReport {
+    /// The connection.
+    pub id: ConnId,
+    /// Its protocol group.
+    pub protocol: &'static str,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Bytes waiting in the outbound queue.
+    pub queued_bytes: usize,
+    /// Packets waiting in the outbound queue.
+    pub queued_packets: usize,
+    /// Error packets counted so far.
+    pub error_packets: u32,
+    /// Everything counted since the connection opened.
+    pub traffic: Traffic,
+    /// When the socket last accepted bytes from us.
+    pub last_send: Option<SystemTime>,
+    /// When the peer last sent bytes.
+    pub last_receive: Option<SystemTime>,
+    /// The most recent send failures, oldest first.
+    pub recent_failures: Vec<SendFailure>,
+}
+
+impl<P: Protocol> Connection<P> {
+    fn inspect(&self) -> ConnectionReport {
+        let (now, wall) = (now(), SystemTime::now());
+        let at = |t: Instant| wall - now.saturating_duration_since(t);
+        let (last_receive, last_send) = self.core.last_activity();
+        ConnectionReport {
+            id: self.id(),
+            protocol: P::NAME,
+            peer: self.status.peer,
+            queued_bytes: self.core.queued_bytes(),
+            queued_packets: self.core.queued_packets(),
+            error_packets: self.core.error_packets(),
+            traffic: self.core.traffic(),
+            last_send: last_send.map(at),
+            last_receive: last_receive.map(at),
+            recent_failures: self.core.recent_failures(now, wall),
+        }
+    }
+}
+
+impl<P: Protocol> Handler<Deliver> for Connection<P> {
+    type Result = Result<(), SendError>;
+    fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) -> Self::Result {
+        let result = self.core.deliver(now(), msg.0, Origin::External);
+        self.drive(ctx);
+        result
+    }
+}
+
+impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
+    type Result = ();
+    fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
+        let now = now();
+        for packet in msg.0.iter() {
+            // Each packet is admitted, or refused and recorded, on its own.
+            let _ = self.core.deliver(now, packet.clone(), Origin::External);
+        }
+        self.drive(ctx);
+    }
+}
+
+impl<P: Protocol> Handler<SendPacket<P::Response>> for Connection<P> {
+    type Result = Result<(), SendError>;
+    fn handle(&mut self, msg: SendPacket<P::Response>, ctx: &mut Context<Self>) -> Self::Result {
+        let result = self.core.send(now(), msg.0);
+        self.drive(ctx);
+        result
+    }
+}
+
+impl<P: Protocol> Handler<SendFile> for Connection<P> {
+    type Result = Result<(), SendError>;
+    fn handle(&mut self, msg: SendFile, ctx: &mut Context<Self>) -> Self::Result {
+        let result = self.core.send_file(now(), msg.0);
+        self.drive(ctx);
+        result
+    }
+}
+
+impl<P: Protocol> Handler<Close> for Connection<P> {
+    type Result = ();
+    fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
+        self.core.close(now(), msg.0);
+        self.drive(ctx);
+    }
+}
+
+impl<P: Protocol> Handler<Inspect> for Connection<P> {
+    type Result = MessageResult<Inspect>;
+    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.inspect())
+    }
+}

@@ -1,0 +1,112 @@
+//! How a connection ends: a graceful close that flushes what is queued and lingers, or
+//! an abort that records everything still queued, unconfirmed or held as failed; and
+//! what runs after every input to hand out events and move the phase on.
+
+use super::{Conn, Event, Phase};
+use crate::protocol::Protocol;
+use crate::{FailureReason, RemovalReason};
+use bytes::BytesMut;
+use std::time::Instant;
+
+impl<P: Protocol> Conn<P> {
+    // ----- closing -------------------------------------------------------------------
+
+    /// Removes the connection and starts a graceful close, or an abort for reasons
+    /// where the peer cannot take more data.
+    pub(super) fn begin_close(&mut self, now: Instant, reason: RemovalReason) {
+        if !reason.flushes() {
+            return self.abort(now, reason, FailureReason::Removed(reason));
+        }
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.remove(reason);
+        if matches!(reason, RemovalReason::Idle | RemovalReason::Shutdown) {
+            self.last_word(now, reason.as_str());
+        }
+        self.phase = Phase::Closing;
+        self.read_buf = BytesMut::new();
+        self.timers.frame_started = None;
+        self.timers.phase_end = Some(now + self.limits.close_timeout);
+    }
+
+    /// Closes at once: every packet still queued, taken but unconfirmed, or held in
+    /// reply order is recorded as failed with `failure`.
+    pub(super) fn abort(&mut self, now: Instant, reason: RemovalReason, failure: FailureReason) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        for size in self.queue.drain_unwritten() {
+            self.ledger.dropped(now, failure.clone(), size);
+        }
+        let mut start = self.confirmed_offset;
+        for end in self.unconfirmed_ends.drain(..) {
+            self.ledger
+                .dropped(now, failure.clone(), end.saturating_sub(start) as usize);
+            start = end;
+        }
+        self.confirmed_offset = self.queue.written_offset();
+        let held: Vec<usize> = self
+            .replies
+            .drain()
+            .map(|slot| slot.map_or(0, |out| out.known_size()))
+            .collect();
+        for size in held {
+            self.ledger.refused(now, failure.clone(), size);
+        }
+        self.read_buf = BytesMut::new();
+        self.remove(reason);
+        self.finish();
+    }
+
+    /// Leaves the groups, once: the owner reports the counters first, so whoever learns
+    /// of the removal finds them current.
+    pub(super) fn remove(&mut self, reason: RemovalReason) {
+        if self.removal.is_some() {
+            return;
+        }
+        self.removal = Some(reason);
+        self.protocol.on_close(reason);
+        self.report();
+        self.events.push_back(Event::Removed(reason));
+    }
+
+    pub(super) fn finish(&mut self) {
+        if self.phase == Phase::Done {
+            return;
+        }
+        self.phase = Phase::Done;
+        self.report();
+        self.events.push_back(Event::Stop);
+    }
+
+    pub(super) fn report(&mut self) {
+        if let Some(delta) = self.ledger.take_report() {
+            self.events.push_back(Event::Report(delta));
+        }
+    }
+
+    /// Runs after every input: hands out the broadcasts, arms the report, applies the
+    /// read watermarks and moves a drained closing connection on to lingering.
+    pub(super) fn settle(&mut self, now: Instant) {
+        if !self.broadcasts.is_empty() {
+            let packets = std::mem::take(&mut self.broadcasts);
+            self.events.push_back(Event::Broadcast(packets));
+        }
+        if self.ledger.has_unreported() && self.timers.report.is_none() {
+            self.timers.report = Some(now + self.limits.stats_interval);
+        }
+        let queued = self.queue.len_bytes();
+        if queued >= self.limits.read_pause_bytes {
+            self.read_paused = true;
+        } else if queued <= self.limits.read_pause_bytes / 2 {
+            self.read_paused = false;
+        }
+        let drained = self.queue.is_empty() && self.unconfirmed_ends.is_empty();
+        if self.phase == Phase::Closing && drained && self.replies.is_clear() {
+            self.phase = Phase::Lingering;
+            self.timers.phase_end = Some(now + self.limits.linger);
+            self.events.push_back(Event::ShutdownWrite);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The values the connection core takes in and hands out: its phase, who offers a
+//! packet, what waits in reply order, what the owner must do, and what to write next.
+
+use crate::protocol::Deferred;
+use crate::{FileRegion, RemovalReason, Traffic};
+use bytes::Bytes;
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Reading, writing, admitting packets.
+    Open,
+    /// Removed: admitting only its own last replies, flushing what is queued.
+    Closing,
+    /// Write half shut: reading and discarding until EOF or the linger deadline.
+    Lingering,
+    /// Finished; nothing more happens.
+    Done,
+}
+
+/// Who offers a packet: the connection's own protocol (replies, its own broadcast
+/// copy), or someone outside (a send by id, a delivery from a group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The connection's protocol handler.
+    Own,
+    /// Anyone else.
+    External,
+}
+
+/// Something that waits for its turn in reply order.
+pub(crate) enum Outgoing<R> {
+    /// A response to encode with the connection's codec.
+    Response(R),
+    /// Bytes already encoded (a broadcast, this connection's own copy included).
+    Packet(Bytes),
+    /// A region of a file, sent zero-copy.
+    File(FileRegion),
+}
+
+impl<R> Outgoing<R> {
+    /// The size to record if it fails before it was encoded.
+    pub(super) fn known_size(&self) -> usize {
+        match self {
+            Outgoing::Response(_) => 0,
+            Outgoing::Packet(bytes) => bytes.len(),
+            Outgoing::File(region) => region.remaining() as usize,
+        }
+    }
+}
+
+/// What the connection asks its owner to do, in order.
+pub enum Event<R> {
+    /// Hand these counters to the stats actor.
+    Report(Traffic),
+    /// The connection left its groups for this reason (it happens once).
+    Removed(RemovalReason),
+    /// Send these encoded packets, in order, to every other member of the protocol
+    /// group (this connection's own copies are already queued in order).
+    Broadcast(Vec<Bytes>),
+    /// Run this future; hand its output to [`Conn::fill_deferred`] with `seq`.
+    Defer {
+        /// The reply slot to fill.
+        seq: u64,
+        /// The reply being computed.
+        reply: Deferred<R>,
+    },
+    /// Shut down the write half of the socket (everything queued is written).
+    ShutdownWrite,
+    /// Close the socket and stop; nothing more will happen.
+    Stop,
+}
+
+/// What to write next.
+pub enum Transmit<'a> {
+    /// Nothing is queued.
+    Nothing,
+    /// The first `n` slices handed in hold the next bytes.
+    Slices(usize),
+    /// The next bytes are this file region's (send it with `sendfile`).
+    File(&'a FileRegion),
+}
