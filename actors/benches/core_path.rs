@@ -1,0 +1,117 @@
+//! Micro-benchmarks of the per-frame path through the connection core, with no socket:
+//! decode a frame, run the handler, encode the reply into the outbound queue, hand the
+//! socket its slices and account for what it took. A regression here shows without
+//! running the whole server.
+//!
+//! Run with `cargo bench -p switchboard --bench core_path`.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use std::io::IoSlice;
+use std::sync::Arc;
+use std::time::Instant;
+use switchboard::core::{Conn, Transmit};
+use switchboard::{ConnectionLimits, Inbound, Outbox, Protocol, Supervisor};
+use tokio_util::codec::{Decoder, Encoder};
+
+/// Frames per iteration: what one large read of pipelined requests holds.
+const BURST: usize = 256;
+
+/// `len:u32 | body`, as the demo `frame` protocol.
+struct LengthCodec;
+
+impl Decoder for LengthCodec {
+    type Item = Inbound<Bytes>;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Inbound<Bytes>>, Self::Error> {
+        if src.len() < 4 {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
+        if src.len() < 4 + len {
+            return Ok(None);
+        }
+        src.advance(4);
+        Ok(Some(Inbound::Request(src.split_to(len).freeze())))
+    }
+}
+
+impl Encoder<Bytes> for LengthCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        dst.put_u32(item.len() as u32);
+        dst.extend_from_slice(&item);
+        Ok(())
+    }
+}
+
+/// Echoes every frame.
+struct Echo;
+
+impl Protocol for Echo {
+    const NAME: &'static str = "echo";
+    type Request = Bytes;
+    type Response = Bytes;
+    type Codec = LengthCodec;
+
+    fn codec(&self) -> LengthCodec {
+        LengthCodec
+    }
+
+    fn handle(&mut self, request: Bytes, out: &mut Outbox<Bytes>) {
+        out.reply(request);
+    }
+}
+
+fn conn() -> Conn<Echo> {
+    // The core never sends to the supervisor; no runtime reads this channel.
+    let (tx, _rx) = actix::dev::channel::channel::<Supervisor>(16);
+    let outbox = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), actix::Addr::new(tx));
+    Conn::new(Echo, outbox, Arc::new(ConnectionLimits::default()), Instant::now())
+}
+
+/// Writes everything the core offers, as a socket that takes all of it.
+fn drain(conn: &mut Conn<Echo>, now: Instant) -> usize {
+    let mut total = 0;
+    loop {
+        let mut slices = [IoSlice::new(&[]); 64];
+        let taken = match conn.poll_transmit(&mut slices, usize::MAX) {
+            Transmit::Slices(n) => slices[..n].iter().map(|s| s.len()).sum(),
+            Transmit::File(_) | Transmit::Nothing => break,
+        };
+        conn.handle_written(now, taken, taken);
+        total += taken;
+    }
+    total
+}
+
+fn echo(c: &mut Criterion, size: usize) {
+    let mut group = c.benchmark_group("core_path");
+    group.throughput(Throughput::Elements(BURST as u64));
+    let mut input = Vec::new();
+    for _ in 0..BURST {
+        input.extend_from_slice(&(size as u32).to_be_bytes());
+        input.extend(std::iter::repeat_n(7u8, size));
+    }
+    group.bench_function(format!("echo_{size}B_read_handle_encode_write"), |b| {
+        let mut conn = conn();
+        let now = Instant::now();
+        b.iter(|| {
+            conn.handle_read(now, black_box(&input));
+            let written = drain(&mut conn, now);
+            assert_eq!(written, input.len());
+            while conn.poll_event().is_some() {}
+        });
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    echo(c, 64);
+    echo(c, 16 * 1024);
+}
+
+criterion_group!(core_path, benches);
+criterion_main!(core_path);
