@@ -35,6 +35,10 @@ pub struct DemoArgs {
     /// How long the demo runs, in seconds (at least 12).
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
+    /// Serve the live dashboard (and the other read-only monitoring endpoints) over
+    /// HTTP on this address while the demo runs.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
 }
 
 /// The flags of `serve`; each one overrides the same key of the configuration file.

@@ -241,3 +241,78 @@ async fn dashboard_in_chromium_shows_live_connections_and_a_removal() {
     );
     drop(frames);
 }
+
+/// Kills the demo process when the test ends, however it ends.
+struct Demo(std::process::Child);
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[actix_rt::test]
+async fn demo_with_http_serves_the_dashboard_of_its_front_server() {
+    let browser = chromium();
+    let mut demo = Demo(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["demo", "--seconds", "30", "--http", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = demo.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let (mut backends, mut url) = (Vec::new(), None);
+    while url.is_none() {
+        let line = rx
+            .recv_timeout(WAIT)
+            .expect("the demo printed no dashboard address");
+        if let Some(rest) = line.strip_prefix("front: ") {
+            // "front: frame A, line B; backends C and D (flaky)"
+            let named = rest.split("backends ").nth(1).unwrap_or_default();
+            backends = named
+                .split([' ', '('])
+                .filter(|w| w.parse::<std::net::SocketAddr>().is_ok())
+                .map(str::to_owned)
+                .collect();
+        }
+        url = line.strip_prefix("dashboard: ").map(str::to_owned);
+    }
+    let url = url.unwrap_or_default();
+    assert_eq!(backends.len(), 2, "backends not named by the demo");
+
+    // Read-only: the demo's HTTP address offers no broadcast.
+    let response = awc::Client::default()
+        .post(format!("{url}broadcast/frame"))
+        .timeout(WAIT)
+        .send_body("x")
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 404);
+
+    let dom = tokio::task::spawn_blocking(move || browse(&browser, &url, "--dump-dom"))
+        .await
+        .unwrap();
+    std::fs::write(artefacts().join("demo.html"), &dom).unwrap();
+    for backend in &backends {
+        let state = text_of(&dom, &format!("backend-{backend}"));
+        assert!(state == "up" || state == "down", "{backend}: {state}");
+    }
+    let frames: u32 = text_of(&dom, "conn-frame").parse().unwrap_or(0);
+    assert!(frames >= 1, "the demo's frame clients are counted");
+}
