@@ -119,13 +119,12 @@ fn text_of<'a>(dom: &'a str, id: &str) -> &'a str {
     &rest[start..end]
 }
 
-/// GET `/stats` from the server's metrics address until `check` holds.
-async fn stats_until_http(server: &Server, what: &str, check: impl Fn(&Value) -> bool) {
-    let addr = server.metrics.expect("no metrics address printed");
+/// GET `{base}stats` (`base` ends with `/`) until `check` holds.
+async fn stats_until_http(base: &str, what: &str, check: impl Fn(&Value) -> bool) {
     let deadline = Instant::now() + WAIT;
     loop {
         let mut response = awc::Client::default()
-            .get(format!("http://{addr}/stats"))
+            .get(format!("{base}stats"))
             .timeout(WAIT)
             .send()
             .await
@@ -206,7 +205,7 @@ async fn dashboard_in_chromium_shows_live_connections_and_a_removal() {
         assert!(answer.starts_with("ERR"), "{answer}");
     }
     assert_eq!(bad.recv().await, None, "closed after the third bad line");
-    stats_until_http(&server, "the removal", |s| {
+    stats_until_http(&url, "the removal", |s| {
         s["removed_total"]["error_packets"] == 1 && s["connections"]["line"] == 1
     })
     .await;
@@ -295,6 +294,11 @@ async fn demo_with_http_serves_the_dashboard_of_its_front_server() {
     }
     let url = url.unwrap_or_default();
     assert_eq!(backends.len(), 2, "backends not named by the demo");
+
+    stats_until_http(&url, "the demo's frame clients", |s| {
+        s["connections"]["frame"].as_u64().unwrap_or(0) >= 1
+    })
+    .await;
 
     // Read-only: the demo's HTTP address offers no broadcast.
     let response = awc::Client::default()

@@ -155,8 +155,18 @@ pub fn page(
     limit: usize,
 ) -> (usize, Vec<MemberInfo>) {
     let total = members.len();
-    members.sort_unstable_by_key(|m| (std::cmp::Reverse(sort.figure(m)), m.id));
-    let page = members.into_iter().skip(offset).take(limit).collect();
+    let rank = |m: &MemberInfo| (std::cmp::Reverse(sort.figure(m)), m.id);
+    let end = offset.saturating_add(limit).min(total);
+    if end == 0 {
+        return (total, Vec::new());
+    }
+    // Only the first `end` need ordering: select them in linear time, then sort those.
+    if end < total {
+        members.select_nth_unstable_by_key(end - 1, rank);
+        members.truncate(end);
+    }
+    members.sort_unstable_by_key(rank);
+    let page = members.into_iter().skip(offset).collect();
     (total, page)
 }
 
@@ -251,5 +261,9 @@ mod tests {
         assert_eq!(ids(SortKey::Queued, 1, 2), vec![4, 3]);
         assert_eq!(ids(SortKey::Queued, 4, 2), Vec::<u64>::new());
         assert_eq!(ids(SortKey::Queued, usize::MAX, 2), Vec::<u64>::new());
+        assert_eq!(ids(SortKey::Queued, 0, 0), Vec::<u64>::new());
+        assert_eq!(ids(SortKey::Idle, 2, 5), vec![2, 4]);
+        assert_eq!(ids(SortKey::Sent, 0, 1), vec![3]);
+        assert_eq!(ids(SortKey::Errors, 1, usize::MAX), vec![3, 1, 4]);
     }
 }
