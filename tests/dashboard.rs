@@ -320,3 +320,104 @@ async fn demo_with_http_serves_the_dashboard_of_its_front_server() {
     let frames: u32 = text_of(&dom, "conn-frame").parse().unwrap_or(0);
     assert!(frames >= 1, "the demo's frame clients are counted");
 }
+
+/// Serves the real dashboard page next to fixed `/stats` and `/connections` answers on
+/// loopback; answers the page's address and the server's handle.
+fn stub_server(stats: Value, listing: Value) -> (String, actix_web::dev::ServerHandle) {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = HttpServer::new(move || {
+        let (stats, listing) = (stats.clone(), listing.clone());
+        App::new()
+            .route(
+                "/",
+                web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .content_type("text/html; charset=utf-8")
+                        .body(switchboard_server::web::DASHBOARD)
+                }),
+            )
+            .route(
+                "/stats",
+                web::get().to(move || {
+                    let stats = stats.clone();
+                    async move { HttpResponse::Ok().json(stats) }
+                }),
+            )
+            .route(
+                "/connections",
+                web::get().to(move || {
+                    let listing = listing.clone();
+                    async move { HttpResponse::Ok().json(listing) }
+                }),
+            )
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .unwrap()
+    .run();
+    let handle = server.handle();
+    actix_rt::spawn(server);
+    (format!("http://{addr}/"), handle)
+}
+
+/// Named groups, a cluster and a recorded send failure are not produced by the server
+/// on demand, so the page is given them by a stub with the snapshot's shape.
+#[actix_rt::test]
+async fn dashboard_shows_named_groups_cluster_and_failure_reasons_when_present() {
+    let browser = chromium();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let stats = serde_json::json!({
+        "connections": {"frame": 2, "line": 0},
+        "removed_total": {"error_packets": 0, "idle": 3},
+        "sent_bytes_total": 1000, "received_bytes_total": 500,
+        "send_failures_total": 1,
+        "protocols": {"frame": {"send_failures": 1, "refused_packets": 0, "dropped_packets": 1}},
+        "groups": {"room-a": 4, "room-b": {"members": 2}},
+        "cluster": {"node": "node-7", "connected": true, "published_total": 5,
+                    "received_total": 7, "failed_total": 0},
+        "backends": {"127.0.0.1:9001": "down", "127.0.0.1:9002": "up"},
+    });
+    let listing = serde_json::json!({
+        "total": 2, "offset": 0, "limit": 20, "sort": "queued",
+        "connections": [
+            {"id": 1, "protocol": "frame", "peer": "127.0.0.1:5555", "queued_bytes": 4096,
+             "error_packets": 1, "idle_ms": 2500, "sent_bytes": 10,
+             "report": {"recent_failures": [
+                 {"at_unix_ms": now_ms, "reason": "write timed out after 10s", "size": 321}]}},
+            {"id": 2, "protocol": "frame", "peer": "127.0.0.1:6666", "queued_bytes": 0,
+             "error_packets": 0, "idle_ms": 10, "sent_bytes": 0, "report": null},
+        ],
+    });
+    let (url, handle) = stub_server(stats, listing);
+    let dom = tokio::task::spawn_blocking(move || browse(&browser, &url, "--dump-dom"))
+        .await
+        .unwrap();
+    handle.stop(true).await;
+    std::fs::write(artefacts().join("stub.html"), &dom).unwrap();
+    assert_eq!(text_of(&dom, "group-room-a"), "4");
+    assert_eq!(text_of(&dom, "group-room-b"), "2");
+    assert_eq!(text_of(&dom, "cluster-node"), "node-7");
+    assert_eq!(text_of(&dom, "cluster-connected"), "true");
+    assert_eq!(text_of(&dom, "removed-idle"), "3");
+    assert_eq!(text_of(&dom, "failures-total"), "1");
+    assert_eq!(text_of(&dom, "backend-127.0.0.1:9001"), "down");
+    assert_eq!(text_of(&dom, "backend-127.0.0.1:9002"), "up");
+    assert!(
+        dom.contains("stroke-dasharray=\"6 4\""),
+        "named groups are charted (dashed) next to the protocols"
+    );
+    for shown in [
+        "<td>write timed out after 10s</td>",
+        "<td>127.0.0.1:5555</td>",
+        "<td class=\"n\">4.0 KiB</td>",
+        "<td class=\"n\">2.5 s</td>",
+    ] {
+        assert!(dom.contains(shown), "{shown} not shown");
+    }
+}
