@@ -56,8 +56,9 @@ pub struct ServeArgs {
     /// Backend for REPLICATE, repeatable; replaces the file's `backends` list.
     #[arg(long = "backend", value_name = "ADDR")]
     pub backends: Vec<SocketAddr>,
-    /// Serve `GET /metrics` (Prometheus) and `GET /stats` (JSON) over HTTP on this
-    /// address. A flag only: not a configuration key.
+    /// Serve `GET /metrics` (Prometheus), `GET /stats` (JSON), `GET /connections` and
+    /// the live dashboard (`GET /`) over HTTP on this address; all read-only. A flag
+    /// only: not a configuration key.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
 }
