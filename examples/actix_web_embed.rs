@@ -3,16 +3,23 @@
 //! It serves the `frame` and `line` protocols of PROTOCOL.md on a switchboard and, on
 //! the same actix system, an HTTP API over that switchboard (see `switchboard_server::web`):
 //!
+//! - `GET /`: the live dashboard (open it in a browser);
 //! - `GET /stats`: the JSON stats snapshot;
 //! - `GET /metrics`: the same figures for Prometheus;
-//! - `GET /connections?protocol=frame`: every connection's peer, queue, error packets,
-//!   last send and receive, and recent send failures;
+//! - `GET /connections?sort=queued&limit=20&offset=0&protocol=frame`: connections ranked
+//!   by queued bytes (or `idle`, `errors`, `sent`), a page at a time, each with its peer,
+//!   queue, error packets, idle time, sent bytes and its own report (last send and
+//!   receive, recent send failures);
 //! - `POST /broadcast/{protocol}`: the request body to every connection of the group,
 //!   answered with how many took it and which refused it.
 //!
+//! The first four are the read-only monitoring endpoints `switchboard serve --metrics`
+//! serves too; the broadcast is the embedding application's alone.
+//!
 //! ```text
 //! cargo run --example actix_web_embed -- --http 127.0.0.1:8080
-//! curl -s localhost:8080/connections?protocol=line
+//! xdg-open http://127.0.0.1:8080/
+//! curl -s 'localhost:8080/connections?protocol=line&sort=idle'
 //! curl -s -d 'hello, everyone' localhost:8080/broadcast/line
 //! ```
 //!

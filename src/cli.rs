@@ -36,6 +36,10 @@ pub struct DemoArgs {
     /// How long the demo runs, in seconds (at least 12).
     #[arg(long, default_value_t = 20)]
     pub seconds: u64,
+    /// Serve the live dashboard (and the other read-only monitoring endpoints) over
+    /// HTTP on this address while the demo runs.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
 }
 
 /// The flags of `serve`; each one overrides the same key of the configuration file.
@@ -63,8 +67,9 @@ pub struct ServeArgs {
     /// PEM private key of `--tls-cert`.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
-    /// Serve `GET /metrics` (Prometheus) and `GET /stats` (JSON) over HTTP on this
-    /// address. A flag only: not a configuration key.
+    /// Serve `GET /metrics` (Prometheus), `GET /stats` (JSON), `GET /connections` and
+    /// the live dashboard (`GET /`) over HTTP on this address; all read-only. A flag
+    /// only: not a configuration key.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
 }

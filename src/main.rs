@@ -11,7 +11,7 @@ fn main() {
         std::process::exit(switchboard_server::bench::run(bench.clone()));
     }
     if let Some(Command::Demo(demo)) = &cli.command {
-        std::process::exit(switchboard_server::demo::run(demo.seconds));
+        std::process::exit(switchboard_server::demo::run(demo.seconds, demo.http));
     }
     let args = cli.serve_args();
     let config = match config::load(&args) {

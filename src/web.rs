@@ -3,35 +3,47 @@
 //! One implementation serves both the `actix_web_embed` example and
 //! `switchboard serve --metrics`:
 //!
-//! - [`monitoring`]: `GET /stats` (the JSON snapshot of PROTOCOL.md) and `GET /metrics`
-//!   (the same figures for Prometheus, see [`crate::metrics`]). Read-only, so the server
-//!   may expose it on its metrics address.
-//! - [`control`]: `GET /connections?protocol=frame&limit=100` (every connection's
-//!   registry figures and its own report) and `POST /broadcast/{protocol}` (the request
-//!   body sent to the whole group). These change what peers receive, so only an
-//!   application that embeds Switchboard mounts them, behind its own access rules.
+//! - [`monitoring`]: `GET /` (the live dashboard, one self-contained page compiled into
+//!   the binary), `GET /stats` (the JSON snapshot of PROTOCOL.md), `GET /metrics` (the
+//!   same figures for Prometheus, see [`crate::metrics`]) and
+//!   `GET /connections?sort=queued&limit=20&offset=0` (a ranked, paged listing of
+//!   connections with their own reports, see [`listing`]). Every one is a read-only GET
+//!   that changes nothing, so the server may expose them on its `--metrics` address.
+//! - [`control`]: `POST /broadcast/{protocol}` (the request body sent to the whole
+//!   group). It changes what peers receive, so only an application that embeds
+//!   Switchboard mounts it, behind its own access rules; `switchboard serve` never does.
 //!
 //! Handlers are thin: they ask the supervisor and shape its answer. Turning a body into a
 //! packet of the demo protocols is the pure [`Group::encode`]. Every refusal is a JSON
 //! `{"error": "..."}` with a 4xx or 5xx status.
 
+pub mod listing;
+
 use crate::frame::{Frame, FrameCodec, FrameProtocol};
 use crate::line::LineProtocol;
 use crate::metrics;
-use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpResponse, HttpServer};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::{Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
+use listing::ListingQuery;
+use serde::Serialize;
+use std::collections::HashMap;
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime};
 use switchboard::{
-    BroadcastAcked, ConnectionReport, GetStats, InspectConnections, Inspected, MemberInfo,
+    BroadcastAcked, ConnectionReport, GetStats, InspectMembers, ListConnections, MemberInfo,
     Protocol, SendFailure, Supervisor, Traffic,
 };
 use tokio_util::codec::Encoder;
 
-/// Connections listed by `/connections` when the query names no `limit`.
-pub const DEFAULT_LISTED: usize = 1000;
+/// The dashboard page: HTML, CSS and script in one file, nothing fetched from elsewhere.
+pub const DASHBOARD: &str = include_str!("dashboard.html");
+
+/// What the dashboard page may do once loaded: run its own inline script and style,
+/// and ask the address it came from. Nothing else, and nothing from the internet.
+const DASHBOARD_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+     style-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
 
 /// What the handlers share: where to ask, and the limits bodies must respect.
 #[derive(Clone)]
@@ -42,9 +54,10 @@ pub struct WebState {
     pub max_frame: usize,
     /// The server's `max_line`: a `line` broadcast must fit in one line.
     pub max_line: usize,
-    /// How long `/connections` waits for connections to report themselves.
+    /// How long `/connections` waits for the listed connections to report themselves.
     pub inspect_timeout: Duration,
-    /// The most connections one `/connections` answer lists, whatever the query asks.
+    /// The most connections one `/connections` answer lists, whatever the query asks
+    /// (at most [`listing::MAX_LIMIT`]).
     pub max_listed: usize,
 }
 
@@ -56,7 +69,7 @@ impl WebState {
             max_frame,
             max_line,
             inspect_timeout: Duration::from_secs(1),
-            max_listed: 10 * DEFAULT_LISTED,
+            max_listed: listing::MAX_LIMIT,
         }
     }
 }
@@ -64,22 +77,25 @@ impl WebState {
 /// Which endpoints an HTTP server mounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Endpoints {
-    /// `/stats` and `/metrics` only.
+    /// The read-only endpoints only: `/`, `/stats`, `/metrics`, `/connections`.
     Monitoring,
-    /// Monitoring plus `/connections` and `/broadcast/{protocol}`.
+    /// Monitoring plus `/broadcast/{protocol}`.
     All,
 }
 
-/// Mounts `GET /stats` and `GET /metrics`.
+/// Mounts the read-only endpoints: `GET /` (the dashboard), `GET /stats`,
+/// `GET /metrics` and `GET /connections`. Only GET is routed (any other method is
+/// answered 404), and no handler changes anything.
 pub fn monitoring(cfg: &mut web::ServiceConfig) {
-    cfg.route("/stats", web::get().to(stats))
-        .route("/metrics", web::get().to(prometheus));
+    cfg.route("/", web::get().to(dashboard))
+        .route("/stats", web::get().to(stats))
+        .route("/metrics", web::get().to(prometheus))
+        .route("/connections", web::get().to(connections));
 }
 
-/// Mounts `GET /connections` and `POST /broadcast/{protocol}`.
+/// Mounts `POST /broadcast/{protocol}`.
 pub fn control(cfg: &mut web::ServiceConfig) {
-    cfg.route("/connections", web::get().to(connections))
-        .route("/broadcast/{protocol}", web::post().to(broadcast));
+    cfg.route("/broadcast/{protocol}", web::post().to(broadcast));
 }
 
 /// An actix-web server on `listener` with `endpoints`, on one worker thread and without
@@ -119,6 +135,14 @@ fn unavailable(e: actix::MailboxError) -> HttpResponse {
     )
 }
 
+async fn dashboard() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CONTENT_SECURITY_POLICY, DASHBOARD_POLICY))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(DASHBOARD)
+}
+
 async fn stats(state: web::Data<WebState>) -> HttpResponse {
     match state.supervisor.send(GetStats).await {
         Ok(snapshot) => HttpResponse::Ok().json(snapshot),
@@ -140,15 +164,6 @@ async fn prometheus(state: web::Data<WebState>) -> HttpResponse {
 }
 
 // ----- /connections ----------------------------------------------------------------
-
-/// The query of `GET /connections`.
-#[derive(Debug, Deserialize)]
-pub struct ConnectionsQuery {
-    /// Only this protocol group; every group when absent.
-    pub protocol: Option<String>,
-    /// At most this many connections (lowest ids first); [`DEFAULT_LISTED`] when absent.
-    pub limit: Option<usize>,
-}
 
 /// Milliseconds since the Unix epoch, for JSON.
 fn unix_ms(at: SystemTime) -> u64 {
@@ -207,27 +222,39 @@ impl From<&ConnectionReport> for ReportView {
 /// One connection in the `/connections` answer.
 #[derive(Debug, Serialize)]
 pub struct ConnectionView {
-    /// The registry's figures: id, protocol, peer, queued bytes, error packets, idle ms.
+    /// The registry's figures: id, protocol, peer, queued bytes, error packets, idle ms,
+    /// sent bytes (the ones the listing was ranked by).
     #[serde(flatten)]
     pub info: MemberInfo,
-    /// The connection's own report; null if it did not answer within the wait.
+    /// The connection's own report; null if it did not answer within the wait or left
+    /// between being listed and being asked.
     pub report: Option<ReportView>,
 }
 
-impl From<&Inspected> for ConnectionView {
-    fn from(found: &Inspected) -> Self {
-        ConnectionView {
-            info: found.info.clone(),
-            report: found.report.as_ref().map(Into::into),
-        }
-    }
+/// The answer of `GET /connections`.
+#[derive(Debug, Serialize)]
+pub struct ListingView {
+    /// Connections matching the query before paging (of the group, or of every group).
+    pub total: usize,
+    /// Ranked connections skipped before this page.
+    pub offset: usize,
+    /// The most this page could hold (the query's `limit`, capped).
+    pub limit: usize,
+    /// What the connections are ranked by, largest first.
+    pub sort: &'static str,
+    /// The page, in rank order.
+    pub connections: Vec<ConnectionView>,
 }
 
-async fn connections(
-    state: web::Data<WebState>,
-    query: web::Query<ConnectionsQuery>,
-) -> HttpResponse {
-    let query = query.into_inner();
+async fn connections(state: web::Data<WebState>, request: HttpRequest) -> HttpResponse {
+    let pairs = match web::Query::<Vec<(String, String)>>::from_query(request.query_string()) {
+        Ok(pairs) => pairs.into_inner(),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad query: {e}")),
+    };
+    let query = match ListingQuery::parse(&pairs) {
+        Ok(query) => query,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
     if let Some(protocol) = &query.protocol {
         // Declared groups are listed in the snapshot even with no connection.
         match state.supervisor.send(GetStats).await {
@@ -239,18 +266,43 @@ async fn connections(
             Err(e) => return unavailable(e),
         }
     }
-    let ask = InspectConnections {
-        protocol: query.protocol,
-        limit: query.limit.unwrap_or(DEFAULT_LISTED).min(state.max_listed),
+    let limit = query.limit.min(state.max_listed);
+    let members = match state
+        .supervisor
+        .send(ListConnections {
+            protocol: query.protocol,
+        })
+        .await
+    {
+        Ok(members) => members,
+        Err(e) => return unavailable(e),
+    };
+    let (total, page) = listing::page(members, query.sort, query.offset, limit);
+    let ask = InspectMembers {
+        ids: page.iter().map(|m| m.id).collect(),
         timeout: state.inspect_timeout,
     };
-    match state.supervisor.send(ask).await {
-        Ok(found) => {
-            let list: Vec<ConnectionView> = found.iter().map(Into::into).collect();
-            HttpResponse::Ok().json(serde_json::json!({ "connections": list }))
-        }
-        Err(e) => unavailable(e),
-    }
+    let mut reports: HashMap<_, _> = match state.supervisor.send(ask).await {
+        Ok(found) => found
+            .into_iter()
+            .filter_map(|found| Some((found.info.id, found.report?)))
+            .collect(),
+        Err(e) => return unavailable(e),
+    };
+    let connections = page
+        .into_iter()
+        .map(|info| ConnectionView {
+            report: reports.remove(&info.id).as_ref().map(Into::into),
+            info,
+        })
+        .collect();
+    HttpResponse::Ok().json(ListingView {
+        total,
+        offset: query.offset,
+        limit,
+        sort: query.sort.as_str(),
+        connections,
+    })
 }
 
 // ----- /broadcast/{protocol} ---------------------------------------------------------

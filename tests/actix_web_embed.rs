@@ -172,6 +172,24 @@ async fn connections_lists_a_frame_client_with_its_peer_and_activity() {
 }
 
 #[actix_rt::test]
+async fn dashboard_and_ranked_listing_are_served_next_to_the_control_endpoints() {
+    let app = App::start();
+    let (status, page) = app.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>Switchboard</title>"), "{page}");
+    let mut erring = frame_client(&app).await;
+    let _quiet = frame_client(&app).await;
+    erring.send(0x42, b"unknown opcode").await;
+    assert_eq!(erring.recv().await.0, support::ERROR);
+    let listed = app.get_json("/connections?sort=errors&limit=1").await;
+    assert_eq!(listed["total"], 2, "{listed}");
+    let peer = erring.stream.local_addr().unwrap().to_string();
+    assert_eq!(listed["connections"][0]["peer"], peer.as_str(), "{listed}");
+    assert_eq!(listed["connections"][0]["error_packets"], 1);
+    app.stop().await;
+}
+
+#[actix_rt::test]
 async fn broadcast_frame_reaches_two_clients() {
     let app = App::start();
     let mut a = frame_client(&app).await;

@@ -69,7 +69,12 @@ fn conn() -> Conn<Echo> {
     // The core never sends to the supervisor; no runtime reads this channel.
     let (tx, _rx) = actix::dev::channel::channel::<Supervisor>(16);
     let outbox = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), actix::Addr::new(tx));
-    Conn::new(Echo, outbox, Arc::new(ConnectionLimits::default()), Instant::now())
+    Conn::new(
+        Echo,
+        outbox,
+        Arc::new(ConnectionLimits::default()),
+        Instant::now(),
+    )
 }
 
 /// Writes everything the core offers, as a socket that takes all of it.

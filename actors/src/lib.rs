@@ -76,7 +76,7 @@ pub use supervisor::{
     Deregister, Gone, HealthSweep, ListConnections, MemberInfo, Register, SendTo, Shutdown,
     Subscribe, Supervisor,
 };
-pub use supervisor::{InspectConnections, Inspected};
+pub use supervisor::{InspectConnections, InspectMembers, Inspected};
 pub use traffic::Traffic;
 
 use actix::{Actor, Addr};

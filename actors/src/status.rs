@@ -27,6 +27,9 @@ pub struct ConnectionStatus {
     queued_bytes: AtomicUsize,
     /// Error packets counted over the connection's lifetime.
     error_packets: AtomicU32,
+    /// Bytes its socket accepted over the connection's lifetime, so listings can rank
+    /// connections by what they sent without asking each actor.
+    sent_bytes: AtomicU64,
 }
 
 impl ConnectionStatus {
@@ -40,6 +43,7 @@ impl ConnectionStatus {
             last_rx_ns: AtomicU64::new(0),
             queued_bytes: AtomicUsize::new(0),
             error_packets: AtomicU32::new(0),
+            sent_bytes: AtomicU64::new(0),
         }
     }
 
@@ -79,6 +83,16 @@ impl ConnectionStatus {
     /// Error packets counted over the connection's lifetime.
     pub fn error_packets(&self) -> u32 {
         self.error_packets.load(Relaxed)
+    }
+
+    /// Records the lifetime count of bytes the socket accepted.
+    pub fn set_sent_bytes(&self, bytes: u64) {
+        self.sent_bytes.store(bytes, Relaxed);
+    }
+
+    /// Bytes the socket accepted over the connection's lifetime.
+    pub fn sent_bytes(&self) -> u64 {
+        self.sent_bytes.load(Relaxed)
     }
 }
 

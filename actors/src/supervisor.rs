@@ -149,6 +149,8 @@ pub struct MemberInfo {
     pub error_packets: u32,
     /// Milliseconds since the peer last sent anything.
     pub idle_ms: u64,
+    /// Bytes its socket accepted since it opened (updated as the connection works).
+    pub sent_bytes: u64,
 }
 
 /// Ask members of a group (or of every group) for their own [`ConnectionReport`]s.
@@ -162,6 +164,19 @@ pub struct InspectConnections {
     pub protocol: Option<String>,
     /// At most this many members (the lowest ids): bounds the messages and the answer.
     pub limit: usize,
+    /// How long to wait for the reports.
+    pub timeout: Duration,
+}
+
+/// Ask the members with these ids for their own [`ConnectionReport`]s: the reports
+/// of a page chosen from a [`ListConnections`] answer. Ids no longer registered are
+/// left out; the answer keeps the order of `ids` and comes when all have answered or
+/// `timeout` has passed.
+#[derive(Message)]
+#[rtype(result = "Vec<Inspected>")]
+pub struct InspectMembers {
+    /// The connections, at most as many as the caller is willing to wait for.
+    pub ids: Vec<ConnId>,
     /// How long to wait for the reports.
     pub timeout: Duration,
 }
@@ -474,33 +489,48 @@ fn member_info(member: &Member, now: Instant) -> MemberInfo {
         queued_bytes: status.queued_bytes(),
         error_packets: status.error_packets(),
         idle_ms: status.idle_for(now).as_millis() as u64,
+        sent_bytes: status.sent_bytes(),
     }
+}
+
+/// Asks each of `members` for its report at once; the future answers when all have
+/// answered or `timeout` has passed, in the order of `members`.
+fn inspect(members: Vec<&Member>, timeout: Duration) -> ResponseFuture<Vec<Inspected>> {
+    let now = Instant::now();
+    // Every request is in its member's mailbox before the first answer is awaited.
+    let asked: Vec<_> = members
+        .into_iter()
+        .map(|m| (member_info(m, now), m.inspect.send(Inspect)))
+        .collect();
+    let deadline = now + timeout;
+    Box::pin(async move {
+        let mut found = Vec::with_capacity(asked.len());
+        for (info, answer) in asked {
+            let report = tokio::time::timeout_at(deadline, answer)
+                .await
+                .ok()
+                .and_then(Result::ok);
+            found.push(Inspected { info, report });
+        }
+        found
+    })
 }
 
 impl Handler<InspectConnections> for Supervisor {
     type Result = ResponseFuture<Vec<Inspected>>;
     fn handle(&mut self, msg: InspectConnections, _: &mut Context<Self>) -> Self::Result {
-        let now = Instant::now();
         let mut members: Vec<&Member> = self.members_in(msg.protocol.as_deref()).collect();
         members.sort_unstable_by_key(|m| m.status.id);
         members.truncate(msg.limit);
-        // Every request is in its member's mailbox before the first answer is awaited.
-        let asked: Vec<_> = members
-            .into_iter()
-            .map(|m| (member_info(m, now), m.inspect.send(Inspect)))
-            .collect();
-        let deadline = now + msg.timeout;
-        Box::pin(async move {
-            let mut found = Vec::with_capacity(asked.len());
-            for (info, answer) in asked {
-                let report = tokio::time::timeout_at(deadline, answer)
-                    .await
-                    .ok()
-                    .and_then(Result::ok);
-                found.push(Inspected { info, report });
-            }
-            found
-        })
+        inspect(members, msg.timeout)
+    }
+}
+
+impl Handler<InspectMembers> for Supervisor {
+    type Result = ResponseFuture<Vec<Inspected>>;
+    fn handle(&mut self, msg: InspectMembers, _: &mut Context<Self>) -> Self::Result {
+        let members = msg.ids.iter().filter_map(|&id| self.member(id)).collect();
+        inspect(members, msg.timeout)
     }
 }
 

@@ -338,3 +338,26 @@ async fn inspect_gathers_reports_of_one_group_in_id_order_within_the_wait() {
     let ids: Vec<ConnId> = first.iter().map(|m| m.info.id).collect();
     assert_eq!(ids, vec![1, 2]);
 }
+
+#[actix_rt::test]
+async fn inspect_members_answers_the_chosen_ids_in_their_order() {
+    let (sup, _) = start(Duration::from_secs(600));
+    let (_, sent_status) = register(&sup, 1, "frame", false);
+    register(&sup, 2, "line", false);
+    register(&sup, 3, "frame", false);
+    sent_status.set_sent_bytes(42);
+    let found = sup
+        .send(InspectMembers {
+            ids: vec![3, 99, 1],
+            timeout: Duration::from_secs(1),
+        })
+        .await
+        .unwrap();
+    let ids: Vec<ConnId> = found.iter().map(|m| m.info.id).collect();
+    assert_eq!(ids, vec![3, 1], "the unknown id 99 is left out");
+    assert_eq!(found[1].info.sent_bytes, 42);
+    assert_eq!(found[0].report.as_ref().map(|r| r.id), Some(3));
+    let list = sup.send(ListConnections { protocol: None }).await.unwrap();
+    let first = list.iter().find(|m| m.id == 1).map(|m| m.sent_bytes);
+    assert_eq!(first, Some(42));
+}

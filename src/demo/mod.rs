@@ -7,7 +7,8 @@
 //! way through and restarted at half time. Every second it prints a table of the stats;
 //! every removal is printed with its reason and peer as it happens. At the end it
 //! prints a summary and exits 0 only if every misbehaviour led to the expected removal
-//! and the outage was seen and healed.
+//! and the outage was seen and healed. With `--http ADDR` the front server's dashboard
+//! and read-only monitoring endpoints are served on `ADDR` while the demo runs.
 
 mod cast;
 mod table;
@@ -16,6 +17,7 @@ mod verdict;
 use crate::config::Config;
 use crate::frame::FrameProtocol;
 use crate::server;
+use crate::web::{self, Endpoints, WebState};
 use actix::{Actor, Context, Handler};
 use cast::{Names, Rounds, Tally};
 use std::io::{IsTerminal, Write};
@@ -124,10 +126,11 @@ fn front_config(backends: Vec<SocketAddr>) -> Config {
     }
 }
 
-/// Runs the demo for `seconds`; returns the process exit status.
-pub fn run(seconds: u64) -> i32 {
+/// Runs the demo for `seconds`, serving the dashboard on `http` if given; returns the
+/// process exit status.
+pub fn run(seconds: u64, http: Option<SocketAddr>) -> i32 {
     let seconds = seconds.max(MIN_SECONDS);
-    match actix_rt::System::new().block_on(demo(seconds)) {
+    match actix_rt::System::new().block_on(demo(seconds, http)) {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
@@ -137,7 +140,7 @@ pub fn run(seconds: u64) -> i32 {
     }
 }
 
-async fn demo(seconds: u64) -> std::io::Result<bool> {
+async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut steady = Backend::start(loopback)?;
     let mut flaky = Backend::start(loopback)?;
@@ -152,6 +155,30 @@ async fn demo(seconds: u64) -> std::io::Result<bool> {
         "front: frame {frame}, line {line}; backends {} and {} (flaky)",
         steady.addr, flaky.addr
     );
+
+    let mut log = Vec::new();
+    let dashboard = match http {
+        Some(addr) => {
+            let listener = switchboard::bind(addr).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on http address {addr}: {e}"),
+                )
+            })?;
+            let addr = listener.local_addr()?;
+            let state = WebState::new(
+                front.board.supervisor().clone(),
+                config.max_frame,
+                config.max_line,
+            );
+            let server = web::http_server(listener, state, Endpoints::Monitoring)?;
+            let handle = server.handle();
+            actix_rt::spawn(server);
+            log.push(format!("dashboard: http://{addr}/"));
+            Some(handle)
+        }
+        None => None,
+    };
 
     let (tx, mut removals_rx) = mpsc::unbounded_channel();
     front
@@ -194,7 +221,6 @@ async fn demo(seconds: u64) -> std::io::Result<bool> {
     let restart_at = Duration::from_secs(seconds / 2);
     let terminal = std::io::stdout().is_terminal();
     let mut removals = Vec::new();
-    let mut log = Vec::new();
     let mut printed = 0;
     let mut flaky_seen_down = false;
     let mut snap = Snapshot::default();
@@ -293,6 +319,9 @@ async fn demo(seconds: u64) -> std::io::Result<bool> {
             met: tally.bad.load(Relaxed) == 0 && tally.good.load(Relaxed) > 0,
         },
     ];
+    if let Some(dashboard) = dashboard {
+        dashboard.stop(true).await;
+    }
     front.stop().await;
     steady.kill().await;
     flaky.kill().await;

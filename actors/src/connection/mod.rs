@@ -169,6 +169,7 @@ impl<P: Protocol> Connection<P> {
         }
         self.status.set_queued_bytes(self.core.queued_bytes());
         self.status.set_error_packets(self.core.error_packets());
+        self.status.set_sent_bytes(self.core.traffic().sent_bytes);
         if self.core.wants_write() || self.transport.wants_write() {
             self.schedule_flush(ctx);
         }
