@@ -326,9 +326,29 @@ impl OutboundQueue {
             done += 1;
         }
         if self.is_empty() {
-            self.tail = BytesMut::new();
+            // Kept while the connection is busy: the next reply reuses the allocation
+            // (once the packets sealed from it are gone). `release_if_empty` frees it.
+            self.tail.clear();
         }
         done
+    }
+
+    /// Bytes allocated and kept for reuse while nothing may be queued.
+    #[cfg(test)]
+    pub fn retained_capacity(&self) -> usize {
+        self.tail.capacity()
+            + self.chunks.capacity() * std::mem::size_of::<Chunk>()
+            + self.ends.capacity() * std::mem::size_of::<u64>()
+    }
+
+    /// Frees every buffer the queue keeps for reuse, if nothing is queued: for a
+    /// connection that went quiet.
+    pub fn release_if_empty(&mut self) {
+        if self.is_empty() {
+            self.tail = BytesMut::new();
+            self.chunks = VecDeque::new();
+            self.ends = VecDeque::new();
+        }
     }
 
     /// Empties the queue, returning the size of every packet not completely written

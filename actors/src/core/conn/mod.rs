@@ -67,6 +67,8 @@ pub struct Conn<P: Protocol> {
     /// Reading is paused because the queue passed the high watermark; it resumes below
     /// the low one (Netty's write-buffer watermarks).
     read_paused: bool,
+    /// Nothing happened for a report interval: the event list is freed once drained.
+    quiet: bool,
     /// What the owner has to do, oldest first.
     events: VecDeque<Event<P::Response>>,
     /// The limits this connection enforces.
@@ -96,6 +98,7 @@ impl<P: Protocol> Conn<P> {
             phase: Phase::Open,
             removal: None,
             read_paused: false,
+            quiet: false,
             events: VecDeque::new(),
             limits,
         }
@@ -237,6 +240,8 @@ impl<P: Protocol> Conn<P> {
         if self.timers.report.is_some_and(|at| at <= now) {
             self.timers.report = None;
             self.report();
+            // Quiet for a report interval: give back what only a busy connection needs.
+            self.release_buffers();
         }
         self.settle(now);
     }
@@ -245,7 +250,13 @@ impl<P: Protocol> Conn<P> {
 
     /// The next thing the owner must do.
     pub fn poll_event(&mut self) -> Option<Event<P::Response>> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.quiet {
+            // The last events of a quiet connection are out: free their list too.
+            self.quiet = false;
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout) has
@@ -335,6 +346,17 @@ impl<P: Protocol> Conn<P> {
     /// one moment on the two clocks).
     pub fn recent_failures(&self, now: Instant, wall: SystemTime) -> Vec<crate::SendFailure> {
         self.ledger.recent_failures(now, wall)
+    }
+
+    /// Frees the buffers a busy connection keeps between turns (the handler's action
+    /// list, the event list, the queue's tail and indexes) when they hold nothing, so an
+    /// idle connection costs only its fixed state.
+    fn release_buffers(&mut self) {
+        if self.outbox.actions.is_empty() {
+            self.outbox.actions = Vec::new();
+        }
+        self.quiet = true;
+        self.queue.release_if_empty();
     }
 
     // ----- reading -------------------------------------------------------------------
@@ -579,6 +601,14 @@ impl<P: Protocol> Conn<P> {
     /// Packets queued or taken by the transport and not yet confirmed.
     pub(super) fn packets_on_the_way(&self) -> usize {
         self.queue.len_packets() + self.unconfirmed_ends.len()
+    }
+
+    /// Heap bytes kept between turns for reuse (action list, event list, queue buffers).
+    pub(super) fn retained_capacity(&self) -> usize {
+        use std::mem::size_of;
+        self.outbox.actions.capacity() * size_of::<Action<P::Response>>()
+            + self.events.capacity() * size_of::<Event<P::Response>>()
+            + self.queue.retained_capacity()
     }
 
     /// The limits this connection enforces.
