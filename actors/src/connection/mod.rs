@@ -67,8 +67,6 @@ pub struct Connection<P: Protocol> {
     supervisor: Addr<Supervisor>,
     /// Where traffic deltas go.
     stats: Addr<Stats>,
-    /// The limits this connection enforces (read and flush budgets).
-    limits: Arc<ConnectionLimits>,
     /// A readability wait (or a read yield) is pending.
     read_waiting: bool,
     /// A writability wait is pending.
@@ -79,9 +77,9 @@ pub struct Connection<P: Protocol> {
     timer: Option<(Instant, SpawnHandle)>,
     /// The core still keeps a handshake deadline (TLS, until the handshake ends).
     handshaking: bool,
-    /// Why the TLS session could not even be created; the connection is removed
-    /// (`tls_handshake`) as soon as it starts.
-    broken: Option<String>,
+    /// The TLS session could not even be created (logged then): the connection is
+    /// removed (`tls_handshake`) as soon as it starts.
+    broken: bool,
     /// Holds one of the listener's `max_connections` places until the actor is dropped.
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
@@ -114,21 +112,22 @@ impl<P: Protocol> Connection<P> {
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Addr<Self> {
-        let limits = context.limits;
         let outbox = Outbox::new(id, peer, context.supervisor.clone());
         let (transport, broken) = match tls.map(Transport::tls) {
-            None => (Transport::Plain, None),
-            Some(Ok(transport)) => (transport, None),
-            Some(Err(e)) => (Transport::Plain, Some(e.to_string())),
+            None => (Transport::Plain, false),
+            Some(Ok(transport)) => (transport, false),
+            Some(Err(e)) => {
+                log::warn!("connection {id}: TLS session not created: {e}");
+                (Transport::Plain, true)
+            }
         };
         Connection {
-            core: Conn::new(protocol, outbox, limits.clone(), now()),
+            core: Conn::new(protocol, outbox, context.limits, now()),
             stream: Rc::new(stream),
             transport,
             status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
             supervisor: context.supervisor,
             stats: context.stats,
-            limits,
             read_waiting: false,
             write_waiting: false,
             flush_scheduled: false,
@@ -239,7 +238,7 @@ impl<P: Protocol> Connection<P> {
 
     /// Reads until the socket is empty or the read budget is spent.
     fn read_turn(&mut self, ctx: &mut Context<Self>) {
-        let mut budget = self.limits.read_budget;
+        let mut budget = self.core.limits().read_budget;
         while self.core.wants_read() {
             let read = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
@@ -323,7 +322,7 @@ impl<P: Protocol> Connection<P> {
 
     /// Writes until the queue is empty, the socket is full or the flush budget is spent.
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        let mut budget = self.limits.flush_budget;
+        let mut budget = self.core.limits().flush_budget;
         loop {
             let written = match self.write_once(budget) {
                 Ok(Some(written)) => written,
@@ -404,8 +403,7 @@ impl<P: Protocol> Actor for Connection<P> {
             self.core.begin_handshake(now());
         }
         self.core.handle_open(now());
-        if let Some(e) = self.broken.take() {
-            log::warn!("connection {}: TLS session not created: {e}", self.id());
+        if self.broken {
             let reason = RemovalReason::TlsHandshake;
             self.failed(reason, FailureReason::Removed(reason));
         }

@@ -326,9 +326,9 @@ impl OutboundQueue {
             done += 1;
         }
         if self.is_empty() {
-            // Kept while the connection is busy: the next reply reuses the allocation
-            // (once the packets sealed from it are gone). `release_if_empty` frees it.
-            self.tail.clear();
+            // Freed at once: thousands of mostly idle connections must not each keep a
+            // tail (the chunk and end indexes stay until `release_if_empty`).
+            self.tail = BytesMut::new();
         }
         done
     }

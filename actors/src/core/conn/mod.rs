@@ -67,8 +67,6 @@ pub struct Conn<P: Protocol> {
     /// Reading is paused because the queue passed the high watermark; it resumes below
     /// the low one (Netty's write-buffer watermarks).
     read_paused: bool,
-    /// Nothing happened for a report interval: the event list is freed once drained.
-    quiet: bool,
     /// What the owner has to do, oldest first.
     events: VecDeque<Event<P::Response>>,
     /// The limits this connection enforces.
@@ -98,7 +96,6 @@ impl<P: Protocol> Conn<P> {
             phase: Phase::Open,
             removal: None,
             read_paused: false,
-            quiet: false,
             events: VecDeque::new(),
             limits,
         }
@@ -251,9 +248,9 @@ impl<P: Protocol> Conn<P> {
     /// The next thing the owner must do.
     pub fn poll_event(&mut self) -> Option<Event<P::Response>> {
         let event = self.events.pop_front();
-        if event.is_none() && self.quiet {
-            // The last events of a quiet connection are out: free their list too.
-            self.quiet = false;
+        if event.is_none() && self.events.capacity() > 0 {
+            // Events are rare next to packets (a report, a broadcast, a removal): their
+            // list is not worth keeping between turns on thousands of connections.
             self.events = VecDeque::new();
         }
         event
@@ -295,6 +292,11 @@ impl<P: Protocol> Conn<P> {
             0 => Transmit::Nothing,
             n => Transmit::Slices(n),
         }
+    }
+
+    /// The limits this connection enforces.
+    pub fn limits(&self) -> &ConnectionLimits {
+        &self.limits
     }
 
     /// Where the connection is in its life.
@@ -349,13 +351,12 @@ impl<P: Protocol> Conn<P> {
     }
 
     /// Frees the buffers a busy connection keeps between turns (the handler's action
-    /// list, the event list, the queue's tail and indexes) when they hold nothing, so an
-    /// idle connection costs only its fixed state.
+    /// list, the queue's indexes) when they hold nothing, so an idle connection costs
+    /// only its fixed state.
     fn release_buffers(&mut self) {
         if self.outbox.actions.is_empty() {
             self.outbox.actions = Vec::new();
         }
-        self.quiet = true;
         self.queue.release_if_empty();
     }
 
@@ -609,10 +610,5 @@ impl<P: Protocol> Conn<P> {
         self.outbox.actions.capacity() * size_of::<Action<P::Response>>()
             + self.events.capacity() * size_of::<Event<P::Response>>()
             + self.queue.retained_capacity()
-    }
-
-    /// The limits this connection enforces.
-    pub(super) fn limits(&self) -> &ConnectionLimits {
-        &self.limits
     }
 }
