@@ -326,9 +326,9 @@ impl OutboundQueue {
             done += 1;
         }
         if self.is_empty() {
-            // Freed at once: thousands of mostly idle connections must not each keep a
-            // tail (the chunk and end indexes stay until `release_if_empty`).
-            self.tail = BytesMut::new();
+            // Freed at once: thousands of mostly idle connections must not each keep
+            // buffers between their rare packets.
+            self.release_if_empty();
         }
         done
     }

@@ -237,8 +237,6 @@ impl<P: Protocol> Conn<P> {
         if self.timers.report.is_some_and(|at| at <= now) {
             self.timers.report = None;
             self.report();
-            // Quiet for a report interval: give back what only a busy connection needs.
-            self.release_buffers();
         }
         self.settle(now);
     }
@@ -350,16 +348,6 @@ impl<P: Protocol> Conn<P> {
         self.ledger.recent_failures(now, wall)
     }
 
-    /// Frees the buffers a busy connection keeps between turns (the handler's action
-    /// list, the queue's indexes) when they hold nothing, so an idle connection costs
-    /// only its fixed state.
-    fn release_buffers(&mut self) {
-        if self.outbox.actions.is_empty() {
-            self.outbox.actions = Vec::new();
-        }
-        self.queue.release_if_empty();
-    }
-
     // ----- reading -------------------------------------------------------------------
 
     fn decode_all(&mut self, now: Instant) {
@@ -393,6 +381,8 @@ impl<P: Protocol> Conn<P> {
         }
         if self.read_buf.is_empty() || self.phase != Phase::Open {
             self.read_buf = BytesMut::new();
+            // Nothing left to decode: the action list is not kept between reads either.
+            self.outbox.actions = Vec::new();
             self.timers.frame_started = None;
         } else if decoded || self.timers.frame_started.is_none() {
             // What is left began in the bytes that just arrived.

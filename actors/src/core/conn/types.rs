@@ -58,7 +58,7 @@ pub enum Event<R> {
     /// Send these encoded packets, in order, to every other member of the protocol
     /// group (this connection's own copies are already queued in order).
     Broadcast(Vec<Bytes>),
-    /// Run this future; hand its output to [`Conn::fill_deferred`] with `seq`.
+    /// Run this future; hand its output to [`Conn::fill_deferred`](super::Conn::fill_deferred) with `seq`.
     Defer {
         /// The reply slot to fill.
         seq: u64,
