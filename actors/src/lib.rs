@@ -29,6 +29,7 @@
 
 #![deny(missing_docs)]
 
+pub mod codec;
 mod connection;
 pub mod connector;
 pub mod core;
