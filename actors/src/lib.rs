@@ -46,6 +46,12 @@ mod supervisor;
 mod traffic;
 mod transport;
 
+/// The examples of the README (the repository's, which is also this crate's), compiled
+/// and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use crate::core::outbound;
 /// The TLS library [`Switchboard::listen_tls`] takes its configuration from.
 pub use rustls;
