@@ -5,27 +5,8 @@
 //! error-packet counter (three empty lines and it is removed), an idle timeout and
 //! a drain on Ctrl-C, from the library's defaults.
 
-use bytes::BytesMut;
-use switchboard::{Inbound, Outbox, Protocol, Switchboard, SwitchboardConfig};
-use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
-
-/// tokio-util's `LinesCodec`, with each line handed up as a request.
-struct Lines(LinesCodec);
-
-impl Decoder for Lines {
-    type Item = Inbound<String>;
-    type Error = LinesCodecError;
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
-        Ok(self.0.decode(src)?.map(Inbound::Request))
-    }
-}
-
-impl Encoder<String> for Lines {
-    type Error = LinesCodecError;
-    fn encode(&mut self, line: String, dst: &mut BytesMut) -> Result<(), Self::Error> {
-        self.0.encode(line, dst)
-    }
-}
+use switchboard::codec::Lines;
+use switchboard::{Outbox, Protocol, Switchboard, SwitchboardConfig};
 
 /// Echoes every line; an empty line is an error packet.
 struct Echo;
@@ -37,7 +18,7 @@ impl Protocol for Echo {
     type Codec = Lines;
 
     fn codec(&self) -> Lines {
-        Lines(LinesCodec::new_with_max_length(8192))
+        Lines::new(8192)
     }
 
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {

@@ -26,9 +26,66 @@
 //! connection, [`Broadcast`] or [`BroadcastAcked`] to a group, [`ListConnections`] and
 //! [`InspectConnections`], [`CloseConnection`], [`Subscribe`] to [`ConnectionRemoved`]
 //! events, [`GetStats`] for the [`Snapshot`].
+//!
+//! # Runtime: an actix system, not `#[tokio::main]`
+//!
+//! Connections, the supervisor and the stats are actix actors: each runs on the thread
+//! that started it, spawned with tokio's `spawn_local`, and the worker threads are actix
+//! arbiters. So Switchboard needs a running actix system, which provides that thread-local
+//! task set and the arbiters. A plain `#[tokio::main]` runtime provides neither, and
+//! [`Switchboard::start`] panics with tokio's message "`spawn_local` called from outside
+//! of a `task::LocalSet` or `runtime::LocalRuntime`". Start it instead under
+//! `#[actix_rt::main]` (as above), inside an actix-web application (`#[actix_web::main]`
+//! is an actix system), or with `actix_rt::System::new().block_on(..)` from synchronous
+//! code. An application that already runs on a tokio runtime gives the switchboard a
+//! thread of its own, since a runtime cannot be started inside another:
+//!
+//! ```
+//! use std::time::Duration;
+//! use switchboard::codec::Lines;
+//! use switchboard::{Outbox, Protocol, Switchboard, SwitchboardConfig};
+//! use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+//!
+//! type Error = Box<dyn std::error::Error + Send + Sync>;
+//!
+//! struct Echo;
+//!
+//! impl Protocol for Echo {
+//!     const NAME: &'static str = "echo";
+//!     type Request = String;
+//!     type Response = String;
+//!     type Codec = Lines;
+//!     fn codec(&self) -> Lines {
+//!         Lines::new(1024)
+//!     }
+//!     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+//!         out.reply(line);
+//!     }
+//! }
+//!
+//! // The switchboard's own thread, running an actix system until the block ends.
+//! let echoed = std::thread::spawn(|| {
+//!     actix_rt::System::new().block_on(async {
+//!         let board = Switchboard::start(SwitchboardConfig::default());
+//!         let listener = board.listen(switchboard::bind("127.0.0.1:0".parse()?)?, || Echo)?;
+//!         let mut peer = tokio::net::TcpStream::connect(listener.local_addr).await?;
+//!         peer.write_all(b"hello\n").await?;
+//!         let mut line = String::new();
+//!         let mut peer = BufReader::new(peer);
+//!         tokio::time::timeout(Duration::from_secs(5), peer.read_line(&mut line)).await??;
+//!         listener.stop();
+//!         board.shutdown().await;
+//!         Ok::<String, Error>(line)
+//!     })
+//! });
+//! let echoed = echoed.join().map_err(|_| "the switchboard thread panicked")?;
+//! assert_eq!(echoed?, "hello\n");
+//! # Ok::<(), Error>(())
+//! ```
 
 #![deny(missing_docs)]
 
+pub mod codec;
 mod connection;
 pub mod connector;
 pub mod core;
@@ -44,6 +101,12 @@ mod status;
 mod supervisor;
 mod traffic;
 mod transport;
+
+/// The examples of the README (the repository's, which is also this crate's), compiled
+/// and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 pub use crate::core::outbound;
 /// The TLS library [`Switchboard::listen_tls`] takes its configuration from.
