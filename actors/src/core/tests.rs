@@ -794,6 +794,35 @@ fn reading_pauses_while_too_many_replies_are_deferred() {
 }
 
 #[test]
+fn one_read_starts_no_more_deferred_replies_than_the_limit() {
+    let mut h = Harness::new(limits());
+    let mut burst = Vec::new();
+    for _ in 0..10 {
+        burst.extend(request(b'D', 0));
+    }
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    assert_eq!(h.conn.outstanding_replies(), 4, "max_deferred");
+    assert!(h.conn.read_buffered() > 0, "the rest waits, already read");
+    // Waiting for our own replies is not a trickling peer.
+    h.advance(Duration::from_secs(10));
+    assert_eq!(h.conn.phase(), Phase::Open);
+    for _ in 0..10 {
+        h.fill();
+        assert!(h.conn.outstanding_replies() <= 4);
+    }
+    h.write_all();
+    let seqs: Vec<u32> = h.written().iter().map(|w| w.1).collect();
+    assert_eq!(
+        seqs,
+        (0..11).collect::<Vec<u32>>(),
+        "every reply, in request order"
+    );
+    h.check();
+}
+
+#[test]
 fn bad_packets_are_answered_and_the_third_removes() {
     let mut h = Harness::new(limits());
     h.send(&request(b'X', 0));

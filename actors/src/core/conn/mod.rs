@@ -201,6 +201,10 @@ impl<P: Protocol> Conn<P> {
     pub fn fill_deferred(&mut self, now: Instant, seq: u64, reply: P::Response) {
         self.replies.fill(seq, Outgoing::Response(reply));
         self.release_ready(now);
+        if self.phase == Phase::Open && !self.read_buf.is_empty() {
+            // Requests held back by the deferred limit may go on now.
+            self.decode_all(now);
+        }
         self.settle(now);
     }
 
@@ -352,7 +356,14 @@ impl<P: Protocol> Conn<P> {
 
     fn decode_all(&mut self, now: Instant) {
         let mut decoded = false;
+        let mut held = false;
         while self.phase == Phase::Open {
+            if self.replies.outstanding() >= self.limits.max_deferred {
+                // Requests already read wait here until a deferred reply is ready: one
+                // read must not start more than `max_deferred` of them.
+                held = true;
+                break;
+            }
             match self.codec.decode(&mut self.read_buf) {
                 Ok(Some(Inbound::Request(request))) => {
                     decoded = true;
@@ -383,6 +394,9 @@ impl<P: Protocol> Conn<P> {
             self.read_buf = BytesMut::new();
             // Nothing left to decode: the action list is not kept between reads either.
             self.outbox.actions = Vec::new();
+            self.timers.frame_started = None;
+        } else if held {
+            // What is left waits for us, not for the peer: no frame deadline.
             self.timers.frame_started = None;
         } else if decoded || self.timers.frame_started.is_none() {
             // What is left began in the bytes that just arrived.
