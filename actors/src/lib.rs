@@ -25,7 +25,13 @@
 //! Afterwards, [`Switchboard::supervisor`] is the actor to talk to: [`SendTo`] one
 //! connection, [`Broadcast`] or [`BroadcastAcked`] to a group, [`ListConnections`] and
 //! [`InspectConnections`], [`CloseConnection`], [`Subscribe`] to [`ConnectionRemoved`]
-//! events, [`GetStats`] for the [`Snapshot`].
+//! events, [`GetStats`] for the [`Snapshot`]; [`Publish`] to a named group, list its
+//! [`GroupMembers`] or [`ListGroups`].
+//!
+//! Besides the group of its protocol, a connection can join named groups (rooms,
+//! topics): a handler calls [`Outbox::join`], [`Outbox::leave`] and [`Outbox::publish`],
+//! and its protocol says how a group message looks on its wire with
+//! [`Protocol::group_encoder`].
 
 #![deny(missing_docs)]
 
@@ -34,6 +40,7 @@ pub mod connector;
 pub mod core;
 mod error;
 mod file_region;
+mod groups;
 mod limits;
 mod listener;
 mod member;
@@ -60,6 +67,10 @@ pub use connector::{
 };
 pub use error::{FailureReason, SendError};
 pub use file_region::FileRegion;
+pub use groups::{
+    GroupCounts, GroupDeliver, GroupEncoder, GroupMembers, GroupName, GroupPacket, Join, Leave,
+    ListGroups, Publish, PublishBatch, Published,
+};
 pub use limits::{ConnectionLimits, IdleLimits, SupervisorConfig};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, DeliverBatch, Member};
