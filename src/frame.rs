@@ -415,7 +415,7 @@ impl Protocol for FrameProtocol {
             },
             Frame::LEAVE => match group_name(&frame.payload) {
                 Ok(group) => {
-                    out.leave(&group);
+                    out.leave(group.as_str());
                     out.reply(Frame::new(Frame::LEFT, frame.payload));
                 }
                 Err(reason) => out.bad_packet(reason),

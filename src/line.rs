@@ -228,7 +228,7 @@ impl LineProtocol {
     fn leave(&self, name: &str, out: &mut Outbox<String>) {
         match group_name(name.as_bytes()) {
             Ok(group) => {
-                out.leave(&group);
+                out.leave(group.as_str());
                 out.reply(format!("LEFT {name}"));
             }
             Err(reason) => out.bad_packet(reason),

@@ -254,18 +254,23 @@ impl Registry {
 
     /// Adds a membership; false if it already existed.
     pub fn join(&mut self, join: Join) -> bool {
+        // Members of one group share one copy of its name.
+        let group = match self.rooms.get_key_value(&join.group) {
+            Some((name, _)) => name.clone(),
+            None => join.group,
+        };
         let entry = self.joined.entry(join.id).or_insert_with(|| Joined {
             protocol: join.protocol,
             encoder: join.encoder,
             deliver: join.deliver,
             groups: HashSet::new(),
         });
-        if !entry.groups.insert(join.group.clone()) {
+        if !entry.groups.insert(group.clone()) {
             return false;
         }
         let protocol = entry.protocol;
         self.rooms
-            .entry(join.group)
+            .entry(group)
             .or_default()
             .entry(protocol)
             .or_default()

@@ -8,8 +8,9 @@
 //!   bytes and an error-packet counter; a peer that stops reading is removed after
 //!   `write_timeout`, never allowed to grow memory;
 //! - a [`Supervisor`] groups connections by protocol, broadcasts to a group with the
-//!   packet encoded once, and removes connections (repeated error packets, idleness)
-//!   always with a [`RemovalReason`] that is logged and can be subscribed to;
+//!   packet encoded once, keeps named groups (rooms, topics) whose messages are encoded
+//!   once per protocol present, and removes connections (repeated error packets,
+//!   idleness) always with a [`RemovalReason`] that is logged and can be subscribed to;
 //! - a [`Stats`] actor aggregates what was really written to sockets.
 //!
 //! An application implements [`Protocol`] (a tokio-util codec plus a handler) and

@@ -188,11 +188,11 @@ impl<R> Outbox<R> {
 
     /// Leaves the named group. Answers false, and changes nothing, if it was not a
     /// member. A connection that is removed leaves all its groups by itself.
-    pub fn leave(&mut self, group: &GroupName) -> bool {
-        if !self.groups.remove(group) {
+    pub fn leave(&mut self, group: &str) -> bool {
+        let Some(group) = self.groups.take(group) else {
             return false;
-        }
-        self.actions.push(Action::Leave(group.clone()));
+        };
+        self.actions.push(Action::Leave(group));
         true
     }
 

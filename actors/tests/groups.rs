@@ -272,7 +272,7 @@ fn handle(line: String, out: &mut Outbox<String>) {
             out.join(group);
         }
         (Some("LEAVE"), Some(group), None) => {
-            out.leave(&group.into());
+            out.leave(group);
         }
         (Some("PUB"), Some(group), Some(text)) => {
             out.publish(group, text.replace("\\n", "\n").into_bytes())

@@ -137,7 +137,7 @@ impl Protocol for TestProto {
                 out.join(GROUP);
             }
             b'L' => {
-                out.leave(&GroupName::from(GROUP));
+                out.leave(GROUP);
             }
             b'P' if out.is_member(GROUP) => out.publish(GROUP, self.log.own(pad)),
             // Not a member: no copy comes back, so the message is not an own output.

@@ -65,7 +65,8 @@ pub enum Event<R> {
     /// Hand these messages, in order, to every other member of their named groups
     /// (this connection's own copies, where it is a member, are already queued).
     Publish(Vec<Published>),
-    /// Run this future; hand its output to [`Conn::fill_deferred`] with `seq`.
+    /// Run this future; hand its output to [`Conn::fill_deferred`](super::Conn::fill_deferred)
+    /// with `seq`.
     Defer {
         /// The reply slot to fill.
         seq: u64,
