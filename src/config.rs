@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 23] = [
+pub const KEYS: [&str; 24] = [
     "frame",
     "line",
     "backends",
@@ -31,6 +31,7 @@ pub const KEYS: [&str; 23] = [
     "reconnect_min_ms",
     "reconnect_max_ms",
     "workers",
+    "max_groups",
     "heartbeat_ms",
     "frame_timeout_ms",
     "node",
@@ -139,6 +140,8 @@ pub struct Config {
     pub reconnect_max_ms: u64,
     /// Worker threads that own connections.
     pub workers: usize,
+    /// Named groups one connection may be in at once.
+    pub max_groups: usize,
     /// Nothing received for this long: the server sends a PING; 0 turns it off.
     pub heartbeat_ms: u64,
     /// An incomplete frame or line older than this removes its connection.
@@ -173,6 +176,7 @@ impl Default for Config {
             reconnect_min_ms: 100,
             reconnect_max_ms: 5_000,
             workers: default_workers(),
+            max_groups: 64,
             heartbeat_ms: 0,
             frame_timeout_ms: 30_000,
             node: None,
@@ -498,6 +502,14 @@ mod tests {
             c.workers as u64,
         ];
         assert_eq!(numbers.to_vec(), (1..=14).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn max_groups_is_read_and_defaults_to_64() {
+        assert_eq!(Config::default().max_groups, 64);
+        let c = parse("max_groups = 3").unwrap();
+        assert_eq!(c.max_groups, 3);
+        c.validate().unwrap();
     }
 
     #[test]

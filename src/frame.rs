@@ -4,9 +4,10 @@
 //! `length` counts the body (opcode and payload). [`FrameCodec`] cuts the byte stream
 //! into [`Frame`]s without copying payloads, reports an empty frame as a bad packet and
 //! an oversize length as a fatal [`FrameError::TooLarge`] (after which it discards all
-//! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS, REPLICATE and
-//! CLUSTER_STATS, takes
-//! a client's PONG silently, and sends the heartbeat PING when the connection is idle.
+//! input). [`FrameProtocol`] answers ECHO, BROADCAST, PING, STATS, REPLICATE,
+//! CLUSTER_STATS, JOIN, LEAVE and PUBLISH, takes a client's PONG silently, and sends the
+//! heartbeat PING when the connection is idle. The group name rule shared with the
+//! `line` protocol ([`group_name`], [`join_group`]) lives here too.
 
 use crate::backends::Backends;
 use crate::cluster_stats::ClusterStats;
@@ -14,7 +15,7 @@ use actix::MailboxError;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, Idle, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GetStats, GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Bytes taken by the length prefix in front of every frame body.
@@ -50,6 +51,18 @@ impl Frame {
     pub const CLUSTER_STATS: u8 = 0x10;
     /// Server's answer to CLUSTER_STATS: `{"nodes": {NAME: snapshot}}` as UTF-8 JSON.
     pub const CLUSTER_STATS_REPLY: u8 = 0x11;
+    /// Client joins the named group in the payload.
+    pub const JOIN: u8 = 0x0A;
+    /// Server's answer to JOIN: the group name.
+    pub const JOINED: u8 = 0x0B;
+    /// Client leaves the named group in the payload.
+    pub const LEAVE: u8 = 0x0C;
+    /// Server's answer to LEAVE (also when not a member): the group name.
+    pub const LEFT: u8 = 0x0D;
+    /// Client publishes `name_len:u8 | name | message` to a named group.
+    pub const PUBLISH: u8 = 0x0E;
+    /// A message published to a group, to each member: `name_len:u8 | name | message`.
+    pub const MESSAGE: u8 = 0x0F;
     /// Server-only: the reason a packet was refused or the connection is closed.
     pub const ERROR: u8 = 0x7F;
 
@@ -242,6 +255,85 @@ pub fn json_frame<S: Serialize>(opcode: u8, answer: Result<S, MailboxError>) -> 
     }
 }
 
+/// The longest group name, in bytes.
+pub const MAX_GROUP_NAME: usize = 64;
+
+/// The named groups one connection may be in unless configured otherwise.
+pub const DEFAULT_MAX_GROUPS: usize = 64;
+
+/// A group name as PROTOCOL.md allows it (1 to 64 bytes of `A-Z a-z 0-9 . _ -`), or the
+/// error reason, quoting at most 64 bytes of what the client sent.
+pub fn group_name(name: &[u8]) -> Result<GroupName, String> {
+    let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-');
+    if (1..=MAX_GROUP_NAME).contains(&name.len()) && name.iter().all(allowed) {
+        // All ASCII, so this never replaces anything.
+        return Ok(GroupName::new(String::from_utf8_lossy(name)));
+    }
+    if name.is_empty() {
+        return Err("bad group name (empty)".to_owned());
+    }
+    let quoted = &name[..name.len().min(MAX_GROUP_NAME)];
+    let ellipsis = if quoted.len() < name.len() { "..." } else { "" };
+    Err(format!(
+        "bad group name \"{}\"{ellipsis}",
+        quoted.escape_ascii()
+    ))
+}
+
+/// JOIN for both protocols: joins `group` unless the connection is a member already
+/// (then nothing changes); refuses with `too many groups` when it is in `max_groups`.
+pub fn join_group<R>(
+    out: &mut Outbox<R>,
+    group: GroupName,
+    max_groups: usize,
+) -> Result<(), &'static str> {
+    if out.is_member(group.as_str()) {
+        return Ok(());
+    }
+    if out.groups().len() >= max_groups {
+        return Err("too many groups");
+    }
+    out.join(group);
+    Ok(())
+}
+
+/// Splits a PUBLISH payload into its group name and message (sharing the payload's
+/// memory), or the error reason.
+pub fn split_publish(payload: &Bytes) -> Result<(GroupName, Bytes), String> {
+    let Some((&name_len, rest)) = payload.split_first() else {
+        return Err("PUBLISH without name_len".to_owned());
+    };
+    let name_len = usize::from(name_len);
+    if name_len == 0 || name_len > rest.len() {
+        return Err(format!(
+            "bad name_len {name_len} for {} bytes after it",
+            rest.len()
+        ));
+    }
+    let name = group_name(&rest[..name_len])?;
+    Ok((name, payload.slice(1 + name_len..)))
+}
+
+/// The MESSAGE frame for `message` published to `group`, encoded: `name_len | name |
+/// message` after the opcode. Every message fits, unless the name is longer than a
+/// `name_len` can say (possible for groups named by an embedding application).
+pub fn message_frame(group: &GroupName, message: &[u8]) -> Result<Bytes, String> {
+    let name = group.as_str().as_bytes();
+    let name_len = u8::try_from(name.len())
+        .map_err(|_| format!("group name of {} bytes does not fit a name_len", name.len()))?;
+    let payload_len = 1usize
+        .saturating_add(name.len())
+        .saturating_add(message.len());
+    let length = body_length(payload_len).map_err(|e| e.to_string())?;
+    let mut buf = BytesMut::with_capacity(HEADER_LEN + 1 + payload_len);
+    buf.put_u32(length);
+    buf.put_u8(Frame::MESSAGE);
+    buf.put_u8(name_len);
+    buf.put_slice(name);
+    buf.put_slice(message);
+    Ok(buf.freeze())
+}
+
 /// The `frame` protocol of PROTOCOL.md, one value per connection.
 #[derive(Debug, Clone)]
 pub struct FrameProtocol {
@@ -251,6 +343,8 @@ pub struct FrameProtocol {
     pub backends: Backends,
     /// Answers CLUSTER_STATS under this server's node name.
     pub cluster: ClusterStats,
+    /// Named groups this connection may be in at once; a JOIN beyond is refused.
+    pub max_groups: usize,
 }
 
 impl FrameProtocol {
@@ -265,7 +359,13 @@ impl FrameProtocol {
             max_frame,
             backends,
             cluster: ClusterStats::default(),
+            max_groups: DEFAULT_MAX_GROUPS,
         }
+    }
+
+    /// The same protocol with connections in at most `max_groups` named groups.
+    pub fn with_max_groups(self, max_groups: usize) -> Self {
+        FrameProtocol { max_groups, ..self }
     }
 
     /// The same protocol answering CLUSTER_STATS with `cluster`.
@@ -306,12 +406,35 @@ impl Protocol for FrameProtocol {
                 let backends = self.backends.clone();
                 out.defer(async move { backends.replicate(frame.payload).await.to_frame() });
             }
+            Frame::JOIN => match group_name(&frame.payload) {
+                Ok(group) => match join_group(out, group, self.max_groups) {
+                    Ok(()) => out.reply(Frame::new(Frame::JOINED, frame.payload)),
+                    Err(reason) => out.bad_packet(reason),
+                },
+                Err(reason) => out.bad_packet(reason),
+            },
+            Frame::LEAVE => match group_name(&frame.payload) {
+                Ok(group) => {
+                    out.leave(group.as_str());
+                    out.reply(Frame::new(Frame::LEFT, frame.payload));
+                }
+                Err(reason) => out.bad_packet(reason),
+            },
+            Frame::PUBLISH => match split_publish(&frame.payload) {
+                Ok((group, message)) => out.publish(group, message),
+                Err(reason) => out.bad_packet(reason),
+            },
             other => out.bad_packet(format!("unknown opcode 0x{other:02x}")),
         }
     }
 
     fn error_reply(&self, reason: &str) -> Option<Frame> {
         Some(Frame::error(reason))
+    }
+
+    /// A MESSAGE frame; every message fits one (frames sent have no size limit).
+    fn group_encoder(&self) -> Option<GroupEncoder> {
+        Some(GroupEncoder::new(message_frame))
     }
 
     /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a PONG.
@@ -607,5 +730,124 @@ mod tests {
                 "opcode {op:#x}"
             );
         }
+    }
+
+    /// Runs `handle` for each frame on one outbox and returns the actions.
+    fn handle_all(protocol: &mut FrameProtocol, frames: &[Frame]) -> Vec<Action<Frame>> {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        for frame in frames {
+            protocol.handle(frame.clone(), &mut out);
+        }
+        out.take()
+    }
+
+    #[actix_rt::test]
+    async fn join_twice_leave_twice_and_publish() {
+        let join = Frame::new(Frame::JOIN, &b"lobby"[..]);
+        let leave = Frame::new(Frame::LEAVE, &b"lobby"[..]);
+        let publish = Frame::new(Frame::PUBLISH, &b"\x05lobbyhi"[..]);
+        let actions = handle_all(
+            &mut FrameProtocol::new(64),
+            &[
+                join.clone(),
+                join,
+                publish.clone(),
+                leave.clone(),
+                leave,
+                publish,
+            ],
+        );
+        let joined = Frame::new(Frame::JOINED, &b"lobby"[..]);
+        let left = Frame::new(Frame::LEFT, &b"lobby"[..]);
+        let lobby = GroupName::from("lobby");
+        assert_eq!(
+            actions.len(),
+            8,
+            "one join, one leave, four replies, two publishes"
+        );
+        assert!(matches!(&actions[0], Action::Join(g) if *g == lobby));
+        assert!(matches!(&actions[1], Action::Reply(f) if *f == joined));
+        assert!(
+            matches!(&actions[2], Action::Reply(f) if *f == joined),
+            "joined again"
+        );
+        assert!(
+            matches!(&actions[3], Action::Publish { group, message, member: true }
+            if *group == lobby && &message[..] == b"hi")
+        );
+        assert!(matches!(&actions[4], Action::Leave(g) if *g == lobby));
+        assert!(matches!(&actions[5], Action::Reply(f) if *f == left));
+        assert!(
+            matches!(&actions[6], Action::Reply(f) if *f == left),
+            "left, not a member"
+        );
+        assert!(matches!(&actions[7], Action::Publish { member: false, .. }));
+    }
+
+    #[actix_rt::test]
+    async fn bad_names_and_name_lens_are_bad_packets() {
+        let long = vec![b'a'; 65];
+        let mut bad = vec![
+            Frame::new(Frame::JOIN, Bytes::new()),
+            Frame::new(Frame::JOIN, &b"a b"[..]),
+            Frame::new(Frame::JOIN, &b"caf\xc3\xa9"[..]),
+            Frame::new(Frame::JOIN, long.clone()),
+            Frame::new(Frame::LEAVE, &b"x/y"[..]),
+            Frame::new(Frame::PUBLISH, Bytes::new()),
+            Frame::new(Frame::PUBLISH, &b"\x00lobby"[..]),
+            Frame::new(Frame::PUBLISH, &b"\x06lobby"[..]),
+            Frame::new(Frame::PUBLISH, &b"\x03a!bmessage"[..]),
+        ];
+        let mut publish_long = vec![65u8];
+        publish_long.extend(&long);
+        bad.push(Frame::new(Frame::PUBLISH, publish_long));
+        for frame in bad {
+            let actions = handle_all(&mut FrameProtocol::new(64), std::slice::from_ref(&frame));
+            assert!(matches!(only(actions), Action::Bad(_)), "{frame:?}");
+        }
+        let max = vec![b'Z'; 64];
+        let actions = handle_all(&mut FrameProtocol::new(64), &[Frame::new(Frame::JOIN, max)]);
+        assert!(matches!(&actions[0], Action::Join(_)), "64 bytes is a name");
+        let reason = group_name(&[b'/'; 200]).unwrap_err();
+        assert!(
+            reason.len() < 64 + 32 && reason.ends_with("..."),
+            "{reason}"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn a_join_beyond_max_groups_is_too_many() {
+        let mut protocol = FrameProtocol::new(64).with_max_groups(2);
+        let joins: Vec<Frame> = ["a", "b", "a", "c"]
+            .iter()
+            .map(|name| Frame::new(Frame::JOIN, name.as_bytes().to_vec()))
+            .collect();
+        let actions = handle_all(&mut protocol, &joins);
+        assert_eq!(actions.len(), 6);
+        assert!(matches!(&actions[4], Action::Reply(f) if f.opcode == Frame::JOINED));
+        assert!(matches!(&actions[5], Action::Bad(r) if r == "too many groups"));
+    }
+
+    #[test]
+    fn a_message_frame_carries_name_len_name_and_message() {
+        let lobby = GroupName::from("lobby");
+        let packet = FrameProtocol::new(64)
+            .group_encoder()
+            .unwrap()
+            .encode(&lobby, b"two\nlines")
+            .unwrap();
+        assert_eq!(
+            &packet[..],
+            &wire(Frame::MESSAGE, b"\x05lobbytwo\nlines")[..]
+        );
+        let (group, message) = split_publish(&Bytes::copy_from_slice(&packet[5..])).unwrap();
+        assert_eq!((group, &message[..]), (lobby, &b"two\nlines"[..]));
+        let huge = GroupName::new("g".repeat(256));
+        assert!(
+            message_frame(&huge, b"x").is_err(),
+            "a name_len is one byte"
+        );
     }
 }

@@ -5,15 +5,17 @@
 //! `\r` before the `\n` as part of the line), and a line that is not UTF-8 is a bad
 //! packet rather than a stream error. An over-long line is fatal
 //! ([`LineError::TooLong`]) and from then on all input is discarded.
-//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING`, `STATS` and `CSTATS`, takes a client's
-//! `PONG` silently, and sends the heartbeat `PING` when the connection is idle.
+//! [`LineProtocol`] answers `ECHO`, `BCAST`, `PING`, `STATS`, `CSTATS`, `JOIN`, `LEAVE`
+//! and `PUB`, takes a client's `PONG` silently, and sends the heartbeat `PING` when the
+//! connection is idle.
 
 use crate::cluster_stats::ClusterStats;
+use crate::frame::{group_name, join_group, DEFAULT_MAX_GROUPS};
 use actix::MailboxError;
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, Idle, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GetStats, GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// At most this many bytes of client text are quoted in an error reason.
@@ -162,6 +164,29 @@ pub fn stats_line<S: Serialize>(answer: Result<S, MailboxError>) -> String {
     })
 }
 
+/// The `MSG <name> <text>` line for `message` published to `group`, encoded, or why the
+/// message cannot be a line: it is not UTF-8, holds a line break, or makes the line
+/// longer than `max_line`.
+pub fn message_line(group: &GroupName, message: &[u8], max_line: usize) -> Result<Bytes, String> {
+    let text = std::str::from_utf8(message).map_err(|_| "message is not UTF-8".to_owned())?;
+    if text.contains(['\n', '\r']) {
+        return Err("message holds a line break".to_owned());
+    }
+    let len = "MSG ".len() + group.as_str().len() + 1 + text.len();
+    if len > max_line {
+        return Err(format!(
+            "line of {len} bytes is longer than max_line {max_line}"
+        ));
+    }
+    let mut line = BytesMut::with_capacity(len + 1);
+    line.put_slice(b"MSG ");
+    line.put_slice(group.as_str().as_bytes());
+    line.put_u8(b' ');
+    line.put_slice(text.as_bytes());
+    line.put_u8(b'\n');
+    Ok(line.freeze())
+}
+
 /// The `line` protocol of PROTOCOL.md, one value per connection.
 #[derive(Debug, Clone)]
 pub struct LineProtocol {
@@ -169,6 +194,8 @@ pub struct LineProtocol {
     pub max_line: usize,
     /// Answers `CSTATS` under this server's node name.
     pub cluster: ClusterStats,
+    /// Named groups this connection may be in at once; a `JOIN` beyond is refused.
+    pub max_groups: usize,
 }
 
 impl LineProtocol {
@@ -177,6 +204,45 @@ impl LineProtocol {
         LineProtocol {
             max_line,
             cluster: ClusterStats::default(),
+            max_groups: DEFAULT_MAX_GROUPS,
+        }
+    }
+
+    /// The same protocol with connections in at most `max_groups` named groups.
+    pub fn with_max_groups(self, max_groups: usize) -> Self {
+        LineProtocol { max_groups, ..self }
+    }
+
+    /// `JOIN <name>`: `JOINED <name>`, or an error packet.
+    fn join(&self, name: &str, out: &mut Outbox<String>) {
+        match group_name(name.as_bytes()) {
+            Ok(group) => match join_group(out, group, self.max_groups) {
+                Ok(()) => out.reply(format!("JOINED {name}")),
+                Err(reason) => out.bad_packet(reason),
+            },
+            Err(reason) => out.bad_packet(reason),
+        }
+    }
+
+    /// `LEAVE <name>`: `LEFT <name>` (member or not), or an error packet.
+    fn leave(&self, name: &str, out: &mut Outbox<String>) {
+        match group_name(name.as_bytes()) {
+            Ok(group) => {
+                out.leave(group.as_str());
+                out.reply(format!("LEFT {name}"));
+            }
+            Err(reason) => out.bad_packet(reason),
+        }
+    }
+
+    /// `PUB <name> <text>`: no reply; the text to every member of the group.
+    fn publish(&self, rest: &str, out: &mut Outbox<String>) {
+        let Some((name, text)) = rest.split_once(' ') else {
+            return out.bad_packet("PUB takes a group name and a message");
+        };
+        match group_name(name.as_bytes()) {
+            Ok(group) => out.publish(group, Bytes::copy_from_slice(text.as_bytes())),
+            Err(reason) => out.bad_packet(reason),
         }
     }
 
@@ -215,12 +281,25 @@ impl Protocol for LineProtocol {
             ("PING" | "PONG" | "STATS" | "CSTATS", false) => {
                 out.bad_packet(format!("{command} takes no argument"))
             }
+            ("JOIN", false) => self.join(&line[command.len() + 1..], out),
+            ("LEAVE", false) => self.leave(&line[command.len() + 1..], out),
+            ("PUB", false) => self.publish(&line[command.len() + 1..], out),
+            ("JOIN" | "LEAVE", true) => out.bad_packet(format!("{command} takes a group name")),
+            ("PUB", true) => out.bad_packet("PUB takes a group name and a message"),
             _ => out.bad_packet(unknown_command(&line)),
         }
     }
 
     fn error_reply(&self, reason: &str) -> Option<String> {
         Some(format!("ERR {reason}"))
+    }
+
+    /// `MSG <name> <text>`, within this connection's `max_line`.
+    fn group_encoder(&self) -> Option<GroupEncoder> {
+        let max_line = self.max_line;
+        Some(GroupEncoder::new(move |group, message| {
+            message_line(group, message, max_line)
+        }))
     }
 
     /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a `PONG`.
@@ -482,6 +561,82 @@ mod tests {
             "ERR x",
         ] {
             assert!(matches!(only(handle(line)), Action::Bad(_)), "{line:?}");
+        }
+    }
+
+    /// Runs `handle` for each line on one outbox and returns the actions.
+    fn handle_all(protocol: &mut LineProtocol, lines: &[&str]) -> Vec<Action<String>> {
+        let stats = Stats::default().start();
+        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        for line in lines {
+            protocol.handle((*line).to_owned(), &mut out);
+        }
+        out.take()
+    }
+
+    #[actix_rt::test]
+    async fn join_leave_and_pub() {
+        let lines = [
+            "JOIN lobby",
+            "JOIN lobby",
+            "PUB lobby hello there",
+            "LEAVE lobby",
+            "LEAVE lobby",
+            "PUB lobby ",
+        ];
+        let actions = handle_all(&mut LineProtocol::new(64), &lines);
+        let lobby = GroupName::from("lobby");
+        assert_eq!(actions.len(), 8);
+        assert!(matches!(&actions[0], Action::Join(g) if *g == lobby));
+        assert!(matches!(&actions[1], Action::Reply(r) if r == "JOINED lobby"));
+        assert!(matches!(&actions[2], Action::Reply(r) if r == "JOINED lobby"));
+        assert!(
+            matches!(&actions[3], Action::Publish { group, message, member: true }
+            if *group == lobby && &message[..] == b"hello there")
+        );
+        assert!(matches!(&actions[4], Action::Leave(g) if *g == lobby));
+        assert!(matches!(&actions[5], Action::Reply(r) if r == "LEFT lobby"));
+        assert!(matches!(&actions[6], Action::Reply(r) if r == "LEFT lobby"));
+        assert!(
+            matches!(&actions[7], Action::Publish { message, member: false, .. }
+            if message.is_empty())
+        );
+    }
+
+    #[actix_rt::test]
+    async fn bad_group_commands_are_bad_packets() {
+        let long = format!("JOIN {}", "a".repeat(65));
+        for line in [
+            "JOIN",
+            "JOIN ",
+            "JOIN a b",
+            "JOIN caf\u{e9}",
+            long.as_str(),
+            "LEAVE",
+            "LEAVE a/b",
+            "PUB",
+            "PUB lobby",
+            "PUB bad!name text",
+        ] {
+            let actions = handle_all(&mut LineProtocol::new(64), &[line]);
+            assert!(matches!(only(actions), Action::Bad(_)), "{line:?}");
+        }
+        let mut protocol = LineProtocol::new(64).with_max_groups(1);
+        let actions = handle_all(&mut protocol, &["JOIN a", "JOIN b"]);
+        assert!(matches!(&actions[2], Action::Bad(r) if r == "too many groups"));
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_a_line_is_refused() {
+        let lobby = GroupName::from("lobby");
+        let encoder = LineProtocol::new(16).group_encoder().unwrap();
+        assert_eq!(
+            &encoder.encode(&lobby, b"012345").unwrap()[..],
+            b"MSG lobby 012345\n"
+        );
+        for bad in [&b"0123456"[..], b"a\nb", b"a\rb", b"\xff"] {
+            assert!(encoder.encode(&lobby, bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -155,6 +155,7 @@ pub fn start_with(
 ) -> std::io::Result<Running> {
     let board = Switchboard::start(switchboard_config(config));
     let (max_frame, max_line) = (config.max_frame, config.max_line);
+    let max_groups = config.max_groups;
     let backends = Backends::start(&board, config);
     let replicate_to = backends.clone();
     let node = config.node_name();
@@ -164,8 +165,13 @@ pub fn start_with(
     let frame_protocol = move || {
         FrameProtocol::with_backends(max_frame, replicate_to.clone())
             .with_cluster(frame_cluster.clone())
+            .with_max_groups(max_groups)
     };
-    let line_protocol = move || LineProtocol::new(max_line).with_cluster(cluster.clone());
+    let line_protocol = move || {
+        LineProtocol::new(max_line)
+            .with_cluster(cluster.clone())
+            .with_max_groups(max_groups)
+    };
     let (frame, line) = match tls {
         Some(tls) => (
             board.listen_tls(frame, tls.clone(), frame_protocol)?,

@@ -8,8 +8,9 @@
 //!   bytes and an error-packet counter; a peer that stops reading is removed after
 //!   `write_timeout`, never allowed to grow memory;
 //! - a [`Supervisor`] groups connections by protocol, broadcasts to a group with the
-//!   packet encoded once, and removes connections (repeated error packets, idleness)
-//!   always with a [`RemovalReason`] that is logged and can be subscribed to;
+//!   packet encoded once, keeps named groups (rooms, topics) whose messages are encoded
+//!   once per protocol present, and removes connections (repeated error packets,
+//!   idleness) always with a [`RemovalReason`] that is logged and can be subscribed to;
 //! - a [`Stats`] actor aggregates what was really written to sockets.
 //!
 //! An application implements [`Protocol`] (a tokio-util codec plus a handler) and
@@ -25,7 +26,13 @@
 //! Afterwards, [`Switchboard::supervisor`] is the actor to talk to: [`SendTo`] one
 //! connection, [`Broadcast`] or [`BroadcastAcked`] to a group, [`ListConnections`] and
 //! [`InspectConnections`], [`CloseConnection`], [`Subscribe`] to [`ConnectionRemoved`]
-//! events, [`GetStats`] for the [`Snapshot`].
+//! events, [`GetStats`] for the [`Snapshot`]; [`Publish`] to a named group, list its
+//! [`GroupMembers`] or [`ListGroups`].
+//!
+//! Besides the group of its protocol, a connection can join named groups (rooms,
+//! topics): a handler calls [`Outbox::join`], [`Outbox::leave`] and [`Outbox::publish`],
+//! and its protocol says how a group message looks on its wire with
+//! [`Protocol::group_encoder`].
 //!
 //! # Runtime: an actix system, not `#[tokio::main]`
 //!
@@ -91,6 +98,7 @@ pub mod connector;
 pub mod core;
 mod error;
 mod file_region;
+mod groups;
 mod limits;
 mod listener;
 mod member;
@@ -123,6 +131,10 @@ pub use connector::{
 };
 pub use error::{FailureReason, SendError};
 pub use file_region::FileRegion;
+pub use groups::{
+    GroupCounts, GroupDeliver, GroupEncoder, GroupMembers, GroupName, GroupPacket, Join, Leave,
+    ListGroups, Publish, PublishBatch, Published,
+};
 pub use limits::{ConnectionLimits, IdleLimits, SupervisorConfig};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, DeliverBatch, Member};

@@ -2,7 +2,8 @@
 //!
 //! A protocol is two things: a tokio-util codec that cuts the byte stream into
 //! requests and encodes responses, and a handler that turns each request into actions
-//! (reply, broadcast to the group, defer a reply, count a bad packet, close).
+//! (reply, broadcast to the group, join, leave or publish to a named group, defer a
+//! reply, count a bad packet, close).
 //!
 //! The codec must decode *structurally*: input that is framed but malformed (an
 //! unknown opcode, an empty frame, invalid UTF-8) is handed up as [`Inbound::Bad`], so
@@ -10,8 +11,10 @@
 //! longer be trusted (an oversize length): the connection counts one error packet,
 //! sends the protocol's error reply, and is removed with reason `error_packets`.
 
-use crate::{ConnId, FileRegion, RemovalReason, Supervisor};
+use crate::{ConnId, FileRegion, GroupEncoder, GroupName, RemovalReason, Supervisor};
 use actix::Addr;
+use bytes::Bytes;
+use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -58,6 +61,16 @@ pub trait Protocol: Unpin + 'static {
         None
     }
 
+    /// How a message published to a named group is written on this protocol's wire
+    /// (see [`GroupEncoder`]), or `None` (the default) for a protocol whose connections
+    /// take no group messages: for its members each one is then a send failure.
+    ///
+    /// Called once per connection, when it first joins or publishes; the encoder may
+    /// capture this connection's configuration (a maximum line length, say).
+    fn group_encoder(&self) -> Option<GroupEncoder> {
+        None
+    }
+
     /// Called once when the connection opens, before anything is read: send a
     /// welcome, say. Actions asked for here are carried out like a request's.
     fn on_open(&mut self, _out: &mut Outbox<Self::Response>) {}
@@ -95,6 +108,20 @@ pub enum Action<R> {
     SendFile(FileRegion),
     /// Count one error packet and send the protocol's error reply for `reason`.
     Bad(String),
+    /// Join the named group (the connection was not a member yet).
+    Join(GroupName),
+    /// Leave the named group (the connection was a member).
+    Leave(GroupName),
+    /// Publish a protocol-neutral message to every member of the named group.
+    Publish {
+        /// The group.
+        group: GroupName,
+        /// The message; each member's protocol encodes it.
+        message: Bytes,
+        /// Whether the publisher is a member at this point: then its own copy is
+        /// queued in order with its replies.
+        member: bool,
+    },
     /// Flush what is queued and close, removed with this reason.
     Close(RemovalReason),
 }
@@ -109,6 +136,8 @@ pub struct Outbox<R> {
     pub(crate) peer: SocketAddr,
     /// The supervisor, for handlers that query the registry or the stats.
     pub(crate) supervisor: Addr<Supervisor>,
+    /// The named groups the connection is in, as of the actions asked for so far.
+    pub(crate) groups: HashSet<GroupName>,
 }
 
 impl<R> Outbox<R> {
@@ -119,6 +148,7 @@ impl<R> Outbox<R> {
             id,
             peer,
             supervisor,
+            groups: HashSet::new(),
         }
     }
 
@@ -143,6 +173,50 @@ impl<R> Outbox<R> {
     /// replies around it. The protocol writes any header the file needs as a reply first.
     pub fn send_file(&mut self, region: FileRegion) {
         self.actions.push(Action::SendFile(region));
+    }
+
+    /// Joins the named group: from now on the connection receives what is published
+    /// there. Answers false, and changes nothing, if it is a member already.
+    pub fn join(&mut self, group: impl Into<GroupName>) -> bool {
+        let group = group.into();
+        if !self.groups.insert(group.clone()) {
+            return false;
+        }
+        self.actions.push(Action::Join(group));
+        true
+    }
+
+    /// Leaves the named group. Answers false, and changes nothing, if it was not a
+    /// member. A connection that is removed leaves all its groups by itself.
+    pub fn leave(&mut self, group: &str) -> bool {
+        let Some(group) = self.groups.take(group) else {
+            return false;
+        };
+        self.actions.push(Action::Leave(group));
+        true
+    }
+
+    /// Publishes `message` to every member of the named group, each receiving it in its
+    /// own protocol's encoding; this connection too, if it is a member, with its copy
+    /// queued in order with its replies. A group without members takes nothing.
+    pub fn publish(&mut self, group: impl Into<GroupName>, message: impl Into<Bytes>) {
+        let group = group.into();
+        let member = self.groups.contains(&group);
+        self.actions.push(Action::Publish {
+            group,
+            message: message.into(),
+            member,
+        });
+    }
+
+    /// Whether the connection is in the named group (as of the actions asked so far).
+    pub fn is_member(&self, group: &str) -> bool {
+        self.groups.contains(group)
+    }
+
+    /// The named groups the connection is in (as of the actions asked so far).
+    pub fn groups(&self) -> &HashSet<GroupName> {
+        &self.groups
     }
 
     /// Counts one error packet against the connection and sends the error reply.

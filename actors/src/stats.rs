@@ -1,11 +1,11 @@
 //! The stats actor: aggregates what connections really did and answers snapshots.
 //!
 //! Connections report batched [`TrafficDelta`]s; the supervisor reports openings and
-//! removals. A [`Snapshot`] is a serde value with the keys of PROTOCOL.md plus a
+//! removals and the named groups' figures. A [`Snapshot`] is a serde value with the keys of PROTOCOL.md plus a
 //! per-protocol breakdown. Because connections batch their counters, a snapshot may
 //! lag the sockets by at most `stats_interval`.
 
-use crate::{RemovalReason, Traffic};
+use crate::{GroupCounts, RemovalReason, Traffic};
 use actix::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -108,6 +108,10 @@ pub struct Snapshot {
     pub dropped_packets_total: u64,
     /// Packets refused before queueing.
     pub refused_packets_total: u64,
+    /// Named groups with at least one member.
+    pub groups: u64,
+    /// Memberships in named groups.
+    pub group_members: u64,
     /// Backend address -> `"up"` or `"down"`; absent when there are no backends.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub backends: BTreeMap<String, &'static str>,
@@ -137,6 +141,8 @@ pub struct Stats {
     backends: BTreeMap<String, bool>,
     /// Groups of dialed connections, kept out of the accepted-connection figures.
     dialed: HashSet<&'static str>,
+    /// The named groups' figures, as the supervisor last reported them.
+    named: GroupCounts,
 }
 
 impl Stats {
@@ -181,6 +187,8 @@ impl Stats {
         snap.queued_packets_total = total.queued_packets;
         snap.dropped_packets_total = total.dropped_packets;
         snap.refused_packets_total = total.refused_packets;
+        snap.groups = self.named.groups;
+        snap.group_members = self.named.members;
         snap.backends = self
             .backends
             .iter()
@@ -235,6 +243,13 @@ impl Handler<TrafficDelta> for Stats {
     type Result = ();
     fn handle(&mut self, msg: TrafficDelta, _: &mut Context<Self>) {
         self.group(msg.protocol).traffic.add(&msg.delta);
+    }
+}
+
+impl Handler<GroupCounts> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: GroupCounts, _: &mut Context<Self>) {
+        self.named = msg;
     }
 }
 
@@ -299,6 +314,8 @@ mod tests {
             "received_packets_total",
             "error_packets_total",
             "send_failures_total",
+            "groups",
+            "group_members",
         ] {
             assert!(json.get(key).is_some(), "missing {key}");
         }

@@ -2,16 +2,20 @@
 //!
 //! It registers and removes connections, looks them up by id, sends to one, broadcasts
 //! to a group (the packet encoded once, its bytes shared by every member), and sweeps
-//! every `health_interval` for connections silent longer than `idle_timeout`.
+//! every `health_interval` for connections silent longer than `idle_timeout`. It also
+//! keeps the named groups (see the `groups` module): joins, leaves, the automatic leave
+//! of a removed connection, and the fan-out of published messages.
 //!
 //! Every removal goes through [`Supervisor::remove`]: it happens once per connection,
 //! carries a [`RemovalReason`], is logged at `info` with the peer, counted by the stats
 //! actor, and announced to every subscriber of [`ConnectionRemoved`].
 
+use crate::groups::Registry;
 use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
 use crate::{
-    Close, ConnId, ConnectionReport, Deliver, DeliverBatch, Inspect, Member, RemovalReason,
-    SendError, SupervisorConfig,
+    Close, ConnId, ConnectionReport, Deliver, DeliverBatch, GroupMembers, Inspect, Join, Leave,
+    ListGroups, Member, Publish, PublishBatch, Published, RemovalReason, SendError,
+    SupervisorConfig,
 };
 use actix::prelude::*;
 use bytes::Bytes;
@@ -213,6 +217,8 @@ pub struct Supervisor {
     dialed: std::collections::HashSet<&'static str>,
     /// The group of each member, for lookups by id.
     index: HashMap<ConnId, &'static str>,
+    /// The named groups and their members.
+    named: Registry,
     /// Connection actors started and not yet stopped (registered or closing).
     alive: usize,
     /// Shutdown requests waiting for `alive` to reach zero.
@@ -234,6 +240,7 @@ impl Supervisor {
             groups: HashMap::new(),
             dialed: Default::default(),
             index: HashMap::new(),
+            named: Registry::default(),
             alive: 0,
             drained: Vec::new(),
             shutting_down: false,
@@ -257,6 +264,9 @@ impl Supervisor {
             reason => reason,
         };
         let member = self.groups.get_mut(protocol)?.remove(&id)?;
+        if self.named.leave_all(id) > 0 {
+            self.stats.do_send(self.named.counts());
+        }
         let peer = member.status.peer;
         let silent_hangup = matches!(reason, RemovalReason::PeerClosed | RemovalReason::IoError)
             && !member.status.has_received();
@@ -573,5 +583,66 @@ impl Handler<Shutdown> for Supervisor {
             let _ = tokio::time::timeout(msg.timeout, rx).await;
             closing
         })
+    }
+}
+
+impl Handler<Join> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
+        // A join that arrives after its connection's removal must not outlive it.
+        if self.index.contains_key(&msg.id) && self.named.join(msg) {
+            self.stats.do_send(self.named.counts());
+        }
+    }
+}
+
+impl Handler<Leave> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+        if self.named.leave(msg.id, &msg.group) {
+            self.stats.do_send(self.named.counts());
+        }
+    }
+}
+
+impl Handler<Publish> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) -> usize {
+        let message = Published {
+            group: msg.group,
+            message: msg.message,
+            encoded: None,
+        };
+        self.named.publish(std::slice::from_ref(&message), None)
+    }
+}
+
+impl Handler<PublishBatch> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: PublishBatch, _: &mut Context<Self>) -> usize {
+        self.named
+            .publish(&msg.messages, Some((msg.publisher, msg.protocol)))
+    }
+}
+
+impl Handler<GroupMembers> for Supervisor {
+    type Result = MessageResult<GroupMembers>;
+    fn handle(&mut self, msg: GroupMembers, _: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        let mut ids = self.named.members(&msg.0);
+        ids.sort_unstable();
+        let list = ids
+            .into_iter()
+            .filter_map(|id| self.member(id))
+            .map(|m| member_info(m, now))
+            .collect();
+        MessageResult(list)
+    }
+}
+
+impl Handler<ListGroups> for Supervisor {
+    type Result = MessageResult<ListGroups>;
+    fn handle(&mut self, _: ListGroups, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.named.list())
     }
 }

@@ -1,11 +1,13 @@
-//! What a connection actor answers besides readiness: packets and files from outside,
-//! close requests and reports of itself. Each handler hands the message to the core
+//! What a connection actor answers besides readiness: packets, group messages and
+//! files from outside, close requests and reports of itself. Each handler hands the message to the core
 //! and lets the shell carry out what follows.
 
 use super::{now, Connection};
 use crate::core::Origin;
 use crate::protocol::Protocol;
-use crate::{Close, ConnId, Deliver, DeliverBatch, FileRegion, SendError, SendFailure, Traffic};
+use crate::{
+    Close, ConnId, Deliver, DeliverBatch, FileRegion, GroupDeliver, SendError, SendFailure, Traffic,
+};
 use actix::prelude::*;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
@@ -86,6 +88,24 @@ impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
         for packet in msg.0.iter() {
             // Each packet is admitted, or refused and recorded, on its own.
             let _ = self.core.deliver(now, packet.clone(), Origin::External);
+        }
+        self.drive(ctx);
+    }
+}
+
+impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
+    type Result = ();
+    fn handle(&mut self, msg: GroupDeliver, ctx: &mut Context<Self>) {
+        let now = now();
+        for packet in msg.0 {
+            // Each packet is admitted, or refused and recorded, on its own; a message
+            // this protocol could not encode is recorded as a send failure.
+            match packet {
+                Ok(packet) => {
+                    let _ = self.core.deliver(now, packet, Origin::External);
+                }
+                Err(error) => self.core.group_refused(now, error),
+            }
         }
         self.drive(ctx);
     }

@@ -5,7 +5,8 @@
 //! futures, then reads and writes synchronously (`try_read`, `try_write_vectored`)
 //! inside its own handlers, so no buffer is ever lent to a future; it runs one timer,
 //! at the core's earliest deadline; and it carries out the core's events (report
-//! counters, deregister, hand broadcasts to the supervisor, run deferred replies, shut
+//! counters, deregister, hand broadcasts, joins, leaves and publishes to the
+//! supervisor, run deferred replies, shut
 //! the write half, stop). actix's `FramedWrite` is not used: it has no working
 //! backpressure under tokio 1 and delivers nothing once the actor stops.
 
@@ -19,7 +20,8 @@ use crate::stats::{Stats, TrafficDelta};
 use crate::supervisor::{BroadcastBatch, Deregister, Gone, Register};
 use crate::transport::{ReadFailure, Transport, Written};
 use crate::{
-    ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Member, RemovalReason, Supervisor,
+    ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, PublishBatch,
+    RemovalReason, Supervisor,
 };
 use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
@@ -150,7 +152,7 @@ impl<P: Protocol> Connection<P> {
             self.core.handshake_done();
         }
         while let Some(event) = self.core.poll_event() {
-            match self.tell(event) {
+            match self.tell(event, ctx) {
                 Some(Event::Defer { seq, reply }) => {
                     ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
                         act.core.fill_deferred(now(), seq, reply);
@@ -179,7 +181,7 @@ impl<P: Protocol> Connection<P> {
     }
 
     /// Hands the core's messages for others to them; returns what the shell must do.
-    fn tell(&self, event: Event<P::Response>) -> Option<Event<P::Response>> {
+    fn tell(&self, event: Event<P::Response>, ctx: &Context<Self>) -> Option<Event<P::Response>> {
         match event {
             Event::Report(delta) => self.stats.do_send(TrafficDelta {
                 protocol: P::NAME,
@@ -193,6 +195,22 @@ impl<P: Protocol> Connection<P> {
                 protocol: P::NAME,
                 packets: packets.into(),
                 except: Some(self.id()),
+            }),
+            Event::Join(group, encoder) => self.supervisor.do_send(Join {
+                id: self.id(),
+                group,
+                protocol: P::NAME,
+                encoder,
+                deliver: ctx.address().recipient(),
+            }),
+            Event::Leave(group) => self.supervisor.do_send(Leave {
+                id: self.id(),
+                group,
+            }),
+            Event::Publish(messages) => self.supervisor.do_send(PublishBatch {
+                publisher: self.id(),
+                protocol: P::NAME,
+                messages,
             }),
             other => return Some(other),
         }
@@ -410,11 +428,11 @@ impl<P: Protocol> Actor for Connection<P> {
         self.drive(ctx);
     }
 
-    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
         // Stopped from outside (the arbiter is going away): nothing may vanish silently.
         self.core.handle_stopped(now());
         while let Some(event) = self.core.poll_event() {
-            self.tell(event);
+            self.tell(event, ctx);
         }
         self.supervisor.do_send(Gone(self.id()));
     }

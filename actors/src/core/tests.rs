@@ -2,14 +2,16 @@
 //!
 //! A small test protocol (a `u16` length prefix, one command byte) and a fake socket
 //! that takes as many bytes as a test allows. Deterministic tests pin each rule; a
-//! property test runs random sequences of reads, deliveries, partial writes, TLS
+//! property test runs random sequences of reads (joins, leaves and publishes to a named
+//! group among them), deliveries, group encode failures, partial writes, TLS
 //! confirmations, timer firings and closes, and checks the accounting invariants after
 //! every step.
 
 use super::{Conn, Event, Origin, Phase, Transmit};
 use crate::protocol::{Idle, Inbound, Outbox, Protocol};
 use crate::{
-    ConnectionLimits, FailureReason, IdleLimits, RemovalReason, SendError, Supervisor, Traffic,
+    ConnectionLimits, FailureReason, GroupEncoder, GroupName, IdleLimits, Published, RemovalReason,
+    SendError, Supervisor, Traffic,
 };
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::cell::{Cell, RefCell};
@@ -97,8 +99,16 @@ impl Log {
     }
 }
 
-/// Commands: `E` echo, `B` broadcast, `D` deferred reply, `X` bad packet, `C` close.
-/// The bytes after the command are padding that sizes the reply.
+/// The named group the test protocol joins, leaves and publishes to.
+const GROUP: &str = "g";
+
+/// The longest message the test protocol's group encoder takes.
+const MAX_GROUP_MESSAGE: usize = 2500;
+
+/// Commands: `E` echo, `B` broadcast, `D` deferred reply, `X` bad packet, `C` close,
+/// `J` join [`GROUP`], `L` leave it, `P` publish to it (an own output when a member, so
+/// that its copy is accounted and ordered like a reply). The bytes after the command
+/// are padding that sizes the reply.
 struct TestProto {
     log: Rc<Log>,
 }
@@ -123,6 +133,15 @@ impl Protocol for TestProto {
                 out.defer(std::future::pending());
             }
             b'C' => out.close(RemovalReason::Closed),
+            b'J' => {
+                out.join(GROUP);
+            }
+            b'L' => {
+                out.leave(GROUP);
+            }
+            b'P' if out.is_member(GROUP) => out.publish(GROUP, self.log.own(pad)),
+            // Not a member: no copy comes back, so the message is not an own output.
+            b'P' => out.publish(GROUP, request),
             _ => out.bad_packet("unknown command"),
         }
     }
@@ -143,6 +162,21 @@ impl Protocol for TestProto {
 
     fn on_close(&mut self, reason: RemovalReason) {
         self.log.closed.borrow_mut().push(reason);
+    }
+
+    /// The test codec's framing around the message; a message over
+    /// [`MAX_GROUP_MESSAGE`] bytes cannot be a group message.
+    fn group_encoder(&self) -> Option<GroupEncoder> {
+        Some(GroupEncoder::new(|_, message| {
+            if message.len() > MAX_GROUP_MESSAGE {
+                return Err("too long for a group message".to_owned());
+            }
+            let mut packet = BytesMut::new();
+            TestCodec
+                .encode(Bytes::copy_from_slice(message), &mut packet)
+                .map_err(|e| e.to_string())?;
+            Ok(packet.freeze())
+        }))
     }
 }
 
@@ -190,6 +224,10 @@ struct Harness {
     reported: Traffic,
     /// Packets handed out for the rest of the group.
     broadcast_out: usize,
+    /// Joins (true) and leaves (false) handed out, in order.
+    memberships: Vec<(GroupName, bool)>,
+    /// Messages handed out for the other members of named groups.
+    published: Vec<Published>,
     /// Removal events seen.
     removals: Vec<RemovalReason>,
     shutdown_write: bool,
@@ -219,6 +257,8 @@ impl Harness {
             defers: VecDeque::new(),
             reported: Traffic::default(),
             broadcast_out: 0,
+            memberships: Vec::new(),
+            published: Vec::new(),
             removals: Vec::new(),
             shutdown_write: false,
             stopped: false,
@@ -233,6 +273,9 @@ impl Harness {
                 Event::Report(delta) => self.reported.add(&delta),
                 Event::Removed(reason) => self.removals.push(reason),
                 Event::Broadcast(packets) => self.broadcast_out += packets.len(),
+                Event::Join(group, _) => self.memberships.push((group, true)),
+                Event::Leave(group) => self.memberships.push((group, false)),
+                Event::Publish(messages) => self.published.extend(messages),
                 Event::Defer { seq, reply: _ } => {
                     let body = self.log.deferred.borrow_mut().pop_front();
                     self.defers.push_back((seq, body.expect("a deferred body")));
@@ -341,6 +384,16 @@ impl Harness {
         let result = self.conn.send(self.now, body);
         self.offered(&result);
         result
+    }
+
+    /// A group message that could not be encoded for this connection's protocol.
+    fn group_failure(&mut self) {
+        if !self.stopped {
+            self.external_offers += 1;
+        }
+        let error = SendError::Encode("not for this protocol".into());
+        self.conn.group_refused(self.now, error);
+        self.pump();
     }
 
     /// Counts an external offer: a stopped connection refuses without counting, as
@@ -960,6 +1013,120 @@ fn a_connection_with_nothing_to_do_keeps_no_buffers() {
     h.check();
 }
 
+// ----- named groups ----------------------------------------------------------------------
+
+#[test]
+fn own_publish_copies_come_before_a_later_reply() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    let mut burst = request(b'J', 0);
+    for _ in 0..300 {
+        burst.extend(request(b'P', 20));
+    }
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    h.write_all();
+    let written = h.written();
+    let seqs: Vec<u32> = written.iter().map(|w| w.1).collect();
+    assert_eq!(seqs, (0..301).collect::<Vec<u32>>(), "in request order");
+    assert_eq!(
+        written[300].2, 5,
+        "the reply to the last request comes last"
+    );
+    assert_eq!(h.memberships, [(GroupName::from(GROUP), true)]);
+    assert_eq!(h.published.len(), 300, "every message goes to the others");
+    // The others of this protocol get the bytes this connection encoded: once only.
+    let mut wire = &h.wire[..];
+    for message in &h.published {
+        let Some(Ok(packet)) = &message.encoded else {
+            panic!("a member's own encoding is handed on");
+        };
+        let copy;
+        (copy, wire) = wire.split_at(packet.len());
+        assert_eq!(copy, &packet[..]);
+    }
+    h.check();
+}
+
+#[test]
+fn a_publisher_that_is_not_a_member_gets_no_copy() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.send(&request(b'P', 3));
+    h.send(&request(b'E', 0));
+    h.feed_all();
+    h.write_all();
+    assert_eq!(h.written().len(), 1, "only the reply");
+    assert_eq!(h.published.len(), 1);
+    assert!(h.published[0].encoded.is_none(), "nothing encoded here");
+    assert_eq!(&h.published[0].message[..], &request(b'P', 3)[2..]);
+    h.check();
+}
+
+#[test]
+fn a_second_join_and_a_leave_of_a_non_member_change_nothing() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    for command in [b'J', b'J', b'L', b'L', b'P'] {
+        h.send(&request(command, 0));
+    }
+    h.feed_all();
+    let g = GroupName::from(GROUP);
+    assert_eq!(h.memberships, [(g.clone(), true), (g, false)]);
+    assert!(h.published[0].encoded.is_none(), "no longer a member");
+    h.write_all();
+    assert!(h.wire.is_empty());
+    h.check();
+}
+
+#[test]
+fn an_own_publish_copy_waits_behind_a_deferred_reply() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    for command in [b'J', b'D', b'P', b'E'] {
+        h.send(&request(command, 0));
+    }
+    h.feed_all();
+    h.write_all();
+    assert!(h.wire.is_empty(), "nothing overtakes the deferred reply");
+    assert_eq!(h.published.len(), 1, "the others need not wait");
+    h.fill();
+    h.write_all();
+    let seqs: Vec<u32> = h.written().iter().map(|w| w.1).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    h.check();
+}
+
+#[test]
+fn an_own_copy_that_cannot_be_encoded_is_a_send_failure() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.send(&request(b'J', 0));
+    h.send(&request(b'P', MAX_GROUP_MESSAGE));
+    h.feed_all();
+    let t = h.conn.traffic();
+    assert_eq!((t.refused_packets, t.queued_packets), (1, 0));
+    let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
+    assert!(
+        matches!(&failures[0].reason, FailureReason::Refused(SendError::Encode(e)) if e.contains("too long")),
+        "{failures:?}"
+    );
+    assert!(
+        matches!(h.published[0].encoded, Some(Err(_))),
+        "the others learn it too"
+    );
+    h.check();
+}
+
+#[test]
+fn a_group_message_not_encodable_for_this_protocol_is_a_send_failure() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.group_failure();
+    let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
+    assert_eq!(h.conn.traffic().refused_packets, 1);
+    assert_eq!(
+        failures[0].reason,
+        FailureReason::Refused(SendError::Encode("not for this protocol".into()))
+    );
+    h.check();
+}
+
 // ----- the property test -----------------------------------------------------------------
 
 mod property {
@@ -982,6 +1149,8 @@ mod property {
         Deliver(usize),
         /// A response from outside, encoded by the connection.
         Respond(usize),
+        /// A group message this connection's protocol could not encode.
+        GroupFailure,
         /// The oldest deferred reply becomes ready.
         Fill,
         /// The clock moves on and the timer fires.
@@ -995,7 +1164,7 @@ mod property {
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            8 => (prop::sample::select(b"EEBBDXC".to_vec()), 0usize..3000)
+            8 => (prop::sample::select(b"EEBBDXCJLPP".to_vec()), 0usize..3000)
                 .prop_map(|(c, pad)| Op::Request(c, pad)),
             1 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Op::Garbage),
             6 => (1usize..MAX_FEED).prop_map(Op::Feed),
@@ -1003,6 +1172,7 @@ mod property {
             3 => (0usize..20_000).prop_map(Op::Confirm),
             4 => (0usize..3000).prop_map(Op::Deliver),
             2 => (0usize..3000).prop_map(Op::Respond),
+            1 => Just(Op::GroupFailure),
             3 => Just(Op::Fill),
             3 => (0u64..3000).prop_map(Op::Advance),
             1 => Just(Op::Deadline),
@@ -1037,6 +1207,7 @@ mod property {
                 Op::Respond(pad) => {
                     let _ = h.send_response(pad);
                 }
+                Op::GroupFailure => h.group_failure(),
                 Op::Fill => h.fill(),
                 Op::Advance(ms) => h.advance(Duration::from_millis(ms)),
                 Op::Deadline => {

@@ -86,12 +86,16 @@ impl<P: Protocol> Conn<P> {
         }
     }
 
-    /// Runs after every input: hands out the broadcasts, arms the report, applies the
+    /// Runs after every input: hands out the broadcasts and publishes, arms the report, applies the
     /// read watermarks and moves a drained closing connection on to lingering.
     pub(super) fn settle(&mut self, now: Instant) {
         if !self.broadcasts.is_empty() {
             let packets = std::mem::take(&mut self.broadcasts);
             self.events.push_back(Event::Broadcast(packets));
+        }
+        if !self.publishes.is_empty() {
+            let messages = std::mem::take(&mut self.publishes);
+            self.events.push_back(Event::Publish(messages));
         }
         if self.ledger.has_unreported() && self.timers.report.is_none() {
             self.timers.report = Some(now + self.limits.stats_interval);

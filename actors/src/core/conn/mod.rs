@@ -25,7 +25,10 @@ use super::outbound::{EncodeRefused, OutboundQueue};
 use super::replies::ReplyOrder;
 use super::timers::Timers;
 use crate::protocol::{Action, Idle, Inbound, Outbox, Protocol};
-use crate::{ConnectionLimits, FailureReason, FileRegion, RemovalReason, SendError, Traffic};
+use crate::{
+    ConnectionLimits, FailureReason, FileRegion, GroupEncoder, GroupName, Published, RemovalReason,
+    SendError, Traffic,
+};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -56,6 +59,11 @@ pub struct Conn<P: Protocol> {
     replies: ReplyOrder<Outgoing<P::Response>>,
     /// Encoded broadcasts asked for during this event, handed out together after it.
     broadcasts: Vec<Bytes>,
+    /// Messages published to named groups during this event, handed out together
+    /// after it.
+    publishes: Vec<Published>,
+    /// How this protocol writes group messages; asked of the protocol on first use.
+    group_encoder: Option<GroupEncoder>,
     /// Counters and failure record.
     ledger: Ledger,
     /// Every deadline the connection keeps.
@@ -91,6 +99,8 @@ impl<P: Protocol> Conn<P> {
             unconfirmed_ends: VecDeque::new(),
             replies: ReplyOrder::default(),
             broadcasts: Vec::new(),
+            publishes: Vec::new(),
+            group_encoder: None,
             ledger: Ledger::new(limits.max_failure_records),
             timers: Timers::new(now),
             phase: Phase::Open,
@@ -195,6 +205,29 @@ impl<P: Protocol> Conn<P> {
         let result = self.admit(now, Origin::External, Outgoing::File(region));
         self.settle(now);
         result
+    }
+
+    /// A group message could not be encoded for this connection's protocol: recorded
+    /// as a send failure with `error`, like any refused packet.
+    pub fn group_refused(&mut self, now: Instant, error: SendError) {
+        if self.phase != Phase::Done {
+            self.refuse(now, error, 0);
+        }
+        self.settle(now);
+    }
+
+    /// How this protocol writes group messages: the protocol's
+    /// [`group_encoder`](Protocol::group_encoder), asked once, or one that refuses
+    /// every message if it has none.
+    pub fn group_encoder(&mut self) -> GroupEncoder {
+        let protocol = &self.protocol;
+        self.group_encoder
+            .get_or_insert_with(|| {
+                protocol
+                    .group_encoder()
+                    .unwrap_or_else(|| GroupEncoder::unsupported(P::NAME))
+            })
+            .clone()
     }
 
     /// A deferred reply is ready.
@@ -426,7 +459,39 @@ impl<P: Protocol> Conn<P> {
             Action::SendFile(region) => self.send_in_order(now, Outgoing::File(region)),
             Action::Bad(reason) => self.bad_packet(now, &reason),
             Action::Close(reason) => self.begin_close(now, reason),
+            Action::Join(group) => {
+                let encoder = self.group_encoder();
+                self.events.push_back(Event::Join(group, encoder));
+            }
+            Action::Leave(group) => self.events.push_back(Event::Leave(group)),
+            Action::Publish {
+                group,
+                message,
+                member,
+            } => self.publish(now, group, message, member),
         }
+    }
+
+    /// Publishes to a named group: a member's own copy is encoded here and joins its
+    /// queue in order with its replies (an encode failure is its send failure); the
+    /// message goes to the other members after this event, with that encoding for the
+    /// members of this protocol.
+    fn publish(&mut self, now: Instant, group: GroupName, message: Bytes, member: bool) {
+        let encoded = member.then(|| self.group_encoder().encode(&group, &message));
+        match &encoded {
+            Some(Ok(packet)) => self.send_in_order(now, Outgoing::Packet(packet.clone())),
+            Some(Err(e)) => {
+                log::debug!("group message not encodable for {}: {e}", P::NAME);
+                let refusal = SendError::Encode(e.clone());
+                self.ledger.refused(now, FailureReason::Refused(refusal), 0);
+            }
+            None => {}
+        }
+        self.publishes.push(Published {
+            group,
+            message,
+            encoded,
+        });
     }
 
     fn bad_packet(&mut self, now: Instant, reason: &str) {

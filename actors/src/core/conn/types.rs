@@ -2,7 +2,7 @@
 //! packet, what waits in reply order, what the owner must do, and what to write next.
 
 use crate::protocol::Deferred;
-use crate::{FileRegion, RemovalReason, Traffic};
+use crate::{FileRegion, GroupEncoder, GroupName, Published, RemovalReason, Traffic};
 use bytes::Bytes;
 
 /// Where a connection is in its life.
@@ -58,7 +58,15 @@ pub enum Event<R> {
     /// Send these encoded packets, in order, to every other member of the protocol
     /// group (this connection's own copies are already queued in order).
     Broadcast(Vec<Bytes>),
-    /// Run this future; hand its output to [`Conn::fill_deferred`](super::Conn::fill_deferred) with `seq`.
+    /// Join the named group; the encoder says how this protocol writes its messages.
+    Join(GroupName, GroupEncoder),
+    /// Leave the named group.
+    Leave(GroupName),
+    /// Hand these messages, in order, to every other member of their named groups
+    /// (this connection's own copies, where it is a member, are already queued).
+    Publish(Vec<Published>),
+    /// Run this future; hand its output to [`Conn::fill_deferred`](super::Conn::fill_deferred)
+    /// with `seq`.
     Defer {
         /// The reply slot to fill.
         seq: u64,

@@ -1,0 +1,396 @@
+//! Named groups (rooms, topics): which connections joined which group, and how a
+//! message published to a group reaches its members.
+//!
+//! Besides the group of its protocol, a connection may join any number of named groups;
+//! a group is a value, a [`GroupName`], not a type. A handler joins, leaves and
+//! publishes through its [`Outbox`](crate::Outbox); the supervisor keeps the
+//! memberships (group → members by protocol, and connection → groups, so a removed
+//! connection leaves all its groups at once).
+//!
+//! A published message is protocol-neutral bytes. Each protocol says how such a
+//! message looks on its wire with a [`GroupEncoder`] (see
+//! [`Protocol::group_encoder`](crate::Protocol::group_encoder)); the supervisor runs it
+//! once per protocol present in the group, not once per member, and hands every member
+//! the shared bytes. When the encoder refuses the message for one protocol, each member
+//! of that protocol records a send failure with the encoder's reason; members of the
+//! other protocols get the message.
+//!
+//! Order: the messages of one publisher to one group reach every member in publish
+//! order. A publisher that is a member queues its own copy itself, in order with its
+//! replies, and is left out of the fan-out.
+
+use crate::{ConnId, SendError};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::Arc;
+
+/// The name of a named group: cheap to clone (one shared allocation), compared by
+/// content. Which names are acceptable is the application's rule, not the library's.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupName(Arc<str>);
+
+impl GroupName {
+    /// The group called `name`.
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        GroupName(name.into())
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for GroupName {
+    fn from(name: &str) -> Self {
+        GroupName::new(name)
+    }
+}
+
+impl From<String> for GroupName {
+    fn from(name: String) -> Self {
+        GroupName::new(name)
+    }
+}
+
+impl Borrow<str> for GroupName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl serde::Serialize for GroupName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// The signature of a group encoder's function.
+type EncodeFn = dyn Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync;
+
+/// How a message published to a named group is written on one protocol's wire: the
+/// complete packet (framing included) for `(group, message)`, or why this message
+/// cannot be sent in this protocol (the reason is recorded as each member's send
+/// failure).
+///
+/// It is a value rather than a trait method so that it can carry the protocol's
+/// configuration (a line protocol's `max_line`, say) and run on the supervisor's
+/// thread: the supervisor encodes each message once per protocol present in the group.
+/// Connections of one protocol name are expected to hand out encoders that agree; the
+/// supervisor uses the encoder of one member of each protocol.
+#[derive(Clone)]
+pub struct GroupEncoder(Arc<EncodeFn>);
+
+impl GroupEncoder {
+    /// An encoder running `encode`.
+    pub fn new(
+        encode: impl Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync + 'static,
+    ) -> Self {
+        GroupEncoder(Arc::new(encode))
+    }
+
+    /// The encoder of a protocol that takes no group messages: every message is a send
+    /// failure for its members.
+    pub(crate) fn unsupported(protocol: &'static str) -> Self {
+        GroupEncoder::new(move |_, _| Err(format!("{protocol} has no group encoding")))
+    }
+
+    /// The packet for `message` published to `group`, or why there is none.
+    pub fn encode(&self, group: &GroupName, message: &[u8]) -> Result<Bytes, String> {
+        (self.0)(group, message)
+    }
+}
+
+impl fmt::Debug for GroupEncoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GroupEncoder")
+    }
+}
+
+/// One group message for a member: the packet encoded for its protocol, or why the
+/// message could not be encoded for it.
+pub type GroupPacket = Result<Bytes, SendError>;
+
+/// Group messages for one member, in order. Each packet is admitted (or refused and
+/// recorded) on its own; each error is recorded as a send failure.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct GroupDeliver(pub Vec<GroupPacket>);
+
+/// A connection joins a named group (sent by the connection for its handler's
+/// [`Outbox::join`](crate::Outbox::join)); it carries how the member is reached and how
+/// its protocol encodes group messages. Ignored for a connection that is not registered.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Join {
+    /// The connection.
+    pub id: ConnId,
+    /// The group it joins.
+    pub group: GroupName,
+    /// Its protocol.
+    pub protocol: &'static str,
+    /// How its protocol writes group messages.
+    pub encoder: GroupEncoder,
+    /// Where its group messages go.
+    pub deliver: Recipient<GroupDeliver>,
+}
+
+/// A connection leaves a named group (a no-op if it is not a member).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    /// The connection.
+    pub id: ConnId,
+    /// The group it leaves.
+    pub group: GroupName,
+}
+
+/// Publish `message` to every member of `group` (from outside any connection). Answers
+/// how many members it was handed to, encoded or as a failure; 0 for a group without
+/// members.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct Publish {
+    /// The group.
+    pub group: GroupName,
+    /// The protocol-neutral message, encoded by each member's protocol.
+    pub message: Bytes,
+}
+
+/// One message a connection published during one turn.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The group.
+    pub group: GroupName,
+    /// The protocol-neutral message.
+    pub message: Bytes,
+    /// The publisher's own encoding of it, when the publisher (a member) made one: the
+    /// other members of its protocol get the same bytes, so it is encoded only once.
+    pub encoded: Option<Result<Bytes, String>>,
+}
+
+/// The messages a connection published during one turn, in order; it never receives
+/// them from the fan-out (its own copies, if it is a member, are already queued).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct PublishBatch {
+    /// The publishing connection.
+    pub publisher: ConnId,
+    /// Its protocol: where its own encodings may be reused.
+    pub protocol: &'static str,
+    /// The messages, in publish order.
+    pub messages: Vec<Published>,
+}
+
+/// List the members of a named group (empty for a group without members).
+#[derive(Message)]
+#[rtype(result = "Vec<crate::MemberInfo>")]
+pub struct GroupMembers(pub GroupName);
+
+/// List the named groups with at least one member, and how many members each has.
+#[derive(Message)]
+#[rtype(result = "Vec<(GroupName, usize)>")]
+pub struct ListGroups;
+
+/// The named groups' figures, sent to the stats actor whenever they change.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[rtype(result = "()")]
+pub struct GroupCounts {
+    /// Named groups with at least one member.
+    pub groups: u64,
+    /// Memberships in named groups.
+    pub members: u64,
+}
+
+/// What the registry keeps of a connection that joined at least one group.
+struct Joined {
+    /// Its protocol: where it sits in each of its groups.
+    protocol: &'static str,
+    /// How its protocol writes group messages.
+    encoder: GroupEncoder,
+    /// Where its group messages go.
+    deliver: Recipient<GroupDeliver>,
+    /// The groups it is in, for the automatic leave at removal.
+    groups: HashSet<GroupName>,
+}
+
+/// The members of one named group, by protocol: the unit of encoding.
+type Room = HashMap<&'static str, HashSet<ConnId>>;
+
+/// The named groups of one supervisor.
+#[derive(Default)]
+pub(crate) struct Registry {
+    /// Members of each named group with at least one member, by protocol.
+    rooms: HashMap<GroupName, Room>,
+    /// The groups of each connection in at least one group.
+    joined: HashMap<ConnId, Joined>,
+    /// Memberships over all groups.
+    memberships: u64,
+}
+
+impl Registry {
+    /// The figures for the stats actor.
+    pub fn counts(&self) -> GroupCounts {
+        GroupCounts {
+            groups: self.rooms.len() as u64,
+            members: self.memberships,
+        }
+    }
+
+    /// Adds a membership; false if it already existed.
+    pub fn join(&mut self, join: Join) -> bool {
+        // Members of one group share one copy of its name.
+        let group = match self.rooms.get_key_value(&join.group) {
+            Some((name, _)) => name.clone(),
+            None => join.group,
+        };
+        let entry = self.joined.entry(join.id).or_insert_with(|| Joined {
+            protocol: join.protocol,
+            encoder: join.encoder,
+            deliver: join.deliver,
+            groups: HashSet::new(),
+        });
+        if !entry.groups.insert(group.clone()) {
+            return false;
+        }
+        let protocol = entry.protocol;
+        self.rooms
+            .entry(group)
+            .or_default()
+            .entry(protocol)
+            .or_default()
+            .insert(join.id);
+        self.memberships += 1;
+        true
+    }
+
+    /// Removes a membership; false if there was none.
+    pub fn leave(&mut self, id: ConnId, group: &GroupName) -> bool {
+        let Some(joined) = self.joined.get_mut(&id) else {
+            return false;
+        };
+        if !joined.groups.remove(group) {
+            return false;
+        }
+        let protocol = joined.protocol;
+        if joined.groups.is_empty() {
+            self.joined.remove(&id);
+        }
+        self.drop_member(id, protocol, group);
+        true
+    }
+
+    /// Removes a connection from every group it is in; answers how many it left.
+    pub fn leave_all(&mut self, id: ConnId) -> usize {
+        let Some(joined) = self.joined.remove(&id) else {
+            return 0;
+        };
+        for group in &joined.groups {
+            self.drop_member(id, joined.protocol, group);
+        }
+        joined.groups.len()
+    }
+
+    fn drop_member(&mut self, id: ConnId, protocol: &'static str, group: &GroupName) {
+        self.memberships = self.memberships.saturating_sub(1);
+        let Some(room) = self.rooms.get_mut(group) else {
+            return;
+        };
+        if let Some(members) = room.get_mut(protocol) {
+            members.remove(&id);
+            if members.is_empty() {
+                room.remove(protocol);
+            }
+        }
+        if room.is_empty() {
+            self.rooms.remove(group);
+        }
+    }
+
+    /// The members of `group`, in no particular order.
+    pub fn members(&self, group: &GroupName) -> Vec<ConnId> {
+        self.rooms
+            .get(group)
+            .into_iter()
+            .flat_map(|room| room.values().flatten().copied())
+            .collect()
+    }
+
+    /// The groups with their member counts.
+    pub fn list(&self) -> Vec<(GroupName, usize)> {
+        let mut list: Vec<_> = self
+            .rooms
+            .iter()
+            .map(|(name, room)| (name.clone(), room.values().map(HashSet::len).sum()))
+            .collect();
+        list.sort();
+        list
+    }
+
+    /// Fans `messages` out: each is encoded once per protocol of its group (or taken
+    /// from the publisher's own encoding for the publisher's protocol), and every member
+    /// but `except` gets one [`GroupDeliver`] with its packets in publish order.
+    /// Answers how many packets and failures were handed out.
+    pub fn publish(
+        &self,
+        messages: &[Published],
+        publisher: Option<(ConnId, &'static str)>,
+    ) -> usize {
+        let except = publisher.map(|(id, _)| id);
+        let mut out: HashMap<ConnId, (Recipient<GroupDeliver>, Vec<GroupPacket>)> = HashMap::new();
+        let mut handed = 0;
+        for message in messages {
+            let Some(room) = self.rooms.get(&message.group) else {
+                continue;
+            };
+            for (&protocol, members) in room {
+                let own = publisher
+                    .filter(|(_, p)| *p == protocol)
+                    .and(message.encoded.clone());
+                let mut encoded = None;
+                for &id in members {
+                    if Some(id) == except {
+                        continue;
+                    }
+                    let Some(joined) = self.joined.get(&id) else {
+                        continue;
+                    };
+                    // Encoded at most once per protocol, on the first member that needs it.
+                    let packet = encoded
+                        .get_or_insert_with(|| {
+                            own.clone()
+                                .unwrap_or_else(|| {
+                                    joined.encoder.encode(&message.group, &message.message)
+                                })
+                                .map_err(SendError::Encode)
+                        })
+                        .clone();
+                    out.entry(id)
+                        .or_insert_with(|| (joined.deliver.clone(), Vec::new()))
+                        .1
+                        .push(packet);
+                    handed += 1;
+                }
+            }
+        }
+        for (deliver, packets) in out.into_values() {
+            deliver.do_send(GroupDeliver(packets));
+        }
+        handed
+    }
+}
