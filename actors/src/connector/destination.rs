@@ -15,7 +15,9 @@
 //!   in the sender's ack queue marked expired: **a request that timed out is never
 //!   reported delivered later; its late ack is counted (`late_acks`) and ignored.**
 //! - **Health** (seed 000's `checkConnection`): every `health_interval` each sender
-//!   sends the backend's health check. A sender whose checks go unanswered
+//!   sends the backend's health check, which must be answered before its deadline,
+//!   `health_timeout` after it was sent: an answer at or after the deadline counts as
+//!   missed, so a `health_timeout` of 0 is never met. A sender whose checks go unanswered
 //!   `max_failures` times in a row is closed with reason `health_check`; one whose
 //!   connection breaks is gone with `io_error`. A destination with no connected sender
 //!   is *down*; it is *up* again once it answers. Up and down go to the stats actor as
@@ -81,7 +83,8 @@ pub struct DestinationConfig {
     pub connect_timeout: Duration,
     /// How often every sender is health-checked.
     pub health_interval: Duration,
-    /// How long a health check waits for its ack before it counts as missed.
+    /// How long a health check waits for its ack before it counts as missed (0: every
+    /// check is missed, however fast the answer).
     pub health_timeout: Duration,
     /// Missed health checks in a row before a sender is closed as `health_check`.
     pub max_failures: u32,
@@ -494,7 +497,7 @@ impl<B: Backend> Destination<B> {
                 let _ = reply.send(Err(Fault::Timeout));
                 self.finish(id, ctx);
             }
-            Some(Waiter::Health) => self.missed_check(id, ctx),
+            Some(Waiter::Health { .. }) => self.missed_check(id, ctx),
             None => {}
         }
     }
@@ -528,6 +531,10 @@ impl<B: Backend> Destination<B> {
             return;
         };
         match link.acks.answer() {
+            Matched::Live(_, Waiter::Health { deadline }) if Instant::now() >= deadline => {
+                // Answered too late, though before its expiry ran: missed all the same.
+                self.missed_check(id, ctx);
+            }
             Matched::Live(_, waiter) => {
                 self.pool.answered(id);
                 self.mark_up();
@@ -557,17 +564,17 @@ impl<B: Backend> Destination<B> {
             return;
         };
         let seq = self.seq();
+        let timeout = self.config.health_timeout;
+        let deadline = Instant::now() + timeout;
         let Some(link) = self.link_mut(id) else {
             return;
         };
-        if link.acks.push(seq, Waiter::Health).is_err() {
+        if link.acks.push(seq, Waiter::Health { deadline }).is_err() {
             // Too many answers outstanding to even ask: as good as a missed check.
             return self.missed_check(id, ctx);
         }
         let deliver = link.deliver.clone();
-        ctx.run_later(self.config.health_timeout, move |act, ctx| {
-            act.expire(id, seq, ctx)
-        });
+        ctx.run_later(timeout, move |act, ctx| act.expire(id, seq, ctx));
         ctx.spawn(
             wrap_future(deliver.send(Deliver(packet))).map(move |res, act: &mut Self, _| {
                 if queue_outcome(res).is_err() {
