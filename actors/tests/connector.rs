@@ -249,6 +249,45 @@ async fn a_backend_that_accepts_and_never_answers_fails_its_health_checks() {
     .await;
 }
 
+/// A health check that may wait no time can never be answered in time: however fast the
+/// backend answers, every check counts as missed and the destination never comes up.
+#[actix_rt::test]
+async fn a_zero_health_timeout_is_never_met_however_fast_the_answer() {
+    let backend = FakeBackend::start("127.0.0.1:0".parse().unwrap(), answering());
+    let board = Board::start();
+    let dest = board.dial(
+        backend.addr,
+        DestinationConfig {
+            health_interval: Duration::from_millis(50),
+            health_timeout: Duration::ZERO,
+            ..config()
+        },
+    );
+    let until = Instant::now() + Duration::from_millis(600);
+    while Instant::now() < until {
+        let r = report(&dest).await;
+        assert!(
+            !r.up,
+            "a check that may wait 0 ms was taken as answered: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        backend.count("PING health") >= 2,
+        "the backend was checked (and answered at once)"
+    );
+    eventually("a sender evicted for missed checks", || async {
+        report(&dest).await.evicted >= 1
+    })
+    .await;
+    eventually("the removal announced", || async {
+        board.removals(RemovalReason::HealthCheck) >= 1
+    })
+    .await;
+    let snap = board.stats().await;
+    assert_eq!(snap.backends[&backend.addr.to_string()], "down");
+}
+
 #[actix_rt::test]
 async fn an_exhausted_pool_answers_no_sender_available() {
     let backend = FakeBackend::start("127.0.0.1:0".parse().unwrap(), silent());

@@ -6,6 +6,7 @@ use crate::connector::Fault;
 use crate::{Close, Deliver, SendError};
 use actix::{MailboxError, Recipient};
 use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 /// Where a request's outcome goes.
 pub(crate) type Reply = oneshot::Sender<Result<(), Fault>>;
@@ -13,7 +14,11 @@ pub(crate) type Reply = oneshot::Sender<Result<(), Fault>>;
 /// Who waits for an answer on a sender.
 pub(crate) enum Waiter {
     /// A health check.
-    Health,
+    Health {
+        /// When it counts as missed: an answer arriving at or after it is too late,
+        /// even if the expiry timer has not run yet (a timeout of 0 is never met).
+        deadline: Instant,
+    },
     /// An application request.
     Send(Reply),
 }

@@ -9,27 +9,34 @@
 //!
 //! One concept per file: `backoff.rs` (redial delays), `state.rs` (a sender's
 //! lifecycle), `acks.rs` (matching answers to requests), `pool.rs` (idle and busy
-//! senders, retirement), `backend.rs` (the application's protocol side), `fault.rs`
-//! (why a destination did not ack), `link.rs` (the destination's handle on one
-//! connection), `destination.rs` (the actor), `report.rs` (what it says of itself),
-//! `many.rs` (send to many).
+//! senders, retirement), `health.rs` (up, down and missed checks, as pure logic),
+//! `backend.rs` (the application's protocol side), `fault.rs` (why a destination did not
+//! ack), `link.rs` (the destination's handle on one connection), `config.rs` and
+//! `messages.rs` (what a destination is configured and told), `destination.rs` (the
+//! actor, with its requests, dialling and health checks in `destination/`), `report.rs`
+//! (what it says of itself), `many.rs` (send to many).
 
 mod acks;
 mod backend;
 mod backoff;
+mod config;
 mod destination;
 mod fault;
+mod health;
 mod link;
 mod many;
+mod messages;
 mod pool;
 mod report;
 mod state;
 
 pub use backend::{encode, Answer, Backend, Dialed, LinkEvent, LinkEventKind};
 pub use backoff::Backoff;
-pub use destination::{Describe, Destination, DestinationConfig, StopDestination, Transmit};
+pub use config::DestinationConfig;
+pub use destination::Destination;
 pub use fault::Fault;
 pub use many::{send_to_many, Delivery, FaultyMember, Target};
+pub use messages::{Describe, StopDestination, Transmit};
 pub use pool::PoolConfig;
 pub use report::{summary_state, DestinationReport, SenderReport};
 pub use state::SenderState;

@@ -12,7 +12,8 @@
 //! request is finished (long-lived connections pin buffers and skew load balancers;
 //! a fresh one costs one dial). [`SenderPool::keepalive`] retires idle senders that
 //! grew too old without being used. Dead senders (their connection closed, or their
-//! health checks missed) are evicted by the destination with [`SenderPool::remove`].
+//! health checks missed: see `health.rs`) are evicted by the destination with
+//! [`SenderPool::remove`].
 //!
 //! Pure data over a link type `L` (the destination's handle on a connection), so every
 //! decision is unit-tested without sockets.
@@ -66,10 +67,6 @@ pub(crate) struct Slot<L> {
     pub in_flight: usize,
     /// Packets being handed to its connection's queue.
     pub writing: usize,
-    /// Health checks missed in a row.
-    pub missed: u32,
-    /// Whether the destination has answered on it since it connected.
-    pub verified: bool,
     /// Takes no new requests; closed once `in_flight` reaches 0.
     pub retiring: bool,
 }
@@ -138,8 +135,6 @@ impl<L> SenderPool<L> {
                 served: 0,
                 in_flight: 0,
                 writing: 0,
-                missed: 0,
-                verified: false,
                 retiring: false,
             },
         );
@@ -263,29 +258,6 @@ impl<L> SenderPool<L> {
             Release::Retire
         } else {
             Release::Keep
-        }
-    }
-
-    /// The destination answered on sender `id`: its missed checks start over. Returns
-    /// whether this was the sender's first answer.
-    pub fn answered(&mut self, id: ConnId) -> bool {
-        match self.slots.get_mut(&id) {
-            Some(slot) => {
-                slot.missed = 0;
-                !std::mem::replace(&mut slot.verified, true)
-            }
-            None => false,
-        }
-    }
-
-    /// Sender `id` missed a health check; returns its misses in a row.
-    pub fn missed(&mut self, id: ConnId) -> u32 {
-        match self.slots.get_mut(&id) {
-            Some(slot) => {
-                slot.missed = slot.missed.saturating_add(1);
-                slot.missed
-            }
-            None => 0,
         }
     }
 
@@ -459,18 +431,13 @@ mod tests {
     }
 
     #[test]
-    fn answers_reset_missed_checks_and_verify_once() {
+    fn a_sender_removed_while_dialling_cannot_connect() {
         let now = Instant::now();
         let mut p = pool(1, 1);
         p.insert_connecting(7, now);
-        p.connected(7, ()).unwrap();
-        assert_eq!(p.missed(7), 1);
-        assert_eq!(p.missed(7), 2);
-        assert!(p.answered(7), "first answer");
-        assert!(!p.answered(7));
-        assert_eq!(p.missed(7), 1);
         assert!(p.remove(7).is_some());
-        assert_eq!(p.missed(7), 0);
         assert!(p.connected(7, ()).is_err(), "removed while dialling");
+        assert!(p.is_empty());
+        assert!(!p.any_connected());
     }
 }

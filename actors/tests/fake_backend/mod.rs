@@ -130,7 +130,10 @@ async fn serve(stream: tokio::net::TcpStream, script: Script, lines: Arc<Mutex<V
     while let Ok(Some(line)) = read.next_line().await {
         lines.lock().unwrap().push(line.clone());
         if let Some((delay, answer)) = script(&line) {
-            tokio::time::sleep(delay).await;
+            if !delay.is_zero() {
+                // Even a zero sleep waits for the next timer tick: at once means at once.
+                tokio::time::sleep(delay).await;
+            }
             if write
                 .write_all(format!("{answer}\n").as_bytes())
                 .await
