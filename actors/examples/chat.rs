@@ -71,10 +71,14 @@ impl Chat {
     /// groups), named with our nicknames. The answer comes later, in order with the
     /// other replies.
     fn who(&self, room: GroupName, out: &mut Outbox<String>) {
-        let members = out.supervisor().send(GroupMembers(room.clone()));
+        let supervisor = out.supervisor().clone();
         let nicks = self.nicks.clone();
         out.defer(async move {
-            let members = members.await.unwrap_or_default();
+            // Asked inside the future, which first runs once the actions of the requests
+            // read with this one are carried out: a JOIN just before the WHO is counted
+            // (and so is a LEAVE that came right behind it, in the same read).
+            let members = supervisor.send(GroupMembers(room.clone())).await;
+            let members = members.unwrap_or_default();
             let nicks = nicks.lock().unwrap_or_else(PoisonError::into_inner);
             let mut names: Vec<&str> = members
                 .iter()

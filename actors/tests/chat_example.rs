@@ -66,6 +66,18 @@ async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_ro
     says(&mut carol, "WHO lobby", "WHO lobby alice bob").await;
     says(&mut alice, "WHO garden", "WHO garden carol").await;
     says(&mut alice, "WHO empty", "WHO empty").await;
+    // Sent in one write, the WHO still sees the JOIN before it.
+    carol
+        .writer
+        .write_all(b"JOIN lobby\nWHO lobby\n")
+        .await
+        .unwrap();
+    assert_eq!(carol.line().await.as_deref(), Some("JOINED lobby"));
+    assert_eq!(
+        carol.line().await.as_deref(),
+        Some("WHO lobby alice bob carol")
+    );
+    says(&mut carol, "LEAVE lobby", "LEFT lobby").await;
 
     // Who left a room gets nothing more from it.
     says(&mut bob, "LEAVE lobby", "LEFT lobby").await;
