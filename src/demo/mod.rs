@@ -1,18 +1,18 @@
 //! `switchboard demo`: the supervision machinery shown in one command.
 //!
 //! It starts the real server in-process on ephemeral loopback ports, with three backends
-//! (two in-process servers, and one that accepts and never answers), and a scripted
-//! cast: well-behaved echo, broadcast and replication clients on both protocols, one
-//! client that sends unknown opcodes, one that stops reading, one that falls silent,
-//! and a room scene (a `frame` and a `line` member publishing to the group `lobby`, and
-//! a `line` member that only listens, kept alive by answering heartbeat PINGs). One
-//! backend is killed a quarter of the way through and restarted at half time. Every
-//! second it prints a table of the stats; every removal is printed with its reason and
-//! peer as it happens (a cast member removed again for the same reason only the first
-//! time: the table counts them all). At the end it prints a summary and exits 0 only if every
-//! misbehaviour led to the expected removal, the outage was seen and healed, and every
-//! room member got every message. With `--http ADDR` the front server's dashboard and
-//! read-only monitoring endpoints are served on `ADDR` while the demo runs.
+//! (two in-process servers, and one that accepts and never answers), and a scripted cast:
+//! well-behaved echo, broadcast and replication clients on both protocols, one client
+//! that sends unknown opcodes, one that stops reading, one that falls silent, and a room
+//! scene (a `frame` and a `line` member publishing to the group `lobby`, and a `line`
+//! member that only listens, kept alive by answering heartbeat PINGs). One backend is
+//! killed a quarter of the way through and restarted at half time. Every second it prints
+//! a table of the stats; every removal is printed with its reason and peer as it happens
+//! (a cast member removed again for the same reason only the first time: the table counts
+//! them all). At the end it prints a summary and exits 0 only if every misbehaviour led
+//! to the expected removal, the outage was seen and healed, and every room member got
+//! every message. With `--http ADDR` the front server's dashboard and read-only
+//! monitoring endpoints are served on `ADDR` while the demo runs.
 
 mod cast;
 mod hung;
