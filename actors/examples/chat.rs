@@ -144,7 +144,7 @@ impl Protocol for Chat {
             "JOIN" if self.nick.is_none() => {
                 out.reply("ERR choose a nick first: NICK <name>".to_owned())
             }
-            "JOIN" if out.groups().len() >= MAX_ROOMS => {
+            "JOIN" if out.group_count() >= MAX_ROOMS => {
                 out.reply(format!("ERR at most {MAX_ROOMS} rooms"))
             }
             "JOIN" => match out.join(arg) {

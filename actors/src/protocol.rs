@@ -250,6 +250,11 @@ impl<R> Outbox<R> {
     }
 
     /// The supervisor, e.g. to ask for a [`GetStats`](crate::GetStats) snapshot.
+    ///
+    /// Actions asked for on this outbox (a join, a leave, a publish) reach the
+    /// supervisor only after `handle` returns; a query sent from `handle` itself would
+    /// overtake them. Send queries from inside a deferred reply
+    /// ([`defer`](Self::defer)), which runs after this turn's actions went out.
     pub fn supervisor(&self) -> &Addr<Supervisor> {
         &self.supervisor
     }
