@@ -19,7 +19,7 @@ use actix::Addr;
 use async_nats::connection::State;
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -145,12 +145,23 @@ pub struct NatsCluster {
     pub(super) inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for NatsCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsCluster")
+            .field("node", &self.inner.node)
+            .field("prefix", &self.inner.prefix)
+            .field("connected", &self.connected())
+            .finish()
+    }
+}
+
 impl NatsCluster {
     /// Connects to NATS in the background (an unreachable server is retried, never an
     /// error) and starts the link's tasks on the current tokio runtime: publishing,
     /// following interest, and answering stats requests with `supervisor`'s snapshot.
-    /// Fails only on a bad URL or node name.
-    pub async fn start(
+    /// Fails only on a bad URL or node name. Call it inside a tokio runtime (an actix
+    /// system is one); it does not wait for NATS.
+    pub fn start(
         config: ClusterConfig,
         supervisor: Addr<Supervisor>,
     ) -> Result<NatsCluster, ClusterError> {
@@ -188,9 +199,14 @@ impl NatsCluster {
                     }
                 }
             });
+        // With retry_on_initial_connect the client connects in its own task: the
+        // future completes at its first poll.
         let client = options
             .connect(config.url.as_str())
-            .await
+            .now_or_never()
+            .ok_or_else(|| {
+                ClusterError::Url(format!("{:?}: the client did not start", config.url))
+            })?
             .map_err(|e| ClusterError::Url(format!("{:?}: {e}", config.url)))?;
         let (out, rx) = mpsc::channel(config.buffer.max(1));
         let inner = Arc::new(Inner {
