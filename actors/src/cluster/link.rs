@@ -195,6 +195,7 @@ impl NatsCluster {
                         }
                         Event::Connected => log::info!("cluster node {node}: connected to NATS"),
                         Event::Disconnected => log::warn!("cluster node {node}: disconnected from NATS"),
+                        Event::ClientError(e) => log::debug!("cluster node {node}: {e}"),
                         other => log::info!("cluster node {node}: {other}"),
                     }
                 }

@@ -10,9 +10,9 @@
 //! servers come back as [`ClusterDeliver`] and [`ClusterBroadcast`], which the
 //! supervisor delivers locally and never hands to the link again.
 //!
-//! With the cargo feature `nats`, [`NatsCluster`] is such a link over a NATS server
+//! With the cargo feature `nats`, `NatsCluster` is such a link over a NATS server
 //! (one subject per named group and per protocol group, see [`subjects`]), and
-//! [`NatsCluster::gather`] collects the stats snapshots of every node.
+//! `NatsCluster::gather` collects the stats snapshots of every node.
 
 mod hook;
 pub mod subjects;
