@@ -442,8 +442,10 @@ async fn without_nats_local_delivery_goes_on_and_nothing_is_buffered() {
     // and delivery across nodes resumes with nothing from the outage.
     nats.restart();
     let back = Duration::from_millis(500 + 2500);
-    cluster_until(&mut a, back, "a reconnects", |c| c["connected"] == true).await;
-    cluster_until(&mut b, back, "b reconnects", |c| c["connected"] == true).await;
+    for (name, stats) in [("a", &mut a), ("b", &mut b)] {
+        let again = cluster_until(stats, back, name, |c| c["connected"] == true).await;
+        assert_eq!(again["disconnects_total"], 1, "{name}: {again}");
+    }
     nats.wait_subscriptions("switchboard.group.room", 2);
     here.publish("room", "after").await;
     assert_eq!(here.next().await, Got::Msg("room".into(), "after".into()));

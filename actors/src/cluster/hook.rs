@@ -32,6 +32,8 @@ pub struct ClusterCounters {
     /// Times the transport dropped messages for this node because it read them too
     /// slowly (each one is an incident, not a message count).
     pub slow_consumer_total: u64,
+    /// Times the connection to the transport was lost (and then retried by itself).
+    pub disconnects_total: u64,
 }
 
 /// What the supervisor tells a cluster link. Every method is called on the supervisor's

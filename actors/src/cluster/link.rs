@@ -115,6 +115,9 @@ struct Counters {
     failed: AtomicU64,
     /// Slow-consumer incidents.
     slow: AtomicU64,
+    /// Connections to NATS lost (NATS stopped, the network broke, or NATS cut this
+    /// node off as a slow consumer).
+    disconnects: AtomicU64,
 }
 
 /// What the link's handle and its tasks share.
@@ -167,7 +170,7 @@ impl NatsCluster {
     ) -> Result<NatsCluster, ClusterError> {
         config.validate()?;
         let counters = Arc::new(Counters::default());
-        let slow = counters.clone();
+        let events = counters.clone();
         let node_for_log = config.node.clone();
         let (min, max) = (
             config.reconnect_min,
@@ -185,16 +188,19 @@ impl NatsCluster {
                 min.saturating_mul(1 << doublings).min(max)
             })
             .event_callback(move |event| {
-                let slow = slow.clone();
+                let counters = events.clone();
                 let node = node_for_log.clone();
                 async move {
                     match event {
                         Event::SlowConsumer(sid) => {
-                            slow.slow.fetch_add(1, Ordering::Relaxed);
+                            counters.slow.fetch_add(1, Ordering::Relaxed);
                             log::warn!("cluster node {node}: slow consumer on subscription {sid}, messages dropped");
                         }
                         Event::Connected => log::info!("cluster node {node}: connected to NATS"),
-                        Event::Disconnected => log::warn!("cluster node {node}: disconnected from NATS"),
+                        Event::Disconnected => {
+                            counters.disconnects.fetch_add(1, Ordering::Relaxed);
+                            log::warn!("cluster node {node}: disconnected from NATS");
+                        }
                         Event::ClientError(e) => log::debug!("cluster node {node}: {e}"),
                         other => log::info!("cluster node {node}: {other}"),
                     }
@@ -282,6 +288,7 @@ impl ClusterHook for NatsCluster {
             received_total: c.received.load(Ordering::Relaxed),
             failed_total: c.failed.load(Ordering::Relaxed),
             slow_consumer_total: c.slow.load(Ordering::Relaxed),
+            disconnects_total: c.disconnects.load(Ordering::Relaxed),
         }
     }
 }
@@ -362,15 +369,28 @@ async fn reading(
             continue;
         }
         inner.counters.received.fetch_add(1, Ordering::Relaxed);
-        match &interest {
-            Interest::Group(group) => supervisor.do_send(ClusterDeliver {
-                group: group.clone(),
-                message: body,
-            }),
-            Interest::Protocol(protocol) => supervisor.do_send(ClusterBroadcast {
-                protocol,
-                packet: body,
-            }),
+        // Waiting for the supervisor to take each message bounds what is in flight: a
+        // supervisor that falls behind leaves messages in the subscription's bounded
+        // buffer, and the client drops and reports them past it (a slow consumer).
+        let delivered = match &interest {
+            Interest::Group(group) => supervisor
+                .send(ClusterDeliver {
+                    group: group.clone(),
+                    message: body,
+                })
+                .await
+                .map(drop),
+            Interest::Protocol(protocol) => supervisor
+                .send(ClusterBroadcast {
+                    protocol,
+                    packet: body,
+                })
+                .await
+                .map(drop),
+        };
+        if delivered.is_err() {
+            // The supervisor has stopped: the server is going away.
+            return;
         }
     }
 }
