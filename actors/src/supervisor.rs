@@ -257,15 +257,15 @@ impl Supervisor {
 
     /// Tells the cluster link that `protocol`'s group gained its first member or lost
     /// its last (dialed groups are this process's own and stay out of the cluster).
-    fn protocol_interest(&self, protocol: &'static str) {
+    fn protocol_interest(&self, protocol: &'static str, added: bool) {
         let Some(cluster) = &self.cluster else { return };
         if self.dialed.contains(protocol) {
             return;
         }
         let members = self.groups.get(protocol).map_or(0, HashMap::len);
-        match members {
-            0 => cluster.interest(Interest::Protocol(protocol), false),
-            1 => cluster.interest(Interest::Protocol(protocol), true),
+        match (added, members) {
+            (false, 0) => cluster.interest(Interest::Protocol(protocol), false),
+            (true, 1) => cluster.interest(Interest::Protocol(protocol), true),
             _ => {}
         }
     }
@@ -284,7 +284,7 @@ impl Supervisor {
             reason => reason,
         };
         let member = self.groups.get_mut(protocol)?.remove(&id)?;
-        self.protocol_interest(protocol);
+        self.protocol_interest(protocol, false);
         let left = match self.cluster.is_some() {
             true => self.named.groups_of(id),
             false => Vec::new(),
@@ -404,7 +404,7 @@ impl Handler<Register> for Supervisor {
             .entry(status.protocol)
             .or_default()
             .insert(id, member);
-        self.protocol_interest(status_protocol);
+        self.protocol_interest(status_protocol, true);
         if self.shutting_down {
             self.remove(id, RemovalReason::Shutdown);
             close.do_send(Close(RemovalReason::Shutdown));
