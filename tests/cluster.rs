@@ -519,3 +519,35 @@ fn a_cluster_that_is_not_a_nats_url_exits_2_naming_the_key() {
         assert!(stderr.contains("\"cluster\""), "{bad}: {stderr}");
     }
 }
+
+#[tokio::test]
+async fn a_burst_crosses_nodes_whole_and_in_order() {
+    let nats = Nats::start();
+    let nodes = [node(&nats.url(), "a"), node(&nats.url(), "b")];
+    let mut there = Member::frame(&nodes[1]).await;
+    there.join("burst").await;
+    nats.wait_subscriptions("switchboard.group.burst", 1);
+    // 20,000 messages in one write: more than fit one NATS subscription's default
+    // buffer as single messages.
+    const N: usize = 20_000;
+    let mut batch = Vec::new();
+    for i in 0..N {
+        let mut payload = vec![5u8];
+        payload.extend_from_slice(b"burst");
+        payload.extend_from_slice(format!("m-{i}").as_bytes());
+        batch.extend_from_slice(&encode(PUBLISH, &payload));
+    }
+    let mut publisher = FrameClient::connect(nodes[0].frame).await;
+    publisher.send_raw(&batch).await;
+    let got = there.take(N).await;
+    assert_eq!(texts_from(&got, "m-"), sequence("m-", N));
+    there.nothing_more("there").await;
+    let mut a = FrameClient::connect(nodes[0].frame).await;
+    let mut b = FrameClient::connect(nodes[1].frame).await;
+    let a = cluster_of(&mut a).await;
+    let b = cluster_of(&mut b).await;
+    assert_eq!(a["published_total"], N as u64, "{a}");
+    assert_eq!(a["failed_total"], 0, "{a}");
+    assert_eq!(b["received_total"], N as u64, "{b}");
+    assert_eq!(b["slow_consumer_total"], 0, "{b}");
+}

@@ -732,19 +732,23 @@ impl Handler<AttachCluster> for Supervisor {
 impl Handler<ClusterDeliver> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: ClusterDeliver, _: &mut Context<Self>) -> usize {
-        let message = Published {
-            group: msg.group,
-            message: msg.message,
-            encoded: None,
-        };
-        self.named.publish(std::slice::from_ref(&message), None)
+        let messages: Vec<Published> = msg
+            .messages
+            .into_iter()
+            .map(|message| Published {
+                group: msg.group.clone(),
+                message,
+                encoded: None,
+            })
+            .collect();
+        self.named.publish(&messages, None)
     }
 }
 
 impl Handler<ClusterBroadcast> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: ClusterBroadcast, _: &mut Context<Self>) -> usize {
-        let packets: Arc<[Bytes]> = Arc::from(vec![msg.packet]);
+        let packets: Arc<[Bytes]> = Arc::from(msg.packets);
         let mut n = 0;
         for member in self.members_of(msg.protocol) {
             member.deliver_batch.do_send(DeliverBatch(packets.clone()));

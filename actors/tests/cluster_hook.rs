@@ -193,15 +193,15 @@ async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries(
     let handed = sup
         .send(ClusterDeliver {
             group: "lobby".into(),
-            message: remote.clone(),
+            messages: vec![remote.clone(), remote.clone()],
         })
         .await
         .unwrap();
-    assert_eq!(handed, 2);
+    assert_eq!(handed, 4, "two messages for two members");
     let handed = sup
         .send(ClusterBroadcast {
             protocol: "chat",
-            packet: Bytes::from_static(b"bcast afar"),
+            packets: vec![Bytes::from_static(b"bcast afar")],
         })
         .await
         .unwrap();

@@ -57,24 +57,27 @@ pub trait ClusterHook: Send + Sync + 'static {
 #[rtype(result = "()")]
 pub struct AttachCluster(pub Arc<dyn ClusterHook>);
 
-/// A message another node published to a named group: delivered to this server's
-/// members, each in its protocol's encoding, and not handed to the link again.
+/// Messages other nodes published to a named group, in order: delivered to this
+/// server's members, each in its protocol's encoding (one delivery per member for the
+/// whole batch), and not handed to the link again. Answers how many packets were handed
+/// to members.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "usize")]
 pub struct ClusterDeliver {
     /// The group.
     pub group: GroupName,
-    /// The protocol-neutral message.
-    pub message: Bytes,
+    /// The protocol-neutral messages, in order.
+    pub messages: Vec<Bytes>,
 }
 
-/// A packet another node broadcast to a protocol group: delivered as it is to this
-/// server's members of that protocol, and not handed to the link again.
+/// Packets other nodes broadcast to a protocol group, in order: delivered as they are
+/// to this server's members of that protocol, and not handed to the link again.
+/// Answers how many members they were handed to.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "usize")]
 pub struct ClusterBroadcast {
     /// The protocol group.
     pub protocol: &'static str,
-    /// The encoded packet.
-    pub packet: Bytes,
+    /// The encoded packets, in order.
+    pub packets: Vec<Bytes>,
 }

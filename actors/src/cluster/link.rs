@@ -3,7 +3,8 @@
 //! only while this node has members of the group.
 //!
 //! Bounds: messages wait for the client in a channel of [`ClusterConfig::buffer`]
-//! places, and the client holds at most [`ClusterConfig::client_capacity`] commands
+//! places and [`ClusterConfig::buffer_bytes`] bytes, and the client holds at most
+//! [`ClusterConfig::client_capacity`] commands
 //! while it reconnects; a message that finds either full, or finds the client
 //! disconnected, is counted in `failed_total` and dropped. Each subscription holds at
 //! most [`ClusterConfig::subscription_capacity`] messages not yet handed to the
@@ -22,7 +23,7 @@ use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
@@ -45,6 +46,9 @@ pub struct ClusterConfig {
     pub reconnect_max: Duration,
     /// Outgoing messages that may wait for the client; one more is a failure.
     pub buffer: usize,
+    /// Outgoing bytes (payloads) that may wait for the client; past it a message is a
+    /// failure.
+    pub buffer_bytes: usize,
     /// Commands the client may hold while (re)connecting.
     pub client_capacity: usize,
     /// Incoming messages one subscription may hold before the client drops them.
@@ -62,9 +66,10 @@ impl ClusterConfig {
             prefix: subjects::DEFAULT_PREFIX.to_owned(),
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
-            buffer: 8192,
+            buffer: 65_536,
+            buffer_bytes: 32 * 1024 * 1024,
             client_capacity: 2048,
-            subscription_capacity: 8192,
+            subscription_capacity: 65_536,
             gather_timeout: Duration::from_secs(1),
         }
     }
@@ -130,6 +135,10 @@ pub(super) struct Inner {
     pub(super) client: Client,
     /// Outgoing messages, in order, to the publishing task.
     out: mpsc::Sender<(String, Bytes)>,
+    /// Payload bytes in `out` now.
+    queued_bytes: AtomicUsize,
+    /// The most payload bytes `out` may hold.
+    max_bytes: usize,
     /// Interest changes not yet carried out: the latest wish for each group.
     pending: Mutex<HashMap<Interest, bool>>,
     /// Wakes the task that carries out interest changes.
@@ -221,6 +230,8 @@ impl NatsCluster {
             prefix: config.prefix,
             client,
             out,
+            queued_bytes: AtomicUsize::new(0),
+            max_bytes: config.buffer_bytes.max(1),
             pending: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             counters,
@@ -249,10 +260,13 @@ impl NatsCluster {
         self.inner.client.connection_state() == State::Connected
     }
 
-    fn send(&self, subject: String, body: &[u8]) {
-        let payload = subjects::wrap(&self.inner.node, body);
-        if self.inner.out.try_send((subject, payload)).is_err() {
-            self.inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+    fn send(&self, subject: String, body: &Bytes) {
+        let inner = &self.inner;
+        let len = body.len();
+        let queued = inner.queued_bytes.fetch_add(len, Ordering::Relaxed);
+        if queued + len > inner.max_bytes || inner.out.try_send((subject, body.clone())).is_err() {
+            inner.queued_bytes.fetch_sub(len, Ordering::Relaxed);
+            inner.counters.failed.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -293,22 +307,52 @@ impl ClusterHook for NatsCluster {
     }
 }
 
-/// Hands outgoing messages to the client one by one, in order; while it is not
-/// connected each one is a failure.
+/// The most payload bytes one NATS message carries (unless one message alone is more).
+const MAX_NATS_BYTES: usize = 64 * 1024;
+
+/// Hands outgoing messages to the client in order: consecutive messages for one subject
+/// that are waiting already go out as one NATS message. While the client is not
+/// connected each message is a failure.
 async fn publishing(inner: Arc<Inner>, mut rx: mpsc::Receiver<(String, Bytes)>) {
-    while let Some((subject, payload)) = rx.recv().await {
-        let counters = &inner.counters;
-        if inner.client.connection_state() != State::Connected {
-            counters.failed.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        match inner.client.publish(subject, payload).await {
-            Ok(()) => counters.published.fetch_add(1, Ordering::Relaxed),
-            Err(e) => {
-                log::debug!("cluster publish failed: {e}");
-                counters.failed.fetch_add(1, Ordering::Relaxed)
+    let mut next = rx.recv().await;
+    while let Some((subject, first)) = next.take() {
+        let mut size = first.len();
+        let mut bodies = vec![first];
+        loop {
+            match rx.try_recv() {
+                Ok((s, body)) if s == subject && size + body.len() <= MAX_NATS_BYTES => {
+                    size += body.len();
+                    bodies.push(body);
+                }
+                Ok(other) => {
+                    next = Some(other);
+                    break;
+                }
+                Err(_) => break,
             }
+        }
+        inner.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+        let count = bodies.len() as u64;
+        let counters = &inner.counters;
+        let sent = inner.client.connection_state() == State::Connected
+            && match inner
+                .client
+                .publish(subject, subjects::wrap(&inner.node, &bodies))
+                .await
+            {
+                Ok(()) => true,
+                Err(e) => {
+                    log::debug!("cluster publish failed: {e}");
+                    false
+                }
+            };
+        match sent {
+            true => counters.published.fetch_add(count, Ordering::Relaxed),
+            false => counters.failed.fetch_add(count, Ordering::Relaxed),
         };
+        if next.is_none() {
+            next = rx.recv().await;
+        }
     }
 }
 
@@ -353,37 +397,51 @@ async fn following(inner: Arc<Inner>, supervisor: Addr<Supervisor>) {
     }
 }
 
-/// Delivers what other nodes send to one subject to this node's members, in order.
+/// The most messages handed to the supervisor at once.
+const MAX_BATCH: usize = 1024;
+
+/// Delivers what other nodes send to one subject to this node's members, in order:
+/// whatever has arrived is handed over as one batch, and the next batch waits until
+/// the supervisor has taken this one. A supervisor that falls behind thus leaves
+/// messages in the subscription's bounded buffer, and the client drops and reports
+/// them past it (a slow consumer).
 async fn reading(
     inner: Arc<Inner>,
     interest: Interest,
     mut subscription: async_nats::Subscriber,
     supervisor: Addr<Supervisor>,
 ) {
-    while let Some(message) = subscription.next().await {
-        let Some((node, body)) = subjects::unwrap(&message.payload) else {
-            continue;
-        };
-        if node == inner.node {
-            // Our own message: its local members already have it.
+    let mut batch = Vec::new();
+    while let Some(first) = subscription.next().await {
+        let mut message = Some(first);
+        while let Some(m) = message.take() {
+            match subjects::unwrap(&m.payload) {
+                // Our own messages: their local members already have them.
+                Some((node, bodies)) if node != inner.node => batch.extend(bodies),
+                _ => {}
+            }
+            if batch.len() < MAX_BATCH {
+                message = subscription.next().now_or_never().flatten();
+            }
+        }
+        if batch.is_empty() {
             continue;
         }
-        inner.counters.received.fetch_add(1, Ordering::Relaxed);
-        // Waiting for the supervisor to take each message bounds what is in flight: a
-        // supervisor that falls behind leaves messages in the subscription's bounded
-        // buffer, and the client drops and reports them past it (a slow consumer).
+        let count = batch.len() as u64;
+        inner.counters.received.fetch_add(count, Ordering::Relaxed);
+        let messages = std::mem::take(&mut batch);
         let delivered = match &interest {
             Interest::Group(group) => supervisor
                 .send(ClusterDeliver {
                     group: group.clone(),
-                    message: body,
+                    messages,
                 })
                 .await
                 .map(drop),
             Interest::Protocol(protocol) => supervisor
                 .send(ClusterBroadcast {
                     protocol,
-                    packet: body,
+                    packets: messages,
                 })
                 .await
                 .map(drop),

@@ -9,8 +9,9 @@
 //! with a `.`, which NATS reads as a token separator, say) is `%` followed by its bytes
 //! in hex, which no plain name can collide with.
 //!
-//! Every message starts with the name of the node that sent it, so a node can ignore
-//! its own: `node_len:u8 | node | body`.
+//! A NATS message carries one or more messages of one subject, in order, after the name
+//! of the node that sent them (so a node can ignore its own):
+//! `node_len:u8 | node | (len:u32 big-endian | body)*`.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -52,24 +53,40 @@ pub fn stats_subject(prefix: &str) -> String {
     format!("{prefix}.stats")
 }
 
-/// `body` wrapped with the sender's node name (at most [`MAX_NODE_LEN`] bytes; longer
+/// `bodies` wrapped with the sender's node name (at most [`MAX_NODE_LEN`] bytes; longer
 /// names are cut, which the link's constructor prevents).
-pub fn wrap(node: &str, body: &[u8]) -> Bytes {
+pub fn wrap(node: &str, bodies: &[Bytes]) -> Bytes {
     let node = &node.as_bytes()[..node.len().min(MAX_NODE_LEN)];
-    let mut out = BytesMut::with_capacity(1 + node.len() + body.len());
+    let size: usize = bodies.iter().map(|b| 4 + b.len()).sum();
+    let mut out = BytesMut::with_capacity(1 + node.len() + size);
     out.put_u8(node.len() as u8);
     out.put_slice(node);
-    out.put_slice(body);
+    for body in bodies {
+        out.put_u32(u32::try_from(body.len()).unwrap_or(u32::MAX));
+        out.put_slice(body);
+    }
     out.freeze()
 }
 
-/// The sender's node name and the body of a wrapped message, or `None` if it is not
+/// The sender's node name and the bodies of a wrapped message, or `None` if it is not
 /// one.
-pub fn unwrap(message: &Bytes) -> Option<(&str, Bytes)> {
+pub fn unwrap(message: &Bytes) -> Option<(&str, Vec<Bytes>)> {
     let len = usize::from(*message.first()?);
     let node = message.get(1..1 + len)?;
     let node = std::str::from_utf8(node).ok()?;
-    Some((node, message.slice(1 + len..)))
+    let mut at = 1 + len;
+    let mut bodies = Vec::new();
+    while at < message.len() {
+        let size = message.get(at..at + 4)?;
+        let size = u32::from_be_bytes([size[0], size[1], size[2], size[3]]) as usize;
+        let end = (at + 4).checked_add(size)?;
+        if end > message.len() {
+            return None;
+        }
+        bodies.push(message.slice(at + 4..end));
+        at = end;
+    }
+    Some((node, bodies))
 }
 
 #[cfg(test)]
@@ -89,15 +106,22 @@ mod tests {
     }
 
     #[test]
-    fn wrapped_messages_carry_their_node() {
-        let m = wrap("node-a", b"hello");
-        let (node, body) = unwrap(&m).unwrap();
+    fn wrapped_messages_carry_their_node_and_bodies_in_order() {
+        let bodies = [
+            Bytes::from_static(b"hello"),
+            Bytes::new(),
+            Bytes::from_static(b"world"),
+        ];
+        let m = wrap("node-a", &bodies);
+        let (node, got) = unwrap(&m).unwrap();
         assert_eq!(node, "node-a");
-        assert_eq!(&body[..], b"hello");
-        let empty = wrap("n", b"");
-        assert_eq!(unwrap(&empty).unwrap().1.len(), 0);
+        assert_eq!(got, bodies);
+        assert_eq!(unwrap(&wrap("n", &[])).unwrap().1, Vec::<Bytes>::new());
         assert!(unwrap(&Bytes::new()).is_none());
         assert!(unwrap(&Bytes::from_static(&[5, b'a'])).is_none());
         assert!(unwrap(&Bytes::from_static(&[1, 0xff])).is_none());
+        // A body running past the end, or a cut length.
+        assert!(unwrap(&Bytes::from_static(&[1, b'n', 0, 0, 0, 9, b'x'])).is_none());
+        assert!(unwrap(&Bytes::from_static(&[1, b'n', 0, 0])).is_none());
     }
 }
