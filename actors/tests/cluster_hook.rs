@@ -213,6 +213,7 @@ async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries(
         [
             hello.clone(),
             remote.clone(),
+            remote.clone(),
             Bytes::from_static(b"bcast afar")
         ]
     );
