@@ -551,3 +551,45 @@ async fn a_burst_crosses_nodes_whole_and_in_order() {
     assert_eq!(b["received_total"], N as u64, "{b}");
     assert_eq!(b["slow_consumer_total"], 0, "{b}");
 }
+
+#[test]
+fn bench_fanout_measures_delivery_across_nodes() {
+    let nats = Nats::start();
+    let nodes = [node(&nats.url(), "a"), node(&nats.url(), "b")];
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["bench", "fanout", "--conns", "20", "--frames", "300"])
+        .args(["--threads", "1", "--timeout-s", "10", "--addr"])
+        .arg(nodes[0].frame.to_string())
+        .arg("--receivers-addr")
+        .arg(nodes[1].frame.to_string())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bench fanout did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(status.success(), "{out}");
+    let report: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(report["deliveries"], 20 * 300, "{report}");
+    assert_eq!(report["in_order"], true, "{report}");
+    // The receivers' server got every frame from the sender's, through NATS.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let b = runtime.block_on(async {
+        let mut c = FrameClient::connect(nodes[1].frame).await;
+        cluster_of(&mut c).await
+    });
+    assert!(b["received_total"].as_u64() >= Some(300), "{b}");
+}
