@@ -290,7 +290,7 @@ pub fn join_group<R>(
     if out.is_member(group.as_str()) {
         return Ok(());
     }
-    if out.groups().len() >= max_groups {
+    if out.group_count() >= max_groups {
         return Err("too many groups");
     }
     out.join(group);

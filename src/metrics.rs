@@ -107,7 +107,8 @@ fn protocol_label(protocol: &str) -> Vec<(&'static str, String)> {
     vec![("protocol", protocol.to_owned())]
 }
 
-/// The metric families of `snapshot`. Empty families (no group, no backend) are left out.
+/// The metric families of `snapshot`. Empty families (no protocol, no backend) are left
+/// out; the named-group gauges are always there.
 pub fn families(snapshot: &Snapshot) -> Vec<Family> {
     let groups = &snapshot.protocols;
     let per_group = |figure: &dyn Fn(&GroupSnapshot) -> u64| -> Vec<Sample> {
@@ -162,6 +163,28 @@ pub fn families(snapshot: &Snapshot) -> Vec<Family> {
             .collect(),
     });
     out.retain(|family| !family.samples.is_empty());
+    for (name, help, value) in [
+        (
+            "switchboard_groups",
+            "Named groups with at least one member",
+            snapshot.groups,
+        ),
+        (
+            "switchboard_group_members",
+            "Memberships in named groups",
+            snapshot.group_members,
+        ),
+    ] {
+        out.push(Family {
+            name,
+            help,
+            kind: Kind::Gauge,
+            samples: vec![Sample {
+                labels: Vec::new(),
+                value,
+            }],
+        });
+    }
     out
 }
 
@@ -179,6 +202,14 @@ impl Collector for SnapshotCollector {
             let mut metric =
                 encoder.encode_descriptor(family.name, family.help, None, metric_type)?;
             for sample in &family.samples {
+                if sample.labels.is_empty() {
+                    // An unlabelled metric: `name value`, not `name{} value`.
+                    match family.kind {
+                        Kind::Counter => ConstCounter::new(sample.value).encode(metric)?,
+                        Kind::Gauge => ConstGauge::new(sample.value).encode(metric)?,
+                    }
+                    break;
+                }
                 let labelled = metric.encode_family(&sample.labels)?;
                 match family.kind {
                     Kind::Counter => ConstCounter::new(sample.value).encode(labelled)?,
@@ -255,7 +286,24 @@ mod tests {
 
     #[test]
     fn empty_snapshot_has_no_empty_families() {
-        assert!(families(&Snapshot::default()).is_empty());
+        let names: Vec<&str> = families(&Snapshot::default())
+            .iter()
+            .map(|f| f.name)
+            .collect();
+        assert_eq!(names, ["switchboard_groups", "switchboard_group_members"]);
+    }
+
+    #[test]
+    fn named_groups_are_gauges() {
+        let snap = Snapshot {
+            groups: 2,
+            group_members: 9,
+            ..snapshot()
+        };
+        let text = encode(&snap).unwrap();
+        assert!(text.contains("# TYPE switchboard_groups gauge\n"), "{text}");
+        assert!(text.contains("switchboard_groups 2\n"), "{text}");
+        assert!(text.contains("switchboard_group_members 9\n"), "{text}");
     }
 
     #[test]

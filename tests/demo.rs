@@ -1,5 +1,6 @@
 //! End to end: `switchboard demo` runs its scripted cast against the real binary and
-//! exits 0 only when every misbehaviour led to the expected removal.
+//! exits 0 only when every misbehaviour (a hanging backend included) led to the expected
+//! removal and every member of its room got every message.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,6 +36,12 @@ fn the_demo_sees_every_expected_removal_and_exits_0() {
         "[ok] bad-opcodes   expected error_packets",
         "got write_timeout",
         "[ok] falls-silent  expected idle",
+        "[ok] hung-backend  expected health_check",
+        "[ok] room-frame got every message published to lobby in order",
+        "[ok] room-line got every message published to lobby in order",
+        "[ok] room-listener got every message published to lobby in order",
+        "[ok] room-listener only listened, answered",
+        "and was never removed",
         "demo passed",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");

@@ -14,8 +14,11 @@ use switchboard::core::{Conn, Transmit};
 use switchboard::{ConnectionLimits, Inbound, Outbox, Protocol, Supervisor};
 use tokio_util::codec::{Decoder, Encoder};
 
-/// Frames per iteration: what one large read of pipelined requests holds.
-const BURST: usize = 256;
+/// Frames per iteration (fewer for large frames, so that a burst stays well within the
+/// default 4 MiB outbound limit).
+fn burst(size: usize) -> usize {
+    (1024 * 1024 / (size + 4)).clamp(1, 256)
+}
 
 /// `len:u32 | body`, as the demo `frame` protocol.
 struct LengthCodec;
@@ -94,9 +97,10 @@ fn drain(conn: &mut Conn<Echo>, now: Instant) -> usize {
 
 fn echo(c: &mut Criterion, size: usize) {
     let mut group = c.benchmark_group("core_path");
-    group.throughput(Throughput::Elements(BURST as u64));
+    let burst = burst(size);
+    group.throughput(Throughput::Elements(burst as u64));
     let mut input = Vec::new();
-    for _ in 0..BURST {
+    for _ in 0..burst {
         input.extend_from_slice(&(size as u32).to_be_bytes());
         input.extend(std::iter::repeat_n(7u8, size));
     }

@@ -88,11 +88,12 @@ pub async fn frame_echo(addr: SocketAddr, names: Names, tally: Arc<Tally>, until
     }
 }
 
-/// Reads the next frame that is not a broadcast (broadcasts to the group arrive too).
+/// Reads the next frame that is not a broadcast (broadcasts to the group arrive too)
+/// nor a heartbeat PING (sent by the server when the client was quiet for a while).
 async fn recv_skipping_broadcasts(s: &mut TcpStream) -> std::io::Result<(u8, Vec<u8>)> {
     loop {
         let frame = recv(s).await?;
-        if frame.0 != Frame::BROADCAST {
+        if frame.0 != Frame::BROADCAST && frame.0 != Frame::PING {
             return Ok(frame);
         }
     }

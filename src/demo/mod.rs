@@ -1,17 +1,23 @@
 //! `switchboard demo`: the supervision machinery shown in one command.
 //!
-//! It starts the real server in-process on ephemeral loopback ports, with two backends
-//! (in-process servers too), and a scripted cast: well-behaved echo, broadcast and
-//! replication clients on both protocols, one client that sends unknown opcodes, one
-//! that stops reading, one that falls silent. One backend is killed a quarter of the
-//! way through and restarted at half time. Every second it prints a table of the stats;
-//! every removal is printed with its reason and peer as it happens. At the end it
-//! prints a summary and exits 0 only if every misbehaviour led to the expected removal
-//! and the outage was seen and healed. With `--http ADDR` the front server's dashboard
-//! and read-only monitoring endpoints are served on `ADDR` while the demo runs.
+//! It starts the real server in-process on ephemeral loopback ports, with three backends
+//! (two in-process servers, and one that accepts and never answers), and a scripted cast:
+//! well-behaved echo, broadcast and replication clients on both protocols, one client
+//! that sends unknown opcodes, one that stops reading, one that falls silent, and a room
+//! scene (a `frame` and a `line` member publishing to the group `lobby`, and a `line`
+//! member that only listens, kept alive by answering heartbeat PINGs). One backend is
+//! killed a quarter of the way through and restarted at half time. Every second it prints
+//! a table of the stats; every removal is printed with its reason and peer as it happens
+//! (a cast member removed again for the same reason only the first time: the table counts
+//! them all). At the end it prints a summary and exits 0 only if every misbehaviour led
+//! to the expected removal, the outage was seen and healed, and every room member got
+//! every message. With `--http ADDR` the front server's dashboard and read-only
+//! monitoring endpoints are served on `ADDR` while the demo runs.
 
 mod cast;
 mod cluster;
+mod hung;
+mod room;
 mod table;
 mod verdict;
 
@@ -38,7 +44,7 @@ use verdict::{Check, Expectation};
 pub const MIN_SECONDS: u64 = 12;
 
 /// What the demo expects the supervisor to do with each misbehaving client.
-const EXPECTED: [Expectation; 3] = [
+const EXPECTED: [Expectation; 4] = [
     Expectation {
         who: "bad-opcodes",
         reasons: &[RemovalReason::ErrorPackets],
@@ -50,6 +56,10 @@ const EXPECTED: [Expectation; 3] = [
     Expectation {
         who: "falls-silent",
         reasons: &[RemovalReason::Idle],
+    },
+    Expectation {
+        who: "hung-backend",
+        reasons: &[RemovalReason::HealthCheck],
     },
 ];
 
@@ -114,6 +124,8 @@ fn front_config(backends: Vec<SocketAddr>) -> Config {
         line: loopback,
         backends,
         idle_timeout_ms: 3_000,
+        // Below the idle timeout: a client that answers PINGs is never idle.
+        heartbeat_ms: 1_000,
         health_interval_ms: 500,
         write_timeout_ms: 2_000,
         max_outbound_bytes: 1024 * 1024,
@@ -154,7 +166,8 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let mut steady = Backend::start(loopback)?;
     let mut flaky = Backend::start(loopback)?;
-    let config = front_config(vec![steady.addr, flaky.addr]);
+    let hung = hung::Hung::start().await?;
+    let config = front_config(vec![steady.addr, flaky.addr, hung.addr]);
     let front = server::start(
         &config,
         switchboard::bind(config.frame)?,
@@ -162,8 +175,8 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     )?;
     let (frame, line) = (front.frame.local_addr, front.line.local_addr);
     println!(
-        "front: frame {frame}, line {line}; backends {} and {} (flaky)",
-        steady.addr, flaky.addr
+        "front: frame {frame}, line {line}; backends {}, {} (flaky) and {} (hangs)",
+        steady.addr, flaky.addr, hung.addr
     );
 
     let mut log = Vec::new();
@@ -200,13 +213,15 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     if let Ok(mut names) = names.lock() {
         names.insert(steady.addr, "steady-backend");
         names.insert(flaky.addr, "flaky-backend");
+        names.insert(hung.addr, "hung-backend");
     }
     let tally = Arc::new(Tally::default());
     let rounds: Rounds = Arc::default();
     let all = Duration::from_secs(seconds);
     // Well-behaved clients stop a little early so the summary sees their last answers.
     let until = Instant::now() + all - Duration::from_millis(1500);
-    let tasks = vec![
+    let room = Arc::new(room::Room::default());
+    let mut tasks = vec![
         actix_rt::spawn(cast::frame_echo(frame, names.clone(), tally.clone(), until)),
         actix_rt::spawn(cast::frame_broadcast(
             frame,
@@ -225,6 +240,22 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
         actix_rt::spawn(cast::never_reads(frame, names.clone(), all)),
         actix_rt::spawn(cast::falls_silent(frame, names.clone(), all)),
     ];
+    // Room members listen a little longer than they publish, for the last messages.
+    let room_end = until + Duration::from_millis(1000);
+    for member in room::MEMBERS {
+        let addr = match member.wire {
+            room::Wire::Frame => frame,
+            room::Wire::Line => line,
+        };
+        tasks.push(actix_rt::spawn(room::member(
+            addr,
+            names.clone(),
+            room.clone(),
+            member,
+            until,
+            room_end,
+        )));
+    }
 
     let start = Instant::now();
     let kill_at = Duration::from_secs(seconds / 4);
@@ -264,13 +295,18 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
                 .ok()
                 .and_then(|n| n.get(&event.peer).copied())
                 .unwrap_or("?");
-            log.push(format!(
-                "t={:>3}s  removed {} connection from {} ({who}): {}",
-                elapsed.as_secs(),
-                event.protocol,
-                event.peer,
-                event.reason
-            ));
+            // The hung backend is redialled and removed again every second or so: its
+            // first removal is shown, the table counts the others.
+            let again = who != "?" && removals.contains(&(who, event.reason));
+            if !again {
+                log.push(format!(
+                    "t={:>3}s  removed {} connection from {} ({who}): {}",
+                    elapsed.as_secs(),
+                    event.protocol,
+                    event.peer,
+                    event.reason
+                ));
+            }
             removals.push((who, event.reason));
         }
         snap = front
@@ -301,7 +337,8 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     }
     let outcomes = verdict::judge(&EXPECTED, &removals);
     let rounds = rounds.lock().map(|r| r.clone()).unwrap_or_default();
-    let checks = [
+    let seen = room.seen();
+    let mut checks = vec![
         Check {
             what: format!("backend {flaky_name} was marked down while killed"),
             met: flaky_seen_down,
@@ -329,12 +366,14 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
             met: tally.bad.load(Relaxed) == 0 && tally.good.load(Relaxed) > 0,
         },
     ];
+    checks.extend(room_checks(&seen, &removals));
     if let Some(dashboard) = dashboard {
         dashboard.stop(true).await;
     }
     front.stop().await;
     steady.kill().await;
     flaky.kill().await;
+    hung.stop();
 
     println!("\nsummary");
     for o in &outcomes {
@@ -354,4 +393,51 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     let passed = outcomes.iter().all(|o| o.met) && checks.iter().all(|c| c.met);
     println!("{}", if passed { "demo passed" } else { "demo FAILED" });
     Ok(passed)
+}
+
+/// The room scene's checks: every member got every message published to the lobby, in
+/// order; the member that only listens answered heartbeats and was never removed.
+fn room_checks(
+    seen: &std::collections::HashMap<&'static str, room::Seen>,
+    removals: &[(&'static str, RemovalReason)],
+) -> Vec<Check> {
+    let published: usize = seen.values().map(|s| s.published.len()).sum();
+    let mut checks: Vec<Check> = room::MEMBERS
+        .iter()
+        .map(|m| {
+            let got = room::got_everything(seen, m.name);
+            let received = seen.get(m.name).map_or(0, |s| s.received.len());
+            let problem = seen
+                .get(m.name)
+                .and_then(|s| s.problems.first())
+                .map_or(String::new(), |p| format!("; {p}"));
+            Check {
+                what: format!(
+                    "{} got every message published to {} in order ({received} of {published}{problem})",
+                    m.name,
+                    room::LOBBY
+                ),
+                met: got.is_some(),
+            }
+        })
+        .collect();
+    let listener = room::MEMBERS.iter().find(|m| !m.publishes);
+    if let Some(listener) = listener {
+        let pings = seen.get(listener.name).map_or(0, |s| s.pings);
+        // Its own hang-up at the end is `peer_closed`; any other reason is the server's.
+        let removed = removals
+            .iter()
+            .find(|(who, r)| *who == listener.name && *r != RemovalReason::PeerClosed);
+        checks.push(Check {
+            what: format!(
+                "{} only listened, answered {pings} heartbeat PINGs, {}",
+                listener.name,
+                removed.map_or("and was never removed".to_owned(), |(_, r)| format!(
+                    "yet was removed: {r}"
+                ))
+            ),
+            met: pings > 0 && removed.is_none(),
+        });
+    }
+    checks
 }

@@ -1,5 +1,6 @@
 //! The demo's live table: a stats snapshot rendered as plain text lines.
 
+use std::collections::BTreeMap;
 use switchboard::Snapshot;
 
 /// Renders the table shown every second (no escape codes: the caller clears the
@@ -21,20 +22,13 @@ pub fn render(elapsed_s: u64, snap: &Snapshot) -> Vec<String> {
             group.traffic.received_packets
         ));
     }
-    let removed: Vec<String> = snap
-        .removed_total
-        .iter()
-        .filter(|(_, &n)| n > 0)
-        .map(|(reason, n)| format!("{reason}={n}"))
-        .collect();
-    lines.push(format!(
-        "  removed: {}",
-        if removed.is_empty() {
-            "none".to_string()
-        } else {
-            removed.join(" ")
+    lines.push(format!("  removed: {}", nonzero(&snap.removed_total)));
+    // Dialed groups (backends) are left out of `removed_total`: their removals apart.
+    for (name, group) in &snap.protocols {
+        if !snap.connections.contains_key(name) {
+            lines.push(format!("  {name} removed: {}", nonzero(&group.removed)));
         }
-    ));
+    }
     let backends: Vec<String> = snap
         .backends
         .iter()
@@ -55,6 +49,20 @@ pub fn render(elapsed_s: u64, snap: &Snapshot) -> Vec<String> {
     lines
 }
 
+/// The counts above zero as `reason=n`, or `none`.
+fn nonzero(counts: &BTreeMap<&'static str, u64>) -> String {
+    let shown: Vec<String> = counts
+        .iter()
+        .filter(|(_, &n)| n > 0)
+        .map(|(reason, n)| format!("{reason}={n}"))
+        .collect();
+    if shown.is_empty() {
+        "none".to_string()
+    } else {
+        shown.join(" ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +71,10 @@ mod tests {
     fn shows_groups_removals_and_backends() {
         let mut snap = Snapshot::default();
         snap.protocols.insert("frame", Default::default());
+        snap.connections.insert("frame", 0);
+        let mut backend = switchboard::GroupSnapshot::default();
+        backend.removed.insert("health_check", 3);
+        snap.protocols.insert("backend", backend);
         snap.removed_total.insert("idle", 1);
         snap.removed_total.insert("io_error", 0);
         snap.backends.insert("127.0.0.1:9".into(), "down");
@@ -73,6 +85,11 @@ mod tests {
         assert!(text.contains("removed: idle=1"), "{text}");
         assert!(!text.contains("io_error"), "zero counts are left out");
         assert!(text.contains("127.0.0.1:9 down"));
+        assert!(
+            text.contains("backend removed: health_check=3"),
+            "a dialed group's removals apart: {text}"
+        );
+        assert!(!text.contains("frame removed"), "{text}");
         assert!(text.contains("send failures: 4"));
     }
 }

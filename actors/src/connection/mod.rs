@@ -3,38 +3,36 @@
 //!
 //! Every decision is the core's. The actor waits for readiness with small spawned
 //! futures, then reads and writes synchronously (`try_read`, `try_write_vectored`)
-//! inside its own handlers, so no buffer is ever lent to a future; it runs one timer,
-//! at the core's earliest deadline; and it carries out the core's events (report
-//! counters, deregister, hand broadcasts, joins, leaves and publishes to the
-//! supervisor, run deferred replies, shut
-//! the write half, stop). actix's `FramedWrite` is not used: it has no working
-//! backpressure under tokio 1 and delivers nothing once the actor stops.
+//! inside its own handlers, so no buffer is ever lent to a future (`syscalls.rs`); it
+//! runs one timer, at the core's earliest deadline; and it carries out the core's
+//! events: report counters, deregister, hand broadcasts, joins, leaves and publishes to
+//! the supervisor, run deferred replies, shut the write half, stop. Its messages are in
+//! `messages.rs`. actix's `FramedWrite` is not used: it has no working backpressure
+//! under tokio 1 and delivers nothing once the actor stops.
 
 mod messages;
+mod syscalls;
 
 pub use messages::{ConnectionReport, Inspect, SendFile, SendPacket};
 
-use crate::core::{Conn, Event, Transmit};
+use crate::core::{Conn, Event};
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Stats, TrafficDelta};
 use crate::supervisor::{BroadcastBatch, Deregister, Gone, Register};
-use crate::transport::{ReadFailure, Transport, Written};
+use crate::transport::Transport;
 use crate::{
     ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, PublishBatch,
     RemovalReason, Supervisor,
 };
-use actix::fut::{ready, wrap_future};
+use actix::fut::wrap_future;
 use actix::prelude::*;
 use std::cell::RefCell;
-use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::TcpStream;
 
-/// Slices handed to one vectored write.
-const MAX_IOV: usize = 64;
 /// Bytes read from the socket at once.
 const READ_CHUNK: usize = 16 * 1024;
 
@@ -233,174 +231,6 @@ impl<P: Protocol> Connection<P> {
             act.drive(ctx);
         });
         self.timer = Some((at, handle));
-    }
-
-    // ----- reading -------------------------------------------------------------------
-
-    fn wait_readable(&mut self, ctx: &mut Context<Self>) {
-        if self.read_waiting {
-            return;
-        }
-        self.read_waiting = true;
-        let stream = self.stream.clone();
-        let wait = async move { stream.readable().await };
-        ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
-            act.read_waiting = false;
-            match res {
-                Ok(()) => act.read_turn(ctx),
-                Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
-            }
-            act.drive(ctx);
-        }));
-    }
-
-    /// Reads until the socket is empty or the read budget is spent.
-    fn read_turn(&mut self, ctx: &mut Context<Self>) {
-        let mut budget = self.core.limits().read_budget;
-        while self.core.wants_read() {
-            let read = SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                let result = self.transport.read(&self.stream, &mut scratch);
-                if let Ok(n @ 1..) = result {
-                    self.status.touch_rx(tokio::time::Instant::now());
-                    self.core.handle_read(now(), &scratch[..n]);
-                }
-                result
-            });
-            match read {
-                Ok(0) => return self.core.handle_eof(now()),
-                Ok(n) => {
-                    budget = budget.saturating_sub(n);
-                    if budget == 0 {
-                        return self.yield_then(ctx, false);
-                    }
-                }
-                Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(ReadFailure::Io(e)) => {
-                    return self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()))
-                }
-                Err(ReadFailure::Handshake(e)) => {
-                    log::debug!("connection {}: TLS handshake failed: {e}", self.id());
-                    let reason = RemovalReason::TlsHandshake;
-                    return self.failed(reason, FailureReason::Removed(reason));
-                }
-                Err(ReadFailure::Tls(e)) => {
-                    return self.failed(RemovalReason::IoError, FailureReason::Io(e))
-                }
-            }
-        }
-    }
-
-    /// Lets the worker's other actors run, then goes on reading or flushing: a
-    /// budget was spent, and one busy peer must not starve the rest.
-    fn yield_then(&mut self, ctx: &mut Context<Self>, flush: bool) {
-        *self.pending(flush) = true;
-        let resume = wrap_future(tokio::task::yield_now());
-        ctx.spawn(resume.map(move |(), act: &mut Self, ctx| {
-            *act.pending(flush) = false;
-            if flush {
-                act.flush(ctx);
-            } else {
-                act.read_turn(ctx);
-            }
-            act.drive(ctx);
-        }));
-    }
-
-    /// The flag that says a flush (or a read) is already on its way.
-    fn pending(&mut self, flush: bool) -> &mut bool {
-        if flush {
-            &mut self.flush_scheduled
-        } else {
-            &mut self.read_waiting
-        }
-    }
-
-    fn failed(&mut self, reason: RemovalReason, failure: FailureReason) {
-        self.core.handle_failure(now(), reason, failure);
-    }
-
-    // ----- writing -------------------------------------------------------------------
-
-    fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        // During a TLS handshake only the handshake's own records are written.
-        let handshake_idle = self.transport.is_handshaking() && !self.transport.wants_write();
-        if self.flush_scheduled || self.write_waiting || handshake_idle {
-            return;
-        }
-        self.flush_scheduled = true;
-        // Runs after the mailbox is drained: a burst of deliveries becomes one writev.
-        ctx.spawn(ready(()).map(|(), act: &mut Self, ctx| {
-            act.flush_scheduled = false;
-            act.flush(ctx);
-            act.drive(ctx);
-        }));
-    }
-
-    /// Writes until the queue is empty, the socket is full or the flush budget is spent.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
-        let mut budget = self.core.limits().flush_budget;
-        loop {
-            let written = match self.write_once(budget) {
-                Ok(Some(written)) => written,
-                Ok(None) => return,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.wait_writable(ctx),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()))
-                }
-            };
-            self.core
-                .handle_written(now(), written.taken, written.confirmed);
-            budget = budget.saturating_sub(written.taken);
-            if budget == 0 {
-                return self.yield_then(ctx, true);
-            }
-        }
-    }
-
-    /// One write: the transport's own pending bytes first (TLS records), else the core's
-    /// next bytes. `None` when there is nothing to write.
-    fn write_once(&mut self, budget: usize) -> io::Result<Option<Written>> {
-        if self.transport.wants_write() {
-            let confirmed = self.transport.flush(&self.stream)?;
-            return Ok(Some(Written {
-                taken: 0,
-                confirmed,
-            }));
-        }
-        if self.transport.is_handshaking() {
-            return Ok(None);
-        }
-        let mut slices = [IoSlice::new(&[]); MAX_IOV];
-        let written = match self.core.poll_transmit(&mut slices, budget) {
-            Transmit::Nothing => return Ok(None),
-            Transmit::Slices(n) => self.transport.write(&self.stream, &slices[..n])?,
-            Transmit::File(region) => self.transport.send_file(&self.stream, region, budget)?,
-        };
-        if written.taken == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        Ok(Some(written))
-    }
-
-    /// Waits for room in the socket; the core's write deadline bounds the wait.
-    fn wait_writable(&mut self, ctx: &mut Context<Self>) {
-        if self.write_waiting {
-            return;
-        }
-        self.write_waiting = true;
-        let stream = self.stream.clone();
-        let wait = async move { stream.writable().await };
-        ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
-            act.write_waiting = false;
-            match res {
-                Ok(()) => act.flush(ctx),
-                Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
-            }
-            act.drive(ctx);
-        }));
     }
 }
 

@@ -18,8 +18,6 @@ pub(crate) struct Ledger {
     reported: Traffic,
     /// Recent send failures.
     failures: FailureLog,
-    /// Error packets over the connection's lifetime.
-    error_packets: u32,
 }
 
 impl Ledger {
@@ -29,7 +27,6 @@ impl Ledger {
             unreported: Traffic::default(),
             reported: Traffic::default(),
             failures: FailureLog::new(max_failure_records),
-            error_packets: 0,
         }
     }
 
@@ -46,8 +43,7 @@ impl Ledger {
     /// One error packet; returns the lifetime count.
     pub fn error_packet(&mut self) -> u32 {
         self.unreported.error_packets += 1;
-        self.error_packets += 1;
-        self.error_packets
+        self.error_packets()
     }
 
     /// One packet entered the outbound queue.
@@ -95,7 +91,8 @@ impl Ledger {
 
     /// Error packets over the connection's lifetime.
     pub fn error_packets(&self) -> u32 {
-        self.error_packets
+        let lifetime = self.reported.error_packets + self.unreported.error_packets;
+        u32::try_from(lifetime).unwrap_or(u32::MAX)
     }
 
     /// The most recent failures with wall-clock times (`now` and `wall` being one moment).

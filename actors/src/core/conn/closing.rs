@@ -26,8 +26,9 @@ impl<P: Protocol> Conn<P> {
         }
         self.phase = Phase::Closing;
         self.read_buf = BytesMut::new();
-        self.timers.frame_started = None;
-        self.timers.phase_end = Some(now + self.limits.close_timeout);
+        self.timers.set_frame_started(None);
+        self.timers
+            .set_phase_end(Some(now + self.limits.close_timeout));
     }
 
     /// Closes at once: every packet still queued, taken but unconfirmed, or held in
@@ -39,13 +40,14 @@ impl<P: Protocol> Conn<P> {
         for size in self.queue.drain_unwritten() {
             self.ledger.dropped(now, failure.clone(), size);
         }
-        let mut start = self.confirmed_offset;
-        for end in self.unconfirmed_ends.drain(..) {
-            self.ledger
-                .dropped(now, failure.clone(), end.saturating_sub(start) as usize);
-            start = end;
+        if let Some(pending) = self.unconfirmed.take() {
+            let mut start = pending.confirmed_offset;
+            for end in pending.ends {
+                self.ledger
+                    .dropped(now, failure.clone(), end.saturating_sub(start) as usize);
+                start = end;
+            }
         }
-        self.confirmed_offset = self.queue.written_offset();
         let held: Vec<usize> = self
             .replies
             .drain()
@@ -97,8 +99,9 @@ impl<P: Protocol> Conn<P> {
             let messages = std::mem::take(&mut self.publishes);
             self.events.push_back(Event::Publish(messages));
         }
-        if self.ledger.has_unreported() && self.timers.report.is_none() {
-            self.timers.report = Some(now + self.limits.stats_interval);
+        if self.ledger.has_unreported() && self.timers.report().is_none() {
+            self.timers
+                .set_report(Some(now + self.limits.stats_interval));
         }
         let queued = self.queue.len_bytes();
         if queued >= self.limits.read_pause_bytes {
@@ -106,10 +109,14 @@ impl<P: Protocol> Conn<P> {
         } else if queued <= self.limits.read_pause_bytes / 2 {
             self.read_paused = false;
         }
-        let drained = self.queue.is_empty() && self.unconfirmed_ends.is_empty();
+        let drained = self.queue.is_empty()
+            && self
+                .unconfirmed
+                .as_ref()
+                .is_none_or(|pending| pending.ends.is_empty());
         if self.phase == Phase::Closing && drained && self.replies.is_clear() {
             self.phase = Phase::Lingering;
-            self.timers.phase_end = Some(now + self.limits.linger);
+            self.timers.set_phase_end(Some(now + self.limits.linger));
             self.events.push_back(Event::ShutdownWrite);
         }
     }

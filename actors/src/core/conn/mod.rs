@@ -49,12 +49,9 @@ pub struct Conn<P: Protocol> {
     read_buf: BytesMut,
     /// Encoded packets waiting for the socket.
     queue: OutboundQueue,
-    /// Stream offset (as the queue counts it) up to which the bytes taken by the
-    /// transport are known to have reached the socket; behind the queue's written
-    /// offset only while a TLS layer holds records it has not written yet.
-    confirmed_offset: u64,
-    /// Stream offsets at which packets taken but not yet confirmed end, oldest first.
-    unconfirmed_ends: VecDeque<u64>,
+    /// What a TLS layer took but has not yet written to the socket; `None` while
+    /// everything taken has reached it (always, for plain TCP).
+    unconfirmed: Option<Box<Unconfirmed>>,
     /// Replies in request order while deferred ones are outstanding.
     replies: ReplyOrder<Outgoing<P::Response>>,
     /// Encoded broadcasts asked for during this event, handed out together after it.
@@ -81,6 +78,14 @@ pub struct Conn<P: Protocol> {
     limits: Arc<ConnectionLimits>,
 }
 
+/// Packets a TLS layer took and has not yet written: only such connections pay for it.
+struct Unconfirmed {
+    /// Stream offset (as the queue counts it) up to which taken bytes reached the socket.
+    confirmed_offset: u64,
+    /// Stream offsets at which packets taken but not yet confirmed end, oldest first.
+    ends: VecDeque<u64>,
+}
+
 impl<P: Protocol> Conn<P> {
     /// A connection opened at `now`; `outbox` tells the handler which connection it serves.
     pub fn new(
@@ -95,8 +100,7 @@ impl<P: Protocol> Conn<P> {
             outbox,
             read_buf: BytesMut::new(),
             queue: OutboundQueue::new(limits.queue_limits()),
-            confirmed_offset: 0,
-            unconfirmed_ends: VecDeque::new(),
+            unconfirmed: None,
             replies: ReplyOrder::default(),
             broadcasts: Vec::new(),
             publishes: Vec::new(),
@@ -122,12 +126,13 @@ impl<P: Protocol> Conn<P> {
 
     /// A TLS handshake has begun: it must finish by `now + tls_handshake_timeout`.
     pub fn begin_handshake(&mut self, now: Instant) {
-        self.timers.handshake = Some(now + self.limits.tls_handshake_timeout);
+        self.timers
+            .set_handshake(Some(now + self.limits.tls_handshake_timeout));
     }
 
     /// The TLS handshake finished.
     pub fn handshake_done(&mut self) {
-        self.timers.handshake = None;
+        self.timers.set_handshake(None);
     }
 
     /// Bytes arrived from the peer.
@@ -168,14 +173,20 @@ impl<P: Protocol> Conn<P> {
         if taken > 0 {
             self.timers.wrote(now);
         }
-        if taken == confirmed && self.confirmed_offset == self.queue.written_offset() {
+        if taken == confirmed && self.unconfirmed.is_none() {
             // Plain TCP: what the socket took has reached it.
             let packets = self.queue.advance(taken);
-            self.confirmed_offset = self.queue.written_offset();
             self.ledger.sent(taken, packets);
         } else {
-            let pending = &mut self.unconfirmed_ends;
-            self.queue.advance_with(taken, |end| pending.push_back(end));
+            let written = self.queue.written_offset();
+            let pending = self.unconfirmed.get_or_insert_with(|| {
+                Box::new(Unconfirmed {
+                    confirmed_offset: written,
+                    ends: VecDeque::new(),
+                })
+            });
+            let ends = &mut pending.ends;
+            self.queue.advance_with(taken, |end| ends.push_back(end));
             self.confirm(confirmed);
         }
         self.settle(now);
@@ -258,21 +269,23 @@ impl<P: Protocol> Conn<P> {
     /// A deadline from [`poll_timeout`](Self::poll_timeout) may have passed.
     pub fn handle_timeout(&mut self, now: Instant) {
         let t = &self.timers;
-        if t.handshake.is_some_and(|at| at <= now) {
+        if t.handshake().is_some_and(|at| at <= now) {
             let reason = RemovalReason::TlsHandshake;
             self.abort(now, reason, FailureReason::Removed(reason));
         }
         match self.phase {
             Phase::Open => self.open_timeouts(now),
-            Phase::Closing if self.timers.phase_end.is_some_and(|at| at <= now) => {
+            Phase::Closing if self.timers.phase_end().is_some_and(|at| at <= now) => {
                 let reason = self.removal.unwrap_or(RemovalReason::Closed);
                 self.abort(now, reason, FailureReason::CloseTimeout);
             }
-            Phase::Lingering if self.timers.phase_end.is_some_and(|at| at <= now) => self.finish(),
+            Phase::Lingering if self.timers.phase_end().is_some_and(|at| at <= now) => {
+                self.finish()
+            }
             _ => {}
         }
-        if self.timers.report.is_some_and(|at| at <= now) {
-            self.timers.report = None;
+        if self.timers.report().is_some_and(|at| at <= now) {
+            self.timers.set_report(None);
             self.report();
         }
         self.settle(now);
@@ -376,7 +389,7 @@ impl<P: Protocol> Conn<P> {
 
     /// When the peer last sent bytes, and when the socket last took bytes from us.
     pub fn last_activity(&self) -> (Option<Instant>, Option<Instant>) {
-        (self.timers.last_receive, self.timers.last_send)
+        (self.timers.last_receive(), self.timers.last_send())
     }
 
     /// The most recent send failures, with wall-clock times (`now` and `wall` being
@@ -427,13 +440,13 @@ impl<P: Protocol> Conn<P> {
             self.read_buf = BytesMut::new();
             // Nothing left to decode: the action list is not kept between reads either.
             self.outbox.actions = Vec::new();
-            self.timers.frame_started = None;
+            self.timers.set_frame_started(None);
         } else if held {
             // What is left waits for us, not for the peer: no frame deadline.
-            self.timers.frame_started = None;
-        } else if decoded || self.timers.frame_started.is_none() {
+            self.timers.set_frame_started(None);
+        } else if decoded || self.timers.frame_started().is_none() {
             // What is left began in the bytes that just arrived.
-            self.timers.frame_started = Some(now);
+            self.timers.set_frame_started(Some(now));
         }
     }
 
@@ -594,7 +607,7 @@ impl<P: Protocol> Conn<P> {
         match outcome {
             Ok(()) => {
                 if was_empty {
-                    self.timers.write_since = now;
+                    self.timers.set_write_since(now);
                 }
                 self.ledger.queued();
                 Ok(())
@@ -619,15 +632,22 @@ impl<P: Protocol> Conn<P> {
     }
 
     fn confirm(&mut self, confirmed: usize) {
-        self.confirmed_offset += confirmed as u64;
+        let Some(pending) = self.unconfirmed.as_mut() else {
+            return;
+        };
+        pending.confirmed_offset += confirmed as u64;
         let mut packets = 0;
-        while self
-            .unconfirmed_ends
+        while pending
+            .ends
             .front()
-            .is_some_and(|&end| end <= self.confirmed_offset)
+            .is_some_and(|&end| end <= pending.confirmed_offset)
         {
-            self.unconfirmed_ends.pop_front();
+            pending.ends.pop_front();
             packets += 1;
+        }
+        if pending.ends.is_empty() && pending.confirmed_offset == self.queue.written_offset() {
+            // Caught up: back to the plain path, and nothing kept.
+            self.unconfirmed = None;
         }
         self.ledger.sent(confirmed, packets);
     }
@@ -636,11 +656,11 @@ impl<P: Protocol> Conn<P> {
 
     fn open_timeouts(&mut self, now: Instant) {
         let write_timeout = self.limits.write_timeout;
-        if !self.queue.is_empty() && self.timers.write_since + write_timeout <= now {
+        if !self.queue.is_empty() && self.timers.write_since() + write_timeout <= now {
             let reason = RemovalReason::WriteTimeout;
             return self.abort(now, reason, FailureReason::Removed(reason));
         }
-        if let Some(started) = self.timers.frame_started {
+        if let Some(started) = self.timers.frame_started() {
             if started + self.limits.frame_timeout <= now {
                 self.last_word(now, "frame timeout");
                 return self.begin_close(now, RemovalReason::FrameTimeout);
@@ -670,7 +690,7 @@ impl<P: Protocol> Conn<P> {
 
     /// Packets queued or taken by the transport and not yet confirmed.
     pub(super) fn packets_on_the_way(&self) -> usize {
-        self.queue.len_packets() + self.unconfirmed_ends.len()
+        self.queue.len_packets() + self.unconfirmed.as_ref().map_or(0, |u| u.ends.len())
     }
 
     /// Heap bytes kept between turns for reuse (action list, event list, queue buffers).
