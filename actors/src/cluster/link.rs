@@ -67,7 +67,7 @@ impl ClusterConfig {
             reconnect_min: Duration::from_millis(100),
             reconnect_max: Duration::from_secs(5),
             buffer: 65_536,
-            buffer_bytes: 32 * 1024 * 1024,
+            buffer_bytes: 16 * 1024 * 1024,
             client_capacity: 2048,
             subscription_capacity: 65_536,
             gather_timeout: Duration::from_secs(1),
@@ -262,6 +262,11 @@ impl NatsCluster {
 
     fn send(&self, subject: String, body: &Bytes) {
         let inner = &self.inner;
+        if inner.client.connection_state() != State::Connected {
+            // Nothing is kept for later: NATS is not there to take it.
+            inner.counters.failed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let len = body.len();
         let queued = inner.queued_bytes.fetch_add(len, Ordering::Relaxed);
         if queued + len > inner.max_bytes || inner.out.try_send((subject, body.clone())).is_err() {
