@@ -15,4 +15,5 @@ install() {
 }
 
 command -v chromium >/dev/null || install chromium
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || install nats-server
 exec cargo test --workspace "$@"

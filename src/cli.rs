@@ -1,5 +1,5 @@
 //! The command line: `switchboard serve [--config FILE] [--frame ADDR] [--line ADDR]
-//! [--backend ADDR]... [--tls-cert FILE --tls-key FILE] [--node NAME]
+//! [--backend ADDR]... [--tls-cert FILE --tls-key FILE] [--cluster URL] [--node NAME]
 //! [--metrics ADDR]`.
 //!
 //! Only the shape of the arguments lives here; [`crate::config::load`] merges them with
@@ -57,6 +57,9 @@ pub struct ServeArgs {
     /// Backend for REPLICATE, repeatable; replaces the file's `backends` list.
     #[arg(long = "backend", value_name = "ADDR")]
     pub backends: Vec<SocketAddr>,
+    /// NATS server through which this server joins a cluster: `nats://HOST:PORT`.
+    #[arg(long, value_name = "URL")]
+    pub cluster: Option<String>,
     /// This server's name in the cluster (default: a random `node-XXXXXXXX`).
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
@@ -138,6 +141,13 @@ mod tests {
         assert_eq!(args.metrics, Some("127.0.0.1:9100".parse().unwrap()));
         let err = parse(&["switchboard", "serve", "--metrics", "nope"]).unwrap_err();
         assert!(err.to_string().contains("--metrics"), "{err}");
+    }
+
+    #[test]
+    fn cluster_url() {
+        let args = parse(&["switchboard", "serve", "--cluster", "nats://127.0.0.1:4222"]).unwrap();
+        assert_eq!(args.cluster.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert_eq!(parse(&["switchboard"]).unwrap().cluster, None);
     }
 
     #[test]

@@ -2,15 +2,16 @@
 //! by node name.
 //!
 //! Without a cluster, the cluster is this server alone: the answer is
-//! `{"nodes": {NODE: <STATS snapshot>}}` under its own node name. [`ClusterStats`] is
-//! the one place both protocols ask, so gathering from other nodes changes nothing in
-//! them.
+//! `{"nodes": {NODE: <STATS snapshot>}}` under its own node name. With one, every node
+//! that answers over NATS within one second is listed too (see
+//! [`NatsCluster::gather`]). [`ClusterStats`] is the one place both protocols ask.
 
 use actix::{Addr, MailboxError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use switchboard::{GetStats, Snapshot, Supervisor};
+use switchboard::cluster::NatsCluster;
+use switchboard::{GetStats, Supervisor};
 
 /// The node name a protocol uses when the server gives it none.
 pub const DEFAULT_NODE: &str = "local";
@@ -19,7 +20,7 @@ pub const DEFAULT_NODE: &str = "local";
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ClusterSnapshot {
     /// Each node's stats snapshot, by node name; the asking node is always included.
-    pub nodes: BTreeMap<String, Snapshot>,
+    pub nodes: BTreeMap<String, serde_json::Value>,
 }
 
 /// Answers CLUSTER_STATS for one server; cheap to clone into every connection.
@@ -27,6 +28,8 @@ pub struct ClusterSnapshot {
 pub struct ClusterStats {
     /// This server's node name: its key in the `nodes` object.
     node: Arc<str>,
+    /// The link to the other nodes, when the server is in a cluster.
+    link: Option<NatsCluster>,
 }
 
 impl Default for ClusterStats {
@@ -38,7 +41,18 @@ impl Default for ClusterStats {
 impl ClusterStats {
     /// Cluster stats for the node called `node`.
     pub fn new(node: impl Into<Arc<str>>) -> Self {
-        ClusterStats { node: node.into() }
+        ClusterStats {
+            node: node.into(),
+            link: None,
+        }
+    }
+
+    /// Cluster stats gathered over `link` (named after its node).
+    pub fn with_link(link: NatsCluster) -> Self {
+        ClusterStats {
+            node: link.node().into(),
+            link: Some(link),
+        }
     }
 
     /// This server's node name.
@@ -52,8 +66,15 @@ impl ClusterStats {
         supervisor: Addr<Supervisor>,
     ) -> impl std::future::Future<Output = Result<ClusterSnapshot, MailboxError>> + 'static {
         let node = self.node.to_string();
+        let link = self.link.clone();
         async move {
+            if let Some(link) = link {
+                return Ok(ClusterSnapshot {
+                    nodes: link.gather(&supervisor).await,
+                });
+            }
             let snapshot = supervisor.send(GetStats).await?;
+            let snapshot = serde_json::to_value(snapshot).unwrap_or_default();
             Ok(ClusterSnapshot {
                 nodes: BTreeMap::from([(node, snapshot)]),
             })

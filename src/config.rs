@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 24] = [
+pub const KEYS: [&str; 25] = [
     "frame",
     "line",
     "backends",
@@ -35,6 +35,7 @@ pub const KEYS: [&str; 24] = [
     "heartbeat_ms",
     "frame_timeout_ms",
     "node",
+    "cluster",
     "tls_cert",
     "tls_key",
     "tls_handshake_timeout_ms",
@@ -148,6 +149,8 @@ pub struct Config {
     pub frame_timeout_ms: u64,
     /// This server's name in the cluster; a random one when unset.
     pub node: Option<String>,
+    /// The NATS server (`nats://HOST:PORT`) through which this server joins a cluster.
+    pub cluster: Option<String>,
     /// PEM certificate chain: with `tls_key`, both listeners speak TLS.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -180,6 +183,7 @@ impl Default for Config {
             heartbeat_ms: 0,
             frame_timeout_ms: 30_000,
             node: None,
+            cluster: None,
             tls_cert: None,
             tls_key: None,
             tls_handshake_timeout_ms: 10_000,
@@ -269,6 +273,9 @@ impl Config {
         if let Some(node) = &args.node {
             self.node = Some(node.clone());
         }
+        if let Some(cluster) = &args.cluster {
+            self.cluster = Some(cluster.clone());
+        }
         if let Some(cert) = &args.tls_cert {
             self.tls_cert = Some(cert.clone());
         }
@@ -301,6 +308,18 @@ impl Config {
                 key: "node",
                 message: "must not be empty".to_owned(),
             });
+        }
+        if let Some(url) = &self.cluster {
+            let node = self.node.clone().unwrap_or_else(|| "node".to_owned());
+            switchboard::cluster::ClusterConfig::new(url.as_str(), node)
+                .validate()
+                .map_err(|e| ConfigError::Invalid {
+                    key: match e {
+                        switchboard::cluster::ClusterError::Node(_) => "node",
+                        _ => "cluster",
+                    },
+                    message: e.to_string(),
+                })?;
         }
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => {
@@ -527,6 +546,42 @@ mod tests {
         let c = parse("frame_timeout_ms = 300").unwrap();
         assert_eq!(c.frame_timeout(), Duration::from_millis(300));
         parse("frame_timeout_ms = 0").unwrap().validate().unwrap();
+    }
+
+    #[test]
+    fn cluster_is_a_nats_url_from_file_or_flag() {
+        let c = parse("cluster = \"nats://127.0.0.1:4222\"").unwrap();
+        assert_eq!(c.cluster.as_deref(), Some("nats://127.0.0.1:4222"));
+        c.validate().unwrap();
+        assert_eq!(Config::default().cluster, None);
+        let mut c = Config::default();
+        c.apply(&ServeArgs {
+            cluster: Some("nats://10.0.0.1:4222".to_owned()),
+            ..ServeArgs::default()
+        });
+        assert_eq!(c.cluster.as_deref(), Some("nats://10.0.0.1:4222"));
+        for bad in [
+            "http://127.0.0.1:4222",
+            "127.0.0.1:4222",
+            "nats://",
+            "nats://a:1/x",
+        ] {
+            let text = format!("cluster = \"{bad}\"");
+            let err = parse(&text).unwrap().validate().unwrap_err();
+            assert!(
+                err.to_string().starts_with("config key \"cluster\": "),
+                "{bad}: {err}"
+            );
+        }
+        let long = format!(
+            "cluster = \"nats://127.0.0.1:4222\"\nnode = \"{}\"",
+            "n".repeat(256)
+        );
+        let err = parse(&long).unwrap().validate().unwrap_err();
+        assert!(
+            err.to_string().starts_with("config key \"node\": "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@ use crate::web::{self, Endpoints, WebState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
+use switchboard::cluster::{ClusterConfig, NatsCluster};
 use switchboard::rustls;
 use switchboard::{
     ConnectionLimits, IdleLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
@@ -160,7 +162,18 @@ pub fn start_with(
     let replicate_to = backends.clone();
     let node = config.node_name();
     log::info!("node {node}");
-    let cluster = ClusterStats::new(node.as_str());
+    let cluster = match &config.cluster {
+        Some(url) => {
+            let link = NatsCluster::start(
+                cluster_config(config, url, &node),
+                board.supervisor().clone(),
+            )
+            .map_err(|e| std::io::Error::other(format!("config key \"cluster\": {e}")))?;
+            link.attach(board.supervisor());
+            ClusterStats::with_link(link)
+        }
+        None => ClusterStats::new(node.as_str()),
+    };
     let frame_cluster = cluster.clone();
     let frame_protocol = move || {
         FrameProtocol::with_backends(max_frame, replicate_to.clone())
@@ -189,6 +202,16 @@ pub fn start_with(
         line,
         node,
     })
+}
+
+/// How this server joins the cluster at `url` as `node`: reconnecting within the
+/// backends' backoff bounds.
+fn cluster_config(config: &Config, url: &str, node: &str) -> ClusterConfig {
+    ClusterConfig {
+        reconnect_min: Duration::from_millis(config.reconnect_min_ms.max(1)),
+        reconnect_max: Duration::from_millis(config.reconnect_max_ms.max(1)),
+        ..ClusterConfig::new(url, node)
+    }
 }
 
 impl Running {

@@ -322,6 +322,24 @@ impl Registry {
         }
     }
 
+    /// Whether `group` has members.
+    pub fn has_members(&self, group: &GroupName) -> bool {
+        self.rooms.contains_key(group)
+    }
+
+    /// The groups `id` is in.
+    pub fn groups_of(&self, id: ConnId) -> Vec<GroupName> {
+        self.joined
+            .get(&id)
+            .map(|j| j.groups.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The named groups with members.
+    pub fn names(&self) -> impl Iterator<Item = &GroupName> {
+        self.rooms.keys()
+    }
+
     /// The members of `group`, in no particular order.
     pub fn members(&self, group: &GroupName) -> Vec<ConnId> {
         self.rooms

@@ -92,6 +92,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod codec;
 mod connection;
 pub mod connector;

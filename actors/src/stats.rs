@@ -117,6 +117,9 @@ pub struct Snapshot {
     pub backends: BTreeMap<String, &'static str>,
     /// The same figures per protocol group.
     pub protocols: BTreeMap<&'static str, GroupSnapshot>,
+    /// The cluster link's figures; absent without a cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<crate::cluster::ClusterCounters>,
 }
 
 /// Running figures of one group.

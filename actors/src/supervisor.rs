@@ -10,6 +10,7 @@
 //! carries a [`RemovalReason`], is logged at `info` with the peer, counted by the stats
 //! actor, and announced to every subscriber of [`ConnectionRemoved`].
 
+use crate::cluster::{AttachCluster, ClusterBroadcast, ClusterDeliver, ClusterHook, Interest};
 use crate::groups::Registry;
 use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
 use crate::{
@@ -231,6 +232,9 @@ pub struct Supervisor {
     stats: Addr<Stats>,
     /// Sweep period and idle limit.
     config: SupervisorConfig,
+    /// The link to the other servers of a cluster, if any: it gets every publish and
+    /// broadcast after local delivery, and every change of local interest.
+    cluster: Option<Arc<dyn ClusterHook>>,
 }
 
 impl Supervisor {
@@ -247,6 +251,22 @@ impl Supervisor {
             subscribers: Vec::new(),
             stats,
             config,
+            cluster: None,
+        }
+    }
+
+    /// Tells the cluster link that `protocol`'s group gained its first member or lost
+    /// its last (dialed groups are this process's own and stay out of the cluster).
+    fn protocol_interest(&self, protocol: &'static str, added: bool) {
+        let Some(cluster) = &self.cluster else { return };
+        if self.dialed.contains(protocol) {
+            return;
+        }
+        let members = self.groups.get(protocol).map_or(0, HashMap::len);
+        match (added, members) {
+            (false, 0) => cluster.interest(Interest::Protocol(protocol), false),
+            (true, 1) => cluster.interest(Interest::Protocol(protocol), true),
+            _ => {}
         }
     }
 
@@ -264,8 +284,18 @@ impl Supervisor {
             reason => reason,
         };
         let member = self.groups.get_mut(protocol)?.remove(&id)?;
+        self.protocol_interest(protocol, false);
+        let left = match self.cluster.is_some() {
+            true => self.named.groups_of(id),
+            false => Vec::new(),
+        };
         if self.named.leave_all(id) > 0 {
             self.stats.do_send(self.named.counts());
+        }
+        if let Some(cluster) = &self.cluster {
+            for group in left.into_iter().filter(|g| !self.named.has_members(g)) {
+                cluster.interest(Interest::Group(group), false);
+            }
         }
         let peer = member.status.peer;
         let silent_hangup = matches!(reason, RemovalReason::PeerClosed | RemovalReason::IoError)
@@ -318,6 +348,13 @@ impl Supervisor {
             .flat_map(|(_, g)| g.values())
     }
 
+    /// The cluster link, for a broadcast to a group that is not a dialed one.
+    fn cluster_for(&self, protocol: &str) -> Option<&Arc<dyn ClusterHook>> {
+        self.cluster
+            .as_ref()
+            .filter(|_| !self.dialed.contains(protocol))
+    }
+
     fn members_of(&self, protocol: &str) -> impl Iterator<Item = &Member> {
         self.groups
             .get(protocol)
@@ -362,10 +399,12 @@ impl Handler<Register> for Supervisor {
         self.index.insert(status.id, status.protocol);
         let close = member.close.clone();
         let id = status.id;
+        let status_protocol = status.protocol;
         self.groups
             .entry(status.protocol)
             .or_default()
             .insert(id, member);
+        self.protocol_interest(status_protocol, true);
         if self.shutting_down {
             self.remove(id, RemovalReason::Shutdown);
             close.do_send(Close(RemovalReason::Shutdown));
@@ -418,6 +457,9 @@ impl Handler<Broadcast> for Supervisor {
             member.deliver.do_send(Deliver(msg.packet.clone()));
             n += 1;
         }
+        if let Some(cluster) = self.cluster_for(msg.protocol) {
+            cluster.broadcast(msg.protocol, std::slice::from_ref(&msg.packet));
+        }
         n
     }
 }
@@ -434,6 +476,9 @@ impl Handler<BroadcastBatch> for Supervisor {
                 .deliver_batch
                 .do_send(DeliverBatch(msg.packets.clone()));
             n += 1;
+        }
+        if let Some(cluster) = self.cluster_for(msg.protocol) {
+            cluster.broadcast(msg.protocol, &msg.packets);
         }
         n
     }
@@ -551,7 +596,12 @@ impl Handler<GetStats> for Supervisor {
         // the opening of every connection this supervisor registered is then already
         // in the stats actor's mailbox ahead of the query.
         let stats = self.stats.clone();
-        Box::pin(async move { stats.send(msg).await.unwrap_or_default() })
+        let cluster = self.cluster.as_ref().map(|c| c.counters());
+        Box::pin(async move {
+            let mut snapshot = stats.send(msg).await.unwrap_or_default();
+            snapshot.cluster = cluster;
+            snapshot
+        })
     }
 }
 
@@ -590,8 +640,13 @@ impl Handler<Join> for Supervisor {
     type Result = ();
     fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
         // A join that arrives after its connection's removal must not outlive it.
+        let group = msg.group.clone();
+        let new_room = !self.named.has_members(&group);
         if self.index.contains_key(&msg.id) && self.named.join(msg) {
             self.stats.do_send(self.named.counts());
+            if let (true, Some(cluster)) = (new_room, &self.cluster) {
+                cluster.interest(Interest::Group(group), true);
+            }
         }
     }
 }
@@ -601,6 +656,9 @@ impl Handler<Leave> for Supervisor {
     fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
         if self.named.leave(msg.id, &msg.group) {
             self.stats.do_send(self.named.counts());
+            if let (false, Some(cluster)) = (self.named.has_members(&msg.group), &self.cluster) {
+                cluster.interest(Interest::Group(msg.group), false);
+            }
         }
     }
 }
@@ -613,15 +671,24 @@ impl Handler<Publish> for Supervisor {
             message: msg.message,
             encoded: None,
         };
-        self.named.publish(std::slice::from_ref(&message), None)
+        let handed = self.named.publish(std::slice::from_ref(&message), None);
+        if let Some(cluster) = &self.cluster {
+            cluster.published(std::slice::from_ref(&message));
+        }
+        handed
     }
 }
 
 impl Handler<PublishBatch> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: PublishBatch, _: &mut Context<Self>) -> usize {
-        self.named
-            .publish(&msg.messages, Some((msg.publisher, msg.protocol)))
+        let handed = self
+            .named
+            .publish(&msg.messages, Some((msg.publisher, msg.protocol)));
+        if let Some(cluster) = &self.cluster {
+            cluster.published(&msg.messages);
+        }
+        handed
     }
 }
 
@@ -644,5 +711,49 @@ impl Handler<ListGroups> for Supervisor {
     type Result = MessageResult<ListGroups>;
     fn handle(&mut self, _: ListGroups, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.named.list())
+    }
+}
+
+impl Handler<AttachCluster> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, AttachCluster(cluster): AttachCluster, _: &mut Context<Self>) {
+        for group in self.named.names() {
+            cluster.interest(Interest::Group(group.clone()), true);
+        }
+        for (&protocol, members) in &self.groups {
+            if !members.is_empty() && !self.dialed.contains(protocol) {
+                cluster.interest(Interest::Protocol(protocol), true);
+            }
+        }
+        self.cluster = Some(cluster);
+    }
+}
+
+impl Handler<ClusterDeliver> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: ClusterDeliver, _: &mut Context<Self>) -> usize {
+        let messages: Vec<Published> = msg
+            .messages
+            .into_iter()
+            .map(|message| Published {
+                group: msg.group.clone(),
+                message,
+                encoded: None,
+            })
+            .collect();
+        self.named.publish(&messages, None)
+    }
+}
+
+impl Handler<ClusterBroadcast> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: ClusterBroadcast, _: &mut Context<Self>) -> usize {
+        let packets: Arc<[Bytes]> = Arc::from(msg.packets);
+        let mut n = 0;
+        for member in self.members_of(msg.protocol) {
+            member.deliver_batch.do_send(DeliverBatch(packets.clone()));
+            n += 1;
+        }
+        n
     }
 }

@@ -7,6 +7,12 @@
 //! Every connection does a PING/PONG before the first broadcast, so the server has
 //! registered it; the sender reads its own copies too (BROADCAST includes the sender),
 //! so that it never becomes a slow consumer itself.
+//!
+//! With `--receivers-addr`, the receivers connect to another server of the same cluster
+//! and the figure is delivery across servers through NATS. That server subscribes to
+//! the broadcasts only once it has connections, so the sender first broadcasts probe
+//! frames (one byte longer than the measured ones, ignored by the receivers) until a
+//! receiver sees one; the clock starts after that.
 
 use super::client::{self, op, FrameReader};
 use super::process::CpuWatch;
@@ -15,7 +21,7 @@ use super::{per_second, round3, BenchError, Target};
 use crate::frame::HEADER_LEN;
 use clap::Args;
 use serde::Serialize;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWriteExt};
@@ -43,6 +49,10 @@ pub struct FanoutArgs {
     /// Payload bytes per frame (at least 8: the sequence number).
     #[arg(long, default_value_t = 64)]
     pub size: usize,
+    /// Connect the receivers to this server instead: another node of the sender's
+    /// cluster, for the cross-node figure.
+    #[arg(long = "receivers-addr", value_name = "ADDR")]
+    pub receivers_addr: Option<std::net::SocketAddr>,
     /// Seconds to wait for every delivery before reporting what arrived.
     #[arg(long = "timeout-s", default_value_t = 60.0)]
     pub timeout_s: f64,
@@ -67,6 +77,7 @@ pub async fn receive<R: AsyncRead + Unpin>(
     size: usize,
     deadline: Instant,
     delivered: &AtomicU64,
+    probed: &AtomicBool,
 ) -> Result<Received, BenchError> {
     let mut reader = FrameReader::new(READ_BUFFER.max(2 * (HEADER_LEN + 1 + size)));
     let mut got = Received {
@@ -84,6 +95,11 @@ pub async fn receive<R: AsyncRead + Unpin>(
         }
         let before = got.count;
         while let Some(frame) = reader.next_frame()? {
+            if frame.opcode == op::BROADCAST && frame.payload.len() == size + 1 {
+                // A probe of a cross-node run: not counted.
+                probed.store(true, Ordering::Relaxed);
+                continue;
+            }
             if frame.opcode != op::BROADCAST || frame.payload.len() != size {
                 return Err(client::unexpected(frame, "a BROADCAST delivery"));
             }
@@ -170,10 +186,19 @@ pub async fn run(args: FanoutArgs) -> Result<serde_json::Value, BenchError> {
     }
     let timeout = Duration::try_from_secs_f64(args.timeout_s)
         .map_err(|_| BenchError::Usage("--timeout-s must be a positive number".to_owned()))?;
-    let mut streams = client::open("fanout", args.target.addr, args.conns + 1).await?;
-    let sender = streams
-        .pop()
-        .ok_or_else(|| BenchError::Usage("no sender".to_owned()))?;
+    let (mut streams, sender) = match args.receivers_addr {
+        None => {
+            let mut streams = client::open("fanout", args.target.addr, args.conns + 1).await?;
+            let sender = streams.pop();
+            (streams, sender)
+        }
+        Some(receivers) => {
+            let streams = client::open("fanout", receivers, args.conns).await?;
+            let sender = client::open("fanout", args.target.addr, 1).await?.pop();
+            (streams, sender)
+        }
+    };
+    let sender = sender.ok_or_else(|| BenchError::Usage("no sender".to_owned()))?;
     let (frames, size) = (args.frames, args.size);
     let expected = frames * args.conns as u64;
     let delivered = Arc::new(AtomicU64::new(0));
@@ -186,18 +211,29 @@ pub async fn run(args: FanoutArgs) -> Result<serde_json::Value, BenchError> {
             )
         })
     };
+    let deadline = Instant::now() + timeout;
+    let probed = Arc::new(AtomicBool::new(args.receivers_addr.is_none()));
+    let mut receivers = tokio::task::JoinSet::new();
+    for stream in streams.drain(..) {
+        let (delivered, probed) = (delivered.clone(), probed.clone());
+        receivers.spawn(async move {
+            receive(stream, frames, size, deadline, &delivered, &probed).await
+        });
+    }
+    let (own_copies, mut sink) = sender.into_split();
+    let own = tokio::spawn(async move {
+        let (none, probes) = (AtomicU64::new(0), AtomicBool::new(false));
+        receive(own_copies, frames, size, deadline, &none, &probes).await
+    });
+    let probe = client::frame_batch(op::BROADCAST, size + 1, 1);
+    while !probed.load(Ordering::Relaxed) && Instant::now() < deadline {
+        sink.write_all(&probe)
+            .await
+            .map_err(BenchError::io("send a probe"))?;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let cpu = CpuWatch::start(args.target.pid)?;
     let start = Instant::now();
-    let deadline = start + timeout;
-    let mut receivers = tokio::task::JoinSet::new();
-    for stream in streams {
-        let delivered = delivered.clone();
-        receivers.spawn(async move { receive(stream, frames, size, deadline, &delivered).await });
-    }
-    let (own_copies, sink) = sender.into_split();
-    let own = tokio::spawn(async move {
-        receive(own_copies, frames, size, deadline, &AtomicU64::new(0)).await
-    });
     // Keep the write half until the end: dropping it would end the sender's stream.
     let _sink = send(sink, frames, size).await?;
     let mut deliveries = 0;

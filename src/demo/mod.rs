@@ -15,6 +15,7 @@
 //! monitoring endpoints are served on `ADDR` while the demo runs.
 
 mod cast;
+mod cluster;
 mod hung;
 mod room;
 mod table;
@@ -142,7 +143,16 @@ fn front_config(backends: Vec<SocketAddr>) -> Config {
 /// process exit status.
 pub fn run(seconds: u64, http: Option<SocketAddr>) -> i32 {
     let seconds = seconds.max(MIN_SECONDS);
-    match actix_rt::System::new().block_on(demo(seconds, http)) {
+    let outcome = actix_rt::System::new().block_on(demo(seconds, http));
+    let outcome = match (outcome, cluster::nats_binary()) {
+        (Ok(true), Some(nats)) => actix_rt::System::new().block_on(cluster::scene(nats)),
+        (Ok(true), None) => {
+            println!("cluster scene skipped: no nats-server (apt-get install nats-server)");
+            Ok(true)
+        }
+        (other, _) => other,
+    };
+    match outcome {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
