@@ -12,7 +12,8 @@
 //! them all). At the end it prints a summary and exits 0 only if every misbehaviour led
 //! to the expected removal, the outage was seen and healed, and every room member got
 //! every message. With `--http ADDR` the front server's dashboard and read-only
-//! monitoring endpoints are served on `ADDR` while the demo runs.
+//! monitoring endpoints are served on `ADDR` while the demo runs. When a `nats-server`
+//! can be found, a cluster scene follows (see the `cluster` module).
 
 mod cast;
 mod cluster;
