@@ -185,7 +185,62 @@ pub fn families(snapshot: &Snapshot) -> Vec<Family> {
             }],
         });
     }
+    if let Some(cluster) = &snapshot.cluster {
+        out.extend(cluster_families(cluster));
+    }
     out
+}
+
+/// The cluster link's figures, labelled with this node's name.
+fn cluster_families(cluster: &switchboard::cluster::ClusterCounters) -> Vec<Family> {
+    let node = || vec![("node", cluster.node.clone())];
+    let one = |name, help, kind, value| Family {
+        name,
+        help,
+        kind,
+        samples: vec![Sample {
+            labels: node(),
+            value,
+        }],
+    };
+    vec![
+        one(
+            "switchboard_cluster_connected",
+            "Whether the cluster link is connected (1) or not (0)",
+            Kind::Gauge,
+            u64::from(cluster.connected),
+        ),
+        one(
+            "switchboard_cluster_published",
+            "Messages handed to the cluster for other nodes",
+            Kind::Counter,
+            cluster.published_total,
+        ),
+        one(
+            "switchboard_cluster_received",
+            "Messages received from other nodes",
+            Kind::Counter,
+            cluster.received_total,
+        ),
+        one(
+            "switchboard_cluster_failed",
+            "Messages for other nodes that could not be handed to the cluster",
+            Kind::Counter,
+            cluster.failed_total,
+        ),
+        one(
+            "switchboard_cluster_slow_consumer",
+            "Times the cluster transport dropped messages read too slowly",
+            Kind::Counter,
+            cluster.slow_consumer_total,
+        ),
+        one(
+            "switchboard_cluster_disconnects",
+            "Times the connection to the cluster transport was lost",
+            Kind::Counter,
+            cluster.disconnects_total,
+        ),
+    ]
 }
 
 /// Writes fixed families on each scrape (a snapshot does not change once taken).
@@ -291,6 +346,37 @@ mod tests {
             .map(|f| f.name)
             .collect();
         assert_eq!(names, ["switchboard_groups", "switchboard_group_members"]);
+    }
+
+    #[test]
+    fn cluster_figures_appear_only_with_a_cluster() {
+        let without = encode(&snapshot()).unwrap();
+        assert!(!without.contains("switchboard_cluster"), "{without}");
+        let snap = Snapshot {
+            cluster: Some(switchboard::cluster::ClusterCounters {
+                node: "a".to_owned(),
+                connected: true,
+                published_total: 5,
+                received_total: 7,
+                failed_total: 2,
+                slow_consumer_total: 0,
+                disconnects_total: 1,
+            }),
+            ..snapshot()
+        };
+        let text = encode(&snap).unwrap();
+        assert!(
+            text.contains("switchboard_cluster_connected{node=\"a\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_cluster_failed_total{node=\"a\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("switchboard_cluster_received_total{node=\"a\"} 7\n"),
+            "{text}"
+        );
     }
 
     #[test]
