@@ -69,6 +69,7 @@ async fn a_client_that_never_reads_is_removed_and_memory_stays_bounded() {
     assert_eq!(good.recv().await.0, PONG);
     let rss_before = server.rss_kib();
     let mut slow = FrameClient::connect(server.frame).await;
+    let slow_peer = slow.stream.local_addr().unwrap().to_string();
     let request = encode(ECHO, &vec![1u8; 60_000]);
     // Send ~60 MB of echo requests and never read a reply: the server must stop
     // reading (its queue is bounded) and remove the peer, not buffer the replies.
@@ -102,6 +103,27 @@ async fn a_client_that_never_reads_is_removed_and_memory_stays_bounded() {
     );
     good.send(ECHO, b"after").await;
     assert_eq!(good.recv().await, (ECHO, b"after".to_vec()));
+    // The replies it never took are recorded with their reason, and the record outlives
+    // the connection.
+    let snap = stats_until(&mut good, "the slow client's failures", |s| {
+        s["recent_failures"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["peer"] == slow_peer.as_str()))
+    })
+    .await;
+    let failures = snap["recent_failures"].as_array().unwrap();
+    let its: Vec<&serde_json::Value> = failures
+        .iter()
+        .filter(|f| f["peer"] == slow_peer.as_str())
+        .collect();
+    assert!(
+        its.iter().all(|f| {
+            let reason = f["reason"].as_str().unwrap_or_default();
+            f["protocol"] == "frame"
+                && (reason.contains("write_timeout") || reason.contains("slow_consumer"))
+        }),
+        "{failures:?}"
+    );
 }
 
 #[tokio::test]

@@ -143,8 +143,8 @@ pub use protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
 pub use reason::RemovalReason;
 pub use stats::DeclareDialed;
 pub use stats::{
-    BackendState, DeclareGroup, GetStats, GroupSnapshot, Opened, Removed, Snapshot, Stats,
-    TrafficDelta,
+    BackendState, DeclareGroup, FailureRecord, GetStats, GroupSnapshot, Opened, Removed, Snapshot,
+    Stats, TrafficDelta,
 };
 pub use status::ConnectionStatus;
 pub use supervisor::{

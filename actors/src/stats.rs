@@ -5,10 +5,43 @@
 //! per-protocol breakdown. Because connections batch their counters, a snapshot may
 //! lag the sockets by at most `stats_interval`.
 
-use crate::{GroupCounts, RemovalReason, Traffic};
+use crate::{GroupCounts, RemovalReason, SendFailure, Traffic};
 use actix::prelude::*;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::time::UNIX_EPOCH;
+
+/// Send failures kept for the snapshot, across all connections, newest last.
+const RECENT_FAILURES: usize = 32;
+
+/// The send failures a connection recorded, reported when it stops, so that their
+/// reasons outlive it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Failures {
+    /// The connection's protocol group.
+    pub protocol: &'static str,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// Its most recent send failures, oldest first.
+    pub failures: Vec<SendFailure>,
+}
+
+/// One send failure of some connection, as the snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureRecord {
+    /// The connection's protocol group.
+    pub protocol: &'static str,
+    /// The peer's address.
+    pub peer: String,
+    /// When it was recorded, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
+    /// Why the packet failed.
+    pub reason: String,
+    /// The packet's size in bytes (0 when it was never encoded).
+    pub size: usize,
+}
 
 /// A protocol group exists (so snapshots list it even with no connection).
 #[derive(Message)]
@@ -120,6 +153,8 @@ pub struct Snapshot {
     /// The cluster link's figures; absent without a cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::cluster::ClusterCounters>,
+    /// The last send failures of connections that stopped, newest last (at most 32).
+    pub recent_failures: Vec<FailureRecord>,
 }
 
 /// Running figures of one group.
@@ -146,6 +181,8 @@ pub struct Stats {
     dialed: HashSet<&'static str>,
     /// The named groups' figures, as the supervisor last reported them.
     named: GroupCounts,
+    /// The last send failures of stopped connections, newest last.
+    recent_failures: VecDeque<FailureRecord>,
 }
 
 impl Stats {
@@ -192,6 +229,7 @@ impl Stats {
         snap.refused_packets_total = total.refused_packets;
         snap.groups = self.named.groups;
         snap.group_members = self.named.members;
+        snap.recent_failures = self.recent_failures.iter().cloned().collect();
         snap.backends = self
             .backends
             .iter()
@@ -242,6 +280,29 @@ impl Handler<Removed> for Stats {
     }
 }
 
+impl Handler<Failures> for Stats {
+    type Result = ();
+    fn handle(&mut self, msg: Failures, _: &mut Context<Self>) {
+        let peer = msg.peer.to_string();
+        for failure in msg.failures {
+            let at_unix_ms = failure
+                .at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+            if self.recent_failures.len() == RECENT_FAILURES {
+                self.recent_failures.pop_front();
+            }
+            self.recent_failures.push_back(FailureRecord {
+                protocol: msg.protocol,
+                peer: peer.clone(),
+                at_unix_ms,
+                reason: failure.reason.to_string(),
+                size: failure.size,
+            });
+        }
+    }
+}
+
 impl Handler<TrafficDelta> for Stats {
     type Result = ();
     fn handle(&mut self, msg: TrafficDelta, _: &mut Context<Self>) {
@@ -273,6 +334,35 @@ impl Handler<GetStats> for Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[actix_rt::test]
+    async fn the_last_failures_of_stopped_connections_are_kept_newest_last() {
+        let stats = Stats::default().start();
+        let failure = |n: usize| SendFailure {
+            at: UNIX_EPOCH + std::time::Duration::from_millis(1_000 + n as u64),
+            reason: crate::FailureReason::Removed(RemovalReason::WriteTimeout),
+            size: n,
+        };
+        let peer: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        stats.do_send(Failures {
+            protocol: "frame",
+            peer,
+            failures: (0..RECENT_FAILURES + 5).map(failure).collect(),
+        });
+        let snap = stats.send(GetStats).await.unwrap();
+        assert_eq!(snap.recent_failures.len(), RECENT_FAILURES, "bounded");
+        let newest = snap.recent_failures.last().unwrap();
+        assert_eq!(
+            newest.size,
+            RECENT_FAILURES + 4,
+            "the oldest ones left first"
+        );
+        assert_eq!(newest.at_unix_ms, 1_000 + (RECENT_FAILURES + 4) as u64);
+        assert_eq!(newest.peer, "127.0.0.1:4000");
+        assert_eq!(newest.reason, "removed: write_timeout");
+        let json = serde_json::to_value(&snap).unwrap();
+        assert_eq!(json["recent_failures"][0]["protocol"], "frame");
+    }
 
     #[actix_rt::test]
     async fn aggregates_deltas_openings_and_removals() {

@@ -17,7 +17,7 @@ pub use messages::{ConnectionReport, Inspect, SendFile, SendPacket};
 
 use crate::core::{Conn, Event};
 use crate::protocol::{Outbox, Protocol};
-use crate::stats::{Stats, TrafficDelta};
+use crate::stats::{Failures, Stats, TrafficDelta};
 use crate::supervisor::{BroadcastBatch, Deregister, Gone, Register};
 use crate::transport::Transport;
 use crate::{
@@ -30,7 +30,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 use tokio::net::TcpStream;
 
 /// Bytes read from the socket at once.
@@ -263,6 +263,15 @@ impl<P: Protocol> Actor for Connection<P> {
         self.core.handle_stopped(now());
         while let Some(event) = self.core.poll_event() {
             self.tell(event, ctx);
+        }
+        // The reasons of its send failures outlive the connection in the stats.
+        let failures = self.core.recent_failures(now(), SystemTime::now());
+        if !failures.is_empty() {
+            self.stats.do_send(Failures {
+                protocol: P::NAME,
+                peer: self.status.peer,
+                failures,
+            });
         }
         self.supervisor.do_send(Gone(self.id()));
     }
