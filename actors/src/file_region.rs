@@ -1,5 +1,5 @@
-//! A region of a file sent to a peer without passing through our memory (seed 002,
-//! MINA's `FileRegion`; Netty's `DefaultFileRegion`).
+//! A region of a file sent to a peer without passing through our memory (MINA's
+//! `FileRegion`, Netty's `DefaultFileRegion`).
 //!
 //! A region waits in a connection's outbound queue in order with the packets around
 //! it. When it reaches the front, the kernel copies it from the page cache straight to

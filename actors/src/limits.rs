@@ -1,4 +1,4 @@
-//! The knobs of the library, with defaults from PROTOCOL.md.
+//! The knobs of the library. Every default is stated on its field; `Default` gives them all.
 
 use crate::outbound::QueueLimits;
 use std::time::Duration;
@@ -7,41 +7,46 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Bytes queued for a peer at most; a packet past it makes the peer a slow consumer.
+    /// Default: 4 MiB.
     pub max_outbound_bytes: usize,
     /// Queued bytes with no write progress for this long remove the connection.
+    /// Default: 10 s.
     pub write_timeout: Duration,
-    /// Error packets over a connection's lifetime before it is removed.
+    /// Error packets over a connection's lifetime before it is removed. Default: 3.
     pub max_error_packets: u32,
-    /// How long a closing connection may spend flushing what is queued.
+    /// How long a closing connection may spend flushing what is queued. Default: 5 s.
     pub close_timeout: Duration,
     /// After the write half is shut, how long inbound data is read and discarded, so
     /// the close does not turn into a reset that destroys the last replies in flight.
+    /// Default: 2 s.
     pub linger: Duration,
-    /// Bytes written per turn before yielding to other connections (seed 002).
+    /// Bytes written per turn before yielding to other connections. Default: 96 KiB.
     pub flush_budget: usize,
-    /// Bytes read per turn before yielding to other connections.
+    /// Bytes read per turn before yielding to other connections. Default: 64 KiB.
     pub read_budget: usize,
     /// Reading pauses while this many bytes are queued (the peer's own requests wait in
-    /// its socket instead of in our memory) and resumes below half of it.
+    /// its socket instead of in our memory) and resumes below half of it. Default: 2 MiB.
     pub read_pause_bytes: usize,
-    /// Deferred replies outstanding at once before reading pauses.
+    /// Deferred replies outstanding at once before reading pauses. Default: 64.
     pub max_deferred: usize,
     /// Send failures kept per connection (older ones are dropped, all are counted).
+    /// Default: 64.
     pub max_failure_records: usize,
-    /// How often traffic counters are reported to the stats actor.
+    /// How often traffic counters are reported to the stats actor. Default: 500 ms.
     pub stats_interval: Duration,
     /// Packets below this size are coalesced into one buffer before writing.
+    /// Default: 1024 bytes.
     pub coalesce_below: usize,
     /// A frame whose first byte arrived this long ago and that is still incomplete
     /// removes the connection (`frame_timeout`): a trickler is not idle, but it is not
-    /// sending a request either.
+    /// sending a request either. Default: 30 s.
     pub frame_timeout: Duration,
     /// When nothing was received, sent, or either, for this long, the protocol's
     /// [`on_idle`](crate::Protocol::on_idle) is called (Netty's `IdleStateHandler`);
-    /// a server heartbeat is a reply to [`Idle::Read`](crate::Idle::Read).
+    /// a server heartbeat is a reply to [`Idle::Read`](crate::Idle::Read). Default: all off.
     pub idle: IdleLimits,
     /// How long a TLS handshake may take before the connection is removed
-    /// (`tls_handshake`).
+    /// (`tls_handshake`). Default: 10 s.
     pub tls_handshake_timeout: Duration,
 }
 

@@ -1,8 +1,8 @@
 //! The stats actor: aggregates what connections really did and answers snapshots.
 //!
 //! Connections report batched [`TrafficDelta`]s; the supervisor reports openings and
-//! removals and the named groups' figures. A [`Snapshot`] is a serde value with the keys of PROTOCOL.md plus a
-//! per-protocol breakdown. Because connections batch their counters, a snapshot may
+//! removals and the named groups' figures. A [`Snapshot`] is a serde value (the demo
+//! server answers STATS with it) with totals and a per-protocol breakdown. Because connections batch their counters, a snapshot may
 //! lag the sockets by at most `stats_interval`.
 
 use crate::{GroupCounts, RemovalReason, SendFailure, Traffic};
@@ -114,7 +114,7 @@ pub struct GroupSnapshot {
     pub send_failures: u64,
 }
 
-/// The stats snapshot of PROTOCOL.md, plus a per-protocol breakdown.
+/// Every figure at one moment: totals, and the same per protocol group.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Snapshot {
     /// Registered connections per protocol group.

@@ -1,7 +1,8 @@
 //! Why a destination did not ack a send.
 //!
 //! Every destination of a send ends up either acked or faulty with exactly one
-//! [`Fault`]; its `Display` form is the reason string of PROTOCOL.md's delivery report.
+//! [`Fault`]; its `Display` form is the reason a delivery report names (`timeout`,
+//! `not connected`, ...).
 
 use std::fmt;
 

@@ -1,4 +1,4 @@
-//! The byte-bounded outbound queue of one connection (seed 002, Netty's
+//! The byte-bounded outbound queue of one connection (Netty's
 //! `ChannelOutboundBuffer`).
 //!
 //! Small packets are coalesced into one growing tail buffer, so a burst of replies
