@@ -20,7 +20,13 @@ pub(crate) enum Waiter {
         deadline: Instant,
     },
     /// An application request.
-    Send(Reply),
+    Send {
+        /// Where the outcome goes.
+        reply: Reply,
+        /// When it times out: an ack arriving at or after it is late, even if the
+        /// expiry timer has not run yet.
+        deadline: Instant,
+    },
 }
 
 /// The destination's handle on one connected sender.
@@ -37,7 +43,7 @@ impl Link {
     /// Tells everyone still waiting on this link that it failed with `fault`.
     pub fn fail_all(&mut self, fault: &Fault) {
         for waiter in self.acks.drain() {
-            if let Waiter::Send(reply) = waiter {
+            if let Waiter::Send { reply, .. } = waiter {
                 let _ = reply.send(Err(fault.clone()));
             }
         }

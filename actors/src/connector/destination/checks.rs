@@ -6,6 +6,7 @@
 use super::Destination;
 use crate::connector::acks::Matched;
 use crate::connector::backend::{Answer, Backend};
+use crate::connector::health::in_time;
 use crate::connector::link::{queue_outcome, Waiter};
 use crate::connector::Fault;
 use crate::{Close, ConnId, Deliver, RemovalReason};
@@ -27,12 +28,18 @@ impl<B: Backend> Destination<B> {
                 let effect = self.health.check_answered(id, deadline, Instant::now());
                 self.apply(id, effect, ctx);
             }
-            Matched::Live(_, Waiter::Send(reply)) => {
+            Matched::Live(_, Waiter::Send { reply, deadline }) => {
                 let effect = self.health.heard(id);
                 self.apply(id, effect, ctx);
-                let outcome = match answer {
-                    Answer::Refused(reason) => Err(Fault::Refused(reason)),
-                    Answer::Ack | Answer::Unsolicited => Ok(()),
+                let outcome = if !in_time(deadline, Instant::now()) {
+                    // Past its deadline, before the expiry ran: late, as if it had.
+                    self.counts.late_acks += 1;
+                    Err(Fault::Timeout)
+                } else {
+                    match answer {
+                        Answer::Refused(reason) => Err(Fault::Refused(reason)),
+                        Answer::Ack | Answer::Unsolicited => Ok(()),
+                    }
                 };
                 let _ = reply.send(outcome);
                 self.finish(id, ctx);

@@ -123,7 +123,9 @@ impl<B: Backend> Destination<B> {
         };
         let deliver = link.deliver.clone();
         let reply_when_queued = if wait_for_ack {
-            if let Err(Waiter::Send(reply)) = link.acks.push(seq, Waiter::Send(reply)) {
+            if let Err(Waiter::Send { reply, .. }) =
+                link.acks.push(seq, Waiter::Send { reply, deadline })
+            {
                 let _ = reply.send(Err(Fault::NoSenderAvailable));
                 return;
             }
@@ -157,7 +159,7 @@ impl<B: Backend> Destination<B> {
         if let Err(fault) = outcome {
             // Never written: no answer will come, so it must not wait in the ack queue.
             let cancelled = self.link_mut(id).and_then(|link| link.acks.cancel(seq));
-            if let Some(Waiter::Send(reply)) = cancelled {
+            if let Some(Waiter::Send { reply, .. }) = cancelled {
                 let _ = reply.send(Err(fault));
                 self.finish(id, ctx);
             }
@@ -168,7 +170,7 @@ impl<B: Backend> Destination<B> {
     pub(super) fn expire(&mut self, id: ConnId, seq: u64, ctx: &mut Context<Self>) {
         let expired = self.link_mut(id).and_then(|link| link.acks.expire(seq));
         match expired {
-            Some(Waiter::Send(reply)) => {
+            Some(Waiter::Send { reply, .. }) => {
                 let _ = reply.send(Err(Fault::Timeout));
                 self.finish(id, ctx);
             }
