@@ -1,0 +1,119 @@
+//! The one admission rule: every packet offered to the connection, from its own handler
+//! or from outside, is queued, held in reply order, or refused with the refusal recorded;
+//! and the accounting of what the socket (or a TLS layer) confirmed.
+
+use super::*;
+
+impl<P: Protocol> Conn<P> {
+    // ----- admission -----------------------------------------------------------------
+
+    /// Queues its own reply now, or holds it behind outstanding deferred replies.
+    pub(super) fn send_in_order(&mut self, now: Instant, out: Outgoing<P::Response>) {
+        if self.replies.is_clear() {
+            // A refusal is recorded where it happens; a reply has no caller to tell.
+            let _ = self.admit(now, Origin::Own, out);
+        } else {
+            self.replies.hold(out);
+        }
+    }
+
+    pub(super) fn release_ready(&mut self, now: Instant) {
+        while let Some(ready) = self.replies.pop_ready() {
+            let _ = self.admit(now, Origin::Own, ready);
+        }
+    }
+
+    /// The one admission rule: open connections take everything; a closing one takes
+    /// only its own last replies; a packet past `max_outbound_bytes` is refused and
+    /// makes the peer a slow consumer. Every refusal is recorded.
+    pub(super) fn admit(
+        &mut self,
+        now: Instant,
+        origin: Origin,
+        out: Outgoing<P::Response>,
+    ) -> Result<(), SendError> {
+        let open = match self.phase {
+            Phase::Open => true,
+            Phase::Closing => origin == Origin::Own,
+            Phase::Lingering => false,
+            // Nothing is counted any more: the caller alone learns of the refusal.
+            Phase::Done => return Err(SendError::Closing),
+        };
+        if !open {
+            return Err(self.refuse(now, SendError::Closing, out.known_size()));
+        }
+        let was_empty = self.queue.is_empty();
+        let (outcome, size) = match out {
+            Outgoing::Response(response) => {
+                let codec = &mut self.codec;
+                match self.queue.encode_with(|buf| codec.encode(response, buf)) {
+                    Ok(0) => return Ok(()),
+                    Ok(size) => (Ok(()), size),
+                    Err(EncodeRefused::Encode(e)) => {
+                        log::warn!("encode failed: {e}");
+                        (Err(SendError::Encode(e.to_string())), 0)
+                    }
+                    Err(EncodeRefused::OverBudget(over)) => (Err(over.into()), over.packet),
+                }
+            }
+            Outgoing::Packet(packet) if packet.is_empty() => (Err(SendError::Empty), 0),
+            Outgoing::Packet(packet) => {
+                let size = packet.len();
+                (self.queue.push(packet).map_err(SendError::from), size)
+            }
+            Outgoing::File(region) => {
+                let size = region.remaining() as usize;
+                if !self.queue.push_file(region) {
+                    return Ok(());
+                }
+                (Ok(()), size)
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                if was_empty {
+                    self.timers.set_write_since(now);
+                }
+                self.ledger.queued();
+                Ok(())
+            }
+            Err(e) => {
+                let slow = matches!(e, SendError::OverBudget { .. });
+                self.refuse(now, e.clone(), size);
+                if slow {
+                    let reason = RemovalReason::SlowConsumer;
+                    self.abort(now, reason, FailureReason::Removed(reason));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Records a refused packet; returns the refusal for the caller.
+    pub(super) fn refuse(&mut self, now: Instant, err: SendError, size: usize) -> SendError {
+        self.ledger
+            .refused(now, FailureReason::Refused(err.clone()), size);
+        err
+    }
+
+    pub(super) fn confirm(&mut self, confirmed: usize) {
+        let Some(pending) = self.unconfirmed.as_mut() else {
+            return;
+        };
+        pending.confirmed_offset += confirmed as u64;
+        let mut packets = 0;
+        while pending
+            .ends
+            .front()
+            .is_some_and(|&end| end <= pending.confirmed_offset)
+        {
+            pending.ends.pop_front();
+            packets += 1;
+        }
+        if pending.ends.is_empty() && pending.confirmed_offset == self.queue.written_offset() {
+            // Caught up: back to the plain path, and nothing kept.
+            self.unconfirmed = None;
+        }
+        self.ledger.sent(confirmed, packets);
+    }
+}

@@ -1,0 +1,149 @@
+//! What the connection does with bytes that arrived: cut them into packets with the
+//! protocol's codec, hand each request to the handler, and carry out the actions it
+//! asked for (reply, broadcast, publish, defer, join, leave, count a bad packet, close).
+
+use super::*;
+
+impl<P: Protocol> Conn<P> {
+    // ----- reading -------------------------------------------------------------------
+
+    pub(super) fn decode_all(&mut self, now: Instant) {
+        let mut decoded = false;
+        let mut held = false;
+        while self.phase == Phase::Open {
+            if self.replies.outstanding() >= self.limits.max_deferred {
+                // Requests already read wait here until a deferred reply is ready: one
+                // read must not start more than `max_deferred` of them.
+                held = true;
+                break;
+            }
+            match self.codec.decode(&mut self.read_buf) {
+                Ok(Some(Inbound::Request(request))) => {
+                    decoded = true;
+                    self.ledger.received_packet();
+                    self.protocol.handle(request, &mut self.outbox);
+                    self.run_actions(now);
+                }
+                Ok(Some(Inbound::Bad(reason))) => {
+                    decoded = true;
+                    self.ledger.received_packet();
+                    self.bad_packet(now, &reason);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    // The stream cannot be trusted any more: one error packet, the error
+                    // reply, and removal at once.
+                    self.ledger.received_packet();
+                    self.ledger.error_packet();
+                    let reason = e.to_string();
+                    log::debug!("framing error: {reason}");
+                    self.last_word(now, &reason);
+                    self.read_buf = BytesMut::new();
+                    self.begin_close(now, RemovalReason::ErrorPackets);
+                }
+            }
+        }
+        if self.read_buf.is_empty() || self.phase != Phase::Open {
+            self.read_buf = BytesMut::new();
+            // Nothing left to decode: the action list is not kept between reads either.
+            self.outbox.actions = Vec::new();
+            self.timers.set_frame_started(None);
+        } else if held {
+            // What is left waits for us, not for the peer: no frame deadline.
+            self.timers.set_frame_started(None);
+        } else if decoded || self.timers.frame_started().is_none() {
+            // What is left began in the bytes that just arrived.
+            self.timers.set_frame_started(Some(now));
+        }
+    }
+
+    pub(super) fn run_actions(&mut self, now: Instant) {
+        // Reuse the action list's allocation from one request to the next.
+        let mut actions = std::mem::take(&mut self.outbox.actions);
+        for action in actions.drain(..) {
+            self.act(now, action);
+        }
+        self.outbox.actions = actions;
+    }
+
+    pub(super) fn act(&mut self, now: Instant, action: Action<P::Response>) {
+        match action {
+            Action::Reply(response) => self.send_in_order(now, Outgoing::Response(response)),
+            Action::Broadcast(response) => self.broadcast(now, response),
+            Action::Defer(reply) => {
+                // A deferred reply may read shared figures (a stats snapshot): report ours first.
+                self.report();
+                let seq = self.replies.defer();
+                self.events.push_back(Event::Defer { seq, reply });
+            }
+            Action::SendFile(region) => self.send_in_order(now, Outgoing::File(region)),
+            Action::Bad(reason) => self.bad_packet(now, &reason),
+            Action::Close(reason) => self.begin_close(now, reason),
+            Action::Join(group) => {
+                let encoder = self.group_encoder();
+                self.events.push_back(Event::Join(group, encoder));
+            }
+            Action::Leave(group) => self.events.push_back(Event::Leave(group)),
+            Action::Publish {
+                group,
+                message,
+                member,
+            } => self.publish(now, group, message, member),
+        }
+    }
+
+    /// Publishes to a named group: a member's own copy is encoded here and joins its
+    /// queue in order with its replies (an encode failure is its send failure); the
+    /// message goes to the other members after this event, with that encoding for the
+    /// members of this protocol.
+    pub(super) fn publish(&mut self, now: Instant, group: GroupName, message: Bytes, member: bool) {
+        let encoded = member.then(|| self.group_encoder().encode(&group, &message));
+        match &encoded {
+            Some(Ok(packet)) => self.send_in_order(now, Outgoing::Packet(packet.clone())),
+            Some(Err(e)) => {
+                log::debug!("group message not encodable for {}: {e}", P::NAME);
+                let refusal = SendError::Encode(e.clone());
+                self.ledger.refused(now, FailureReason::Refused(refusal), 0);
+            }
+            None => {}
+        }
+        self.publishes.push(Published {
+            group,
+            message,
+            encoded,
+        });
+    }
+
+    pub(super) fn bad_packet(&mut self, now: Instant, reason: &str) {
+        let count = self.ledger.error_packet();
+        self.last_word(now, reason);
+        if count >= self.limits.max_error_packets {
+            self.begin_close(now, RemovalReason::ErrorPackets);
+        }
+    }
+
+    /// Queues the protocol's error reply for `reason`, in order with the other replies.
+    pub(super) fn last_word(&mut self, now: Instant, reason: &str) {
+        if let Some(reply) = self.protocol.error_reply(reason) {
+            self.send_in_order(now, Outgoing::Response(reply));
+        }
+    }
+
+    /// Encodes a broadcast once: this connection's copy joins its own queue in order
+    /// with its replies, and the same bytes go to the others after this event.
+    pub(super) fn broadcast(&mut self, now: Instant, response: P::Response) {
+        let mut buf = BytesMut::new();
+        match self.codec.encode(response, &mut buf) {
+            Ok(()) => {
+                let packet = buf.freeze();
+                self.broadcasts.push(packet.clone());
+                self.send_in_order(now, Outgoing::Packet(packet));
+            }
+            Err(e) => {
+                log::warn!("broadcast encode failed: {e}");
+                let refusal = SendError::Encode(e.to_string());
+                self.ledger.refused(now, FailureReason::Refused(refusal), 0);
+            }
+        }
+    }
+}
