@@ -1,0 +1,127 @@
+//! Named groups in the supervisor: joins, leaves, publishes and member queries, and
+//! what a cluster link hands over from other servers.
+
+use super::listing::member_info;
+use super::*;
+
+impl Handler<Join> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
+        // A join that arrives after its connection's removal must not outlive it.
+        let group = msg.group.clone();
+        let new_room = !self.named.has_members(&group);
+        if self.index.contains_key(&msg.id) && self.named.join(msg) {
+            self.stats.do_send(self.named.counts());
+            if let (true, Some(cluster)) = (new_room, &self.cluster) {
+                cluster.interest(Interest::Group(group), true);
+            }
+        }
+    }
+}
+
+impl Handler<Leave> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+        if self.named.leave(msg.id, &msg.group) {
+            self.stats.do_send(self.named.counts());
+            if let (false, Some(cluster)) = (self.named.has_members(&msg.group), &self.cluster) {
+                cluster.interest(Interest::Group(msg.group), false);
+            }
+        }
+    }
+}
+
+impl Handler<Publish> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: Publish, _: &mut Context<Self>) -> usize {
+        let message = Published {
+            group: msg.group,
+            message: msg.message,
+            encoded: None,
+        };
+        let handed = self.named.publish(std::slice::from_ref(&message), None);
+        if let Some(cluster) = &self.cluster {
+            cluster.published(std::slice::from_ref(&message));
+        }
+        handed
+    }
+}
+
+impl Handler<PublishBatch> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: PublishBatch, _: &mut Context<Self>) -> usize {
+        let handed = self
+            .named
+            .publish(&msg.messages, Some((msg.publisher, msg.protocol)));
+        if let Some(cluster) = &self.cluster {
+            cluster.published(&msg.messages);
+        }
+        handed
+    }
+}
+
+impl Handler<GroupMembers> for Supervisor {
+    type Result = MessageResult<GroupMembers>;
+    fn handle(&mut self, msg: GroupMembers, _: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        let mut ids = self.named.members(&msg.0);
+        ids.sort_unstable();
+        let list = ids
+            .into_iter()
+            .filter_map(|id| self.member(id))
+            .map(|m| member_info(m, now))
+            .collect();
+        MessageResult(list)
+    }
+}
+
+impl Handler<ListGroups> for Supervisor {
+    type Result = MessageResult<ListGroups>;
+    fn handle(&mut self, _: ListGroups, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.named.list())
+    }
+}
+
+impl Handler<AttachCluster> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, AttachCluster(cluster): AttachCluster, _: &mut Context<Self>) {
+        for group in self.named.names() {
+            cluster.interest(Interest::Group(group.clone()), true);
+        }
+        for (&protocol, members) in &self.groups {
+            if !members.is_empty() && !self.dialed.contains(protocol) {
+                cluster.interest(Interest::Protocol(protocol), true);
+            }
+        }
+        self.cluster = Some(cluster);
+    }
+}
+
+impl Handler<ClusterDeliver> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: ClusterDeliver, _: &mut Context<Self>) -> usize {
+        let messages: Vec<Published> = msg
+            .messages
+            .into_iter()
+            .map(|message| Published {
+                group: msg.group.clone(),
+                message,
+                encoded: None,
+            })
+            .collect();
+        self.named.publish(&messages, None)
+    }
+}
+
+impl Handler<ClusterBroadcast> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: ClusterBroadcast, _: &mut Context<Self>) -> usize {
+        let packets: Arc<[Bytes]> = Arc::from(msg.packets);
+        let mut n = 0;
+        for member in self.members_of(msg.protocol) {
+            member.deliver_batch.do_send(DeliverBatch(packets.clone()));
+            n += 1;
+        }
+        n
+    }
+}
