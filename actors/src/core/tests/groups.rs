@@ -1,0 +1,115 @@
+//! Named groups in the core: own copies in order, membership, encode failures.
+
+use super::*;
+
+#[test]
+fn own_publish_copies_come_before_a_later_reply() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    let mut burst = request(b'J', 0);
+    for _ in 0..300 {
+        burst.extend(request(b'P', 20));
+    }
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    h.write_all();
+    let written = h.written();
+    let seqs: Vec<u32> = written.iter().map(|w| w.1).collect();
+    assert_eq!(seqs, (0..301).collect::<Vec<u32>>(), "in request order");
+    assert_eq!(
+        written[300].2, 5,
+        "the reply to the last request comes last"
+    );
+    assert_eq!(h.memberships, [(GroupName::from(GROUP), true)]);
+    assert_eq!(h.published.len(), 300, "every message goes to the others");
+    // The others of this protocol get the bytes this connection encoded: once only.
+    let mut wire = &h.wire[..];
+    for message in &h.published {
+        let Some(Ok(packet)) = &message.encoded else {
+            panic!("a member's own encoding is handed on");
+        };
+        let copy;
+        (copy, wire) = wire.split_at(packet.len());
+        assert_eq!(copy, &packet[..]);
+    }
+    h.check();
+}
+
+#[test]
+fn a_publisher_that_is_not_a_member_gets_no_copy() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.send(&request(b'P', 3));
+    h.send(&request(b'E', 0));
+    h.feed_all();
+    h.write_all();
+    assert_eq!(h.written().len(), 1, "only the reply");
+    assert_eq!(h.published.len(), 1);
+    assert!(h.published[0].encoded.is_none(), "nothing encoded here");
+    assert_eq!(&h.published[0].message[..], &request(b'P', 3)[2..]);
+    h.check();
+}
+
+#[test]
+fn a_second_join_and_a_leave_of_a_non_member_change_nothing() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    for command in [b'J', b'J', b'L', b'L', b'P'] {
+        h.send(&request(command, 0));
+    }
+    h.feed_all();
+    let g = GroupName::from(GROUP);
+    assert_eq!(h.memberships, [(g.clone(), true), (g, false)]);
+    assert!(h.published[0].encoded.is_none(), "no longer a member");
+    h.write_all();
+    assert!(h.wire.is_empty());
+    h.check();
+}
+
+#[test]
+fn an_own_publish_copy_waits_behind_a_deferred_reply() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    for command in [b'J', b'D', b'P', b'E'] {
+        h.send(&request(command, 0));
+    }
+    h.feed_all();
+    h.write_all();
+    assert!(h.wire.is_empty(), "nothing overtakes the deferred reply");
+    assert_eq!(h.published.len(), 1, "the others need not wait");
+    h.fill();
+    h.write_all();
+    let seqs: Vec<u32> = h.written().iter().map(|w| w.1).collect();
+    assert_eq!(seqs, [0, 1, 2]);
+    h.check();
+}
+
+#[test]
+fn an_own_copy_that_cannot_be_encoded_is_a_send_failure() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.send(&request(b'J', 0));
+    h.send(&request(b'P', MAX_GROUP_MESSAGE));
+    h.feed_all();
+    let t = h.conn.traffic();
+    assert_eq!((t.refused_packets, t.queued_packets), (1, 0));
+    let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
+    assert!(
+        matches!(&failures[0].reason, FailureReason::Refused(SendError::Encode(e)) if e.contains("too long")),
+        "{failures:?}"
+    );
+    assert!(
+        matches!(h.published[0].encoded, Some(Err(_))),
+        "the others learn it too"
+    );
+    h.check();
+}
+
+#[test]
+fn a_group_message_not_encodable_for_this_protocol_is_a_send_failure() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    h.group_failure();
+    let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
+    assert_eq!(h.conn.traffic().refused_packets, 1);
+    assert_eq!(
+        failures[0].reason,
+        FailureReason::Refused(SendError::Encode("not for this protocol".into()))
+    );
+    h.check();
+}

@@ -1,0 +1,580 @@
+//! The connection core driven directly: no socket, no runtime, no clock.
+//!
+//! A small test protocol (a `u16` length prefix, one command byte) and a fake socket
+//! that takes as many bytes as a test allows. Deterministic tests pin each rule; a
+//! property test runs random sequences of reads (joins, leaves and publishes to a named
+//! group among them), deliveries, group encode failures, partial writes, TLS
+//! confirmations, timer firings and closes, and checks the accounting invariants after
+//! every step.
+
+use super::{Conn, Event, Origin, Phase, Transmit};
+use crate::protocol::{Idle, Inbound, Outbox, Protocol};
+use crate::{
+    ConnectionLimits, FailureReason, GroupEncoder, GroupName, IdleLimits, Published, RemovalReason,
+    SendError, Supervisor, Traffic,
+};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::codec::{Decoder, Encoder};
+
+// ----- the test protocol -----------------------------------------------------------------
+
+/// The largest body the test codec accepts.
+const MAX_BODY: usize = 4000;
+
+/// `len:u16 | body`; an empty body is a bad packet, one over `MAX_BODY` breaks the stream.
+struct TestCodec;
+
+impl Decoder for TestCodec {
+    type Item = Inbound<Bytes>;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        if src.len() < 2 {
+            return Ok(None);
+        }
+        let len = u16::from_be_bytes([src[0], src[1]]) as usize;
+        if len > MAX_BODY {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "too large",
+            ));
+        }
+        if len == 0 {
+            src.advance(2);
+            return Ok(Some(Inbound::Bad("empty".into())));
+        }
+        if src.len() < 2 + len {
+            // Reserves nothing for the announced length.
+            return Ok(None);
+        }
+        src.advance(2);
+        Ok(Some(Inbound::Request(src.split_to(len).freeze())))
+    }
+}
+
+impl Encoder<Bytes> for TestCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        let len = u16::try_from(item.len())
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "too long"))?;
+        dst.put_u16(len);
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+/// What the test protocol produced, shared with the test.
+#[derive(Default)]
+struct Log {
+    /// Sequence number of the next own output (reply, broadcast copy, deferred reply,
+    /// error reply, heartbeat); every own output carries one, so order can be checked.
+    next_own: Cell<u32>,
+    /// Bodies of deferred replies, in the order they were deferred.
+    deferred: RefCell<VecDeque<Bytes>>,
+    /// Heartbeats sent from `on_idle`, by kind.
+    idle: RefCell<Vec<Idle>>,
+    /// Reasons passed to `on_close`.
+    closed: RefCell<Vec<RemovalReason>>,
+    /// Welcomes sent by `on_open`.
+    opened: Cell<u32>,
+}
+
+impl Log {
+    /// The body of the next own output: `o | seq:u32 | pad`.
+    fn own(&self, pad: usize) -> Bytes {
+        let seq = self.next_own.get();
+        self.next_own.set(seq + 1);
+        let mut body = BytesMut::with_capacity(5 + pad);
+        body.put_u8(b'o');
+        body.put_u32(seq);
+        body.put_bytes(b'.', pad);
+        body.freeze()
+    }
+}
+
+/// The named group the test protocol joins, leaves and publishes to.
+const GROUP: &str = "g";
+
+/// The longest message the test protocol's group encoder takes.
+const MAX_GROUP_MESSAGE: usize = 2500;
+
+/// Commands: `E` echo, `B` broadcast, `D` deferred reply, `X` bad packet, `C` close,
+/// `J` join [`GROUP`], `L` leave it, `P` publish to it (an own output when a member, so
+/// that its copy is accounted and ordered like a reply). The bytes after the command
+/// are padding that sizes the reply.
+struct TestProto {
+    log: Rc<Log>,
+}
+
+impl Protocol for TestProto {
+    const NAME: &'static str = "test";
+    type Request = Bytes;
+    type Response = Bytes;
+    type Codec = TestCodec;
+
+    fn codec(&self) -> TestCodec {
+        TestCodec
+    }
+
+    fn handle(&mut self, request: Bytes, out: &mut Outbox<Bytes>) {
+        let pad = request.len() - 1;
+        match request[0] {
+            b'E' => out.reply(self.log.own(pad)),
+            b'B' => out.broadcast(self.log.own(pad)),
+            b'D' => {
+                self.log.deferred.borrow_mut().push_back(self.log.own(pad));
+                out.defer(std::future::pending());
+            }
+            b'C' => out.close(RemovalReason::Closed),
+            b'J' => {
+                out.join(GROUP);
+            }
+            b'L' => {
+                out.leave(GROUP);
+            }
+            b'P' if out.is_member(GROUP) => out.publish(GROUP, self.log.own(pad)),
+            // Not a member: no copy comes back, so the message is not an own output.
+            b'P' => out.publish(GROUP, request),
+            _ => out.bad_packet("unknown command"),
+        }
+    }
+
+    fn error_reply(&self, reason: &str) -> Option<Bytes> {
+        Some(self.log.own(reason.len()))
+    }
+
+    fn on_open(&mut self, out: &mut Outbox<Bytes>) {
+        self.log.opened.set(self.log.opened.get() + 1);
+        out.reply(self.log.own(0));
+    }
+
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<Bytes>) {
+        self.log.idle.borrow_mut().push(idle);
+        out.reply(self.log.own(0));
+    }
+
+    fn on_close(&mut self, reason: RemovalReason) {
+        self.log.closed.borrow_mut().push(reason);
+    }
+
+    /// The test codec's framing around the message; a message over
+    /// [`MAX_GROUP_MESSAGE`] bytes cannot be a group message.
+    fn group_encoder(&self) -> Option<GroupEncoder> {
+        Some(GroupEncoder::new(|_, message| {
+            if message.len() > MAX_GROUP_MESSAGE {
+                return Err("too long for a group message".to_owned());
+            }
+            let mut packet = BytesMut::new();
+            TestCodec
+                .encode(Bytes::copy_from_slice(message), &mut packet)
+                .map_err(|e| e.to_string())?;
+            Ok(packet.freeze())
+        }))
+    }
+}
+
+/// One request on the wire.
+fn request(command: u8, pad: usize) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(3 + pad);
+    frame.extend_from_slice(&((1 + pad) as u16).to_be_bytes());
+    frame.push(command);
+    frame.resize(3 + pad, b'.');
+    frame
+}
+
+/// An outbox that no runtime will ever read: the core never sends to the supervisor.
+fn outbox() -> Outbox<Bytes> {
+    let (tx, _rx) = actix::dev::channel::channel::<Supervisor>(16);
+    Outbox::new(
+        7,
+        "127.0.0.1:9".parse().expect("address"),
+        actix::Addr::new(tx),
+    )
+}
+
+// ----- the harness -----------------------------------------------------------------------
+
+/// A connection core with a fake socket and a hand-moved clock.
+struct Harness {
+    conn: Conn<TestProto>,
+    log: Rc<Log>,
+    now: Instant,
+    /// The socket is TLS-like: bytes taken are confirmed only by [`Harness::confirm`].
+    tls: bool,
+    /// Every byte the fake socket took, in order.
+    wire: Vec<u8>,
+    /// Of those, the bytes confirmed as having reached the socket.
+    confirmed: usize,
+    /// Inbound bytes not yet handed to the core.
+    inbound: VecDeque<u8>,
+    /// Packets offered from outside (by id or from a group).
+    external_offers: u64,
+    /// Sequence number of the next external packet.
+    next_external: u32,
+    /// Deferred replies waiting for their value: (slot, body).
+    defers: VecDeque<(u64, Bytes)>,
+    /// Counters handed out in `Report` events.
+    reported: Traffic,
+    /// Packets handed out for the rest of the group.
+    broadcast_out: usize,
+    /// Joins (true) and leaves (false) handed out, in order.
+    memberships: Vec<(GroupName, bool)>,
+    /// Messages handed out for the other members of named groups.
+    published: Vec<Published>,
+    /// Removal events seen.
+    removals: Vec<RemovalReason>,
+    shutdown_write: bool,
+    stopped: bool,
+}
+
+impl Harness {
+    fn new(limits: ConnectionLimits) -> Self {
+        Self::with(limits, false)
+    }
+
+    fn with(limits: ConnectionLimits, tls: bool) -> Self {
+        let log = Rc::new(Log::default());
+        let now = Instant::now();
+        let proto = TestProto { log: log.clone() };
+        let conn = Conn::new(proto, outbox(), Arc::new(limits), now);
+        Harness {
+            conn,
+            log,
+            now,
+            tls,
+            wire: Vec::new(),
+            confirmed: 0,
+            inbound: VecDeque::new(),
+            external_offers: 0,
+            next_external: 0,
+            defers: VecDeque::new(),
+            reported: Traffic::default(),
+            broadcast_out: 0,
+            memberships: Vec::new(),
+            published: Vec::new(),
+            removals: Vec::new(),
+            shutdown_write: false,
+            stopped: false,
+        }
+    }
+
+    /// Carries out what the core asked for.
+    fn pump(&mut self) {
+        while let Some(event) = self.conn.poll_event() {
+            assert!(!self.stopped, "an event after Stop");
+            match event {
+                Event::Report(delta) => self.reported.add(&delta),
+                Event::Removed(reason) => self.removals.push(reason),
+                Event::Broadcast(packets) => self.broadcast_out += packets.len(),
+                Event::Join(group, _) => self.memberships.push((group, true)),
+                Event::Leave(group) => self.memberships.push((group, false)),
+                Event::Publish(messages) => self.published.extend(messages),
+                Event::Defer { seq, reply: _ } => {
+                    let body = self.log.deferred.borrow_mut().pop_front();
+                    self.defers.push_back((seq, body.expect("a deferred body")));
+                }
+                Event::ShutdownWrite => self.shutdown_write = true,
+                Event::Stop => {
+                    self.stopped = true;
+                    assert_eq!(self.reported, self.conn.traffic(), "unreported at stop");
+                }
+            }
+        }
+    }
+
+    fn open(&mut self) {
+        self.conn.handle_open(self.now);
+        self.pump();
+    }
+
+    /// The peer sends these bytes; the core reads them only while it wants to.
+    fn send(&mut self, bytes: &[u8]) {
+        self.inbound.extend(bytes);
+    }
+
+    /// Hands the core up to `n` pending inbound bytes, if it wants to read.
+    fn feed(&mut self, n: usize) {
+        if !self.conn.wants_read() || self.stopped {
+            return;
+        }
+        let n = n.min(self.inbound.len());
+        let chunk: Vec<u8> = self.inbound.drain(..n).collect();
+        self.conn.handle_read(self.now, &chunk);
+        self.pump();
+    }
+
+    fn feed_all(&mut self) {
+        self.feed(usize::MAX);
+    }
+
+    /// The socket takes up to `budget` bytes.
+    fn write(&mut self, budget: usize) {
+        if self.stopped {
+            return;
+        }
+        let mut slices = [IoSlice::new(&[]); 64];
+        let taken = match self.conn.poll_transmit(&mut slices, budget) {
+            Transmit::Nothing => return,
+            Transmit::File(_) => panic!("the test protocol sends no files"),
+            Transmit::Slices(n) => {
+                let mut taken = 0;
+                for slice in &slices[..n] {
+                    let room = budget - taken;
+                    let part = &slice[..slice.len().min(room)];
+                    self.wire.extend_from_slice(part);
+                    taken += part.len();
+                    if taken == budget {
+                        break;
+                    }
+                }
+                taken
+            }
+        };
+        let confirmed = if self.tls { 0 } else { taken };
+        if !self.tls {
+            self.confirmed += taken;
+        }
+        self.conn.handle_written(self.now, taken, confirmed);
+        self.pump();
+    }
+
+    fn write_all(&mut self) {
+        for _ in 0..10_000 {
+            if !self.conn.wants_write() {
+                return;
+            }
+            self.write(usize::MAX);
+        }
+        panic!("the queue never drained");
+    }
+
+    /// A TLS layer reports up to `n` more taken bytes as written to the socket.
+    fn confirm(&mut self, n: usize) {
+        let n = n.min(self.wire.len() - self.confirmed);
+        if n == 0 || self.stopped {
+            return;
+        }
+        self.confirmed += n;
+        self.conn.handle_written(self.now, 0, n);
+        self.pump();
+    }
+
+    /// An external packet, already encoded (as a group delivery is).
+    fn deliver(&mut self, pad: usize) -> Result<(), SendError> {
+        let body = self.external_body(pad);
+        let mut packet = BytesMut::new();
+        TestCodec.encode(body, &mut packet).expect("encodes");
+        let result = self
+            .conn
+            .deliver(self.now, packet.freeze(), Origin::External);
+        self.offered(&result);
+        result
+    }
+
+    /// An external response, encoded by the connection (a send by id).
+    fn send_response(&mut self, pad: usize) -> Result<(), SendError> {
+        let body = self.external_body(pad);
+        let result = self.conn.send(self.now, body);
+        self.offered(&result);
+        result
+    }
+
+    /// A group message that could not be encoded for this connection's protocol.
+    fn group_failure(&mut self) {
+        if !self.stopped {
+            self.external_offers += 1;
+        }
+        let error = SendError::Encode("not for this protocol".into());
+        self.conn.group_refused(self.now, error);
+        self.pump();
+    }
+
+    /// Counts an external offer: a stopped connection refuses without counting, as
+    /// its owner is gone and only the caller can learn of it.
+    fn offered(&mut self, result: &Result<(), SendError>) {
+        if self.stopped {
+            assert_eq!(*result, Err(SendError::Closing));
+        } else {
+            self.external_offers += 1;
+        }
+        self.pump();
+    }
+
+    /// Moves the clock from deadline to deadline until the connection stops.
+    fn run_to_stop(&mut self) {
+        for _ in 0..100 {
+            if self.stopped || !self.next_deadline() {
+                break;
+            }
+        }
+        assert!(self.stopped, "no deadline stops the connection");
+    }
+
+    fn external_body(&mut self, pad: usize) -> Bytes {
+        let seq = self.next_external;
+        self.next_external += 1;
+        let mut body = BytesMut::new();
+        body.put_u8(b'e');
+        body.put_u32(seq);
+        body.put_bytes(b'.', pad);
+        body.freeze()
+    }
+
+    /// The oldest deferred reply becomes ready.
+    fn fill(&mut self) {
+        if let Some((seq, body)) = self.defers.pop_front() {
+            self.conn.fill_deferred(self.now, seq, body);
+            self.pump();
+        }
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.conn.handle_timeout(self.now);
+        self.pump();
+    }
+
+    /// Moves the clock to the core's next deadline, if it has one.
+    fn next_deadline(&mut self) -> bool {
+        match self.conn.poll_timeout() {
+            Some(at) => {
+                self.now = self.now.max(at);
+                self.conn.handle_timeout(self.now);
+                self.pump();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn close(&mut self, reason: RemovalReason) {
+        self.conn.close(self.now, reason);
+        self.pump();
+    }
+
+    fn eof(&mut self) {
+        self.conn.handle_eof(self.now);
+        self.pump();
+    }
+
+    fn fail(&mut self) {
+        let reason = RemovalReason::IoError;
+        self.conn
+            .handle_failure(self.now, reason, FailureReason::Io("reset".into()));
+        self.pump();
+    }
+
+    /// The complete packets the fake socket took, as (kind, seq, body length).
+    fn written(&self) -> Vec<(u8, u32, usize)> {
+        let mut out = Vec::new();
+        let mut rest = &self.wire[..];
+        while rest.len() >= 2 {
+            let len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+            if rest.len() < 2 + len {
+                break;
+            }
+            let body = &rest[2..2 + len];
+            assert!(
+                len >= 5,
+                "every packet carries a kind and a sequence number"
+            );
+            let seq = u32::from_be_bytes([body[1], body[2], body[3], body[4]]);
+            out.push((body[0], seq, len));
+            rest = &rest[2 + len..];
+        }
+        out
+    }
+
+    /// The accounting invariants; called after every step of the property test.
+    fn check(&self) {
+        let t = self.conn.traffic();
+        let own = u64::from(self.log.next_own.get());
+        let held = self.conn.held_replies() as u64;
+        // Every packet offered is queued, refused, or still waiting in reply order.
+        assert_eq!(
+            own + self.external_offers,
+            t.queued_packets + t.refused_packets + held,
+            "offers unaccounted: {t:?}, held {held}"
+        );
+        // Every queued packet is sent, dropped with a reason, or still on its way.
+        let on_the_way = self.conn.packets_on_the_way();
+        assert_eq!(
+            t.queued_packets,
+            t.sent_packets + t.dropped_packets + on_the_way as u64,
+            "queued packets unaccounted: {t:?}"
+        );
+        // Bytes reported as sent are exactly those that reached the fake socket.
+        assert_eq!(t.sent_bytes, self.confirmed as u64, "sent bytes");
+        // Per-connection order: own outputs in the order asked for, external ones too.
+        let written = self.written();
+        for kind in [b'o', b'e'] {
+            let seqs: Vec<u32> = written
+                .iter()
+                .filter(|w| w.0 == kind)
+                .map(|w| w.1)
+                .collect();
+            assert!(
+                seqs.windows(2).all(|w| w[0] < w[1]),
+                "{} packets out of order: {seqs:?}",
+                kind as char
+            );
+        }
+        // Memory within the limits.
+        assert!(self.conn.queued_bytes() <= self.conn.limits().max_outbound_bytes);
+        // The read buffer holds at most one frame and one read (what arrived, never
+        // what a header announced), twice over for the buffer's doubling growth, and
+        // nothing once it is empty.
+        let buffered = self.conn.read_buffered();
+        assert!(
+            self.conn.read_capacity() <= 2 * (2 + MAX_BODY + MAX_FEED),
+            "read buffer {} for {buffered} bytes held",
+            self.conn.read_capacity()
+        );
+        assert!(
+            buffered > 0 || self.conn.read_capacity() == 0,
+            "an empty read buffer is freed"
+        );
+        assert!(self.conn.outstanding_replies() <= self.conn.limits().max_deferred);
+        assert!(
+            self.removals.len() <= 1,
+            "removed twice: {:?}",
+            self.removals
+        );
+        if self.stopped {
+            assert_eq!(self.conn.phase(), Phase::Done);
+            assert_eq!(held, 0, "held replies left at stop");
+            assert_eq!(on_the_way, 0, "queued packets left at stop");
+            assert_eq!(self.removals.len(), 1, "stopped without a removal");
+            assert_eq!(*self.log.closed.borrow(), self.removals, "on_close");
+        }
+    }
+}
+
+/// The largest read the property test hands the core at once.
+const MAX_FEED: usize = 4096;
+
+fn limits() -> ConnectionLimits {
+    ConnectionLimits {
+        max_outbound_bytes: 64 * 1024,
+        read_pause_bytes: 16 * 1024,
+        max_error_packets: 3,
+        write_timeout: Duration::from_secs(5),
+        close_timeout: Duration::from_secs(3),
+        linger: Duration::from_secs(1),
+        frame_timeout: Duration::from_secs(2),
+        max_deferred: 4,
+        coalesce_below: 64,
+        ..ConnectionLimits::default()
+    }
+}
+
+mod groups;
+mod property;
+mod rules;

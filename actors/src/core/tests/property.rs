@@ -1,0 +1,136 @@
+//! The property test: random sequences of reads, deliveries, partial writes, TLS
+//! confirmations, timer firings, group actions and closes, with every accounting
+//! invariant checked after every step.
+
+use super::*;
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// The peer sends one request: a command byte and padding.
+    Request(u8, usize),
+    /// The peer sends arbitrary bytes.
+    Garbage(Vec<u8>),
+    /// The core reads up to this many pending bytes.
+    Feed(usize),
+    /// The socket takes up to this many bytes.
+    Write(usize),
+    /// A TLS layer confirms up to this many bytes.
+    Confirm(usize),
+    /// An encoded packet from outside.
+    Deliver(usize),
+    /// A response from outside, encoded by the connection.
+    Respond(usize),
+    /// A group message this connection's protocol could not encode.
+    GroupFailure,
+    /// The oldest deferred reply becomes ready.
+    Fill,
+    /// The clock moves on and the timer fires.
+    Advance(u64),
+    /// The clock jumps to the next deadline.
+    Deadline,
+    Close,
+    Eof,
+    Fail,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (prop::sample::select(b"EEBBDXCJLPP".to_vec()), 0usize..3000)
+            .prop_map(|(c, pad)| Op::Request(c, pad)),
+        1 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Op::Garbage),
+        6 => (1usize..MAX_FEED).prop_map(Op::Feed),
+        6 => (0usize..20_000).prop_map(Op::Write),
+        3 => (0usize..20_000).prop_map(Op::Confirm),
+        4 => (0usize..3000).prop_map(Op::Deliver),
+        2 => (0usize..3000).prop_map(Op::Respond),
+        1 => Just(Op::GroupFailure),
+        3 => Just(Op::Fill),
+        3 => (0u64..3000).prop_map(Op::Advance),
+        1 => Just(Op::Deadline),
+        1 => Just(Op::Close),
+        1 => Just(Op::Eof),
+        1 => Just(Op::Fail),
+    ]
+}
+
+fn run(tls: bool, idle: bool, ops: &[Op]) {
+    let mut limits = limits();
+    if idle {
+        limits.idle = IdleLimits {
+            read: Some(Duration::from_millis(700)),
+            write: Some(Duration::from_millis(900)),
+            all: Some(Duration::from_millis(1100)),
+        };
+    }
+    let mut h = Harness::with(limits, tls);
+    h.open();
+    h.check();
+    for op in ops {
+        match op.clone() {
+            Op::Request(c, pad) => h.send(&request(c, pad)),
+            Op::Garbage(bytes) => h.send(&bytes),
+            Op::Feed(n) => h.feed(n),
+            Op::Write(n) => h.write(n),
+            Op::Confirm(n) => h.confirm(n),
+            Op::Deliver(pad) => {
+                let _ = h.deliver(pad);
+            }
+            Op::Respond(pad) => {
+                let _ = h.send_response(pad);
+            }
+            Op::GroupFailure => h.group_failure(),
+            Op::Fill => h.fill(),
+            Op::Advance(ms) => h.advance(Duration::from_millis(ms)),
+            Op::Deadline => {
+                h.next_deadline();
+            }
+            Op::Close => h.close(RemovalReason::Closed),
+            Op::Eof => h.eof(),
+            Op::Fail => h.fail(),
+        }
+        h.check();
+    }
+    // However it ended, a shell that keeps serving the core brings it to a stop
+    // with everything accounted for.
+    h.close(RemovalReason::Closed);
+    h.check();
+    for _ in 0..1_000 {
+        if h.stopped {
+            break;
+        }
+        h.write(usize::MAX);
+        h.confirm(usize::MAX);
+        h.next_deadline();
+        h.check();
+    }
+    assert!(h.stopped, "the connection never stopped");
+    h.check();
+}
+
+fn cases() -> u32 {
+    std::env::var("CORE_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn every_packet_is_accounted_for_over_plain_tcp(
+        idle in any::<bool>(),
+        ops in prop::collection::vec(op(), 0..200),
+    ) {
+        run(false, idle, &ops);
+    }
+
+    #[test]
+    fn every_packet_is_accounted_for_over_tls(
+        idle in any::<bool>(),
+        ops in prop::collection::vec(op(), 0..200),
+    ) {
+        run(true, idle, &ops);
+    }
+}
