@@ -62,11 +62,10 @@ async fn plain_text_clients_are_refused_and_counted() {
     );
 
     let mut tls = cert.frame(server.frame).await;
-    let snap = tls
-        .stats_until("two handshake failures", |s| {
-            s["removed_total"]["tls_handshake"] == 2
-        })
-        .await;
+    let snap = stats_until(&mut tls, "two handshake failures", |s| {
+        s["removed_total"]["tls_handshake"] == 2
+    })
+    .await;
     assert!(snap["accepted_total"].as_u64() >= Some(3), "{snap}");
     assert_eq!(snap["connections"]["frame"], 1, "{snap}");
     assert_eq!(snap["connections"]["line"], 0, "{snap}");
@@ -88,11 +87,10 @@ async fn a_silent_client_is_removed_after_the_handshake_timeout() {
         "closed after {waited:?}"
     );
     let mut tls = cert.frame(server.frame).await;
-    let snap = tls
-        .stats_until("the silent client's removal", |s| {
-            s["removed_total"]["tls_handshake"] == 1
-        })
-        .await;
+    let snap = stats_until(&mut tls, "the silent client's removal", |s| {
+        s["removed_total"]["tls_handshake"] == 1
+    })
+    .await;
     assert_eq!(snap["removed_total"]["peer_closed"], 0, "{snap}");
     // A client that completes its handshake in time is not affected by the deadline.
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -133,11 +131,10 @@ async fn a_slow_consumer_over_tls_is_removed_with_bounded_memory() {
         assert_eq!(good.recv().await, (ECHO, i.to_be_bytes().to_vec()));
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let snap = good
-        .stats_until("the slow client's removal", |s| {
-            s["removed_total"]["write_timeout"] == 1 || s["removed_total"]["slow_consumer"] == 1
-        })
-        .await;
+    let snap = stats_until(&mut good, "the slow client's removal", |s| {
+        s["removed_total"]["write_timeout"] == 1 || s["removed_total"]["slow_consumer"] == 1
+    })
+    .await;
     tokio::time::timeout(WAIT, writer).await.unwrap().unwrap();
     let growth_kib = server.rss_kib().saturating_sub(rss_before);
     assert!(

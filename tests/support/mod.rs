@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// How long any single wait may take before the test fails.
@@ -198,9 +198,9 @@ pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
     }
 }
 
-/// A `frame` protocol client.
-pub struct FrameClient {
-    pub stream: TcpStream,
+/// A `frame` protocol client, over TCP or any byte stream (TLS).
+pub struct FrameClient<S = TcpStream> {
+    pub stream: S,
     /// Bytes received so far, to check what the server counts as sent.
     pub received_bytes: u64,
 }
@@ -211,6 +211,13 @@ impl FrameClient {
             .await
             .unwrap()
             .unwrap();
+        FrameClient::over(stream)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> FrameClient<S> {
+    /// A client speaking `frame` over `stream` (connected, handshake done).
+    pub fn over(stream: S) -> FrameClient<S> {
         FrameClient {
             stream,
             received_bytes: 0,
@@ -222,12 +229,13 @@ impl FrameClient {
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.unwrap();
+        self.try_send_raw(bytes).await.unwrap();
     }
 
     /// Sends without failing the test when the server has closed the connection.
     pub async fn try_send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.stream.write_all(bytes).await
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
     }
 
     /// Sends a PING and waits for its PONG: the connection is registered after this.
@@ -287,10 +295,10 @@ pub fn encode(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A `line` protocol client.
-pub struct LineClient {
-    pub reader: tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
-    pub writer: tokio::net::tcp::OwnedWriteHalf,
+/// A `line` protocol client, over TCP or any byte stream's halves (TLS).
+pub struct LineClient<R = tokio::net::tcp::OwnedReadHalf, W = tokio::net::tcp::OwnedWriteHalf> {
+    pub reader: tokio::io::BufReader<R>,
+    pub writer: W,
 }
 
 impl LineClient {
@@ -305,12 +313,15 @@ impl LineClient {
             writer: w,
         }
     }
+}
 
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> LineClient<R, W> {
     pub async fn send(&mut self, line: &str) {
         self.writer
             .write_all(format!("{line}\n").as_bytes())
             .await
             .unwrap();
+        self.writer.flush().await.unwrap();
     }
 
     /// The next line without its ending, or None at EOF.
@@ -325,8 +336,8 @@ impl LineClient {
 }
 
 /// Polls the server's stats until `check` holds, for at most `WAIT`.
-pub async fn stats_until(
-    client: &mut FrameClient,
+pub async fn stats_until<S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut FrameClient<S>,
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
