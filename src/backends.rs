@@ -63,23 +63,21 @@ impl Backend for FrameBackend {
 
 /// How each backend destination runs, from the server's configuration.
 pub fn destination_config(config: &Config) -> DestinationConfig {
-    DestinationConfig {
-        pool: PoolConfig {
-            max_senders: 1,
-            max_in_flight: MAX_IN_FLIGHT,
-            acquire_timeout: config.ack_timeout(),
-            max_age: None,
-            max_uses: None,
-        },
-        connect_timeout: config.ack_timeout().max(Duration::from_millis(100)),
-        health_interval: config.health_interval(),
-        health_timeout: config.ack_timeout(),
-        max_failures: config.backend_max_failures,
-        reconnect_min: config.reconnect_min(),
-        reconnect_max: config.reconnect_max(),
-        max_outstanding: MAX_IN_FLIGHT * 2,
-        ..DestinationConfig::default()
-    }
+    let pool = PoolConfig::default()
+        .with_max_senders(1)
+        .with_max_in_flight(MAX_IN_FLIGHT)
+        .with_acquire_timeout(config.ack_timeout())
+        .with_max_age(None)
+        .with_max_uses(None);
+    DestinationConfig::default()
+        .with_pool(pool)
+        .with_connect_timeout(config.ack_timeout().max(Duration::from_millis(100)))
+        .with_health_interval(config.health_interval())
+        .with_health_timeout(config.ack_timeout())
+        .with_max_failures(config.backend_max_failures)
+        .with_reconnect_min(config.reconnect_min())
+        .with_reconnect_max(config.reconnect_max())
+        .with_max_outstanding(MAX_IN_FLIGHT * 2)
 }
 
 /// The configured backends; cheap to clone into every `frame` connection.

@@ -11,6 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use switchboard::config::SwitchboardConfig;
+use switchboard::connector::DestinationConfig;
 
 /// Every key a configuration file may contain.
 pub const KEYS: [&str; 25] = [
@@ -160,40 +162,46 @@ pub struct Config {
 }
 
 impl Default for Config {
+    /// The defaults of PROTOCOL.md. Every key that configures the library takes the
+    /// library's own default, so the two cannot drift apart; only the server's own keys
+    /// (addresses, sizes of its codecs, groups, heartbeat) are stated here.
     fn default() -> Self {
+        let library = SwitchboardConfig::default();
+        let connection = &library.connection;
+        let backends = DestinationConfig::default();
         Config {
             frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
             line: SocketAddr::from(([127, 0, 0, 1], 7701)),
             backends: Vec::new(),
             max_frame: 65536,
             max_line: 8192,
-            max_error_packets: 3,
-            idle_timeout_ms: 60_000,
-            health_interval_ms: 5_000,
-            max_outbound_bytes: 4 * 1024 * 1024,
-            write_timeout_ms: 10_000,
-            max_connections: 100_000,
-            shutdown_timeout_ms: 5_000,
-            ack_timeout_ms: 1_000,
-            backend_max_failures: 2,
-            reconnect_min_ms: 100,
-            reconnect_max_ms: 5_000,
-            workers: default_workers(),
+            max_error_packets: connection.max_error_packets,
+            idle_timeout_ms: millis(library.supervisor.idle_timeout),
+            health_interval_ms: millis(library.supervisor.health_interval),
+            max_outbound_bytes: connection.max_outbound_bytes,
+            write_timeout_ms: millis(connection.write_timeout),
+            max_connections: library.max_connections,
+            shutdown_timeout_ms: millis(connection.close_timeout),
+            ack_timeout_ms: millis(backends.health_timeout),
+            backend_max_failures: backends.max_failures,
+            reconnect_min_ms: millis(backends.reconnect_min),
+            reconnect_max_ms: millis(backends.reconnect_max),
+            workers: library.workers,
             max_groups: 64,
             heartbeat_ms: 0,
-            frame_timeout_ms: 30_000,
+            frame_timeout_ms: millis(connection.frame_timeout),
             node: None,
             cluster: None,
             tls_cert: None,
             tls_key: None,
-            tls_handshake_timeout_ms: 10_000,
+            tls_handshake_timeout_ms: millis(connection.tls_handshake_timeout),
         }
     }
 }
 
-/// One worker per core, or one if the number of cores is unknown.
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// A duration in whole milliseconds, as the `_ms` keys take it.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Parses one address, quoting it in the error.

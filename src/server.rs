@@ -26,29 +26,23 @@ pub const EXIT_CONFIG: i32 = 2;
 
 /// The library configuration this server configuration implies.
 pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
-    let defaults = ConnectionLimits::default();
-    SwitchboardConfig {
-        connection: ConnectionLimits {
-            max_outbound_bytes: config.max_outbound_bytes,
-            write_timeout: config.write_timeout(),
-            max_error_packets: config.max_error_packets,
-            close_timeout: config.shutdown_timeout(),
-            read_pause_bytes: (config.max_outbound_bytes / 2).max(1),
-            frame_timeout: config.frame_timeout(),
-            idle: IdleLimits {
-                read: config.heartbeat(),
-                ..IdleLimits::default()
-            },
-            tls_handshake_timeout: config.tls_handshake_timeout(),
-            ..defaults
-        },
-        supervisor: SupervisorConfig {
-            health_interval: config.health_interval(),
-            idle_timeout: config.idle_timeout(),
-        },
-        max_connections: config.max_connections,
-        workers: config.workers,
-    }
+    let connection = ConnectionLimits::default()
+        .with_max_outbound_bytes(config.max_outbound_bytes)
+        .with_write_timeout(config.write_timeout())
+        .with_max_error_packets(config.max_error_packets)
+        .with_close_timeout(config.shutdown_timeout())
+        .with_read_pause_bytes((config.max_outbound_bytes / 2).max(1))
+        .with_frame_timeout(config.frame_timeout())
+        .with_idle(IdleLimits::default().with_read(config.heartbeat()))
+        .with_tls_handshake_timeout(config.tls_handshake_timeout());
+    let supervisor = SupervisorConfig::default()
+        .with_health_interval(config.health_interval())
+        .with_idle_timeout(config.idle_timeout());
+    SwitchboardConfig::default()
+        .with_connection(connection)
+        .with_supervisor(supervisor)
+        .with_max_connections(config.max_connections)
+        .with_workers(config.workers)
 }
 
 /// Binds `addr` for the listener called `name`, naming both in the error.
@@ -207,11 +201,9 @@ pub fn start_with(
 /// How this server joins the cluster at `url` as `node`: reconnecting within the
 /// backends' backoff bounds.
 fn cluster_config(config: &Config, url: &str, node: &str) -> ClusterConfig {
-    ClusterConfig {
-        reconnect_min: Duration::from_millis(config.reconnect_min_ms.max(1)),
-        reconnect_max: Duration::from_millis(config.reconnect_max_ms.max(1)),
-        ..ClusterConfig::new(url, node)
-    }
+    ClusterConfig::new(url, node)
+        .with_reconnect_min(Duration::from_millis(config.reconnect_min_ms.max(1)))
+        .with_reconnect_max(Duration::from_millis(config.reconnect_max_ms.max(1)))
 }
 
 impl Running {
@@ -244,5 +236,19 @@ mod tests {
         let off = switchboard_config(&Config::default()).connection;
         assert_eq!(off.idle, IdleLimits::default(), "heartbeat_ms 0 is off");
         assert_eq!(off.frame_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_default_file_maps_onto_the_library_defaults() {
+        // The server states no default of its own for the library's knobs: an empty
+        // configuration gives the library exactly its defaults.
+        assert_eq!(
+            switchboard_config(&Config::default()),
+            SwitchboardConfig::default()
+        );
+        assert_eq!(
+            crate::backends::destination_config(&Config::default()).health_timeout,
+            switchboard::connector::DestinationConfig::default().health_timeout
+        );
     }
 }

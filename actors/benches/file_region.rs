@@ -64,10 +64,7 @@ fn start_server() -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
-            let mut config = SwitchboardConfig {
-                workers: 1,
-                ..SwitchboardConfig::default()
-            };
+            let mut config = SwitchboardConfig::default().with_workers(1);
             // The in-memory variant queues the whole file at once.
             config.connection.max_outbound_bytes = 2 * FILE_SIZE;
             let board = Switchboard::start(config);

@@ -94,13 +94,13 @@
 
 pub mod cluster;
 pub mod codec;
+pub mod config;
 mod connection;
 pub mod connector;
 pub mod core;
 mod error;
 mod file_region;
 mod groups;
-mod limits;
 mod listener;
 mod member;
 mod protocol;
@@ -122,6 +122,7 @@ pub use crate::core::outbound;
 pub use rustls;
 
 pub use crate::core::failures::SendFailure;
+pub use config::{ConnectionLimits, IdleLimits, SupervisorConfig, SwitchboardConfig};
 pub use connection::{
     Connection, ConnectionContext, ConnectionReport, Inspect, SendFile, SendPacket,
 };
@@ -136,7 +137,6 @@ pub use groups::{
     GroupCounts, GroupDeliver, GroupEncoder, GroupMembers, GroupName, GroupPacket, Join, Leave,
     ListGroups, Publish, PublishBatch, Published,
 };
-pub use limits::{ConnectionLimits, IdleLimits, SupervisorConfig};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, DeliverBatch, Member};
 pub use protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
@@ -162,30 +162,6 @@ use tokio::sync::Semaphore;
 
 /// Identifies a connection for as long as the process runs.
 pub type ConnId = u64;
-
-/// Everything [`Switchboard::start`] needs.
-#[derive(Debug, Clone)]
-pub struct SwitchboardConfig {
-    /// Limits every connection enforces.
-    pub connection: ConnectionLimits,
-    /// How the supervisor sweeps.
-    pub supervisor: SupervisorConfig,
-    /// Accepted connections at once, over every listener; beyond it accepting pauses.
-    pub max_connections: usize,
-    /// Worker threads that own connections (0: the arbiter that accepts).
-    pub workers: usize,
-}
-
-impl Default for SwitchboardConfig {
-    fn default() -> Self {
-        SwitchboardConfig {
-            connection: ConnectionLimits::default(),
-            supervisor: SupervisorConfig::default(),
-            max_connections: 100_000,
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        }
-    }
-}
 
 /// A running switchboard: the supervisor, the stats actor and the worker threads.
 #[derive(Clone)]

@@ -22,12 +22,13 @@ struct Server {
 
 impl Server {
     fn start(limits: ConnectionLimits) -> Server {
-        let board = Switchboard::start(SwitchboardConfig {
-            connection: limits,
-            supervisor: SupervisorConfig::default(),
-            max_connections: 100,
-            workers: 1,
-        });
+        let board = Switchboard::start(
+            SwitchboardConfig::default()
+                .with_connection(limits)
+                .with_supervisor(SupervisorConfig::default())
+                .with_max_connections(100)
+                .with_workers(1),
+        );
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let handle = board.listen(listener, || TestProto).unwrap();
         let removed = common::record_removals(board.supervisor());
@@ -79,10 +80,7 @@ impl Server {
 }
 
 fn limits() -> ConnectionLimits {
-    ConnectionLimits {
-        stats_interval: Duration::from_millis(20),
-        ..ConnectionLimits::default()
-    }
+    ConnectionLimits::default().with_stats_interval(Duration::from_millis(20))
 }
 
 #[actix_rt::test]
@@ -119,10 +117,7 @@ async fn replies_keep_request_order_around_deferred_ones() {
 
 #[actix_rt::test]
 async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
-    let server = Server::start(ConnectionLimits {
-        max_outbound_bytes: 64 * 1024,
-        ..limits()
-    });
+    let server = Server::start(limits().with_max_outbound_bytes(64 * 1024));
     // Connected but never reading: its socket buffers fill, then our queue.
     let client = Client::connect(server.addr).await;
     let id = server.registered_id().await;
@@ -168,10 +163,7 @@ async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
 
 #[actix_rt::test]
 async fn a_peer_that_stops_reading_is_removed_at_the_write_timeout() {
-    let server = Server::start(ConnectionLimits {
-        write_timeout: Duration::from_millis(300),
-        ..limits()
-    });
+    let server = Server::start(limits().with_write_timeout(Duration::from_millis(300)));
     let mut client = Client::connect(server.addr).await;
     // Ask for more than the socket buffers hold, and never read it.
     client.send("BIG 1000000").await;
@@ -265,10 +257,7 @@ async fn an_encode_failure_is_recorded_and_the_connection_lives_on() {
 async fn a_file_region_arrives_exactly_and_in_order_with_packets_around_it() {
     // A small per-flush budget makes the 3 MiB region go out in many sendfile calls,
     // interleaved with waits for writability while the reader is slow.
-    let server = Server::start(ConnectionLimits {
-        flush_budget: 64 * 1024,
-        ..limits()
-    });
+    let server = Server::start(limits().with_flush_budget(64 * 1024));
     let mut file = tempfile::NamedTempFile::new().unwrap();
     let content: Vec<u8> = (0..3 * 1024 * 1024u32)
         .map(|i| (i * 7 % 251) as u8)

@@ -21,10 +21,7 @@ struct Board {
 
 impl Board {
     fn start() -> Board {
-        let board = Switchboard::start(SwitchboardConfig {
-            workers: 1,
-            ..SwitchboardConfig::default()
-        });
+        let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
         let removed = common::record_removals(board.supervisor());
         Board { board, removed }
     }
@@ -52,22 +49,21 @@ impl Board {
 
 /// Quick timings so that every test ends within a few seconds.
 fn config() -> DestinationConfig {
-    DestinationConfig {
-        pool: PoolConfig {
-            max_senders: 1,
-            max_in_flight: 8,
-            acquire_timeout: Duration::from_millis(500),
-            max_age: None,
-            max_uses: None,
-        },
-        connect_timeout: Duration::from_millis(500),
-        health_interval: Duration::from_secs(60),
-        health_timeout: Duration::from_millis(200),
-        max_failures: 2,
-        reconnect_min: Duration::from_millis(20),
-        reconnect_max: Duration::from_millis(200),
-        ..DestinationConfig::default()
-    }
+    DestinationConfig::default()
+        .with_pool(
+            PoolConfig::default()
+                .with_max_senders(1)
+                .with_max_in_flight(8)
+                .with_acquire_timeout(Duration::from_millis(500))
+                .with_max_age(None)
+                .with_max_uses(None),
+        )
+        .with_connect_timeout(Duration::from_millis(500))
+        .with_health_interval(Duration::from_secs(60))
+        .with_health_timeout(Duration::from_millis(200))
+        .with_max_failures(2)
+        .with_reconnect_min(Duration::from_millis(20))
+        .with_reconnect_max(Duration::from_millis(200))
 }
 
 fn ping(text: &str) -> Bytes {
@@ -221,11 +217,9 @@ async fn a_backend_that_accepts_and_never_answers_fails_its_health_checks() {
     let board = Board::start();
     let dest = board.dial(
         backend.addr,
-        DestinationConfig {
-            health_interval: Duration::from_millis(50),
-            health_timeout: Duration::from_millis(50),
-            ..config()
-        },
+        config()
+            .with_health_interval(Duration::from_millis(50))
+            .with_health_timeout(Duration::from_millis(50)),
     );
     eventually("a sender evicted", || async {
         report(&dest).await.evicted >= 1
@@ -257,11 +251,9 @@ async fn a_zero_health_timeout_is_never_met_however_fast_the_answer() {
     let board = Board::start();
     let dest = board.dial(
         backend.addr,
-        DestinationConfig {
-            health_interval: Duration::from_millis(50),
-            health_timeout: Duration::ZERO,
-            ..config()
-        },
+        config()
+            .with_health_interval(Duration::from_millis(50))
+            .with_health_timeout(Duration::ZERO),
     );
     let until = Instant::now() + Duration::from_millis(600);
     while Instant::now() < until {
@@ -294,15 +286,13 @@ async fn an_exhausted_pool_answers_no_sender_available() {
     let board = Board::start();
     let dest = board.dial(
         backend.addr,
-        DestinationConfig {
-            pool: PoolConfig {
-                max_senders: 1,
-                max_in_flight: 1,
-                acquire_timeout: Duration::from_millis(100),
-                ..config().pool
-            },
-            ..config()
-        },
+        config().with_pool(
+            config()
+                .pool
+                .with_max_senders(1)
+                .with_max_in_flight(1)
+                .with_acquire_timeout(Duration::from_millis(100)),
+        ),
     );
     eventually("connected", || async {
         report(&dest).await.state == SenderState::Connected
@@ -327,13 +317,7 @@ async fn a_sender_that_served_enough_is_retired_and_replaced() {
     let board = Board::start();
     let dest = board.dial(
         backend.addr,
-        DestinationConfig {
-            pool: PoolConfig {
-                max_uses: Some(2),
-                ..config().pool
-            },
-            ..config()
-        },
+        config().with_pool(config().pool.with_max_uses(Some(2))),
     );
     until_up(&dest, true).await;
     let first_id = report(&dest).await.senders[0].id;

@@ -361,10 +361,7 @@ async fn members(sup: &Addr<Supervisor>, group: &str, n: usize) {
 
 #[actix_rt::test]
 async fn an_encode_failure_is_a_send_failure_for_each_member_of_that_protocol_only() {
-    let board = Switchboard::start(SwitchboardConfig {
-        workers: 1,
-        ..SwitchboardConfig::default()
-    });
+    let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
     let text = listen(&board, || Text);
     let escaped = listen(&board, || Escaped);
     let mut texts = Vec::new();
@@ -425,10 +422,7 @@ async fn an_encode_failure_is_a_send_failure_for_each_member_of_that_protocol_on
 
 #[actix_rt::test]
 async fn a_closed_connection_leaves_its_groups() {
-    let board = Switchboard::start(SwitchboardConfig {
-        workers: 1,
-        ..SwitchboardConfig::default()
-    });
+    let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
     let addr = listen(&board, || Text);
     let mut staying = Client::connect(addr).await;
     staying.send("JOIN a").await;

@@ -105,10 +105,9 @@ fn register(
 
 fn start(idle_timeout: Duration) -> (Addr<Supervisor>, Addr<Stats>) {
     let stats = Stats::default().start();
-    let config = SupervisorConfig {
-        health_interval: Duration::from_secs(1),
-        idle_timeout,
-    };
+    let config = SupervisorConfig::default()
+        .with_health_interval(Duration::from_secs(1))
+        .with_idle_timeout(idle_timeout);
     (Supervisor::new(config, stats.clone()).start(), stats)
 }
 

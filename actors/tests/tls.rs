@@ -59,12 +59,13 @@ fn send(client: &mut TlsClient, line: &str) {
 }
 
 fn start(limits: ConnectionLimits) -> (Switchboard, SocketAddr, Arc<ClientConfig>) {
-    let board = Switchboard::start(SwitchboardConfig {
-        connection: limits,
-        supervisor: SupervisorConfig::default(),
-        max_connections: 100,
-        workers: 1,
-    });
+    let board = Switchboard::start(
+        SwitchboardConfig::default()
+            .with_connection(limits)
+            .with_supervisor(SupervisorConfig::default())
+            .with_max_connections(100)
+            .with_workers(1),
+    );
     let (server, client) = configs();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let handle = board.listen_tls(listener, server, || TestProto).unwrap();
@@ -72,18 +73,12 @@ fn start(limits: ConnectionLimits) -> (Switchboard, SocketAddr, Arc<ClientConfig
 }
 
 fn limits() -> ConnectionLimits {
-    ConnectionLimits {
-        stats_interval: Duration::from_millis(20),
-        ..ConnectionLimits::default()
-    }
+    ConnectionLimits::default().with_stats_interval(Duration::from_millis(20))
 }
 
 #[actix_rt::test]
 async fn a_file_region_is_encrypted_in_order_and_counted_as_application_bytes() {
-    let (board, addr, client) = start(ConnectionLimits {
-        flush_budget: 64 * 1024,
-        ..limits()
-    });
+    let (board, addr, client) = start(limits().with_flush_budget(64 * 1024));
     let mut file = tempfile::NamedTempFile::new().unwrap();
     let content: Vec<u8> = (0..1024 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
     file.write_all(&content).unwrap();

@@ -97,10 +97,7 @@ impl Backend {
     }
 
     fn restart(&mut self) -> std::io::Result<()> {
-        let board = Switchboard::start(SwitchboardConfig {
-            workers: 0,
-            ..SwitchboardConfig::default()
-        });
+        let board = Switchboard::start(SwitchboardConfig::default().with_workers(0));
         let listener = board.listen(switchboard::bind(self.addr)?, || {
             FrameProtocol::new(Config::default().max_frame)
         })?;

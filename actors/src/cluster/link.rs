@@ -31,31 +31,45 @@ use tokio::task::JoinHandle;
 
 /// How a node joins a cluster.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClusterConfig {
     /// The NATS server, `nats://HOST:PORT`.
     pub url: String,
     /// This node's name: unique in the cluster, 1 to 255 bytes.
     pub node: String,
     /// The first token of every subject: clusters sharing a NATS server with different
-    /// prefixes do not see each other.
+    /// prefixes do not see each other. Default: `switchboard`.
     pub prefix: String,
-    /// The first reconnect delay.
+    /// The first reconnect delay. Default: 100 ms.
     pub reconnect_min: Duration,
     /// The longest reconnect delay: once NATS is back, cross-node delivery resumes
-    /// within about this long.
+    /// within about this long. Default: 5 s.
     pub reconnect_max: Duration,
     /// Outgoing messages that may wait for the client; one more is a failure.
+    /// Default: 65,536.
     pub buffer: usize,
     /// Outgoing bytes (payloads) that may wait for the client; past it a message is a
-    /// failure.
+    /// failure. Default: 16 MiB.
     pub buffer_bytes: usize,
-    /// Commands the client may hold while (re)connecting.
+    /// Commands the client may hold while (re)connecting. Default: 2048.
     pub client_capacity: usize,
     /// Incoming messages one subscription may hold before the client drops them.
+    /// Default: 65,536.
     pub subscription_capacity: usize,
-    /// How long a stats gathering waits for the other nodes' answers.
+    /// How long a stats gathering waits for the other nodes' answers. Default: 1 s.
     pub gather_timeout: Duration,
 }
+
+crate::config::setters!(ClusterConfig {
+    with_prefix => prefix: String,
+    with_reconnect_min => reconnect_min: Duration,
+    with_reconnect_max => reconnect_max: Duration,
+    with_buffer => buffer: usize,
+    with_buffer_bytes => buffer_bytes: usize,
+    with_client_capacity => client_capacity: usize,
+    with_subscription_capacity => subscription_capacity: usize,
+    with_gather_timeout => gather_timeout: Duration,
+});
 
 impl ClusterConfig {
     /// A node called `node` joining the cluster at `url`, with the default bounds.

@@ -26,19 +26,22 @@ use tokio::time::Instant;
 
 /// How a destination pools its senders.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PoolConfig {
-    /// Senders (connections) to the destination at most.
+    /// Senders (connections) to the destination at most. Default: 1.
     pub max_senders: usize,
     /// Requests in flight on one sender at most (1 is Tomcat's one-message-at-a-time
     /// sender; more pipelines requests on one connection, acks matched in order).
+    /// Default: 64.
     pub max_in_flight: usize,
     /// How long a request may wait for a sender to come free before it is faulty with
-    /// `no sender available`.
+    /// `no sender available`. Default: 1 s.
     pub acquire_timeout: Duration,
     /// A sender older than this is retired instead of returned (`None`: no limit).
+    /// Default: `None`.
     pub max_age: Option<Duration>,
     /// A sender that served this many requests is retired instead of returned
-    /// (`None`: no limit).
+    /// (`None`: no limit). Default: `None`.
     pub max_uses: Option<u64>,
 }
 
@@ -53,6 +56,14 @@ impl Default for PoolConfig {
         }
     }
 }
+
+crate::config::setters!(PoolConfig {
+    with_max_senders => max_senders: usize,
+    with_max_in_flight => max_in_flight: usize,
+    with_acquire_timeout => acquire_timeout: Duration,
+    with_max_age => max_age: Option<Duration>,
+    with_max_uses => max_uses: Option<u64>,
+});
 
 /// One sender in the pool.
 #[derive(Debug)]

@@ -1,10 +1,12 @@
-//! The knobs of the library. Every default is stated on its field; `Default` gives them all.
+//! What every connection enforces ([`ConnectionLimits`], [`IdleLimits`]) and how the
+//! supervisor sweeps ([`SupervisorConfig`]). Every default is stated on its field.
 
 use crate::outbound::QueueLimits;
 use std::time::Duration;
 
 /// Limits every connection enforces.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ConnectionLimits {
     /// Bytes queued for a peer at most; a packet past it makes the peer a slow consumer.
     /// Default: 4 MiB.
@@ -52,6 +54,7 @@ pub struct ConnectionLimits {
 
 /// The three idle kinds of Netty's `IdleStateHandler`; `None` turns one off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct IdleLimits {
     /// Nothing received for this long: [`Idle::Read`](crate::Idle::Read).
     pub read: Option<Duration>,
@@ -95,11 +98,12 @@ impl ConnectionLimits {
 }
 
 /// How the supervisor checks its connections.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SupervisorConfig {
-    /// How often the health sweep runs.
+    /// How often the health sweep runs. Default: 5 s.
     pub health_interval: Duration,
-    /// A connection silent for this long is removed as idle.
+    /// A connection silent for this long is removed as idle. Default: 60 s.
     pub idle_timeout: Duration,
 }
 
@@ -111,3 +115,32 @@ impl Default for SupervisorConfig {
         }
     }
 }
+
+crate::config::setters!(ConnectionLimits {
+    with_max_outbound_bytes => max_outbound_bytes: usize,
+    with_write_timeout => write_timeout: Duration,
+    with_max_error_packets => max_error_packets: u32,
+    with_close_timeout => close_timeout: Duration,
+    with_linger => linger: Duration,
+    with_flush_budget => flush_budget: usize,
+    with_read_budget => read_budget: usize,
+    with_read_pause_bytes => read_pause_bytes: usize,
+    with_max_deferred => max_deferred: usize,
+    with_max_failure_records => max_failure_records: usize,
+    with_stats_interval => stats_interval: Duration,
+    with_coalesce_below => coalesce_below: usize,
+    with_frame_timeout => frame_timeout: Duration,
+    with_idle => idle: IdleLimits,
+    with_tls_handshake_timeout => tls_handshake_timeout: Duration,
+});
+
+crate::config::setters!(IdleLimits {
+    with_read => read: Option<Duration>,
+    with_write => write: Option<Duration>,
+    with_all => all: Option<Duration>,
+});
+
+crate::config::setters!(SupervisorConfig {
+    with_health_interval => health_interval: Duration,
+    with_idle_timeout => idle_timeout: Duration,
+});

@@ -1,0 +1,81 @@
+//! Configuration, in one place: what [`Switchboard::start`](crate::Switchboard::start)
+//! takes ([`SwitchboardConfig`]), what every connection enforces ([`ConnectionLimits`],
+//! [`IdleLimits`]) and how the supervisor sweeps ([`SupervisorConfig`]).
+//!
+//! Every default is stated on its field, and `Default` gives them all. The structs are
+//! `#[non_exhaustive]` so that new knobs are not a breaking change: start from
+//! `default()` and change what you need with the chainable `with_*` setters (or assign
+//! the public fields of a mutable value):
+//!
+//! ```
+//! use std::time::Duration;
+//! use switchboard::config::{ConnectionLimits, SwitchboardConfig};
+//!
+//! let config = SwitchboardConfig::default()
+//!     .with_workers(2)
+//!     .with_connection(
+//!         ConnectionLimits::default()
+//!             .with_max_outbound_bytes(1 << 20)
+//!             .with_write_timeout(Duration::from_secs(5)),
+//!     );
+//! assert_eq!(config.connection.max_outbound_bytes, 1 << 20);
+//! assert_eq!(config.max_connections, 100_000); // a default left alone
+//! ```
+
+/// Chainable setters for a `#[non_exhaustive]` config: `with_<field>(value)` returns the
+/// value with that field changed. One line per field, so a setter cannot drift from its
+/// field.
+macro_rules! setters {
+    ($ty:ident { $($setter:ident => $field:ident : $t:ty),* $(,)? }) => {
+        impl $ty {
+            $(
+                #[doc = concat!("Returns this configuration with [`", stringify!($field),
+                    "`](Self::", stringify!($field), ") set to `value` (see the field for its default).")]
+                #[must_use]
+                pub fn $setter(mut self, value: $t) -> Self {
+                    self.$field = value;
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use setters;
+
+mod limits;
+
+pub use limits::{ConnectionLimits, IdleLimits, SupervisorConfig};
+
+/// Everything [`Switchboard::start`](crate::Switchboard::start) needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SwitchboardConfig {
+    /// Limits every connection enforces. Default: see [`ConnectionLimits`].
+    pub connection: ConnectionLimits,
+    /// How the supervisor sweeps. Default: see [`SupervisorConfig`].
+    pub supervisor: SupervisorConfig,
+    /// Accepted connections at once, over every listener; beyond it accepting pauses.
+    /// Default: 100,000.
+    pub max_connections: usize,
+    /// Worker threads that own connections (0: the arbiter that accepts). Default: one
+    /// per core.
+    pub workers: usize,
+}
+
+impl Default for SwitchboardConfig {
+    fn default() -> Self {
+        SwitchboardConfig {
+            connection: ConnectionLimits::default(),
+            supervisor: SupervisorConfig::default(),
+            max_connections: 100_000,
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+setters!(SwitchboardConfig {
+    with_connection => connection: ConnectionLimits,
+    with_supervisor => supervisor: SupervisorConfig,
+    with_max_connections => max_connections: usize,
+    with_workers => workers: usize,
+});
