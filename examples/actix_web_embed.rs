@@ -72,7 +72,7 @@ async fn run(args: Args) -> std::io::Result<()> {
 
     let http = switchboard::bind(args.http)?;
     let http_addr = http.local_addr()?;
-    let state = WebState::new(board.supervisor().clone(), max_frame, max_line);
+    let state = WebState::new(board.handle().clone(), max_frame, max_line);
     let server = web::http_server(http, state, Endpoints::All)?;
     let http_handle = server.handle();
     actix_rt::spawn(server);

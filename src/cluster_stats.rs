@@ -6,12 +6,11 @@
 //! that answers over NATS within one second is listed too (see
 //! [`NatsCluster::gather`]). [`ClusterStats`] is the one place both protocols ask.
 
-use actix::{Addr, MailboxError};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use switchboard::cluster::NatsCluster;
-use switchboard::{GetStats, Supervisor};
+use switchboard::{Handle, Stopped};
 
 /// The node name a protocol uses when the server gives it none.
 pub const DEFAULT_NODE: &str = "local";
@@ -63,17 +62,17 @@ impl ClusterStats {
     /// The snapshots of every node that answers: without a cluster, this one only.
     pub fn gather(
         &self,
-        supervisor: Addr<Supervisor>,
-    ) -> impl std::future::Future<Output = Result<ClusterSnapshot, MailboxError>> + 'static {
+        board: Handle,
+    ) -> impl std::future::Future<Output = Result<ClusterSnapshot, Stopped>> + 'static {
         let node = self.node.to_string();
         let link = self.link.clone();
         async move {
             if let Some(link) = link {
                 return Ok(ClusterSnapshot {
-                    nodes: link.gather(&supervisor).await,
+                    nodes: link.gather(&board).await,
                 });
             }
-            let snapshot = supervisor.send(GetStats).await?;
+            let snapshot = board.stats().await?;
             let snapshot = serde_json::to_value(snapshot).unwrap_or_default();
             Ok(ClusterSnapshot {
                 nodes: BTreeMap::from([(node, snapshot)]),
@@ -90,8 +89,6 @@ pub fn random_node() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix::Actor;
-    use switchboard::{Stats, SupervisorConfig};
 
     #[test]
     fn random_names_have_the_documented_shape() {
@@ -103,10 +100,11 @@ mod tests {
 
     #[actix_rt::test]
     async fn alone_it_is_this_node_only() {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let board = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        );
         let cluster = ClusterStats::new("alpha");
-        let snapshot = cluster.gather(supervisor).await.unwrap();
+        let snapshot = cluster.gather(board.handle().clone()).await.unwrap();
         let json = serde_json::to_value(&snapshot).unwrap();
         let nodes = json["nodes"].as_object().unwrap();
         assert_eq!(nodes.keys().collect::<Vec<_>>(), ["alpha"]);

@@ -11,11 +11,10 @@
 
 use crate::backends::Backends;
 use crate::cluster_stats::ClusterStats;
-use actix::MailboxError;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Bytes taken by the length prefix in front of every frame body.
@@ -237,12 +236,12 @@ impl DeliveryReport {
 }
 
 /// The STATS reply for the supervisor's answer: the snapshot as JSON, or an ERROR.
-pub fn stats_frame<S: Serialize>(answer: Result<S, MailboxError>) -> Frame {
+pub fn stats_frame<S: Serialize>(answer: Result<S, impl std::fmt::Display>) -> Frame {
     json_frame(Frame::STATS_REPLY, answer)
 }
 
 /// A reply of `opcode` carrying `answer` as JSON, or an ERROR if there is none.
-pub fn json_frame<S: Serialize>(opcode: u8, answer: Result<S, MailboxError>) -> Frame {
+pub fn json_frame<S: Serialize>(opcode: u8, answer: Result<S, impl std::fmt::Display>) -> Frame {
     let json = answer
         .map_err(|e| e.to_string())
         .and_then(|snapshot| serde_json::to_vec(&snapshot).map_err(|e| e.to_string()));
@@ -392,11 +391,11 @@ impl Protocol for FrameProtocol {
             // The answer to a heartbeat: receiving it was the point.
             Frame::PONG => {}
             Frame::STATS => {
-                let supervisor = out.supervisor().clone();
-                out.defer(async move { stats_frame::<Snapshot>(supervisor.send(GetStats).await) });
+                let board = out.handle().clone();
+                out.defer(async move { stats_frame::<Snapshot>(board.stats().await) });
             }
             Frame::CLUSTER_STATS => {
-                let gather = self.cluster.gather(out.supervisor().clone());
+                let gather = self.cluster.gather(out.handle().clone());
                 out.defer(async move { json_frame(Frame::CLUSTER_STATS_REPLY, gather.await) });
             }
             Frame::REPLICATE if self.backends.is_empty() => {
@@ -448,8 +447,7 @@ impl Protocol for FrameProtocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix::Actor;
-    use switchboard::{Action, Stats, Supervisor, SupervisorConfig};
+    use switchboard::Action;
 
     fn wire(opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = ((payload.len() + 1) as u32).to_be_bytes().to_vec();
@@ -622,19 +620,24 @@ mod tests {
 
     #[test]
     fn stats_frame_is_json_or_error() {
-        let ok = stats_frame(Ok(serde_json::json!({"accepted_total": 1})));
+        let ok = stats_frame(Ok::<_, switchboard::Stopped>(
+            serde_json::json!({"accepted_total": 1}),
+        ));
         assert_eq!(
             ok,
             Frame::new(Frame::STATS_REPLY, &br#"{"accepted_total":1}"#[..])
         );
-        let gone = stats_frame::<u8>(Err(MailboxError::Closed));
+        let gone = stats_frame::<u8>(Err(switchboard::Stopped));
         assert_eq!(gone, Frame::error("stats unavailable"));
     }
 
     /// Runs `handle` for one frame on a fresh outbox and returns the actions.
     fn handle(frame: Frame) -> Vec<Action<Frame>> {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let peer = "127.0.0.1:1".parse().unwrap();
         let mut out = Outbox::new(1, peer, supervisor);
         FrameProtocol::new(64).handle(frame, &mut out);
@@ -676,8 +679,11 @@ mod tests {
 
     #[actix_rt::test]
     async fn cluster_stats_is_deferred_json_under_the_node_name() {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
         let mut protocol = FrameProtocol::new(64).with_cluster(ClusterStats::new("n1"));
         protocol.handle(Frame::new(Frame::CLUSTER_STATS, &b"ignored"[..]), &mut out);
@@ -700,8 +706,11 @@ mod tests {
 
     #[actix_rt::test]
     async fn read_idle_sends_an_empty_ping_and_other_kinds_nothing() {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
         let mut protocol = FrameProtocol::new(64);
         protocol.on_idle(Idle::Write, &mut out);
@@ -734,8 +743,11 @@ mod tests {
 
     /// Runs `handle` for each frame on one outbox and returns the actions.
     fn handle_all(protocol: &mut FrameProtocol, frames: &[Frame]) -> Vec<Action<Frame>> {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
         for frame in frames {
             protocol.handle(frame.clone(), &mut out);

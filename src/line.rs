@@ -11,11 +11,10 @@
 
 use crate::cluster_stats::ClusterStats;
 use crate::frame::{group_name, join_group, DEFAULT_MAX_GROUPS};
-use actix::MailboxError;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GetStats, GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::{GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// At most this many bytes of client text are quoted in an error reason.
@@ -154,7 +153,7 @@ fn unknown_command(line: &str) -> String {
 }
 
 /// The STATS reply for the supervisor's answer: one line of JSON, or an `ERR` line.
-pub fn stats_line<S: Serialize>(answer: Result<S, MailboxError>) -> String {
+pub fn stats_line<S: Serialize>(answer: Result<S, impl std::fmt::Display>) -> String {
     let json = answer
         .map_err(|e| e.to_string())
         .and_then(|snapshot| serde_json::to_string(&snapshot).map_err(|e| e.to_string()));
@@ -271,11 +270,11 @@ impl Protocol for LineProtocol {
             // The answer to a heartbeat: receiving it was the point.
             ("PONG", true) => {}
             ("STATS", true) => {
-                let supervisor = out.supervisor().clone();
-                out.defer(async move { stats_line::<Snapshot>(supervisor.send(GetStats).await) });
+                let board = out.handle().clone();
+                out.defer(async move { stats_line::<Snapshot>(board.stats().await) });
             }
             ("CSTATS", true) => {
-                let gather = self.cluster.gather(out.supervisor().clone());
+                let gather = self.cluster.gather(out.handle().clone());
                 out.defer(async move { stats_line(gather.await) });
             }
             ("PING" | "PONG" | "STATS" | "CSTATS", false) => {
@@ -313,8 +312,7 @@ impl Protocol for LineProtocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix::Actor;
-    use switchboard::{Action, Stats, Supervisor, SupervisorConfig};
+    use switchboard::Action;
 
     fn decode_all(codec: &mut LineCodec, buf: &mut BytesMut) -> Vec<Inbound<String>> {
         let mut out = Vec::new();
@@ -471,18 +469,23 @@ mod tests {
 
     #[test]
     fn stats_line_is_json_or_err() {
-        let ok = stats_line(Ok(serde_json::json!({"accepted_total": 1})));
+        let ok = stats_line(Ok::<_, switchboard::Stopped>(
+            serde_json::json!({"accepted_total": 1}),
+        ));
         assert_eq!(ok, r#"{"accepted_total":1}"#);
         assert_eq!(
-            stats_line::<u8>(Err(MailboxError::Closed)),
+            stats_line::<u8>(Err(switchboard::Stopped)),
             "ERR stats unavailable"
         );
     }
 
     /// Runs `handle` for one line on a fresh outbox and returns the actions.
     fn handle(line: &str) -> Vec<Action<String>> {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let peer = "127.0.0.1:1".parse().unwrap();
         let mut out = Outbox::new(1, peer, supervisor);
         LineProtocol::new(64).handle(line.to_owned(), &mut out);
@@ -516,8 +519,11 @@ mod tests {
 
     #[actix_rt::test]
     async fn cstats_is_deferred_json_line_under_the_node_name() {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
         let mut protocol = LineProtocol::new(64).with_cluster(ClusterStats::new("n1"));
         protocol.handle("CSTATS".to_owned(), &mut out);
@@ -537,8 +543,11 @@ mod tests {
 
     #[actix_rt::test]
     async fn read_idle_sends_ping_and_other_kinds_nothing() {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
         let mut protocol = LineProtocol::new(64);
         protocol.on_idle(Idle::Write, &mut out);
@@ -566,8 +575,11 @@ mod tests {
 
     /// Runs `handle` for each line on one outbox and returns the actions.
     fn handle_all(protocol: &mut LineProtocol, lines: &[&str]) -> Vec<Action<String>> {
-        let stats = Stats::default().start();
-        let supervisor = Supervisor::new(SupervisorConfig::default(), stats).start();
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
         let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
         for line in lines {
             protocol.handle((*line).to_owned(), &mut out);

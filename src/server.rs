@@ -90,7 +90,7 @@ async fn serve(
     let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
     let http = match metrics {
         Some(listener) => {
-            let state = WebState::new(board.supervisor().clone(), max_frame, max_line);
+            let state = WebState::new(board.handle().clone(), max_frame, max_line);
             let server = web::http_server(listener, state, Endpoints::Monitoring)?;
             let handle = server.handle();
             actix_rt::spawn(server);
@@ -158,12 +158,9 @@ pub fn start_with(
     log::info!("node {node}");
     let cluster = match &config.cluster {
         Some(url) => {
-            let link = NatsCluster::start(
-                cluster_config(config, url, &node),
-                board.supervisor().clone(),
-            )
-            .map_err(|e| std::io::Error::other(format!("config key \"cluster\": {e}")))?;
-            link.attach(board.supervisor());
+            let link = NatsCluster::start(cluster_config(config, url, &node), board.handle())
+                .map_err(|e| std::io::Error::other(format!("config key \"cluster\": {e}")))?;
+            link.attach(board.handle());
             ClusterStats::with_link(link)
         }
         None => ClusterStats::new(node.as_str()),

@@ -13,7 +13,7 @@
 //!   group). It changes what peers receive, so only an application that embeds
 //!   Switchboard mounts it, behind its own access rules; `switchboard serve` never does.
 //!
-//! Handlers are thin: they ask the supervisor and shape its answer. Turning a body into a
+//! Handlers are thin: they ask the switchboard's handle and shape its answer. Turning a body into a
 //! packet of the demo protocols is the pure [`Group::encode`]. Every refusal is a JSON
 //! `{"error": "..."}` with a 4xx or 5xx status.
 
@@ -30,10 +30,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::time::{Duration, SystemTime};
-use switchboard::{
-    BroadcastAcked, ConnectionReport, GetStats, InspectMembers, ListConnections, MemberInfo,
-    Protocol, SendFailure, Supervisor, Traffic,
-};
+use switchboard::{ConnectionReport, Handle, MemberInfo, Protocol, SendFailure, Traffic};
 use tokio_util::codec::Encoder;
 
 /// The dashboard page: HTML, CSS and script in one file, nothing fetched from elsewhere.
@@ -48,8 +45,8 @@ const DASHBOARD_POLICY: &str = "default-src 'none'; script-src 'unsafe-inline'; 
 /// What the handlers share: where to ask, and the limits bodies must respect.
 #[derive(Clone)]
 pub struct WebState {
-    /// The registry every handler asks.
-    pub supervisor: actix::Addr<Supervisor>,
+    /// The switchboard every handler asks.
+    pub board: Handle,
     /// The server's `max_frame`: a `frame` broadcast must fit in one frame body.
     pub max_frame: usize,
     /// The server's `max_line`: a `line` broadcast must fit in one line.
@@ -62,10 +59,11 @@ pub struct WebState {
 }
 
 impl WebState {
-    /// Handlers for `supervisor`, with bodies bounded by `max_frame` and `max_line`.
-    pub fn new(supervisor: actix::Addr<Supervisor>, max_frame: usize, max_line: usize) -> Self {
+    /// Handlers for the switchboard behind `board`, with bodies bounded by `max_frame`
+    /// and `max_line`.
+    pub fn new(board: Handle, max_frame: usize, max_line: usize) -> Self {
         WebState {
-            supervisor,
+            board,
             max_frame,
             max_line,
             inspect_timeout: Duration::from_secs(1),
@@ -127,8 +125,8 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "error": message.to_string() }))
 }
 
-/// The answer when the supervisor cannot be reached (the switchboard is stopping).
-fn unavailable(e: actix::MailboxError) -> HttpResponse {
+/// The answer when the switchboard cannot be reached (it is stopping).
+fn unavailable(e: impl std::fmt::Display) -> HttpResponse {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
         format!("switchboard unavailable: {e}"),
@@ -144,14 +142,14 @@ async fn dashboard() -> HttpResponse {
 }
 
 async fn stats(state: web::Data<WebState>) -> HttpResponse {
-    match state.supervisor.send(GetStats).await {
+    match state.board.stats().await {
         Ok(snapshot) => HttpResponse::Ok().json(snapshot),
         Err(e) => unavailable(e),
     }
 }
 
 async fn prometheus(state: web::Data<WebState>) -> HttpResponse {
-    let snapshot = match state.supervisor.send(GetStats).await {
+    let snapshot = match state.board.stats().await {
         Ok(snapshot) => snapshot,
         Err(e) => return unavailable(e),
     };
@@ -257,7 +255,7 @@ async fn connections(state: web::Data<WebState>, request: HttpRequest) -> HttpRe
     };
     if let Some(protocol) = &query.protocol {
         // Declared groups are listed in the snapshot even with no connection.
-        match state.supervisor.send(GetStats).await {
+        match state.board.stats().await {
             Ok(snap) if snap.connections.contains_key(protocol.as_str()) => {}
             Ok(_) => {
                 let message = format!("no protocol group {protocol:?}");
@@ -267,22 +265,13 @@ async fn connections(state: web::Data<WebState>, request: HttpRequest) -> HttpRe
         }
     }
     let limit = query.limit.min(state.max_listed);
-    let members = match state
-        .supervisor
-        .send(ListConnections {
-            protocol: query.protocol,
-        })
-        .await
-    {
+    let members = match state.board.list(query.protocol.as_deref()).await {
         Ok(members) => members,
         Err(e) => return unavailable(e),
     };
     let (total, page) = listing::page(members, query.sort, query.offset, limit);
-    let ask = InspectMembers {
-        ids: page.iter().map(|m| m.id).collect(),
-        timeout: state.inspect_timeout,
-    };
-    let mut reports: HashMap<_, _> = match state.supervisor.send(ask).await {
+    let ids = page.iter().map(|m| m.id).collect();
+    let mut reports: HashMap<_, _> = match state.board.inspect(ids, state.inspect_timeout).await {
         Ok(found) => found
             .into_iter()
             .filter_map(|found| Some((found.info.id, found.report?)))
@@ -449,11 +438,7 @@ async fn broadcast(
         Ok(packet) => packet,
         Err(refused) => return error(StatusCode::BAD_REQUEST, refused),
     };
-    let ask = BroadcastAcked {
-        protocol: group.name(),
-        packet,
-    };
-    match state.supervisor.send(ask).await {
+    match state.board.broadcast_encoded(group.name(), packet).await {
         Ok(report) => HttpResponse::Ok().json(BroadcastView {
             protocol: group.name(),
             delivered: report.delivered,

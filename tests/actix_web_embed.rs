@@ -48,7 +48,7 @@ impl App {
         let line = board.listen(any(), || LineProtocol::new(MAX_LINE)).unwrap();
         let http = any();
         let http_addr = http.local_addr().unwrap();
-        let state = WebState::new(board.supervisor().clone(), MAX_FRAME, MAX_LINE);
+        let state = WebState::new(board.handle().clone(), MAX_FRAME, MAX_LINE);
         let server = web::http_server(http, state, Endpoints::All).unwrap();
         let http_server = server.handle();
         actix_rt::spawn(server);

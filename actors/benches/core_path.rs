@@ -11,7 +11,7 @@ use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Instant;
 use switchboard::core::{Conn, Transmit};
-use switchboard::{ConnectionLimits, Inbound, Outbox, Protocol, Supervisor};
+use switchboard::{ConnectionLimits, Handle, Inbound, Outbox, Protocol};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Frames per iteration (fewer for large frames, so that a burst stays well within the
@@ -69,9 +69,8 @@ impl Protocol for Echo {
 }
 
 fn conn() -> Conn<Echo> {
-    // The core never sends to the supervisor; no runtime reads this channel.
-    let (tx, _rx) = actix::dev::channel::channel::<Supervisor>(16);
-    let outbox = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), actix::Addr::new(tx));
+    // The core never sends to the supervisor.
+    let outbox = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), Handle::disconnected());
     Conn::new(
         Echo,
         outbox,

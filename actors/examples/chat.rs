@@ -21,8 +21,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use switchboard::codec::Lines;
 use switchboard::{
-    ConnId, GroupEncoder, GroupMembers, GroupName, ListenerHandle, Outbox, Protocol, RemovalReason,
-    Switchboard, SwitchboardConfig,
+    ConnId, GroupEncoder, GroupName, ListenerHandle, Outbox, Protocol, RemovalReason, Switchboard,
+    SwitchboardConfig,
 };
 
 /// The longest line a client may send, in bytes.
@@ -67,17 +67,17 @@ impl Chat {
         out.reply(format!("NICK {name}"));
     }
 
-    /// `WHO <room>`: the room's members, asked of the supervisor (which keeps the
+    /// `WHO <room>`: the room's members, asked of the switchboard (which keeps the
     /// groups), named with our nicknames. The answer comes later, in order with the
     /// other replies.
     fn who(&self, room: GroupName, out: &mut Outbox<String>) {
-        let supervisor = out.supervisor().clone();
+        let board = out.handle().clone();
         let nicks = self.nicks.clone();
         out.defer(async move {
             // Asked inside the future, which first runs once the actions of the requests
             // read with this one are carried out: a JOIN just before the WHO is counted
             // (and so is a LEAVE that came right behind it, in the same read).
-            let members = supervisor.send(GroupMembers(room.clone())).await;
+            let members = board.members(room.clone()).await;
             let members = members.unwrap_or_default();
             let nicks = nicks.lock().unwrap_or_else(PoisonError::into_inner);
             let mut names: Vec<&str> = members

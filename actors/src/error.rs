@@ -7,6 +7,7 @@ use std::fmt;
 
 /// Why a send did not reach, or did not leave, a connection's outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// No registered connection has that id.
     #[error("unknown connection {0}")]
@@ -30,9 +31,17 @@ pub enum SendError {
     /// An empty packet carries nothing to write.
     #[error("empty packet")]
     Empty,
-    /// The connection actor is gone (its mailbox is closed).
+    /// The connection actor is gone (its mailbox is closed), or the whole switchboard.
     #[error("connection actor stopped")]
     Stopped,
+    /// A value of another type than the connection's protocol responds with.
+    #[error("connection speaks {protocol}, whose responses are not {given}")]
+    WrongProtocol {
+        /// The connection's protocol.
+        protocol: &'static str,
+        /// The type of the value that was sent.
+        given: &'static str,
+    },
 }
 
 /// Why a packet that was accepted into a queue was never completely written.

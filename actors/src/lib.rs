@@ -101,6 +101,7 @@ pub mod core;
 mod error;
 mod file_region;
 mod groups;
+mod handle;
 mod listener;
 mod member;
 mod protocol;
@@ -137,6 +138,7 @@ pub use groups::{
     GroupCounts, GroupDeliver, GroupEncoder, GroupMembers, GroupName, GroupPacket, Join, Leave,
     ListGroups, Publish, PublishBatch, Published,
 };
+pub use handle::{Handle, Stopped};
 pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
 pub use member::{Close, Deliver, DeliverBatch, Member};
 pub use protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
@@ -166,8 +168,8 @@ pub type ConnId = u64;
 /// A running switchboard: the supervisor, the stats actor and the worker threads.
 #[derive(Clone)]
 pub struct Switchboard {
-    /// The registry of connections.
-    supervisor: Addr<Supervisor>,
+    /// What the application asks of it; holds the registry of connections.
+    handle: Handle,
     /// The aggregated figures.
     stats: Addr<Stats>,
     /// The threads connections live on.
@@ -186,7 +188,7 @@ impl Switchboard {
         let stats = Stats::default().start();
         let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone()).start();
         Switchboard {
-            supervisor,
+            handle: Handle::new(supervisor),
             stats,
             workers: Arc::new(Workers::start(config.workers)),
             places: Arc::new(Semaphore::new(
@@ -249,15 +251,21 @@ impl Switchboard {
     /// What a connection needs from this switchboard (for connections created by hand).
     pub fn connection_context(&self) -> ConnectionContext {
         ConnectionContext {
-            supervisor: self.supervisor.clone(),
+            supervisor: self.handle.supervisor().clone(),
             stats: self.stats.clone(),
             limits: Arc::new(self.config.connection.clone()),
         }
     }
 
-    /// The supervisor: send to, broadcast to, list, close and subscribe to connections.
+    /// What an application asks of the switchboard: send to, broadcast, publish, list,
+    /// inspect and close connections, subscribe to removals, read the stats.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// The supervisor actor behind the [`handle`](Self::handle).
     pub fn supervisor(&self) -> &Addr<Supervisor> {
-        &self.supervisor
+        self.handle.supervisor()
     }
 
     /// The stats actor.
@@ -274,7 +282,8 @@ impl Switchboard {
     /// `close_timeout`, and returns how many were closing. Stop the listeners first.
     pub async fn shutdown(&self) -> usize {
         let timeout = self.config.connection.close_timeout + std::time::Duration::from_millis(200);
-        self.supervisor
+        self.handle
+            .supervisor()
             .send(Shutdown { timeout })
             .await
             .unwrap_or(0)

@@ -11,8 +11,7 @@
 //! longer be trusted (an oversize length): the connection counts one error packet,
 //! sends the protocol's error reply, and is removed with reason `error_packets`.
 
-use crate::{ConnId, FileRegion, GroupEncoder, GroupName, RemovalReason, Supervisor};
-use actix::Addr;
+use crate::{ConnId, FileRegion, GroupEncoder, GroupName, Handle, RemovalReason};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::future::Future;
@@ -134,8 +133,8 @@ pub struct Outbox<R> {
     pub(crate) id: ConnId,
     /// The peer's address.
     pub(crate) peer: SocketAddr,
-    /// The supervisor, for handlers that query the registry or the stats.
-    pub(crate) supervisor: Addr<Supervisor>,
+    /// The switchboard, for handlers that query the registry or the stats.
+    pub(crate) handle: Handle,
     /// The named groups the connection is in, as of the actions asked for so far;
     /// allocated at the first join (most connections never join one), boxed so that
     /// the others pay one pointer instead of an empty set's 48 bytes.
@@ -144,13 +143,14 @@ pub struct Outbox<R> {
 }
 
 impl<R> Outbox<R> {
-    /// An empty outbox for connection `id`.
-    pub fn new(id: ConnId, peer: SocketAddr, supervisor: Addr<Supervisor>) -> Self {
+    /// An empty outbox for connection `id` of the switchboard behind `handle` (for a
+    /// handler's unit test, [`Handle::disconnected`]).
+    pub fn new(id: ConnId, peer: SocketAddr, handle: Handle) -> Self {
         Outbox {
             actions: Vec::new(),
             id,
             peer,
-            supervisor,
+            handle,
             groups: None,
         }
     }
@@ -249,14 +249,15 @@ impl<R> Outbox<R> {
         self.peer
     }
 
-    /// The supervisor, e.g. to ask for a [`GetStats`](crate::GetStats) snapshot.
+    /// The switchboard, e.g. to ask for its [`stats`](Handle::stats) or a group's
+    /// [`members`](Handle::members).
     ///
-    /// Actions asked for on this outbox (a join, a leave, a publish) reach the
-    /// supervisor only after `handle` returns; a query sent from `handle` itself would
-    /// overtake them. Send queries from inside a deferred reply
-    /// ([`defer`](Self::defer)), which runs after this turn's actions went out.
-    pub fn supervisor(&self) -> &Addr<Supervisor> {
-        &self.supervisor
+    /// Actions asked for on this outbox (a join, a leave, a publish) take effect only
+    /// after `handle` returns; a query sent from `handle` itself would overtake them.
+    /// Send queries from inside a deferred reply ([`defer`](Self::defer)), which runs
+    /// after this turn's actions went out.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
     }
 
     /// Takes the actions asked for so far: with [`Outbox::new`], a handler can be

@@ -15,7 +15,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use switchboard::GetStats;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -235,12 +234,7 @@ async fn talk(
 
 /// A node's `cluster` stats: (connected, failed_total).
 async fn cluster_stats(node: &Running) -> (bool, u64) {
-    let snapshot = node
-        .board
-        .supervisor()
-        .send(GetStats)
-        .await
-        .unwrap_or_default();
+    let snapshot = node.board.handle().stats().await.unwrap_or_default();
     snapshot
         .cluster
         .map_or((false, 0), |c| (c.connected, c.failed_total))

@@ -34,8 +34,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::{
-    ConnectionRemoved, GetStats, ListenerHandle, RemovalReason, Snapshot, Subscribe, Switchboard,
-    SwitchboardConfig,
+    ConnectionRemoved, ListenerHandle, RemovalReason, Snapshot, Switchboard, SwitchboardConfig,
 };
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -188,7 +187,7 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
             })?;
             let addr = listener.local_addr()?;
             let state = WebState::new(
-                front.board.supervisor().clone(),
+                front.board.handle().clone(),
                 config.max_frame,
                 config.max_line,
             );
@@ -204,8 +203,8 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     let (tx, mut removals_rx) = mpsc::unbounded_channel();
     front
         .board
-        .supervisor()
-        .do_send(Subscribe(Observer(tx).start().recipient()));
+        .handle()
+        .subscribe(Observer(tx).start().recipient());
 
     let names: Names = Arc::default();
     if let Ok(mut names) = names.lock() {
@@ -307,12 +306,7 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
             }
             removals.push((who, event.reason));
         }
-        snap = front
-            .board
-            .supervisor()
-            .send(GetStats)
-            .await
-            .unwrap_or_default();
+        snap = front.board.handle().stats().await.unwrap_or_default();
         flaky_seen_down |= snap.backends.get(&flaky_name) == Some(&"down");
         let mut out = std::io::stdout().lock();
         if terminal {

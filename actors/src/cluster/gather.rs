@@ -3,8 +3,7 @@
 
 use super::link::{Inner, NatsCluster};
 use super::subjects;
-use crate::{GetStats, Supervisor};
-use actix::Addr;
+use crate::Handle;
 use async_nats::connection::State;
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -28,13 +27,13 @@ struct Answer {
 }
 
 /// This node's snapshot as JSON.
-async fn own_snapshot(supervisor: &Addr<Supervisor>) -> serde_json::Value {
-    let snapshot = supervisor.send(GetStats).await.unwrap_or_default();
+async fn own_snapshot(board: &Handle) -> serde_json::Value {
+    let snapshot = board.stats().await.unwrap_or_default();
     serde_json::to_value(snapshot).unwrap_or_default()
 }
 
 /// Answers every stats request with this node's snapshot.
-pub(super) async fn answering(inner: Arc<Inner>, supervisor: Addr<Supervisor>) {
+pub(super) async fn answering(inner: Arc<Inner>, board: Handle) {
     let subject = subjects::stats_subject(&inner.prefix);
     let mut requests = match inner.client.subscribe(subject.clone()).await {
         Ok(s) => s,
@@ -47,7 +46,7 @@ pub(super) async fn answering(inner: Arc<Inner>, supervisor: Addr<Supervisor>) {
         let Some(reply) = request.reply else { continue };
         let answer = Answer {
             node: inner.node.clone(),
-            snapshot: own_snapshot(&supervisor).await,
+            snapshot: own_snapshot(&board).await,
         };
         let Ok(body) = serde_json::to_vec(&answer) else {
             continue;
@@ -61,10 +60,10 @@ pub(super) async fn answering(inner: Arc<Inner>, supervisor: Addr<Supervisor>) {
 impl NatsCluster {
     /// The stats snapshots of every node that answers within the gather timeout, this
     /// one included (it always is, under its own name, even without NATS).
-    pub async fn gather(&self, supervisor: &Addr<Supervisor>) -> NodeSnapshots {
+    pub async fn gather(&self, board: &Handle) -> NodeSnapshots {
         let inner = &self.inner;
         let mut nodes = NodeSnapshots::new();
-        nodes.insert(inner.node.clone(), own_snapshot(supervisor).await);
+        nodes.insert(inner.node.clone(), own_snapshot(board).await);
         if inner.client.connection_state() != State::Connected {
             return nodes;
         }

@@ -15,7 +15,7 @@
 
 use super::subjects::{self, MAX_NODE_LEN};
 use super::{ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest};
-use crate::{Published, Supervisor};
+use crate::{Handle, Published, Supervisor};
 use actix::Addr;
 use async_nats::connection::State;
 use async_nats::{Client, ConnectOptions, Event, ServerAddr};
@@ -184,13 +184,12 @@ impl std::fmt::Debug for NatsCluster {
 impl NatsCluster {
     /// Connects to NATS in the background (an unreachable server is retried, never an
     /// error) and starts the link's tasks on the current tokio runtime: publishing,
-    /// following interest, and answering stats requests with `supervisor`'s snapshot.
+    /// following interest, and answering stats requests with the snapshot of the
+    /// switchboard behind `board`.
     /// Fails only on a bad URL or node name. Call it inside a tokio runtime (an actix
     /// system is one); it does not wait for NATS.
-    pub fn start(
-        config: ClusterConfig,
-        supervisor: Addr<Supervisor>,
-    ) -> Result<NatsCluster, ClusterError> {
+    pub fn start(config: ClusterConfig, board: &Handle) -> Result<NatsCluster, ClusterError> {
+        let supervisor = board.supervisor().clone();
         config.validate()?;
         let counters = Arc::new(Counters::default());
         let events = counters.clone();
@@ -254,14 +253,16 @@ impl NatsCluster {
         let link = NatsCluster { inner };
         tokio::spawn(publishing(link.inner.clone(), rx));
         tokio::spawn(following(link.inner.clone(), supervisor.clone()));
-        tokio::spawn(super::gather::answering(link.inner.clone(), supervisor));
+        tokio::spawn(super::gather::answering(link.inner.clone(), board.clone()));
         Ok(link)
     }
 
-    /// Attaches the link to `supervisor`: from now on it carries that supervisor's
-    /// publishes and broadcasts.
-    pub fn attach(&self, supervisor: &Addr<Supervisor>) {
-        supervisor.do_send(super::AttachCluster(Arc::new(self.clone())));
+    /// Attaches the link to the switchboard behind `board`: from now on it carries that
+    /// switchboard's publishes and broadcasts.
+    pub fn attach(&self, board: &Handle) {
+        board
+            .supervisor()
+            .do_send(super::AttachCluster(Arc::new(self.clone())));
     }
 
     /// This node's name.

@@ -5,10 +5,12 @@
 use super::{now, Connection};
 use crate::core::Origin;
 use crate::protocol::Protocol;
+use crate::GroupName;
 use crate::{
     Close, ConnId, Deliver, DeliverBatch, FileRegion, GroupDeliver, SendError, SendFailure, Traffic,
 };
 use actix::prelude::*;
+use std::any::Any;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
 
@@ -21,6 +23,19 @@ pub struct SendPacket<R: 'static>(pub R);
 #[derive(Message)]
 #[rtype(result = "Result<(), SendError>")]
 pub struct SendFile(pub FileRegion);
+
+/// What the [`Handle`](crate::Handle) asks of one connection on an application's behalf.
+/// Answers whether something changed (a send: always true once admitted).
+#[derive(Message)]
+#[rtype(result = "Result<bool, SendError>")]
+pub(crate) enum Control {
+    /// A value of the protocol's `Response` type, to encode and queue.
+    Send(Box<dyn Any + Send>, &'static str),
+    /// Join this named group.
+    Join(GroupName),
+    /// Leave this named group.
+    Leave(GroupName),
+}
 
 /// Ask a connection for a report of itself.
 #[derive(Message)]
@@ -141,5 +156,25 @@ impl<P: Protocol> Handler<Inspect> for Connection<P> {
     type Result = MessageResult<Inspect>;
     fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
         MessageResult(self.inspect())
+    }
+}
+
+impl<P: Protocol> Handler<Control> for Connection<P> {
+    type Result = Result<bool, SendError>;
+    fn handle(&mut self, msg: Control, ctx: &mut Context<Self>) -> Self::Result {
+        let now = now();
+        let result = match msg {
+            Control::Send(value, given) => match value.downcast::<P::Response>() {
+                Ok(response) => self.core.send(now, *response).map(|()| true),
+                Err(_) => Err(SendError::WrongProtocol {
+                    protocol: P::NAME,
+                    given,
+                }),
+            },
+            Control::Join(group) => self.core.handle_membership(now, group, true),
+            Control::Leave(group) => self.core.handle_membership(now, group, false),
+        };
+        self.drive(ctx);
+        result
     }
 }

@@ -13,12 +13,13 @@
 mod messages;
 mod syscalls;
 
+pub(crate) use messages::Control;
 pub use messages::{ConnectionReport, Inspect, SendFile, SendPacket};
 
 use crate::core::{Conn, Event};
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Failures, Stats, TrafficDelta};
-use crate::supervisor::{BroadcastBatch, Deregister, Gone, Register};
+use crate::supervisor::{BroadcastBatch, Controlled, Deregister, Gone, Register};
 use crate::transport::Transport;
 use crate::{
     ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, PublishBatch,
@@ -112,7 +113,7 @@ impl<P: Protocol> Connection<P> {
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Addr<Self> {
-        let outbox = Outbox::new(id, peer, context.supervisor.clone());
+        let outbox = Outbox::new(id, peer, crate::Handle::new(context.supervisor.clone()));
         let (transport, broken) = match tls.map(Transport::tls) {
             None => (Transport::Plain, false),
             Some(Ok(transport)) => (transport, false),
@@ -239,6 +240,10 @@ impl<P: Protocol> Actor for Connection<P> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let addr = ctx.address();
+        self.supervisor.do_send(Controlled {
+            id: self.id(),
+            control: addr.clone().recipient(),
+        });
         self.supervisor.do_send(Register(Member {
             status: self.status.clone(),
             deliver: addr.clone().recipient(),

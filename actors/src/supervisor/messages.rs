@@ -3,6 +3,27 @@
 
 use super::*;
 
+/// Hand a request of the [`Handle`](crate::Handle) to connection `id`.
+#[derive(Message)]
+#[rtype(result = "Result<bool, SendError>")]
+pub(crate) struct ToConnection {
+    /// The connection.
+    pub id: ConnId,
+    /// What it is asked.
+    pub control: crate::connection::Control,
+}
+
+/// Where the application's requests for connection `id` go (typed sends, joins and
+/// leaves on its behalf); sent by the connection with its registration.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Controlled {
+    /// The connection.
+    pub id: ConnId,
+    /// Its mailbox for those requests.
+    pub control: Recipient<crate::connection::Control>,
+}
+
 /// Add a connection to its protocol group.
 #[derive(Message)]
 #[rtype(result = "()")]

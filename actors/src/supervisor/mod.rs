@@ -42,6 +42,8 @@ pub struct Supervisor {
     dialed: std::collections::HashSet<&'static str>,
     /// The group of each member, for lookups by id.
     index: HashMap<ConnId, &'static str>,
+    /// Where the application's requests for each connection go.
+    controls: HashMap<ConnId, Recipient<crate::connection::Control>>,
     /// The named groups and their members.
     named: Registry,
     /// Connection actors started and not yet stopped (registered or closing).
@@ -68,6 +70,7 @@ impl Supervisor {
             groups: HashMap::new(),
             dialed: Default::default(),
             index: HashMap::new(),
+            controls: HashMap::new(),
             named: Registry::default(),
             alive: 0,
             drained: Vec::new(),
@@ -102,6 +105,7 @@ impl Supervisor {
     /// Takes a connection out of its group, once: logs, counts and announces it.
     /// Returns the member if it was still registered.
     pub fn remove(&mut self, id: ConnId, reason: RemovalReason) -> Option<Member> {
+        self.controls.remove(&id);
         let protocol = self.index.remove(&id)?;
         let reason = match reason {
             RemovalReason::PeerClosed if self.dialed.contains(protocol) => RemovalReason::IoError,
@@ -266,6 +270,32 @@ impl Handler<SendTo> for Supervisor {
                 None => Err(SendError::UnknownConnection(msg.id)),
                 Some(deliver) => deliver
                     .send(Deliver(msg.packet))
+                    .await
+                    .unwrap_or(Err(SendError::Stopped)),
+            }
+        })
+    }
+}
+
+impl Handler<Controlled> for Supervisor {
+    type Result = ();
+    fn handle(&mut self, msg: Controlled, _: &mut Context<Self>) {
+        // Sent just before the registration; a connection already gone is not kept.
+        if !self.shutting_down {
+            self.controls.insert(msg.id, msg.control);
+        }
+    }
+}
+
+impl Handler<ToConnection> for Supervisor {
+    type Result = ResponseFuture<Result<bool, SendError>>;
+    fn handle(&mut self, msg: ToConnection, _: &mut Context<Self>) -> Self::Result {
+        let target = self.controls.get(&msg.id).cloned();
+        Box::pin(async move {
+            match target {
+                None => Err(SendError::UnknownConnection(msg.id)),
+                Some(control) => control
+                    .send(msg.control)
                     .await
                     .unwrap_or(Err(SendError::Stopped)),
             }

@@ -213,6 +213,27 @@ impl<P: Protocol> Conn<P> {
         result
     }
 
+    /// The application joins (`join`) or leaves the named group on this connection's
+    /// behalf, as if its handler had asked: answers whether membership changed. A
+    /// connection that is closing joins nothing.
+    pub fn handle_membership(
+        &mut self,
+        now: Instant,
+        group: GroupName,
+        join: bool,
+    ) -> Result<bool, SendError> {
+        if self.phase != Phase::Open {
+            return Err(SendError::Closing);
+        }
+        let changed = match join {
+            true => self.outbox.join(group),
+            false => self.outbox.leave(group.as_str()),
+        };
+        self.run_actions(now);
+        self.settle(now);
+        Ok(changed)
+    }
+
     /// Offers a file region, sent zero-copy in order with the packets around it.
     pub fn send_file(&mut self, now: Instant, region: FileRegion) -> Result<(), SendError> {
         let result = self.admit(now, Origin::External, Outgoing::File(region));

@@ -113,3 +113,34 @@ fn a_group_message_not_encodable_for_this_protocol_is_a_send_failure() {
     );
     h.check();
 }
+
+#[test]
+fn the_application_joins_and_leaves_on_the_connections_behalf_until_it_closes() {
+    let mut h = Harness::new(ConnectionLimits::default());
+    let g = GroupName::from(GROUP);
+    let now = h.now;
+    assert_eq!(h.conn.handle_membership(now, g.clone(), true), Ok(true));
+    assert_eq!(h.conn.handle_membership(now, g.clone(), true), Ok(false));
+    h.pump();
+    // The handler sees the membership the application gave it: its publish now comes
+    // back to it as its own copy.
+    h.send(&request(b'P', 2));
+    h.feed_all();
+    h.write_all();
+    assert_eq!(h.written().len(), 1, "the own copy");
+    assert!(
+        h.published[0].encoded.is_some(),
+        "encoded here, as a member"
+    );
+    assert_eq!(h.conn.handle_membership(now, g.clone(), false), Ok(true));
+    assert_eq!(h.conn.handle_membership(now, g.clone(), false), Ok(false));
+    h.pump();
+    assert_eq!(h.memberships, [(g.clone(), true), (g.clone(), false)]);
+    h.close(RemovalReason::Idle);
+    assert_eq!(
+        h.conn.handle_membership(h.now, g, true),
+        Err(SendError::Closing),
+        "a closing connection joins nothing"
+    );
+    h.check();
+}

@@ -1,0 +1,208 @@
+//! The handle: everything an application asks of a running switchboard, as methods.
+//!
+//! A [`Handle`] is cheap to clone and can be used from any thread of the actix system:
+//! [`Switchboard::handle`](crate::Switchboard::handle) gives one to the code that
+//! started the switchboard, [`Outbox::handle`](crate::Outbox::handle) to a protocol
+//! handler. Behind it the supervisor actor keeps the registry, and each connection
+//! actor its own queue; the messages they exchange stay inside the crate, so no caller
+//! can forge a removal or a registration.
+//!
+//! Values sent to one connection are typed: [`Handle::send_to`] takes the protocol's
+//! `Response` and the connection's own codec encodes it, so a caller cannot break the
+//! peer's framing. Broadcasts are encoded once, by the codec of the protocol value the
+//! caller passes, and the bytes are shared by every member.
+
+use crate::connection::Control;
+use crate::groups::{GroupMembers, ListGroups, Publish};
+use crate::stats::{GetStats, Snapshot};
+use crate::supervisor::{
+    BroadcastAcked, BroadcastReport, CloseConnection, ConnectionRemoved, InspectMembers, Inspected,
+    ListConnections, MemberInfo, Subscribe, Supervisor, ToConnection,
+};
+use crate::{ConnId, GroupName, Protocol, RemovalReason, SendError};
+use actix::{Addr, Recipient};
+use bytes::{Bytes, BytesMut};
+use std::time::Duration;
+use tokio_util::codec::Encoder;
+
+/// The switchboard has stopped (or never ran): its supervisor no longer answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the switchboard has stopped")]
+pub struct Stopped;
+
+/// What an application asks of a running switchboard: send to one connection, broadcast
+/// to a protocol's connections, publish to a named group, join and leave groups on a
+/// connection's behalf, list, inspect and close connections, subscribe to removals, and
+/// read the stats.
+#[derive(Clone)]
+pub struct Handle {
+    /// The registry every request goes through.
+    supervisor: Addr<Supervisor>,
+}
+
+impl std::fmt::Debug for Handle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle")
+            .field("running", &self.supervisor.connected())
+            .finish()
+    }
+}
+
+impl Handle {
+    /// The handle of the switchboard whose supervisor is `supervisor`.
+    pub(crate) fn new(supervisor: Addr<Supervisor>) -> Self {
+        Handle { supervisor }
+    }
+
+    /// A handle to no switchboard: every request answers as a stopped switchboard does.
+    /// For unit-testing a handler with [`Outbox::new`](crate::Outbox::new), without
+    /// sockets or actors.
+    pub fn disconnected() -> Self {
+        let (sender, _) = actix::dev::channel::channel(1);
+        Handle {
+            supervisor: Addr::new(sender),
+        }
+    }
+
+    /// The supervisor, for the crate's own actors.
+    pub(crate) fn supervisor(&self) -> &Addr<Supervisor> {
+        &self.supervisor
+    }
+
+    /// Sends `response` to connection `id`, encoded by that connection's codec, in
+    /// order after what is already queued for it. Refused (and recorded by the
+    /// connection as a send failure) like any packet over its limits; refused with
+    /// [`SendError::WrongProtocol`] if the connection speaks a protocol whose responses
+    /// are of another type.
+    pub async fn send_to<P>(&self, id: ConnId, response: P::Response) -> Result<(), SendError>
+    where
+        P: Protocol,
+        P::Response: Send,
+    {
+        self.to_connection(
+            id,
+            Control::Send(Box::new(response), std::any::type_name::<P::Response>()),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Makes connection `id` join the named group, as if its handler had called
+    /// [`Outbox::join`](crate::Outbox::join). Answers whether it was not a member yet.
+    pub async fn join(&self, id: ConnId, group: impl Into<GroupName>) -> Result<bool, SendError> {
+        self.to_connection(id, Control::Join(group.into())).await
+    }
+
+    /// Makes connection `id` leave the named group, as if its handler had called
+    /// [`Outbox::leave`](crate::Outbox::leave). Answers whether it was a member.
+    pub async fn leave(&self, id: ConnId, group: impl Into<GroupName>) -> Result<bool, SendError> {
+        self.to_connection(id, Control::Leave(group.into())).await
+    }
+
+    async fn to_connection(&self, id: ConnId, control: Control) -> Result<bool, SendError> {
+        self.supervisor
+            .send(ToConnection { id, control })
+            .await
+            .unwrap_or(Err(SendError::Stopped))
+    }
+
+    /// Encodes `response` once with the codec of `protocol` and hands the bytes to every
+    /// connection of the protocol group `P::NAME`, waiting for each to admit or refuse
+    /// its copy. Connections of one protocol are expected to share one wire format:
+    /// pass a protocol value configured like the listener's.
+    pub async fn broadcast<P: Protocol>(
+        &self,
+        protocol: &P,
+        response: P::Response,
+    ) -> Result<BroadcastReport, SendError> {
+        let mut packet = BytesMut::new();
+        protocol
+            .codec()
+            .encode(response, &mut packet)
+            .map_err(|e| SendError::Encode(e.to_string()))?;
+        self.broadcast_encoded(P::NAME, packet.freeze()).await
+    }
+
+    /// Hands `packet`, already in the wire format of protocol group `protocol`
+    /// (framing included), to every connection of that group, waiting for each to admit
+    /// or refuse it. Prefer [`broadcast`](Self::broadcast), which encodes for you; this
+    /// serves callers that hold encoded bytes already (a relay, a cache).
+    pub async fn broadcast_encoded(
+        &self,
+        protocol: &'static str,
+        packet: Bytes,
+    ) -> Result<BroadcastReport, SendError> {
+        if packet.is_empty() {
+            return Err(SendError::Empty);
+        }
+        self.supervisor
+            .send(BroadcastAcked { protocol, packet })
+            .await
+            .map_err(|_| SendError::Stopped)
+    }
+
+    /// Publishes `message` to the named group: each member gets it in its own
+    /// protocol's encoding (see [`Protocol::group_encoder`]). Answers how many members
+    /// on this server it was handed to.
+    pub async fn publish(
+        &self,
+        group: impl Into<GroupName>,
+        message: impl Into<Bytes>,
+    ) -> Result<usize, Stopped> {
+        let publish = Publish {
+            group: group.into(),
+            message: message.into(),
+        };
+        self.supervisor.send(publish).await.map_err(|_| Stopped)
+    }
+
+    /// The members of the named group on this server, by id.
+    pub async fn members(&self, group: impl Into<GroupName>) -> Result<Vec<MemberInfo>, Stopped> {
+        let ask = GroupMembers(group.into());
+        self.supervisor.send(ask).await.map_err(|_| Stopped)
+    }
+
+    /// The named groups with members on this server, and how many each has, by name.
+    pub async fn groups(&self) -> Result<Vec<(GroupName, usize)>, Stopped> {
+        self.supervisor.send(ListGroups).await.map_err(|_| Stopped)
+    }
+
+    /// The registered connections of protocol group `protocol`, or of every group.
+    pub async fn list(&self, protocol: Option<&str>) -> Result<Vec<MemberInfo>, Stopped> {
+        let ask = ListConnections {
+            protocol: protocol.map(str::to_owned),
+        };
+        self.supervisor.send(ask).await.map_err(|_| Stopped)
+    }
+
+    /// Asks each connection of `ids` for its own report (queue, failures, last
+    /// activity), waiting at most `timeout` for all of them; a connection that did not
+    /// answer in time has no report. Unknown ids are left out.
+    pub async fn inspect(
+        &self,
+        ids: Vec<ConnId>,
+        timeout: Duration,
+    ) -> Result<Vec<Inspected>, Stopped> {
+        let ask = InspectMembers { ids, timeout };
+        self.supervisor.send(ask).await.map_err(|_| Stopped)
+    }
+
+    /// Removes connection `id` with `reason`: what is queued is flushed (when the reason
+    /// allows it), then the socket is closed.
+    pub async fn close(&self, id: ConnId, reason: RemovalReason) -> Result<(), SendError> {
+        self.supervisor
+            .send(CloseConnection { id, reason })
+            .await
+            .unwrap_or(Err(SendError::Stopped))
+    }
+
+    /// Sends every later removal, with its reason, to `subscriber`.
+    pub fn subscribe(&self, subscriber: Recipient<ConnectionRemoved>) {
+        self.supervisor.do_send(Subscribe(subscriber));
+    }
+
+    /// The figures of this server: connections, removals by reason, traffic, groups.
+    pub async fn stats(&self) -> Result<Snapshot, Stopped> {
+        self.supervisor.send(GetStats).await.map_err(|_| Stopped)
+    }
+}
