@@ -1,265 +1,15 @@
-//! Named groups: the supervisor's registry driven with stand-in members (encoding once
-//! per protocol, the automatic leave of a removed connection), and real connections of
-//! two protocols over loopback (an encode failure is each member's send failure).
+//! Named groups over real connections of two protocols on loopback: an encode failure
+//! is a send failure for each member of that protocol only, and a closed connection
+//! leaves its groups.
 
 mod common;
 
-use actix::{Actor, Addr, Context, Handler};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use common::{eventually, Client};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard::config::SwitchboardConfig;
 use switchboard::*;
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
-
-// ----- stand-in members ------------------------------------------------------------------
-
-/// A member that records the group packets it is handed.
-struct FakeMember {
-    got: Arc<Mutex<Vec<GroupPacket>>>,
-}
-
-impl Actor for FakeMember {
-    type Context = Context<Self>;
-}
-
-impl Handler<GroupDeliver> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, msg: GroupDeliver, _: &mut Context<Self>) {
-        self.got.lock().unwrap().extend(msg.0);
-    }
-}
-
-impl Handler<DeliverBatch> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, _: DeliverBatch, _: &mut Context<Self>) {}
-}
-
-impl Handler<Deliver> for FakeMember {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, _: Deliver, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
-
-impl Handler<Close> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, _: Close, _: &mut Context<Self>) {}
-}
-
-impl Handler<Inspect> for FakeMember {
-    type Result = actix::MessageResult<Inspect>;
-    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        unreachable!("not inspected here")
-    }
-}
-
-/// An encoder writing `tag | group | ' ' | message`, counting its calls.
-fn counting_encoder(tag: u8, calls: Arc<AtomicUsize>) -> GroupEncoder {
-    GroupEncoder::new(move |group, message| {
-        calls.fetch_add(1, Ordering::SeqCst);
-        let mut packet = BytesMut::new();
-        packet.put_u8(tag);
-        packet.put_slice(group.as_str().as_bytes());
-        packet.put_u8(b' ');
-        packet.put_slice(message);
-        Ok(packet.freeze())
-    })
-}
-
-/// A registered stand-in member; what it is handed, and where it is reached.
-struct Fake {
-    id: ConnId,
-    protocol: &'static str,
-    got: Arc<Mutex<Vec<GroupPacket>>>,
-    addr: Addr<FakeMember>,
-}
-
-impl Fake {
-    fn register(sup: &Addr<Supervisor>, id: ConnId, protocol: &'static str) -> Fake {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let addr = FakeMember { got: got.clone() }.start();
-        let peer = format!("127.0.0.1:{}", 1000 + id).parse().unwrap();
-        sup.do_send(Register(Member {
-            status: Arc::new(ConnectionStatus::new(id, protocol, peer)),
-            deliver: addr.clone().recipient(),
-            deliver_batch: addr.clone().recipient(),
-            close: addr.clone().recipient(),
-            inspect: addr.clone().recipient(),
-        }));
-        Fake {
-            id,
-            protocol,
-            got,
-            addr,
-        }
-    }
-
-    fn join(&self, sup: &Addr<Supervisor>, group: &str, encoder: &GroupEncoder) {
-        sup.do_send(Join {
-            id: self.id,
-            group: group.into(),
-            protocol: self.protocol,
-            encoder: encoder.clone(),
-            deliver: self.addr.clone().recipient(),
-        });
-    }
-
-    fn got(&self) -> Vec<GroupPacket> {
-        self.got.lock().unwrap().clone()
-    }
-}
-
-fn supervisor() -> (Addr<Supervisor>, Addr<Stats>) {
-    let stats = Stats::default().start();
-    let sup = Supervisor::new(SupervisorConfig::default(), stats.clone()).start();
-    (sup, stats)
-}
-
-/// Lets the stand-ins' mailboxes drain.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
-#[actix_rt::test]
-async fn a_message_is_encoded_once_per_protocol_present_in_the_group() {
-    let (sup, _) = supervisor();
-    let (a_calls, b_calls) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let a_encoder = counting_encoder(b'a', a_calls.clone());
-    let b_encoder = counting_encoder(b'b', b_calls.clone());
-    let a: Vec<Fake> = (1..=3).map(|id| Fake::register(&sup, id, "a")).collect();
-    let b: Vec<Fake> = (4..=5).map(|id| Fake::register(&sup, id, "b")).collect();
-    let outsider = Fake::register(&sup, 6, "a");
-    for member in &a {
-        member.join(&sup, "lobby", &a_encoder);
-    }
-    for member in &b {
-        member.join(&sup, "lobby", &b_encoder);
-    }
-    outsider.join(&sup, "elsewhere", &a_encoder);
-    let message = Bytes::from_static(b"hello");
-    let handed = sup
-        .send(Publish {
-            group: "lobby".into(),
-            message,
-        })
-        .await
-        .unwrap();
-    assert_eq!(handed, 5);
-    assert_eq!(a_calls.load(Ordering::SeqCst), 1, "once for protocol a");
-    assert_eq!(b_calls.load(Ordering::SeqCst), 1, "once for protocol b");
-    settle().await;
-    for member in &a {
-        assert_eq!(member.got(), [Ok(Bytes::from_static(b"alobby hello"))]);
-    }
-    for member in &b {
-        assert_eq!(member.got(), [Ok(Bytes::from_static(b"blobby hello"))]);
-    }
-    assert!(outsider.got().is_empty(), "not a member of lobby");
-}
-
-#[actix_rt::test]
-async fn a_publishers_own_encoding_is_reused_and_it_is_left_out() {
-    let (sup, _) = supervisor();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let encoder = counting_encoder(b'a', calls.clone());
-    let members: Vec<Fake> = (1..=3).map(|id| Fake::register(&sup, id, "a")).collect();
-    for member in &members {
-        member.join(&sup, "lobby", &encoder);
-    }
-    let own = Bytes::from_static(b"own bytes");
-    let messages = (0..3)
-        .map(|n| Published {
-            group: "lobby".into(),
-            message: Bytes::from(format!("m{n}")),
-            encoded: Some(Ok(own.clone())),
-        })
-        .collect();
-    let handed = sup
-        .send(PublishBatch {
-            publisher: 1,
-            protocol: "a",
-            messages,
-        })
-        .await
-        .unwrap();
-    assert_eq!(handed, 6, "three messages for two members");
-    assert_eq!(
-        calls.load(Ordering::SeqCst),
-        0,
-        "encoded once, by the publisher"
-    );
-    settle().await;
-    assert!(
-        members[0].got().is_empty(),
-        "the publisher queued its own copies"
-    );
-    for member in &members[1..] {
-        assert_eq!(member.got(), vec![Ok(own.clone()); 3]);
-    }
-}
-
-#[actix_rt::test]
-async fn publishing_to_a_group_without_members_does_nothing() {
-    let (sup, _) = supervisor();
-    let calls = Arc::new(AtomicUsize::new(0));
-    let member = Fake::register(&sup, 1, "a");
-    member.join(&sup, "lobby", &counting_encoder(b'a', calls.clone()));
-    sup.do_send(Leave {
-        id: 1,
-        group: "lobby".into(),
-    });
-    let handed = sup
-        .send(Publish {
-            group: "lobby".into(),
-            message: Bytes::from_static(b"anyone?"),
-        })
-        .await
-        .unwrap();
-    assert_eq!(handed, 0);
-    assert_eq!(calls.load(Ordering::SeqCst), 0, "nothing encoded");
-    assert!(sup.send(ListGroups).await.unwrap().is_empty());
-}
-
-#[actix_rt::test]
-async fn a_removed_connection_leaves_all_its_groups() {
-    let (sup, stats) = supervisor();
-    let encoder = counting_encoder(b'a', Arc::new(AtomicUsize::new(0)));
-    let leaving = Fake::register(&sup, 1, "a");
-    let staying = Fake::register(&sup, 2, "a");
-    for group in ["one", "two", "three"] {
-        leaving.join(&sup, group, &encoder);
-    }
-    // A second join of a group changes nothing.
-    leaving.join(&sup, "one", &encoder);
-    staying.join(&sup, "two", &encoder);
-    let members = sup.send(GroupMembers("two".into())).await.unwrap();
-    assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), [1, 2]);
-    let snap = stats.send(GetStats).await.unwrap();
-    assert_eq!((snap.groups, snap.group_members), (3, 4));
-
-    sup.do_send(Deregister {
-        id: 1,
-        reason: RemovalReason::PeerClosed,
-    });
-    // A join that arrives after the removal does not bring it back.
-    leaving.join(&sup, "four", &encoder);
-    let groups = sup.send(ListGroups).await.unwrap();
-    assert_eq!(groups, [(GroupName::from("two"), 1)]);
-    let members = sup.send(GroupMembers("two".into())).await.unwrap();
-    assert_eq!(members.iter().map(|m| m.id).collect::<Vec<_>>(), [2]);
-    let snap = sup.send(GetStats).await.unwrap();
-    assert_eq!((snap.groups, snap.group_members), (1, 1));
-    let handed = sup
-        .send(Publish {
-            group: "one".into(),
-            message: Bytes::from_static(b"gone"),
-        })
-        .await
-        .unwrap();
-    assert_eq!(handed, 0);
-}
 
 // ----- real connections of two protocols --------------------------------------------------
 
@@ -352,9 +102,9 @@ fn listen<P: Protocol>(board: &Switchboard, protocol: fn() -> P) -> std::net::So
 }
 
 /// Waits until `group` has `n` members.
-async fn members(sup: &Addr<Supervisor>, group: &str, n: usize) {
+async fn members(board: &Handle, group: &str, n: usize) {
     eventually("the joins", || async {
-        sup.send(GroupMembers(group.into())).await.unwrap().len() == n
+        board.members(group).await.unwrap().len() == n
     })
     .await;
 }
@@ -372,7 +122,7 @@ async fn an_encode_failure_is_a_send_failure_for_each_member_of_that_protocol_on
     }
     let mut publisher = Client::connect(escaped).await;
     publisher.send("JOIN room").await;
-    members(board.supervisor(), "room", 3).await;
+    members(board.handle(), "room", 3).await;
 
     publisher.send("PUB room two\\nlines").await;
     publisher.send("PUB room fine").await;
@@ -388,27 +138,27 @@ async fn an_encode_failure_is_a_send_failure_for_each_member_of_that_protocol_on
         );
     }
 
-    let sup = board.supervisor().clone();
+    let sup = board.handle().clone();
     eventually("the failures in the stats", || {
         let sup = sup.clone();
-        async move { sup.send(GetStats).await.unwrap().send_failures_total == 2 }
+        async move { sup.stats().await.unwrap().send_failures_total == 2 }
     })
     .await;
-    let snap = sup.send(GetStats).await.unwrap();
+    let snap = sup.stats().await.unwrap();
     assert_eq!(
         snap.protocols["text"].send_failures, 2,
         "one per text member"
     );
     assert_eq!(snap.protocols["escaped"].send_failures, 0);
     assert_eq!((snap.groups, snap.group_members), (1, 3));
-    let inspected = sup
-        .send(InspectConnections {
-            protocol: Some("text".into()),
-            limit: 10,
-            timeout: Duration::from_secs(2),
-        })
+    let ids = sup
+        .list(Some("text"))
         .await
-        .unwrap();
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    let inspected = sup.inspect(ids, Duration::from_secs(2)).await.unwrap();
     assert_eq!(inspected.len(), 2);
     for member in inspected {
         let report = member.report.expect("a report");
@@ -430,13 +180,13 @@ async fn a_closed_connection_leaves_its_groups() {
     for group in ["a", "b", "c"] {
         leaving.send(&format!("JOIN {group}")).await;
     }
-    let sup = board.supervisor().clone();
+    let sup = board.handle().clone();
     members(&sup, "c", 1).await;
     members(&sup, "a", 2).await;
     drop(leaving);
     members(&sup, "a", 1).await;
-    assert_eq!(sup.send(ListGroups).await.unwrap(), [("a".into(), 1)]);
-    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(sup.groups().await.unwrap(), [("a".into(), 1)]);
+    let snap = sup.stats().await.unwrap();
     assert_eq!((snap.groups, snap.group_members), (1, 1));
     staying.send("PUB a still").await;
     assert_eq!(staying.line().await.as_deref(), Some("a still"));

@@ -30,6 +30,8 @@ use tokio::time::Instant;
 mod listing;
 mod messages;
 mod named;
+#[cfg(test)]
+mod tests;
 
 pub use messages::*;
 

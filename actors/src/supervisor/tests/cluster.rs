@@ -3,14 +3,14 @@
 //! local membership (joins, leaves, removals), and messages from other nodes are
 //! delivered locally but never handed back to the link.
 
+use crate::cluster::{
+    AttachCluster, ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest,
+};
+use crate::*;
 use actix::{Actor, Addr, Context, Handler};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard::cluster::{
-    AttachCluster, ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest,
-};
-use switchboard::*;
 
 /// What the link was told, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,12 +1,10 @@
 //! The supervisor, driven through its messages with stand-in members.
 
-mod common;
-
+use crate::*;
 use actix::{Actor, ActorContext, Addr, Context, Handler, MessageResult, ResponseFuture};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard::*;
 
 /// Records what the supervisor asks of it.
 #[derive(Default, Clone)]
@@ -207,7 +205,7 @@ async fn refusals_are_values() {
 async fn idle_sweep_removes_silent_members_with_reason_and_notifies() {
     tokio::time::pause();
     let (sup, stats) = start(Duration::from_secs(10));
-    let removed = common::record_removals(&sup);
+    let removed = super::record_removals(&sup);
     let (quiet, _) = register(&sup, 1, "frame", false);
     let (chatty, chatty_status) = register(&sup, 2, "frame", false);
     for _ in 0..12 {
@@ -230,7 +228,7 @@ async fn idle_sweep_removes_silent_members_with_reason_and_notifies() {
 #[actix_rt::test]
 async fn removal_happens_once_with_the_first_reason() {
     let (sup, _) = start(Duration::from_secs(60));
-    let removed = common::record_removals(&sup);
+    let removed = super::record_removals(&sup);
     register(&sup, 7, "line", false);
     sup.do_send(Deregister {
         id: 7,
