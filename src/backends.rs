@@ -12,10 +12,11 @@ use crate::frame::{DeliveryReport, Faulty, Frame, FrameCodec};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard::{
-    encode, send_to_many, Answer, Backend, Destination, DestinationConfig, Outbox, PoolConfig,
-    Protocol, StopDestination, Switchboard, Target,
+use switchboard::connector::{
+    encode, send_to_many, Answer, Backend, Destination, DestinationConfig, PoolConfig,
+    StopDestination, Target,
 };
+use switchboard::{Outbox, Protocol, Switchboard};
 
 /// The payload of a backend health check.
 const HEALTH_PAYLOAD: &[u8] = b"health";

@@ -14,7 +14,8 @@ use crate::cluster_stats::ClusterStats;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::protocol::Idle;
+use switchboard::{GroupEncoder, GroupName, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Bytes taken by the length prefix in front of every frame body.
@@ -447,7 +448,7 @@ impl Protocol for FrameProtocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard::Action;
+    use switchboard::protocol::Action;
 
     fn wire(opcode: u8, payload: &[u8]) -> Vec<u8> {
         let mut out = ((payload.len() + 1) as u32).to_be_bytes().to_vec();

@@ -14,7 +14,8 @@ use crate::frame::{group_name, join_group, DEFAULT_MAX_GROUPS};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use std::io;
-use switchboard::{GroupEncoder, GroupName, Idle, Inbound, Outbox, Protocol, Snapshot};
+use switchboard::protocol::Idle;
+use switchboard::{GroupEncoder, GroupName, Inbound, Outbox, Protocol, Snapshot};
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// At most this many bytes of client text are quoted in an error reason.
@@ -312,7 +313,7 @@ impl Protocol for LineProtocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard::Action;
+    use switchboard::protocol::Action;
 
     fn decode_all(codec: &mut LineCodec, buf: &mut BytesMut) -> Vec<Inbound<String>> {
         let mut out = Vec::new();

@@ -13,7 +13,8 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
-use switchboard::{GroupSnapshot, RemovalReason, Snapshot, Traffic};
+use switchboard::stats::GroupSnapshot;
+use switchboard::{RemovalReason, Snapshot, Traffic};
 
 /// The media type of [`encode`]'s output, for the HTTP `Content-Type` header.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

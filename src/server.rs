@@ -15,10 +15,9 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::cluster::{ClusterConfig, NatsCluster};
+use switchboard::config::{ConnectionLimits, IdleLimits, SupervisorConfig};
 use switchboard::rustls;
-use switchboard::{
-    ConnectionLimits, IdleLimits, ListenerHandle, SupervisorConfig, Switchboard, SwitchboardConfig,
-};
+use switchboard::{ListenerHandle, Switchboard, SwitchboardConfig};
 use tokio::signal::unix::{signal, SignalKind};
 
 /// Exit status for a configuration or bind error (PROTOCOL.md).

@@ -438,7 +438,7 @@ async fn broadcast(
         Ok(packet) => packet,
         Err(refused) => return error(StatusCode::BAD_REQUEST, refused),
     };
-    match state.board.broadcast_encoded(group.name(), packet).await {
+    match state.board.broadcast_acked(group.name(), packet).await {
         Ok(report) => HttpResponse::Ok().json(BroadcastView {
             protocol: group.name(),
             delivered: report.delivered,

@@ -10,8 +10,9 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Instant;
+use switchboard::config::ConnectionLimits;
 use switchboard::core::{Conn, Transmit};
-use switchboard::{ConnectionLimits, Handle, Inbound, Outbox, Protocol};
+use switchboard::{Handle, Inbound, Outbox, Protocol};
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Frames per iteration (fewer for large frames, so that a burst stays well within the

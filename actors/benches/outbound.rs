@@ -1,4 +1,4 @@
-//! Micro-benchmarks of the outbound queue (`switchboard::outbound::OutboundQueue`):
+//! Micro-benchmarks of the outbound queue (`switchboard::core::outbound::OutboundQueue`):
 //! what one connection pays per packet to queue it (coalesced or shared), to hand the
 //! socket its slices, and to account for what the socket took.
 //!
@@ -7,7 +7,7 @@
 use bytes::{BufMut, Bytes};
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use std::io::IoSlice;
-use switchboard::outbound::{OutboundQueue, QueueLimits};
+use switchboard::core::outbound::{OutboundQueue, QueueLimits};
 
 /// Packets per iteration.
 const BURST: usize = 1000;

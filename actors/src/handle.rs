@@ -16,8 +16,8 @@ use crate::connection::Control;
 use crate::groups::{GroupMembers, ListGroups, Publish};
 use crate::stats::{GetStats, Snapshot};
 use crate::supervisor::{
-    BroadcastAcked, BroadcastReport, CloseConnection, ConnectionRemoved, InspectMembers, Inspected,
-    ListConnections, MemberInfo, Subscribe, Supervisor, ToConnection,
+    Broadcast, BroadcastAcked, BroadcastReport, CloseConnection, ConnectionRemoved, InspectMembers,
+    Inspected, ListConnections, MemberInfo, SendTo, Subscribe, Supervisor, ToConnection,
 };
 use crate::{ConnId, GroupName, Protocol, RemovalReason, SendError};
 use actix::{Addr, Recipient};
@@ -87,6 +87,17 @@ impl Handle {
         .map(drop)
     }
 
+    /// Hands `packet`, already in the wire format of connection `id`'s protocol (framing
+    /// included), to that connection. Prefer [`send_to`](Self::send_to), which encodes
+    /// for you and so cannot break the peer's framing; this serves callers that hold
+    /// encoded bytes already (a relay, a cache).
+    pub async fn send_encoded(&self, id: ConnId, packet: Bytes) -> Result<(), SendError> {
+        self.supervisor
+            .send(SendTo { id, packet })
+            .await
+            .unwrap_or(Err(SendError::Stopped))
+    }
+
     /// Makes connection `id` join the named group, as if its handler had called
     /// [`Outbox::join`](crate::Outbox::join). Answers whether it was not a member yet.
     pub async fn join(&self, id: ConnId, group: impl Into<GroupName>) -> Result<bool, SendError> {
@@ -107,27 +118,41 @@ impl Handle {
     }
 
     /// Encodes `response` once with the codec of `protocol` and hands the bytes to every
-    /// connection of the protocol group `P::NAME`, waiting for each to admit or refuse
-    /// its copy. Connections of one protocol are expected to share one wire format:
-    /// pass a protocol value configured like the listener's.
+    /// connection of the protocol group `P::NAME` (and, in a cluster, to the group on
+    /// the other servers). Answers how many connections on this server it was handed
+    /// to; each admits or refuses its copy on its own, a refusal being recorded as that
+    /// connection's send failure. Connections of one protocol are expected to share one
+    /// wire format: pass a protocol value configured like the listener's.
     pub async fn broadcast<P: Protocol>(
         &self,
         protocol: &P,
         response: P::Response,
-    ) -> Result<BroadcastReport, SendError> {
-        let mut packet = BytesMut::new();
-        protocol
-            .codec()
-            .encode(response, &mut packet)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.broadcast_encoded(P::NAME, packet.freeze()).await
+    ) -> Result<usize, SendError> {
+        let packet = encode(protocol, response)?;
+        self.broadcast_encoded(P::NAME, packet).await
     }
 
-    /// Hands `packet`, already in the wire format of protocol group `protocol`
-    /// (framing included), to every connection of that group, waiting for each to admit
-    /// or refuse it. Prefer [`broadcast`](Self::broadcast), which encodes for you; this
-    /// serves callers that hold encoded bytes already (a relay, a cache).
+    /// Like [`broadcast`](Self::broadcast), for `packet` already in the wire format of
+    /// protocol group `protocol` (framing included): for callers that hold encoded
+    /// bytes already (a relay, a cache).
     pub async fn broadcast_encoded(
+        &self,
+        protocol: &'static str,
+        packet: Bytes,
+    ) -> Result<usize, SendError> {
+        if packet.is_empty() {
+            return Err(SendError::Empty);
+        }
+        self.supervisor
+            .send(Broadcast { protocol, packet })
+            .await
+            .map_err(|_| SendError::Stopped)
+    }
+
+    /// Like [`broadcast_encoded`](Self::broadcast_encoded) on this server only, waiting
+    /// for each connection to admit or refuse its copy: the report says which did
+    /// which, and why.
+    pub async fn broadcast_acked(
         &self,
         protocol: &'static str,
         packet: Bytes,
@@ -205,4 +230,14 @@ impl Handle {
     pub async fn stats(&self) -> Result<Snapshot, Stopped> {
         self.supervisor.send(GetStats).await.map_err(|_| Stopped)
     }
+}
+
+/// `response` encoded by the codec of `protocol`.
+fn encode<P: Protocol>(protocol: &P, response: P::Response) -> Result<Bytes, SendError> {
+    let mut packet = BytesMut::new();
+    protocol
+        .codec()
+        .encode(response, &mut packet)
+        .map_err(|e| SendError::Encode(e.to_string()))?;
+    Ok(packet.freeze())
 }

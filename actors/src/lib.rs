@@ -4,35 +4,43 @@
 //! gateways, cluster replication, proxies) all need the same machinery. Switchboard is
 //! that machinery, done carefully:
 //!
-//! - each connection is a [`Connection`] actor owning an outbound queue bounded in
-//!   bytes and an error-packet counter; a peer that stops reading is removed after
-//!   `write_timeout`, never allowed to grow memory;
-//! - a [`Supervisor`] groups connections by protocol, broadcasts to a group with the
-//!   packet encoded once, keeps named groups (rooms, topics) whose messages are encoded
-//!   once per protocol present, and removes connections (repeated error packets,
-//!   idleness) always with a [`RemovalReason`] that is logged and can be subscribed to;
-//! - a [`Stats`] actor aggregates what was really written to sockets.
+//! - each connection is an actor owning an outbound queue bounded in bytes and an
+//!   error-packet counter; a peer that stops reading is removed after `write_timeout`,
+//!   never allowed to grow memory, and every packet accepted for it is either written or
+//!   recorded as a [`SendFailure`] with its reason;
+//! - connections are grouped by protocol and by any named group (rooms, topics): a
+//!   broadcast is encoded once per protocol, and a connection is removed (repeated error
+//!   packets, idleness, a slow consumer) always with a [`RemovalReason`] that is logged,
+//!   counted and announced as a [`ConnectionRemoved`];
+//! - the [`stats`] are what was really written to sockets.
 //!
 //! An application implements [`Protocol`] (a tokio-util codec plus a handler) and
 //! hands a listening socket to [`Switchboard::listen`] (or to
-//! [`Switchboard::listen_tls`] with a [`rustls`] server configuration, for TLS). The shortest useful embedding,
-//! `examples/minimal_echo.rs` of this crate (`cargo run -p switchboard --example
-//! minimal_echo`), is a line echo:
+//! [`Switchboard::listen_tls`] with a [`rustls`] server configuration, for TLS). The
+//! shortest useful embedding, `examples/minimal_echo.rs` of this crate (`cargo run -p
+//! switchboard --example minimal_echo`), is a line echo:
 //!
 //! ```no_run
 #![doc = include_str!("../examples/minimal_echo.rs")]
 //! ```
 //!
-//! Afterwards, [`Switchboard::supervisor`] is the actor to talk to: [`SendTo`] one
-//! connection, [`Broadcast`] or [`BroadcastAcked`] to a group, [`ListConnections`] and
-//! [`InspectConnections`], [`CloseConnection`], [`Subscribe`] to [`ConnectionRemoved`]
-//! events, [`GetStats`] for the [`Snapshot`]; [`Publish`] to a named group, list its
-//! [`GroupMembers`] or [`ListGroups`].
+//! Afterwards, [`Switchboard::handle`] (and, inside a handler, [`Outbox::handle`]) is
+//! what the application asks: [`Handle::send_to`] one connection (the value is encoded
+//! by that connection's codec), [`Handle::broadcast`] to a protocol group,
+//! [`Handle::publish`] to a named group, [`Handle::join`] and [`Handle::leave`] on a
+//! connection's behalf, [`Handle::list`], [`Handle::inspect`] and [`Handle::close`]
+//! connections, [`Handle::subscribe`] to removals, read the [`Handle::stats`].
 //!
 //! Besides the group of its protocol, a connection can join named groups (rooms,
 //! topics): a handler calls [`Outbox::join`], [`Outbox::leave`] and [`Outbox::publish`],
 //! and its protocol says how a group message looks on its wire with
 //! [`Protocol::group_encoder`].
+//!
+//! The rest lives in modules: [`config`] (every knob, with its default), [`codec`]
+//! (a line codec every line protocol needs), [`protocol`] (what a handler works with),
+//! [`stats`] (the snapshot's parts), [`connector`] (dialling backends, sending to many
+//! with acks), [`cluster`] (groups across servers over NATS) and [`core`] (the
+//! connection's state machine without I/O, for those who drive it themselves).
 //!
 //! # Runtime: an actix system, not `#[tokio::main]`
 //!
@@ -104,9 +112,9 @@ mod groups;
 mod handle;
 mod listener;
 mod member;
-mod protocol;
+pub mod protocol;
 mod reason;
-mod stats;
+pub mod stats;
 mod status;
 mod supervisor;
 mod traffic;
@@ -118,44 +126,37 @@ mod transport;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-pub use crate::core::outbound;
 /// The TLS library [`Switchboard::listen_tls`] takes its configuration from.
 pub use rustls;
 
 pub use crate::core::failures::SendFailure;
-pub use config::{ConnectionLimits, IdleLimits, SupervisorConfig, SwitchboardConfig};
-pub use connection::{
-    Connection, ConnectionContext, ConnectionReport, Inspect, SendFile, SendPacket,
-};
-pub use connector::{
-    encode, send_to_many, Answer, Backend, Backoff, Delivery, Describe, Destination,
-    DestinationConfig, DestinationReport, Fault, FaultyMember, PoolConfig, SenderReport,
-    SenderState, StopDestination, Target, Transmit,
-};
+pub use config::SwitchboardConfig;
+pub use connection::ConnectionReport;
 pub use error::{FailureReason, SendError};
 pub use file_region::FileRegion;
-pub use groups::{
-    GroupCounts, GroupDeliver, GroupEncoder, GroupMembers, GroupName, GroupPacket, Join, Leave,
-    ListGroups, Publish, PublishBatch, Published,
-};
+pub use groups::{GroupEncoder, GroupName};
 pub use handle::{Handle, Stopped};
-pub use listener::{bind, ListenerHandle, ProtocolFactory, Workers};
-pub use member::{Close, Deliver, DeliverBatch, Member};
-pub use protocol::{Action, Deferred, Idle, Inbound, Outbox, Protocol};
+pub use listener::{bind, ListenerHandle};
+pub use protocol::{Inbound, Outbox, Protocol};
 pub use reason::RemovalReason;
-pub use stats::DeclareDialed;
-pub use stats::{
-    BackendState, DeclareGroup, FailureRecord, GetStats, GroupSnapshot, Opened, Removed, Snapshot,
-    Stats, TrafficDelta,
-};
-pub use status::ConnectionStatus;
-pub use supervisor::{
-    Broadcast, BroadcastAcked, BroadcastBatch, BroadcastReport, CloseConnection, ConnectionRemoved,
-    Deregister, Gone, HealthSweep, ListConnections, MemberInfo, Register, SendTo, Shutdown,
-    Subscribe, Supervisor,
-};
-pub use supervisor::{InspectConnections, InspectMembers, Inspected};
+pub use stats::Snapshot;
+pub use supervisor::{BroadcastReport, ConnectionRemoved, Inspected, MemberInfo};
 pub use traffic::Traffic;
+
+// The crate's own paths to its plumbing: the messages its actors exchange stay inside.
+pub(crate) use crate::core::outbound;
+pub(crate) use config::{ConnectionLimits, IdleLimits, SupervisorConfig};
+pub(crate) use connection::{Connection, ConnectionContext, Inspect};
+pub(crate) use groups::{
+    GroupCounts, GroupDeliver, GroupMembers, Join, Leave, ListGroups, Publish, PublishBatch,
+    Published,
+};
+pub(crate) use listener::{ProtocolFactory, Workers};
+pub(crate) use member::{Close, Deliver, DeliverBatch, Member};
+pub(crate) use protocol::Idle;
+pub(crate) use stats::Stats;
+pub(crate) use status::ConnectionStatus;
+pub(crate) use supervisor::{Shutdown, Supervisor};
 
 use actix::{Actor, Addr};
 use std::sync::atomic::AtomicU64;
@@ -248,8 +249,8 @@ impl Switchboard {
         )
     }
 
-    /// What a connection needs from this switchboard (for connections created by hand).
-    pub fn connection_context(&self) -> ConnectionContext {
+    /// What a connection needs from this switchboard (for the connections it dials).
+    pub(crate) fn connection_context(&self) -> ConnectionContext {
         ConnectionContext {
             supervisor: self.handle.supervisor().clone(),
             stats: self.stats.clone(),
@@ -264,28 +265,33 @@ impl Switchboard {
     }
 
     /// The supervisor actor behind the [`handle`](Self::handle).
-    pub fn supervisor(&self) -> &Addr<Supervisor> {
+    pub(crate) fn supervisor(&self) -> &Addr<Supervisor> {
         self.handle.supervisor()
     }
 
     /// The stats actor.
-    pub fn stats(&self) -> &Addr<Stats> {
+    pub(crate) fn stats(&self) -> &Addr<Stats> {
         &self.stats
     }
 
-    /// A fresh connection id (for connections created by hand).
-    pub fn next_id(&self) -> ConnId {
+    /// A fresh connection id (for the connections it dials).
+    pub(crate) fn next_id(&self) -> ConnId {
         self.ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Closes every connection, flushing each for at most the connections'
-    /// `close_timeout`, and returns how many were closing. Stop the listeners first.
+    /// `close_timeout`, then stops the worker threads, and returns how many connections
+    /// were closing. Stop the listeners first; the switchboard takes no connections
+    /// afterwards.
     pub async fn shutdown(&self) -> usize {
         let timeout = self.config.connection.close_timeout + std::time::Duration::from_millis(200);
-        self.handle
+        let closing = self
+            .handle
             .supervisor()
             .send(Shutdown { timeout })
             .await
-            .unwrap_or(0)
+            .unwrap_or(0);
+        self.workers.stop();
+        closing
     }
 }

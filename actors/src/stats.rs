@@ -1,9 +1,12 @@
-//! The stats actor: aggregates what connections really did and answers snapshots.
+//! The figures of a switchboard: what connections really wrote and read, removals by
+//! reason, groups, backends, recent send failures.
 //!
-//! Connections report batched [`TrafficDelta`]s; the supervisor reports openings and
-//! removals and the named groups' figures. A [`Snapshot`] is a serde value (the demo
-//! server answers STATS with it) with totals and a per-protocol breakdown. Because connections batch their counters, a snapshot may
-//! lag the sockets by at most `stats_interval`.
+//! A stats actor aggregates them: connections report batched traffic deltas, the
+//! supervisor reports openings, removals and the named groups' figures.
+//! [`Handle::stats`](crate::Handle::stats) answers a [`Snapshot`], a serde value (the
+//! demo server answers STATS with it) with totals and a per-protocol breakdown. Because
+//! connections batch their counters, a snapshot may lag the sockets by at most
+//! [`ConnectionLimits::stats_interval`](crate::config::ConnectionLimits::stats_interval).
 
 use crate::{GroupCounts, RemovalReason, SendFailure, Traffic};
 use actix::prelude::*;
@@ -19,7 +22,7 @@ const RECENT_FAILURES: usize = 32;
 /// reasons outlive it.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Failures {
+pub(crate) struct Failures {
     /// The connection's protocol group.
     pub protocol: &'static str,
     /// The peer's address.
@@ -46,19 +49,19 @@ pub struct FailureRecord {
 /// A protocol group exists (so snapshots list it even with no connection).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct DeclareGroup(pub &'static str);
+pub(crate) struct DeclareGroup(pub &'static str);
 
 /// The connections of a group are dialed by this process (backends), not accepted:
 /// they stay out of `connections`, `accepted_total` and `removed_total`, which count
 /// accepted connections only; their figures are listed under `protocols`.
 #[derive(Message, Clone, Copy)]
 #[rtype(result = "()")]
-pub struct DeclareDialed(pub &'static str);
+pub(crate) struct DeclareDialed(pub &'static str);
 
 /// A connection of `protocol` was registered.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Opened {
+pub(crate) struct Opened {
     /// Its protocol group.
     pub protocol: &'static str,
 }
@@ -66,7 +69,7 @@ pub struct Opened {
 /// A connection of `protocol` was removed for `reason`.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Removed {
+pub(crate) struct Removed {
     /// Its protocol group.
     pub protocol: &'static str,
     /// Why it was removed.
@@ -76,7 +79,7 @@ pub struct Removed {
 /// Counters a connection accumulated since its last report.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct TrafficDelta {
+pub(crate) struct TrafficDelta {
     /// The connection's protocol group.
     pub protocol: &'static str,
     /// What changed.
@@ -86,7 +89,7 @@ pub struct TrafficDelta {
 /// A backend went up or down.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct BackendState {
+pub(crate) struct BackendState {
     /// The backend's address as configured.
     pub member: String,
     /// Whether it is up.
@@ -96,7 +99,7 @@ pub struct BackendState {
 /// Asks for a [`Snapshot`].
 #[derive(Message)]
 #[rtype(result = "Snapshot")]
-pub struct GetStats;
+pub(crate) struct GetStats;
 
 /// Figures of one protocol group.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -172,7 +175,7 @@ struct Group {
 
 /// The stats actor.
 #[derive(Debug, Default)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Figures per protocol group.
     groups: HashMap<&'static str, Group>,
     /// Backend address -> up.

@@ -25,7 +25,7 @@ async fn says(client: &mut Client, line: &str, answer: &str) {
 #[actix_rt::test]
 async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_rooms() {
     let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into()).unwrap();
-    let removed = record_removals(board.supervisor());
+    let removed = record_removals(board.handle());
     let addr = listener.local_addr;
     let (mut alice, mut bob, mut carol) = (
         Client::connect(addr).await,

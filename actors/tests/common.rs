@@ -90,15 +90,12 @@ impl actix::Handler<ConnectionRemoved> for Removals {
     }
 }
 
-/// Subscribes a fresh recorder to `supervisor`'s removals; returns what it records.
-pub fn record_removals(
-    supervisor: &actix::Addr<switchboard::Supervisor>,
-) -> Arc<Mutex<Vec<ConnectionRemoved>>> {
+/// Subscribes a fresh recorder to the removals of `board`'s switchboard; returns what it
+/// records.
+pub fn record_removals(board: &switchboard::Handle) -> Arc<Mutex<Vec<ConnectionRemoved>>> {
     use actix::Actor;
     let removed = Arc::new(Mutex::new(Vec::new()));
-    supervisor.do_send(switchboard::Subscribe(
-        Removals(removed.clone()).start().recipient(),
-    ));
+    board.subscribe(Removals(removed.clone()).start().recipient());
     removed
 }
 

@@ -2,15 +2,14 @@
 
 mod common;
 
-use actix::Addr;
 use bytes::Bytes;
 use common::{eventually, Client, TestProto};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard::config::{ConnectionLimits, SupervisorConfig};
 use switchboard::{
-    ConnectionLimits, ConnectionRemoved, GetStats, ListConnections, RemovalReason, SendError,
-    SendTo, Supervisor, SupervisorConfig, Switchboard, SwitchboardConfig,
+    ConnectionRemoved, Handle, RemovalReason, SendError, Switchboard, SwitchboardConfig,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -31,7 +30,7 @@ impl Server {
         );
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let handle = board.listen(listener, || TestProto).unwrap();
-        let removed = common::record_removals(board.supervisor());
+        let removed = common::record_removals(board.handle());
         Server {
             board,
             addr: handle.local_addr,
@@ -39,30 +38,21 @@ impl Server {
         }
     }
 
-    fn sup(&self) -> &Addr<Supervisor> {
-        self.board.supervisor()
+    fn sup(&self) -> &Handle {
+        self.board.handle()
     }
 
     /// The id of the only connection, once it has registered.
     async fn registered_id(&self) -> u64 {
         eventually("registration", || async {
-            !self
-                .sup()
-                .send(ListConnections { protocol: None })
-                .await
-                .unwrap()
-                .is_empty()
+            !self.sup().list(None).await.unwrap().is_empty()
         })
         .await;
         self.only_id().await
     }
 
     async fn only_id(&self) -> u64 {
-        let list = self
-            .sup()
-            .send(ListConnections { protocol: None })
-            .await
-            .unwrap();
+        let list = self.sup().list(None).await.unwrap();
         assert_eq!(list.len(), 1);
         list[0].id
     }
@@ -98,7 +88,7 @@ async fn nth_error_packet_removes_after_delivering_every_error_reply() {
     }
     assert_eq!(client.line().await, None, "closed after the third");
     assert_eq!(server.removal_of(id).await, RemovalReason::ErrorPackets);
-    let snap = server.sup().send(GetStats).await.unwrap();
+    let snap = server.sup().stats().await.unwrap();
     assert_eq!(snap.error_packets_total, 3);
 }
 
@@ -124,14 +114,7 @@ async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
     let packet = Bytes::from(vec![b'x'; 16 * 1024]);
     let mut refusal = None;
     for _ in 0..10_000 {
-        let sent = server
-            .sup()
-            .send(SendTo {
-                id,
-                packet: packet.clone(),
-            })
-            .await
-            .unwrap();
+        let sent = server.sup().send_encoded(id, packet.clone()).await;
         if let Err(e) = sent {
             refusal = Some(e);
             break;
@@ -142,17 +125,17 @@ async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
         "{refusal:?}"
     );
     assert_eq!(server.removal_of(id).await, RemovalReason::SlowConsumer);
-    let after = server.sup().send(SendTo { id, packet }).await.unwrap();
+    let after = server.sup().send_encoded(id, packet).await;
     assert_eq!(after, Err(SendError::UnknownConnection(id)));
     drop(client);
     // Every packet offered is accounted: queued = sent + dropped, refusals counted.
     let sup = server.sup().clone();
     eventually("final report", || {
         let sup = sup.clone();
-        async move { sup.send(GetStats).await.unwrap().refused_packets_total == 1 }
+        async move { sup.stats().await.unwrap().refused_packets_total == 1 }
     })
     .await;
-    let snap = sup.send(GetStats).await.unwrap();
+    let snap = sup.stats().await.unwrap();
     assert_eq!(
         snap.queued_packets_total,
         snap.sent_packets_total + snap.dropped_packets_total
@@ -191,15 +174,15 @@ async fn peer_close_flushes_and_counts_traffic() {
     let sup = server.sup().clone();
     eventually("peer_closed removal", || {
         let sup = sup.clone();
-        async move { sup.send(GetStats).await.unwrap().removed_total["peer_closed"] == 1 }
+        async move { sup.stats().await.unwrap().removed_total["peer_closed"] == 1 }
     })
     .await;
     eventually("traffic report", || {
         let sup = sup.clone();
-        async move { sup.send(GetStats).await.unwrap().sent_bytes_total == 200_005 }
+        async move { sup.stats().await.unwrap().sent_bytes_total == 200_005 }
     })
     .await;
-    let snap = sup.send(GetStats).await.unwrap();
+    let snap = sup.stats().await.unwrap();
     assert_eq!(snap.sent_packets_total, 2);
     assert_eq!(snap.received_packets_total, 2);
     assert_eq!(snap.send_failures_total, 0);
@@ -244,10 +227,10 @@ async fn an_encode_failure_is_recorded_and_the_connection_lives_on() {
     let sup = server.sup().clone();
     eventually("the refusal in the stats", || {
         let sup = sup.clone();
-        async move { sup.send(GetStats).await.unwrap().refused_packets_total == 1 }
+        async move { sup.stats().await.unwrap().refused_packets_total == 1 }
     })
     .await;
-    let snap = sup.send(GetStats).await.unwrap();
+    let snap = sup.stats().await.unwrap();
     assert_eq!(snap.send_failures_total, 1);
     assert_eq!(snap.error_packets_total, 0, "not the peer's fault");
     assert_eq!(snap.connections["test"], 1);
@@ -295,9 +278,9 @@ async fn a_file_region_arrives_exactly_and_in_order_with_packets_around_it() {
     let total = expected.len() as u64;
     eventually("the file counted as sent", || {
         let sup = sup.clone();
-        async move { sup.send(GetStats).await.unwrap().sent_bytes_total == total }
+        async move { sup.stats().await.unwrap().sent_bytes_total == total }
     })
     .await;
-    let snap = sup.send(GetStats).await.unwrap();
+    let snap = sup.stats().await.unwrap();
     assert_eq!(snap.sent_packets_total, 4, "the region is one packet");
 }

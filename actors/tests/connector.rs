@@ -10,6 +10,7 @@ use common::eventually;
 use fake_backend::{answering, refusing_addr, silent, FakeBackend, Lines};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use switchboard::connector::*;
 use switchboard::*;
 use tokio::time::Instant;
 
@@ -22,7 +23,7 @@ struct Board {
 impl Board {
     fn start() -> Board {
         let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
-        let removed = common::record_removals(board.supervisor());
+        let removed = common::record_removals(board.handle());
         Board { board, removed }
     }
 
@@ -43,7 +44,7 @@ impl Board {
     }
 
     async fn stats(&self) -> Snapshot {
-        self.board.supervisor().send(GetStats).await.unwrap()
+        self.board.handle().stats().await.unwrap()
     }
 }
 

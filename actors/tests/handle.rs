@@ -172,14 +172,10 @@ async fn join_and_leave_on_a_connections_behalf_drive_publishes_and_membership()
 }
 
 #[actix_rt::test]
-async fn broadcast_encodes_once_and_reports_every_member() {
+async fn broadcast_encodes_once_for_every_member() {
     let (board, _, mut clients) = start(3).await;
-    let report = board
-        .handle()
-        .broadcast(&Talk, "to all".to_owned())
-        .await
-        .unwrap();
-    assert_eq!((report.delivered, report.refused.len()), (3, 0));
+    let handed = board.handle().broadcast(&Talk, "to all".to_owned()).await;
+    assert_eq!(handed, Ok(3));
     for (_, client) in &mut clients {
         assert_eq!(client.line().await.as_deref(), Some("to all"));
     }
@@ -190,7 +186,7 @@ async fn broadcast_encodes_once_and_reports_every_member() {
 #[actix_rt::test]
 async fn close_removes_with_the_reason_and_subscribers_hear_it() {
     let (board, _, mut clients) = start(1).await;
-    let removed = record_removals(board.supervisor());
+    let removed = record_removals(board.handle());
     let handle = board.handle();
     let (id, client) = &mut clients[0];
     handle

@@ -10,11 +10,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
+use switchboard::config::{ConnectionLimits, SupervisorConfig};
 use switchboard::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use switchboard::rustls::{self, ClientConfig, ClientConnection, RootCertStore, ServerConfig};
-use switchboard::{
-    ConnectionLimits, GetStats, RemovalReason, SupervisorConfig, Switchboard, SwitchboardConfig,
-};
+use switchboard::{RemovalReason, Switchboard, SwitchboardConfig};
 
 type TlsClient = BufReader<rustls::StreamOwned<ClientConnection, TcpStream>>;
 
@@ -100,13 +99,13 @@ async fn a_file_region_is_encrypted_in_order_and_counted_as_application_bytes() 
     expected.extend_from_slice(&content);
     expected.extend_from_slice(b"late\ntail\n");
     assert!(got == expected, "the stream differs from what was sent");
-    let sup = board.supervisor().clone();
+    let sup = board.handle().clone();
     eventually("the traffic report", || {
         let sup = sup.clone();
-        async move { sup.send(GetStats).await.unwrap().sent_packets_total == 4 }
+        async move { sup.stats().await.unwrap().sent_packets_total == 4 }
     })
     .await;
-    let snap = sup.send(GetStats).await.unwrap();
+    let snap = sup.stats().await.unwrap();
     // Application bytes, not the larger count of encrypted bytes on the wire.
     assert_eq!(snap.sent_bytes_total, expected_len as u64);
     assert_eq!(snap.send_failures_total, 0);
@@ -115,7 +114,7 @@ async fn a_file_region_is_encrypted_in_order_and_counted_as_application_bytes() 
 #[actix_rt::test]
 async fn a_close_flushes_the_replies_then_sends_close_notify() {
     let (board, addr, client) = start(limits());
-    let removed = record_removals(board.supervisor());
+    let removed = record_removals(board.handle());
     let lines = tokio::task::spawn_blocking(move || {
         let mut c = connect(addr, client);
         send(&mut c, "ECHO one");
@@ -146,7 +145,7 @@ async fn a_close_flushes_the_replies_then_sends_close_notify() {
 #[actix_rt::test]
 async fn a_plain_text_peer_is_removed_as_tls_handshake() {
     let (board, addr, _client) = start(limits());
-    let removed = record_removals(board.supervisor());
+    let removed = record_removals(board.handle());
     let answer = tokio::task::spawn_blocking(move || {
         let mut tcp = TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();

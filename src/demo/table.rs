@@ -72,7 +72,7 @@ mod tests {
         let mut snap = Snapshot::default();
         snap.protocols.insert("frame", Default::default());
         snap.connections.insert("frame", 0);
-        let mut backend = switchboard::GroupSnapshot::default();
+        let mut backend = switchboard::stats::GroupSnapshot::default();
         backend.removed.insert("health_check", 3);
         snap.protocols.insert("backend", backend);
         snap.removed_total.insert("idle", 1);

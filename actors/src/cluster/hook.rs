@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// A group whose local membership started or ended.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Interest {
+pub(crate) enum Interest {
     /// A named group.
     Group(GroupName),
     /// The group of a protocol (the target of its broadcasts).
@@ -38,7 +38,7 @@ pub struct ClusterCounters {
 
 /// What the supervisor tells a cluster link. Every method is called on the supervisor's
 /// thread and must return at once: a link buffers (boundedly) or counts a failure.
-pub trait ClusterHook: Send + Sync + 'static {
+pub(crate) trait ClusterHook: Send + Sync + 'static {
     /// Messages published on this server (already delivered to its own members), in
     /// publish order.
     fn published(&self, messages: &[Published]);
@@ -55,7 +55,7 @@ pub trait ClusterHook: Send + Sync + 'static {
 /// announces its current interest to the new link at once.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
-pub struct AttachCluster(pub Arc<dyn ClusterHook>);
+pub(crate) struct AttachCluster(pub Arc<dyn ClusterHook>);
 
 /// Messages other nodes published to a named group, in order: delivered to this
 /// server's members, each in its protocol's encoding (one delivery per member for the
@@ -63,7 +63,7 @@ pub struct AttachCluster(pub Arc<dyn ClusterHook>);
 /// to members.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "usize")]
-pub struct ClusterDeliver {
+pub(crate) struct ClusterDeliver {
     /// The group.
     pub group: GroupName,
     /// The protocol-neutral messages, in order.
@@ -75,7 +75,7 @@ pub struct ClusterDeliver {
 /// Answers how many members they were handed to.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "usize")]
-pub struct ClusterBroadcast {
+pub(crate) struct ClusterBroadcast {
     /// The protocol group.
     pub protocol: &'static str,
     /// The encoded packets, in order.

@@ -163,8 +163,8 @@ pub(super) struct Inner {
     pub(super) gather_timeout: Duration,
 }
 
-/// A node's link to its cluster over NATS; cheap to clone. Attach it to the supervisor
-/// with [`AttachCluster`](super::AttachCluster) (or use [`NatsCluster::attach`]).
+/// A node's link to its cluster over NATS; cheap to clone. Attach it to a switchboard
+/// with [`NatsCluster::attach`].
 #[derive(Clone)]
 pub struct NatsCluster {
     /// The shared state.

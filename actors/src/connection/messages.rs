@@ -6,23 +6,11 @@ use super::{now, Connection};
 use crate::core::Origin;
 use crate::protocol::Protocol;
 use crate::GroupName;
-use crate::{
-    Close, ConnId, Deliver, DeliverBatch, FileRegion, GroupDeliver, SendError, SendFailure, Traffic,
-};
+use crate::{Close, ConnId, Deliver, DeliverBatch, GroupDeliver, SendError, SendFailure, Traffic};
 use actix::prelude::*;
 use std::any::Any;
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime};
-
-/// Queue an application packet: encoded by this connection's codec, then sent.
-#[derive(Message)]
-#[rtype(result = "Result<(), SendError>")]
-pub struct SendPacket<R: 'static>(pub R);
-
-/// Queue a region of a file for the peer, sent zero-copy in order with other packets.
-#[derive(Message)]
-#[rtype(result = "Result<(), SendError>")]
-pub struct SendFile(pub FileRegion);
 
 /// What the [`Handle`](crate::Handle) asks of one connection on an application's behalf.
 /// Answers whether something changed (a send: always true once admitted).
@@ -123,24 +111,6 @@ impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
             }
         }
         self.drive(ctx);
-    }
-}
-
-impl<P: Protocol> Handler<SendPacket<P::Response>> for Connection<P> {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, msg: SendPacket<P::Response>, ctx: &mut Context<Self>) -> Self::Result {
-        let result = self.core.send(now(), msg.0);
-        self.drive(ctx);
-        result
-    }
-}
-
-impl<P: Protocol> Handler<SendFile> for Connection<P> {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, msg: SendFile, ctx: &mut Context<Self>) -> Self::Result {
-        let result = self.core.send_file(now(), msg.0);
-        self.drive(ctx);
-        result
     }
 }
 

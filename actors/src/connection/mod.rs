@@ -14,7 +14,7 @@ mod messages;
 mod syscalls;
 
 pub(crate) use messages::Control;
-pub use messages::{ConnectionReport, Inspect, SendFile, SendPacket};
+pub use messages::{ConnectionReport, Inspect};
 
 use crate::core::{Conn, Event};
 use crate::protocol::{Outbox, Protocol};
@@ -45,7 +45,7 @@ thread_local! {
 
 /// Everything a connection needs from the server that accepted it.
 #[derive(Clone)]
-pub struct ConnectionContext {
+pub(crate) struct ConnectionContext {
     /// The registry to join.
     pub supervisor: Addr<Supervisor>,
     /// Where traffic deltas go.
@@ -55,7 +55,7 @@ pub struct ConnectionContext {
 }
 
 /// One TCP connection speaking protocol `P`.
-pub struct Connection<P: Protocol> {
+pub(crate) struct Connection<P: Protocol> {
     /// Every decision about the connection.
     core: Conn<P>,
     /// The socket; futures waiting for readiness hold a clone.

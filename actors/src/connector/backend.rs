@@ -75,7 +75,7 @@ pub enum LinkEventKind {
     Closed,
 }
 
-/// The protocol a dialed [`Connection`](crate::Connection) runs: the application's
+/// The protocol a dialed connection runs: the application's
 /// [`Backend`], with answers routed to the destination actor.
 pub struct Dialed<B: Backend> {
     /// The application's protocol.

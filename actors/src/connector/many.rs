@@ -25,7 +25,7 @@ const ANSWER_GRACE: Duration = Duration::from_millis(100);
 pub struct Target {
     /// How the destination is named in the [`Delivery`] (its address, say).
     pub name: String,
-    /// The destination actor (a [`Destination`](crate::Destination), or a stand-in).
+    /// The destination actor (a [`Destination`](super::Destination), or a stand-in).
     pub transmit: Recipient<Transmit>,
 }
 

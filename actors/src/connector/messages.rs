@@ -14,7 +14,7 @@ use tokio::time::Instant;
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "Result<(), Fault>")]
 pub struct Transmit {
-    /// The packet, already encoded (see [`encode`](crate::encode)); shared, not copied,
+    /// The packet, already encoded (see [`encode`](super::encode)); shared, not copied,
     /// when sent to many destinations.
     pub packet: Bytes,
     /// Whether to wait for the destination's ack. Without it, send only packets the

@@ -2,7 +2,7 @@
 //!
 //! Switchboard dials connections and manages them as carefully as accepted ones. A
 //! [`Destination`] actor per remote peer owns a pool of dialed connections (*senders*,
-//! each an ordinary [`Connection`](crate::Connection) with the same bounded write path),
+//! each an ordinary connection actor with the same bounded write path),
 //! health-checks them, marks the peer up or down, and redials with jittered exponential
 //! [`Backoff`]. [`send_to_many`] sends one packet to many destinations at once and
 //! reports who acked and who is faulty, and why.

@@ -1,12 +1,12 @@
 //! What a destination says of itself: [`DestinationReport`], answered to
-//! [`Describe`](crate::Describe), with one [`SenderReport`] per sender.
+//! [`Describe`](super::Describe), with one [`SenderReport`] per sender.
 
 use crate::connector::SenderState;
 use crate::ConnId;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// One sender as [`Describe`](crate::Describe) found it.
+/// One sender as [`Describe`](super::Describe) found it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SenderReport {
     /// Its connection id (the supervisor knows the connection by it).

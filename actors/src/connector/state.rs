@@ -10,7 +10,7 @@
 use serde::Serialize;
 use std::fmt;
 
-/// The state of one sender, as [`DestinationReport`](crate::DestinationReport) shows it.
+/// The state of one sender, as [`DestinationReport`](super::DestinationReport) shows it.
 ///
 /// A send moves a sender `Connected -> Writing -> AwaitingAck -> Connected`; a send
 /// without an ack goes `Connected -> Writing -> Connected`. With more than one request

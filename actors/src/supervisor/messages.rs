@@ -90,7 +90,7 @@ pub struct BroadcastAcked {
     pub packet: Bytes,
 }
 
-/// What a [`BroadcastAcked`] achieved.
+/// What [`Handle::broadcast_acked`](crate::Handle::broadcast_acked) achieved.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BroadcastReport {
     /// Members whose queue took the packet.
@@ -183,7 +183,7 @@ pub struct InspectMembers {
     pub timeout: Duration,
 }
 
-/// One member as [`InspectConnections`] found it.
+/// One connection as [`Handle::inspect`](crate::Handle::inspect) found it.
 #[derive(Debug, Clone)]
 pub struct Inspected {
     /// What the registry knows without asking the member.
@@ -200,8 +200,3 @@ pub struct Shutdown {
     /// How long to wait for connections to finish.
     pub timeout: Duration,
 }
-
-/// Run one health sweep now (the supervisor also runs one every `health_interval`).
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct HealthSweep;

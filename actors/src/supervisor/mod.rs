@@ -36,7 +36,7 @@ mod tests;
 pub use messages::*;
 
 /// The supervisor actor.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     /// Members by protocol group, then by id.
     groups: HashMap<&'static str, HashMap<ConnId, Member>>,
     /// Groups of connections this process dialed (backends): a peer closing one of
@@ -391,13 +391,6 @@ impl Handler<GetStats> for Supervisor {
             snapshot.cluster = cluster;
             snapshot
         })
-    }
-}
-
-impl Handler<HealthSweep> for Supervisor {
-    type Result = ();
-    fn handle(&mut self, _: HealthSweep, _: &mut Context<Self>) {
-        self.sweep();
     }
 }
 

@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard::{Answer, Backend, Outbox, Protocol};
+use switchboard::connector::{Answer, Backend};
+use switchboard::{Outbox, Protocol};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::task::JoinHandle;
 

@@ -6,6 +6,9 @@
 use crate::cluster::{
     AttachCluster, ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest,
 };
+use crate::groups::*;
+use crate::stats::*;
+use crate::supervisor::*;
 use crate::*;
 use actix::{Actor, Addr, Context, Handler};
 use bytes::Bytes;

@@ -2,6 +2,9 @@
 //! once per protocol present, the publisher's own encoding reused, the automatic leave
 //! of a removed connection.
 
+use crate::groups::*;
+use crate::stats::*;
+use crate::supervisor::*;
 use crate::*;
 use actix::{Actor, Addr, Context, Handler};
 use bytes::{BufMut, Bytes, BytesMut};

@@ -29,7 +29,7 @@ impl Handler<ConnectionRemoved> for Removals {
 /// Subscribes a fresh recorder to `supervisor`'s removals; returns what it records.
 fn record_removals(supervisor: &Addr<super::Supervisor>) -> Arc<Mutex<Vec<ConnectionRemoved>>> {
     let removed = Arc::new(Mutex::new(Vec::new()));
-    supervisor.do_send(crate::Subscribe(
+    supervisor.do_send(super::Subscribe(
         Removals(removed.clone()).start().recipient(),
     ));
     removed

@@ -1,5 +1,7 @@
 //! The supervisor, driven through its messages with stand-in members.
 
+use crate::stats::*;
+use crate::supervisor::*;
 use crate::*;
 use actix::{Actor, ActorContext, Addr, Context, Handler, MessageResult, ResponseFuture};
 use bytes::Bytes;
