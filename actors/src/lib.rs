@@ -100,6 +100,7 @@ pub mod core;
 mod error;
 mod file_region;
 mod groups;
+mod hub;
 mod limits;
 mod listener;
 mod member;
@@ -194,6 +195,8 @@ pub struct Switchboard {
     supervisor: Addr<Supervisor>,
     /// The aggregated figures.
     stats: Addr<Stats>,
+    /// Where connections fan broadcasts and publishes out.
+    hubs: hub::Hubs,
     /// The threads connections live on.
     workers: Arc<Workers>,
     /// Places left under `max_connections`, shared by every listener.
@@ -208,10 +211,12 @@ impl Switchboard {
     /// Starts the actors and worker threads. Call it inside a running actix system.
     pub fn start(config: SwitchboardConfig) -> Self {
         let stats = Stats::default().start();
-        let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone()).start();
+        let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone());
+        let hubs = supervisor.hubs().clone();
         Switchboard {
-            supervisor,
+            supervisor: supervisor.start(),
             stats,
+            hubs,
             workers: Arc::new(Workers::start(config.workers)),
             places: Arc::new(Semaphore::new(
                 config.max_connections.min(Semaphore::MAX_PERMITS),
@@ -276,6 +281,7 @@ impl Switchboard {
             supervisor: self.supervisor.clone(),
             stats: self.stats.clone(),
             limits: Arc::new(self.config.connection.clone()),
+            hubs: self.hubs.clone(),
         }
     }
 
