@@ -575,6 +575,7 @@ fn limits() -> ConnectionLimits {
     }
 }
 
+mod credit;
 mod groups;
 mod property;
 mod rules;
