@@ -15,7 +15,11 @@ fn reading_pauses_while_publish_credit_is_exhausted_and_resumes_when_restored() 
     assert!(!h.conn.wants_read(), "no reading on spent credit");
     h.send(&request(b'P', 10));
     h.feed_all();
-    assert_eq!(h.published.len(), 1, "the second publish waits in the socket");
+    assert_eq!(
+        h.published.len(),
+        1,
+        "the second publish waits in the socket"
+    );
     h.conn.handle_publish_credit(false);
     assert!(h.conn.wants_read());
     h.feed_all();
