@@ -234,9 +234,11 @@ struct Joined<T> {
 /// The members of one named group, by protocol: the unit of encoding.
 type Room = HashMap<&'static str, HashSet<ConnId>>;
 
-/// One member's share of a fan-out: its packets, each with the group it came from, in
-/// publish order.
-pub(crate) type Share<'a, T> = (ConnId, &'a T, Vec<(GroupName, GroupPacket)>);
+/// Consecutive group messages of one group for one member, in publish order.
+pub(crate) type Run = (GroupName, Vec<GroupPacket>);
+
+/// One member's share of a fan-out: its runs of packets, in publish order.
+pub(crate) type Share<'a, T> = (ConnId, &'a T, Vec<Run>);
 
 /// Named groups and their members: the supervisor keeps one for every connection (it
 /// answers the queries and the cluster's interest), each hub one for its own thread's
@@ -400,7 +402,8 @@ impl<T> Registry<T> {
     /// Fans `messages` out to the members whose target is `wanted`: each message is
     /// encoded once per protocol of its group (or taken from the publisher's own
     /// encoding for the publisher's protocol), and every such member but the
-    /// publisher gets its packets in publish order, one share per member.
+    /// publisher gets its packets in publish order, one share per member, cut in runs
+    /// of consecutive messages to one group (looked up once per run, not per message).
     pub fn fan_out(
         &self,
         messages: &[Published],
@@ -409,15 +412,17 @@ impl<T> Registry<T> {
     ) -> Vec<Share<'_, T>> {
         let except = publisher.map(|(id, _)| id);
         let mut out: HashMap<ConnId, Share<'_, T>> = HashMap::new();
-        for message in messages {
-            let Some(room) = self.rooms.get(&message.group) else {
+        let mut rest = messages;
+        while let Some(first) = rest.first() {
+            let len = rest.iter().take_while(|m| m.group == first.group).count();
+            let (run, after) = rest.split_at(len);
+            rest = after;
+            let Some((name, room)) = self.rooms.get_key_value(&first.group) else {
                 continue;
             };
             for (&protocol, members) in room {
-                let own = publisher
-                    .filter(|(_, p)| *p == protocol)
-                    .and(message.encoded.clone());
-                let mut encoded = None;
+                let own = publisher.is_some_and(|(_, p)| p == protocol);
+                let mut encoded: Option<Vec<GroupPacket>> = None;
                 for &id in members {
                     if Some(id) == except {
                         continue;
@@ -426,19 +431,20 @@ impl<T> Registry<T> {
                         continue;
                     };
                     // Encoded at most once per protocol, on the first member that needs it.
-                    let packet = encoded
-                        .get_or_insert_with(|| {
-                            own.clone()
-                                .unwrap_or_else(|| {
-                                    joined.encoder.encode(&message.group, &message.message)
-                                })
-                                .map_err(SendError::Encode)
-                        })
-                        .clone();
+                    let packets = encoded.get_or_insert_with(|| {
+                        run.iter()
+                            .map(|m| {
+                                own.then(|| m.encoded.clone())
+                                    .flatten()
+                                    .unwrap_or_else(|| joined.encoder.encode(name, &m.message))
+                                    .map_err(SendError::Encode)
+                            })
+                            .collect()
+                    });
                     out.entry(id)
                         .or_insert_with(|| (id, &joined.target, Vec::new()))
                         .2
-                        .push((message.group.clone(), packet));
+                        .push((name.clone(), packets.clone()));
                 }
             }
         }

@@ -126,17 +126,19 @@ impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
                     let _ = self.core.deliver(now, packet.clone(), Origin::External);
                 }
             }
-            HubDeliver::Group(packets) => {
-                for (group, packet) in packets {
+            HubDeliver::Group(runs) => {
+                for (group, packets) in runs {
                     if !self.core.is_member(group.as_str()) {
                         // Published before it left; it is not for it any more.
                         continue;
                     }
-                    match packet {
-                        Ok(packet) => {
-                            let _ = self.core.deliver(now, packet, Origin::External);
+                    for packet in packets {
+                        match packet {
+                            Ok(packet) => {
+                                let _ = self.core.deliver(now, packet, Origin::External);
+                            }
+                            Err(error) => self.core.group_refused(now, error),
                         }
-                        Err(error) => self.core.group_refused(now, error),
                     }
                 }
             }

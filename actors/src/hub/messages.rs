@@ -2,7 +2,8 @@
 //! going; batches to fan out; and what it hands its members.
 
 use super::credit::Ticket;
-use crate::{ConnId, GroupEncoder, GroupName, GroupPacket, Published};
+use crate::groups::Run;
+use crate::{ConnId, GroupEncoder, GroupName, Published};
 use actix::prelude::*;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -80,7 +81,7 @@ pub(crate) struct HubBroadcast {
 pub(crate) enum HubDeliver {
     /// Packets broadcast to its protocol group, in order.
     Broadcast(Arc<[Bytes]>),
-    /// Group messages for it, in publish order, each with the group it was published
-    /// to (a connection that left that group meanwhile drops it).
-    Group(Vec<(GroupName, GroupPacket)>),
+    /// Group messages for it, in publish order, in runs of one group each (a
+    /// connection that left that group meanwhile drops the run).
+    Group(Vec<Run>),
 }

@@ -31,7 +31,9 @@ pub(crate) use set::Hubs;
 use crate::groups::Registry;
 use crate::ConnId;
 use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The fan-out point of one thread's connections.
 #[derive(Default)]
@@ -107,15 +109,33 @@ impl Handler<HubPublish> for Hub {
     }
 }
 
+/// Members past which a hub copies a broadcast batch before handing it out.
+const LOCAL_COPY_ABOVE: usize = 8;
+
+/// A copy of `packets` in one allocation of this thread: every member's clone and drop
+/// then touches a reference count no other thread does.
+fn local_copy(packets: &[Bytes]) -> Arc<[Bytes]> {
+    let mut buf = BytesMut::with_capacity(packets.iter().map(Bytes::len).sum());
+    for packet in packets {
+        buf.extend_from_slice(packet);
+    }
+    let mut whole = buf.freeze();
+    packets.iter().map(|p| whole.split_to(p.len())).collect()
+}
+
 impl Handler<HubBroadcast> for Hub {
     type Result = ();
     fn handle(&mut self, msg: HubBroadcast, _: &mut Context<Self>) {
         let Some(members) = self.protocols.get(msg.protocol) else {
             return;
         };
+        let packets = match members.len() > LOCAL_COPY_ABOVE {
+            true => local_copy(&msg.packets),
+            false => msg.packets.clone(),
+        };
         for (&id, deliver) in members {
             if Some(id) != msg.except {
-                deliver.do_send(HubDeliver::Broadcast(msg.packets.clone()));
+                deliver.do_send(HubDeliver::Broadcast(packets.clone()));
             }
         }
         // This hub is done with the batch.

@@ -64,7 +64,8 @@ impl Supervisor {
         if handed > 0 && self.has_direct_members() {
             for (_, deliver, packets) in self.named.fan_out(&messages, publisher, Option::is_some) {
                 if let Some(deliver) = deliver {
-                    deliver.do_send(GroupDeliver(packets.into_iter().map(|(_, p)| p).collect()));
+                    let packets = packets.into_iter().flat_map(|(_, run)| run).collect();
+                    deliver.do_send(GroupDeliver(packets));
                 }
             }
         }
