@@ -234,8 +234,9 @@ struct Joined<T> {
 /// The members of one named group, by protocol: the unit of encoding.
 type Room = HashMap<&'static str, HashSet<ConnId>>;
 
-/// Consecutive group messages of one group for one member, in publish order.
-pub(crate) type Run = (GroupName, Vec<GroupPacket>);
+/// Consecutive group messages of one group for its members of one protocol, in
+/// publish order (shared by those members).
+pub(crate) type Run = (GroupName, Arc<[GroupPacket]>);
 
 /// One member's share of a fan-out: its runs of packets, in publish order.
 pub(crate) type Share<'a, T> = (ConnId, &'a T, Vec<Run>);
@@ -422,7 +423,7 @@ impl<T> Registry<T> {
             };
             for (&protocol, members) in room {
                 let own = publisher.is_some_and(|(_, p)| p == protocol);
-                let mut encoded: Option<Vec<GroupPacket>> = None;
+                let mut encoded: Option<Arc<[GroupPacket]>> = None;
                 for &id in members {
                     if Some(id) == except {
                         continue;
@@ -431,15 +432,20 @@ impl<T> Registry<T> {
                         continue;
                     };
                     // Encoded at most once per protocol, on the first member that needs it.
-                    let packets = encoded.get_or_insert_with(|| {
-                        run.iter()
+                    let packets = encoded.get_or_insert_with(|| match own {
+                        true => local_copy(run.iter().map(|m| match &m.encoded {
+                            Some(own) => own.clone(),
+                            None => joined.encoder.encode(name, &m.message),
+                        })),
+                        false => run
+                            .iter()
                             .map(|m| {
-                                own.then(|| m.encoded.clone())
-                                    .flatten()
-                                    .unwrap_or_else(|| joined.encoder.encode(name, &m.message))
+                                joined
+                                    .encoder
+                                    .encode(name, &m.message)
                                     .map_err(SendError::Encode)
                             })
-                            .collect()
+                            .collect(),
                     });
                     out.entry(id)
                         .or_insert_with(|| (id, &joined.target, Vec::new()))
@@ -450,4 +456,24 @@ impl<T> Registry<T> {
         }
         out.into_values().collect()
     }
+}
+
+/// The packets of `encoded` copied into one allocation of the current thread: the
+/// publisher's own encodings are shared with every other thread's hub, and the clones
+/// and drops of this thread's members then touch a reference count of its own.
+fn local_copy(encoded: impl Iterator<Item = Result<Bytes, String>>) -> Arc<[GroupPacket]> {
+    let encoded: Vec<_> = encoded.collect();
+    let size = encoded.iter().flatten().map(Bytes::len).sum();
+    let mut buf = bytes::BytesMut::with_capacity(size);
+    for packet in encoded.iter().flatten() {
+        buf.extend_from_slice(packet);
+    }
+    let mut whole = buf.freeze();
+    encoded
+        .into_iter()
+        .map(|packet| match packet {
+            Ok(packet) => Ok(whole.split_to(packet.len())),
+            Err(e) => Err(SendError::Encode(e)),
+        })
+        .collect()
 }

@@ -132,12 +132,12 @@ impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
                         // Published before it left; it is not for it any more.
                         continue;
                     }
-                    for packet in packets {
+                    for packet in packets.iter() {
                         match packet {
                             Ok(packet) => {
-                                let _ = self.core.deliver(now, packet, Origin::External);
+                                let _ = self.core.deliver(now, packet.clone(), Origin::External);
                             }
-                            Err(error) => self.core.group_refused(now, error),
+                            Err(error) => self.core.group_refused(now, error.clone()),
                         }
                     }
                 }

@@ -64,7 +64,8 @@ impl Supervisor {
         if handed > 0 && self.has_direct_members() {
             for (_, deliver, packets) in self.named.fan_out(&messages, publisher, Option::is_some) {
                 if let Some(deliver) = deliver {
-                    let packets = packets.into_iter().flat_map(|(_, run)| run).collect();
+                    let packets = packets.iter().flat_map(|(_, run)| run.iter().cloned());
+                    let packets = packets.collect();
                     deliver.do_send(GroupDeliver(packets));
                 }
             }
