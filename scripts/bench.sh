@@ -6,7 +6,9 @@
 #   scripts/bench.sh                 # every scenario, 3 runs, 5 s per timed scenario
 #   RUNS=1 DURATION=3 SCENARIOS="echo64 fanout" scripts/bench.sh
 #
-# echo64 and fanout also run against the baseline with --per-frame.
+# echo64 and fanout also run against the baseline with --per-frame. rooms holds 10,000
+# connections in each of the two processes (generator and server): it needs an
+# open-file limit above that (`ulimit -n`).
 # Each scenario of each run gets a freshly started server (so memory figures start
 # from the same point); within a run the two servers alternate which goes first. Raw
 # JSON lines go to target/bench/results.jsonl. Needs bash, awk and a Rust toolchain.
@@ -16,7 +18,7 @@ cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
 DURATION="${DURATION:-5}"
 SLOW_DURATION="${SLOW_DURATION:-12}" # longer than the 10 s write_timeout of both servers
-SCENARIOS="${SCENARIOS:-echo64 echo16k fanout idle slow slowref}"
+SCENARIOS="${SCENARIOS:-echo64 echo16k fanout rooms idle slow slowref}"
 OUT=target/bench
 BIN="${CARGO_TARGET_DIR:-target}/release"
 mkdir -p "$OUT"
@@ -25,12 +27,21 @@ RESULTS="$OUT/results.jsonl"
 
 cargo build --release -p switchboard-server -p baseline-server >&2
 
+# idle and rooms hold 10,000 connections per process: raise the soft open-file limit
+# to the hard one, and say so when even that is too low.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [[ " $SCENARIOS " == *" rooms "* || " $SCENARIOS " == *" idle "* ]] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
+    echo "open-file limit $(ulimit -n) is below the 10,100 that idle and rooms need" >&2
+    exit 2
+fi
+
 # The arguments of `switchboard bench` for each scenario name.
 scenario_args() {
     case "$1" in
     echo64) echo "echo --conns 100 --size 64 --window 16 --duration-s $DURATION" ;;
     echo16k) echo "echo --conns 10 --size 16384 --window 4 --duration-s $DURATION" ;;
     fanout) echo "fanout --conns 1000 --frames 1000 --size 64" ;;
+    rooms) echo "rooms --conns 10000 --group-size 10 --publishers 1 --messages 100 --size 32" ;;
     idle) echo "idle --conns 10000" ;;
     slow) echo "slow --conns 20 --size 64 --window 16 --duration-s $SLOW_DURATION" ;;
     slowref) echo "slow --conns 20 --size 64 --window 16 --duration-s $DURATION --no-slow" ;;
@@ -81,7 +92,7 @@ ratio() {
 metrics() {
     case "$1" in
     echo64 | echo16k) echo "frames_per_s payload_mb_per_s frames_per_server_cpu_s server_cpu_s p50_us p99_us bench_cpu_s" ;;
-    fanout) echo "deliveries_per_s in_order elapsed_s deliveries_per_server_cpu_s server_cpu_s" ;;
+    fanout | rooms) echo "deliveries_per_s in_order elapsed_s deliveries_per_server_cpu_s server_cpu_s" ;;
     idle) echo "rss_per_conn_bytes rss_before_kib rss_after_kib connect_s" ;;
     slow) echo "others_frames_per_s rss_growth_kib slow_closed_after_s slow_closed_after_stall_s server_cpu_s p99_us" ;;
     slowref) echo "others_frames_per_s server_cpu_s p99_us" ;;

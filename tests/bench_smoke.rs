@@ -52,8 +52,13 @@ fn bench(args: &[&str]) -> (ExitStatus, String, String) {
 
 /// Runs a scenario that must succeed; returns its one JSON line.
 fn figures(server: &Server, scenario: &[&str]) -> Value {
-    let addr = server.frame.to_string();
-    let pid = server.pid().to_string();
+    figures_at(server.frame, server.pid(), scenario)
+}
+
+/// Runs a scenario that must succeed against the server at `addr` (process `pid`).
+fn figures_at(addr: std::net::SocketAddr, pid: u32, scenario: &[&str]) -> Value {
+    let addr = addr.to_string();
+    let pid = pid.to_string();
     let mut args = scenario.to_vec();
     args.extend(["--addr", &addr, "--pid", &pid, "--threads", "1"]);
     let (status, out, err) = bench(&args);
@@ -114,6 +119,91 @@ fn fanout_reaches_everyone_in_order() {
     assert_eq!(number(&json, "deliveries"), 60.0);
     assert_eq!(number(&json, "expected_deliveries"), 60.0);
     assert!(number(&json, "deliveries_per_s") > 0.0);
+}
+
+/// The baseline server (the `baseline-server` package, plain tokio), killed on drop.
+struct Baseline {
+    child: std::process::Child,
+    frame: std::net::SocketAddr,
+}
+
+impl Baseline {
+    /// Starts the baseline server built beside this package's binary; a workspace
+    /// test run builds it, a run of this file alone builds it first.
+    fn start() -> Baseline {
+        let exe = std::path::Path::new(env!("CARGO_BIN_EXE_switchboard"))
+            .with_file_name(format!("baseline-server{}", std::env::consts::EXE_SUFFIX));
+        if !exe.exists() {
+            let built = Command::new(env!("CARGO"))
+                .args(["build", "-q", "-p", "baseline-server"])
+                .status()
+                .unwrap();
+            assert!(built.success(), "cargo build -p baseline-server failed");
+        }
+        let mut child = Command::new(&exe)
+            .args(["--frame", "127.0.0.1:0", "--workers", "2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} did not start: {e}", exe.display()));
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let frame = line
+            .strip_prefix("listening frame ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim()
+            .parse()
+            .unwrap();
+        Baseline { child, frame }
+    }
+}
+
+impl Drop for Baseline {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The smaller `rooms` of the smoke tests: 10 groups of 4, two publishers each.
+const ROOMS: &[&str] = &[
+    "rooms",
+    "--conns",
+    "40",
+    "--group-size",
+    "4",
+    "--publishers",
+    "2",
+    "--messages",
+    "25",
+    "--size",
+    "16",
+];
+
+fn assert_rooms_complete(json: &Value) {
+    assert_eq!(json["scenario"], "rooms", "{json}");
+    assert_eq!(json["in_order"], true, "{json}");
+    assert_eq!(number(json, "groups"), 10.0);
+    // 10 groups x 2 publishers x 25 messages x 3 other members.
+    assert_eq!(number(json, "expected_deliveries"), 1500.0);
+    assert_eq!(number(json, "deliveries"), 1500.0, "{json}");
+    assert!(number(json, "deliveries_per_s") > 0.0, "{json}");
+    assert!(number(json, "server_cpu_s") >= 0.0, "{json}");
+}
+
+#[test]
+fn rooms_reaches_every_member_in_order_on_switchboard() {
+    let server = Server::start("");
+    assert_rooms_complete(&figures(&server, ROOMS));
+}
+
+#[test]
+fn rooms_reaches_every_member_in_order_on_the_baseline() {
+    let server = Baseline::start();
+    assert_rooms_complete(&figures_at(server.frame, server.child.id(), ROOMS));
 }
 
 #[test]

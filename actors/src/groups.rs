@@ -9,9 +9,10 @@
 //!
 //! A published message is protocol-neutral bytes. Each protocol says how such a
 //! message looks on its wire with a [`GroupEncoder`] (see
-//! [`Protocol::group_encoder`](crate::Protocol::group_encoder)); the supervisor runs it
-//! once per protocol present in the group, not once per member, and hands every member
-//! the shared bytes. When the encoder refuses the message for one protocol, each member
+//! [`Protocol::group_encoder`](crate::Protocol::group_encoder)); the hub of each thread
+//! that runs members runs it once per protocol present among them, not once per member,
+//! and hands every member the shared bytes (the supervisor does the same for members
+//! registered without a hub). When the encoder refuses the message for one protocol, each member
 //! of that protocol records a send failure with the encoder's reason; members of the
 //! other protocols get the message.
 //!
@@ -89,10 +90,10 @@ type EncodeFn = dyn Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync
 /// failure).
 ///
 /// It is a value rather than a trait method so that it can carry the protocol's
-/// configuration (a line protocol's `max_line`, say) and run on the supervisor's
-/// thread: the supervisor encodes each message once per protocol present in the group.
-/// Connections of one protocol name are expected to hand out encoders that agree; the
-/// supervisor uses the encoder of one member of each protocol.
+/// configuration (a line protocol's `max_line`, say) and run on another thread: each
+/// hub encodes each message once per protocol present among its members of the group.
+/// Connections of one protocol name are expected to hand out encoders that agree; a
+/// hub uses the encoder of one member of each protocol.
 #[derive(Clone)]
 pub struct GroupEncoder(Arc<EncodeFn>);
 
@@ -218,13 +219,14 @@ pub struct GroupCounts {
 }
 
 /// What the registry keeps of a connection that joined at least one group.
-struct Joined {
+struct Joined<T> {
     /// Its protocol: where it sits in each of its groups.
     protocol: &'static str,
     /// How its protocol writes group messages.
     encoder: GroupEncoder,
-    /// Where its group messages go.
-    deliver: Recipient<GroupDeliver>,
+    /// Where its group messages go (the supervisor keeps none for connections whose
+    /// hub delivers them).
+    target: T,
     /// The groups it is in, for the automatic leave at removal.
     groups: HashSet<GroupName>,
 }
@@ -232,18 +234,36 @@ struct Joined {
 /// The members of one named group, by protocol: the unit of encoding.
 type Room = HashMap<&'static str, HashSet<ConnId>>;
 
-/// The named groups of one supervisor.
-#[derive(Default)]
-pub(crate) struct Registry {
+/// Consecutive group messages of one group for its members of one protocol, in
+/// publish order (shared by those members).
+pub(crate) type Run = (GroupName, Arc<[GroupPacket]>);
+
+/// One member's share of a fan-out: its runs of packets, in publish order.
+pub(crate) type Share<'a, T> = (ConnId, &'a T, Vec<Run>);
+
+/// Named groups and their members: the supervisor keeps one for every connection (it
+/// answers the queries and the cluster's interest), each hub one for its own thread's
+/// connections (it delivers). `T` is how a member is reached.
+pub(crate) struct Registry<T> {
     /// Members of each named group with at least one member, by protocol.
     rooms: HashMap<GroupName, Room>,
     /// The groups of each connection in at least one group.
-    joined: HashMap<ConnId, Joined>,
+    joined: HashMap<ConnId, Joined<T>>,
     /// Memberships over all groups.
     memberships: u64,
 }
 
-impl Registry {
+impl<T> Default for Registry<T> {
+    fn default() -> Self {
+        Registry {
+            rooms: HashMap::new(),
+            joined: HashMap::new(),
+            memberships: 0,
+        }
+    }
+}
+
+impl<T> Registry<T> {
     /// The figures for the stats actor.
     pub fn counts(&self) -> GroupCounts {
         GroupCounts {
@@ -252,17 +272,26 @@ impl Registry {
         }
     }
 
-    /// Adds a membership; false if it already existed.
-    pub fn join(&mut self, join: Join) -> bool {
+    /// Adds a membership of `id` (of `protocol`, reached through `target`); false if it
+    /// already existed. A member's protocol, encoder and target are those of its first
+    /// join.
+    pub fn join(
+        &mut self,
+        id: ConnId,
+        group: GroupName,
+        protocol: &'static str,
+        encoder: GroupEncoder,
+        target: impl FnOnce() -> T,
+    ) -> bool {
         // Members of one group share one copy of its name.
-        let group = match self.rooms.get_key_value(&join.group) {
+        let group = match self.rooms.get_key_value(&group) {
             Some((name, _)) => name.clone(),
-            None => join.group,
+            None => group,
         };
-        let entry = self.joined.entry(join.id).or_insert_with(|| Joined {
-            protocol: join.protocol,
-            encoder: join.encoder,
-            deliver: join.deliver,
+        let entry = self.joined.entry(id).or_insert_with(|| Joined {
+            protocol,
+            encoder,
+            target: target(),
             groups: HashSet::new(),
         });
         if !entry.groups.insert(group.clone()) {
@@ -274,7 +303,7 @@ impl Registry {
             .or_default()
             .entry(protocol)
             .or_default()
-            .insert(join.id);
+            .insert(id);
         self.memberships += 1;
         true
     }
@@ -360,55 +389,91 @@ impl Registry {
         list
     }
 
-    /// Fans `messages` out: each is encoded once per protocol of its group (or taken
-    /// from the publisher's own encoding for the publisher's protocol), and every member
-    /// but `except` gets one [`GroupDeliver`] with its packets in publish order.
-    /// Answers how many packets and failures were handed out.
-    pub fn publish(
+    /// How many packets a fan-out of `messages` hands out: one per member of each
+    /// message's group, the publisher left out.
+    pub fn count(&self, messages: &[Published], publisher: Option<ConnId>) -> usize {
+        messages
+            .iter()
+            .filter_map(|m| self.rooms.get(&m.group))
+            .flat_map(|room| room.values())
+            .map(|members| members.len() - publisher.map_or(0, |p| members.contains(&p) as usize))
+            .sum()
+    }
+
+    /// Fans `messages` out to the members whose target is `wanted`: each message is
+    /// encoded once per protocol of its group (or taken from the publisher's own
+    /// encoding for the publisher's protocol), and every such member but the
+    /// publisher gets its packets in publish order, one share per member, cut in runs
+    /// of consecutive messages to one group (looked up once per run, not per message).
+    pub fn fan_out(
         &self,
         messages: &[Published],
         publisher: Option<(ConnId, &'static str)>,
-    ) -> usize {
+        wanted: impl Fn(&T) -> bool,
+    ) -> Vec<Share<'_, T>> {
         let except = publisher.map(|(id, _)| id);
-        let mut out: HashMap<ConnId, (Recipient<GroupDeliver>, Vec<GroupPacket>)> = HashMap::new();
-        let mut handed = 0;
-        for message in messages {
-            let Some(room) = self.rooms.get(&message.group) else {
+        let mut out: HashMap<ConnId, Share<'_, T>> = HashMap::new();
+        let mut rest = messages;
+        while let Some(first) = rest.first() {
+            let len = rest.iter().take_while(|m| m.group == first.group).count();
+            let (run, after) = rest.split_at(len);
+            rest = after;
+            let Some((name, room)) = self.rooms.get_key_value(&first.group) else {
                 continue;
             };
             for (&protocol, members) in room {
-                let own = publisher
-                    .filter(|(_, p)| *p == protocol)
-                    .and(message.encoded.clone());
-                let mut encoded = None;
+                let own = publisher.is_some_and(|(_, p)| p == protocol);
+                let mut encoded: Option<Arc<[GroupPacket]>> = None;
                 for &id in members {
                     if Some(id) == except {
                         continue;
                     }
-                    let Some(joined) = self.joined.get(&id) else {
+                    let Some(joined) = self.joined.get(&id).filter(|j| wanted(&j.target)) else {
                         continue;
                     };
                     // Encoded at most once per protocol, on the first member that needs it.
-                    let packet = encoded
-                        .get_or_insert_with(|| {
-                            own.clone()
-                                .unwrap_or_else(|| {
-                                    joined.encoder.encode(&message.group, &message.message)
-                                })
-                                .map_err(SendError::Encode)
-                        })
-                        .clone();
+                    let packets = encoded.get_or_insert_with(|| match own {
+                        true => local_copy(run.iter().map(|m| match &m.encoded {
+                            Some(own) => own.clone(),
+                            None => joined.encoder.encode(name, &m.message),
+                        })),
+                        false => run
+                            .iter()
+                            .map(|m| {
+                                joined
+                                    .encoder
+                                    .encode(name, &m.message)
+                                    .map_err(SendError::Encode)
+                            })
+                            .collect(),
+                    });
                     out.entry(id)
-                        .or_insert_with(|| (joined.deliver.clone(), Vec::new()))
-                        .1
-                        .push(packet);
-                    handed += 1;
+                        .or_insert_with(|| (id, &joined.target, Vec::new()))
+                        .2
+                        .push((name.clone(), packets.clone()));
                 }
             }
         }
-        for (deliver, packets) in out.into_values() {
-            deliver.do_send(GroupDeliver(packets));
-        }
-        handed
+        out.into_values().collect()
     }
+}
+
+/// The packets of `encoded` copied into one allocation of the current thread: the
+/// publisher's own encodings are shared with every other thread's hub, and the clones
+/// and drops of this thread's members then touch a reference count of its own.
+fn local_copy(encoded: impl Iterator<Item = Result<Bytes, String>>) -> Arc<[GroupPacket]> {
+    let encoded: Vec<_> = encoded.collect();
+    let size = encoded.iter().flatten().map(Bytes::len).sum();
+    let mut buf = bytes::BytesMut::with_capacity(size);
+    for packet in encoded.iter().flatten() {
+        buf.extend_from_slice(packet);
+    }
+    let mut whole = buf.freeze();
+    encoded
+        .into_iter()
+        .map(|packet| match packet {
+            Ok(packet) => Ok(whole.split_to(packet.len())),
+            Err(e) => Err(SendError::Encode(e)),
+        })
+        .collect()
 }

@@ -110,6 +110,7 @@ mod error;
 mod file_region;
 mod groups;
 mod handle;
+mod hub;
 mod listener;
 mod member;
 pub mod protocol;
@@ -173,6 +174,8 @@ pub struct Switchboard {
     handle: Handle,
     /// The aggregated figures.
     stats: Addr<Stats>,
+    /// Where connections fan broadcasts and publishes out.
+    hubs: hub::Hubs,
     /// The threads connections live on.
     workers: Arc<Workers>,
     /// Places left under `max_connections`, shared by every listener.
@@ -187,10 +190,12 @@ impl Switchboard {
     /// Starts the actors and worker threads. Call it inside a running actix system.
     pub fn start(config: SwitchboardConfig) -> Self {
         let stats = Stats::default().start();
-        let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone()).start();
+        let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone());
+        let hubs = supervisor.hubs().clone();
         Switchboard {
-            handle: Handle::new(supervisor),
+            handle: Handle::new(supervisor.start()),
             stats,
+            hubs,
             workers: Arc::new(Workers::start(config.workers)),
             places: Arc::new(Semaphore::new(
                 config.max_connections.min(Semaphore::MAX_PERMITS),
@@ -255,6 +260,7 @@ impl Switchboard {
             supervisor: self.handle.supervisor().clone(),
             stats: self.stats.clone(),
             limits: Arc::new(self.config.connection.clone()),
+            hubs: self.hubs.clone(),
         }
     }
 

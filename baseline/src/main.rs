@@ -5,7 +5,8 @@
 //! runtime using every core, a reader task and a writer task per connection, an
 //! outbound queue bounded in bytes (4 MiB) with vectored writes and a 10 s write
 //! timeout, and broadcast encoded once through a shared registry. It answers ECHO,
-//! BROADCAST, PING and STATS (connections only), counts error packets (closing at 3)
+//! BROADCAST, PING, STATS (connections only), and JOIN, LEAVE and PUBLISH to named
+//! groups (a MESSAGE built once per publish), counts error packets (closing at 3)
 //! and closes on an oversize frame. It keeps no send-failure records, no idle sweep
 //! and no stats beyond the connection count: everything Switchboard does on top is
 //! extra work the baseline is spared.
@@ -22,6 +23,7 @@
 //! It prints `listening frame ADDR` once bound, like `switchboard serve`, and exits 0
 //! on SIGINT or SIGTERM (without draining).
 
+mod groups;
 mod outbound;
 mod reader;
 mod registry;

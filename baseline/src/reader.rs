@@ -9,6 +9,7 @@
 //! [`PAUSE_ABOVE`], so a peer that does not read its
 //! replies leaves its requests in its socket, not in our memory.
 
+use crate::groups::{self, MAX_GROUPS};
 use crate::outbound::{Outbound, Refused, PAUSE_ABOVE};
 use crate::registry::Registry;
 use crate::wire::{self, Head};
@@ -57,6 +58,8 @@ pub struct Reader {
     pub reply: BytesMut,
     /// Error packets so far.
     pub errors: u32,
+    /// The named groups this connection is in, left when it ends.
+    pub groups: Vec<Vec<u8>>,
 }
 
 impl Reader {
@@ -75,6 +78,7 @@ impl Reader {
             buf: BytesMut::new(),
             reply: BytesMut::new(),
             errors: 0,
+            groups: Vec::new(),
         }
     }
 
@@ -84,6 +88,9 @@ impl Reader {
         match self.read_loop().await {
             Ok(End::Close) => self.out.close(),
             Ok(End::Abort) | Err(_) => self.out.abort(),
+        }
+        for name in &self.groups {
+            self.registry.groups.leave(name, self.id);
         }
         self.registry.remove(self.id);
     }
@@ -216,6 +223,14 @@ impl Reader {
                         wire::put_frame(&mut self.reply, wire::STATS_REPLY, json.as_bytes());
                         None
                     }
+                    wire::JOIN | wire::LEAVE | wire::PUBLISH => {
+                        let result = self.group_op(opcode, total);
+                        self.buf.advance(total);
+                        return match result {
+                            Ok(()) => refused_end(self.out.push_slice(&self.reply)),
+                            Err(reason) => self.error_packet(reason),
+                        };
+                    }
                     other => {
                         let reason = format!("unknown opcode 0x{other:02x}");
                         self.buf.advance(total);
@@ -228,6 +243,37 @@ impl Reader {
         };
         let pushed = refused_end(self.out.push_slice(&self.reply));
         pushed.or(end)
+    }
+
+    /// JOIN, LEAVE or PUBLISH of the frame at the front of the buffer (`total` bytes
+    /// long): the reply, if any, goes into `self.reply`.
+    fn group_op(&mut self, opcode: u8, total: usize) -> Result<(), &'static str> {
+        let payload = &self.buf[wire::HEADER_LEN + 1..total];
+        match opcode {
+            wire::PUBLISH => {
+                let (name, _) = groups::split_publish(payload)?;
+                self.registry.groups.publish(name, payload);
+            }
+            _ if !groups::valid_name(payload) => return Err("bad group name"),
+            wire::JOIN => {
+                if !self.groups.iter().any(|g| g == payload) {
+                    if self.groups.len() >= MAX_GROUPS {
+                        return Err("too many groups");
+                    }
+                    self.registry.groups.join(payload, self.id, &self.out);
+                    self.groups.push(payload.to_vec());
+                }
+                wire::put_frame(&mut self.reply, wire::JOINED, payload);
+            }
+            _ => {
+                if let Some(at) = self.groups.iter().position(|g| g == payload) {
+                    self.groups.swap_remove(at);
+                    self.registry.groups.leave(payload, self.id);
+                }
+                wire::put_frame(&mut self.reply, wire::LEFT, payload);
+            }
+        }
+        Ok(())
     }
 
     /// Counts an error packet and answers it; closes at the limit.

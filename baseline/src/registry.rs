@@ -1,9 +1,11 @@
-//! Every open connection's outbound queue, by id, for BROADCAST and STATS.
+//! Every open connection's outbound queue, by id, for BROADCAST and STATS; and the
+//! named groups, for PUBLISH.
 //!
 //! A broadcast takes the read lock once and appends the already-encoded frames (one
 //! shared [`Bytes`]) to each member's queue; a member whose queue is full is aborted as a
 //! slow consumer, the others are unaffected.
 
+use crate::groups::Groups;
 use crate::outbound::{Outbound, Refused};
 use bytes::Bytes;
 use std::collections::HashMap;
@@ -15,6 +17,8 @@ use std::sync::{Arc, RwLock};
 pub struct Registry {
     /// Open connections by id.
     members: RwLock<HashMap<u64, Arc<Outbound>>>,
+    /// The named groups.
+    pub groups: Groups,
     /// Connections accepted since start; also the id source.
     accepted: AtomicU64,
     /// Answer each frame on its own instead of a read's run of ECHO or BROADCAST

@@ -20,6 +20,18 @@ pub const PONG: u8 = 0x04;
 pub const STATS: u8 = 0x05;
 /// The answer to STATS.
 pub const STATS_REPLY: u8 = 0x06;
+/// Client joins the named group in the payload.
+pub const JOIN: u8 = 0x0A;
+/// The answer to JOIN, with the name.
+pub const JOINED: u8 = 0x0B;
+/// Client leaves the named group in the payload.
+pub const LEAVE: u8 = 0x0C;
+/// The answer to LEAVE, with the name.
+pub const LEFT: u8 = 0x0D;
+/// Client publishes `name_len | name | message` to a named group.
+pub const PUBLISH: u8 = 0x0E;
+/// A published message, to every member: the PUBLISH payload as it came.
+pub const MESSAGE: u8 = 0x0F;
 /// Server-only: why a packet was refused.
 pub const ERROR: u8 = 0x7F;
 

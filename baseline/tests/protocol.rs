@@ -145,3 +145,68 @@ fn oversize_frame_closes_at_once() {
     assert_eq!(recv(&mut c), (0x7F, b"frame too large".to_vec()));
     assert_closed(&mut c);
 }
+
+fn publish(name: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut payload = vec![name.len() as u8];
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(message);
+    frame(0x0E, &payload)
+}
+
+#[test]
+fn publish_reaches_the_members_in_order_and_not_after_leave() {
+    let server = Baseline::start();
+    let (mut a, mut b, mut outsider) = (server.connect(), server.connect(), server.connect());
+    for c in [&mut a, &mut b] {
+        c.write_all(&frame(0x0A, b"room")).unwrap();
+        assert_eq!(recv(c), (0x0B, b"room".to_vec()));
+    }
+    // Joining again changes nothing.
+    b.write_all(&frame(0x0A, b"room")).unwrap();
+    assert_eq!(recv(&mut b), (0x0B, b"room".to_vec()));
+    let mut burst = Vec::new();
+    for i in 0..50u8 {
+        burst.extend(publish(b"room", &[i; 3]));
+    }
+    burst.extend(frame(0x03, b"after"));
+    a.write_all(&burst).unwrap();
+    for i in 0..50u8 {
+        assert_eq!(
+            recv(&mut a),
+            (0x0F, publish(b"room", &[i; 3])[5..].to_vec())
+        );
+    }
+    assert_eq!(recv(&mut a), (0x04, b"after".to_vec()), "own copies first");
+    outsider.write_all(&publish(b"room", b"out")).unwrap();
+    let out = publish(b"room", b"out")[5..].to_vec();
+    assert_eq!(recv(&mut a), (0x0F, out.clone()));
+    for i in 0..50u8 {
+        assert_eq!(
+            recv(&mut b),
+            (0x0F, publish(b"room", &[i; 3])[5..].to_vec())
+        );
+    }
+    assert_eq!(recv(&mut b), (0x0F, out));
+    b.write_all(&frame(0x0C, b"room")).unwrap();
+    assert_eq!(recv(&mut b), (0x0D, b"room".to_vec()));
+    a.write_all(&publish(b"room", b"gone")).unwrap();
+    assert_eq!(
+        recv(&mut a),
+        (0x0F, publish(b"room", b"gone")[5..].to_vec())
+    );
+    b.write_all(&frame(0x03, b"x")).unwrap();
+    assert_eq!(recv(&mut b), (0x04, b"x".to_vec()), "nothing after LEFT");
+}
+
+#[test]
+fn bad_group_names_are_error_packets() {
+    let server = Baseline::start();
+    let mut c = server.connect();
+    c.write_all(&frame(0x0A, b"no spaces")).unwrap();
+    assert_eq!(recv(&mut c), (0x7F, b"bad group name".to_vec()));
+    c.write_all(&frame(0x0E, &[9, b'a'])).unwrap();
+    assert_eq!(recv(&mut c), (0x7F, b"bad name_len".to_vec()));
+    c.write_all(&frame(0x0A, &[b'x'; 65])).unwrap();
+    assert_eq!(recv(&mut c).0, 0x7F);
+    assert_closed(&mut c);
+}

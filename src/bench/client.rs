@@ -21,6 +21,14 @@ pub mod op {
     pub const PING: u8 = Frame::PING;
     /// PONG reply.
     pub const PONG: u8 = Frame::PONG;
+    /// JOIN request.
+    pub const JOIN: u8 = Frame::JOIN;
+    /// JOINED reply.
+    pub const JOINED: u8 = Frame::JOINED;
+    /// PUBLISH request.
+    pub const PUBLISH: u8 = Frame::PUBLISH;
+    /// MESSAGE delivery.
+    pub const MESSAGE: u8 = Frame::MESSAGE;
     /// ERROR from the server.
     pub const ERROR: u8 = Frame::ERROR;
 }

@@ -29,6 +29,11 @@ pub struct ConnectionLimits {
     /// Reading pauses while this many bytes are queued (the peer's own requests wait in
     /// its socket instead of in our memory) and resumes below half of it. Default: 2 MiB.
     pub read_pause_bytes: usize,
+    /// Bytes a connection may have published or broadcast that are not yet handed to
+    /// the members: past it, the connection stops reading until they are back under
+    /// half of it, so a flood of publishes waits in the publisher's socket instead of
+    /// in memory. Default: 1 MiB.
+    pub max_publish_in_flight: usize,
     /// Deferred replies outstanding at once before reading pauses. Default: 64.
     pub max_deferred: usize,
     /// Send failures kept per connection (older ones are dropped, all are counted).
@@ -75,6 +80,7 @@ impl Default for ConnectionLimits {
             flush_budget: 96 * 1024,
             read_budget: 64 * 1024,
             read_pause_bytes: 2 * 1024 * 1024,
+            max_publish_in_flight: 1024 * 1024,
             max_deferred: 64,
             max_failure_records: 64,
             stats_interval: Duration::from_millis(500),
@@ -125,6 +131,7 @@ crate::config::setters!(ConnectionLimits {
     with_flush_budget => flush_budget: usize,
     with_read_budget => read_budget: usize,
     with_read_pause_bytes => read_pause_bytes: usize,
+    with_max_publish_in_flight => max_publish_in_flight: usize,
     with_max_deferred => max_deferred: usize,
     with_max_failure_records => max_failure_records: usize,
     with_stats_interval => stats_interval: Duration,

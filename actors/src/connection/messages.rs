@@ -4,6 +4,7 @@
 
 use super::{now, Connection};
 use crate::core::Origin;
+use crate::hub::{CreditRestored, HubDeliver};
 use crate::protocol::Protocol;
 use crate::GroupName;
 use crate::{Close, ConnId, Deliver, DeliverBatch, GroupDeliver, SendError, SendFailure, Traffic};
@@ -110,6 +111,49 @@ impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
                 Err(error) => self.core.group_refused(now, error),
             }
         }
+        self.drive(ctx);
+    }
+}
+
+impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
+    type Result = ();
+    fn handle(&mut self, msg: HubDeliver, ctx: &mut Context<Self>) {
+        if self.core.removal().is_some() {
+            // It left every group when it was removed.
+            return;
+        }
+        let now = now();
+        match msg {
+            HubDeliver::Broadcast(packets) => {
+                for packet in packets.iter() {
+                    let _ = self.core.deliver(now, packet.clone(), Origin::External);
+                }
+            }
+            HubDeliver::Group(runs) => {
+                for (group, packets) in runs {
+                    if !self.core.is_member(group.as_str()) {
+                        // Published before it left; it is not for it any more.
+                        continue;
+                    }
+                    for packet in packets.iter() {
+                        match packet {
+                            Ok(packet) => {
+                                let _ = self.core.deliver(now, packet.clone(), Origin::External);
+                            }
+                            Err(error) => self.core.group_refused(now, error.clone()),
+                        }
+                    }
+                }
+            }
+        }
+        self.drive(ctx);
+    }
+}
+
+impl<P: Protocol> Handler<CreditRestored> for Connection<P> {
+    type Result = ();
+    fn handle(&mut self, _: CreditRestored, ctx: &mut Context<Self>) {
+        self.core.handle_publish_credit(false);
         self.drive(ctx);
     }
 }

@@ -5,8 +5,9 @@
 //! futures, then reads and writes synchronously (`try_read`, `try_write_vectored`)
 //! inside its own handlers, so no buffer is ever lent to a future (`syscalls.rs`); it
 //! runs one timer, at the core's earliest deadline; and it carries out the core's
-//! events: report counters, deregister, hand broadcasts, joins, leaves and publishes to
-//! the supervisor, run deferred replies, shut the write half, stop. Its messages are in
+//! events: report counters, deregister, hand joins and leaves to its thread's hub and
+//! the supervisor, hand broadcasts and publishes to every hub (pausing reads while its
+//! publish credit is spent), run deferred replies, shut the write half, stop. Its messages are in
 //! `messages.rs`. actix's `FramedWrite` is not used: it has no working backpressure
 //! under tokio 1 and delivers nothing once the actor stops.
 
@@ -17,16 +18,20 @@ pub(crate) use messages::Control;
 pub use messages::{ConnectionReport, Inspect};
 
 use crate::core::{Conn, Event};
+use crate::hub::{
+    Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, Hubs, Ticket,
+};
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Failures, Stats, TrafficDelta};
-use crate::supervisor::{BroadcastBatch, Controlled, Deregister, Gone, Register};
+use crate::supervisor::{Controlled, Deregister, Enroll, Gone, Notice};
 use crate::transport::Transport;
 use crate::{
-    ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, PublishBatch,
+    ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, Published,
     RemovalReason, Supervisor,
 };
 use actix::fut::wrap_future;
 use actix::prelude::*;
+use bytes::Bytes;
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -52,6 +57,8 @@ pub(crate) struct ConnectionContext {
     pub stats: Addr<Stats>,
     /// The limits to enforce.
     pub limits: Arc<ConnectionLimits>,
+    /// Where broadcasts and group messages fan out.
+    pub(crate) hubs: Hubs,
 }
 
 /// One TCP connection speaking protocol `P`.
@@ -68,6 +75,14 @@ pub(crate) struct Connection<P: Protocol> {
     supervisor: Addr<Supervisor>,
     /// Where traffic deltas go.
     stats: Addr<Stats>,
+    /// Every hub of the switchboard: where this connection's broadcasts and publishes go.
+    hubs: Hubs,
+    /// The hub of this connection's thread, once started: where it registers, joins
+    /// and leaves.
+    hub: Option<Addr<Hub>>,
+    /// Bytes this connection handed to the hubs and they have not yet handed on;
+    /// created at its first broadcast or publish.
+    credit: Option<Arc<Credit>>,
     /// A readability wait (or a read yield) is pending.
     read_waiting: bool,
     /// A writability wait is pending.
@@ -129,6 +144,9 @@ impl<P: Protocol> Connection<P> {
             status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
             supervisor: context.supervisor,
             stats: context.stats,
+            hubs: context.hubs,
+            hub: None,
+            credit: None,
             read_waiting: false,
             write_waiting: false,
             flush_scheduled: false,
@@ -170,6 +188,9 @@ impl<P: Protocol> Connection<P> {
         self.status.set_queued_bytes(self.core.queued_bytes());
         self.status.set_error_packets(self.core.error_packets());
         self.status.set_sent_bytes(self.core.traffic().sent_bytes);
+        if !self.core.publish_paused() && self.credit.as_ref().is_some_and(|c| c.exhausted()) {
+            self.core.handle_publish_credit(true);
+        }
         if self.core.wants_write() || self.transport.wants_write() {
             self.schedule_flush(ctx);
         }
@@ -180,40 +201,103 @@ impl<P: Protocol> Connection<P> {
     }
 
     /// Hands the core's messages for others to them; returns what the shell must do.
-    fn tell(&self, event: Event<P::Response>, ctx: &Context<Self>) -> Option<Event<P::Response>> {
+    fn tell(
+        &mut self,
+        event: Event<P::Response>,
+        ctx: &Context<Self>,
+    ) -> Option<Event<P::Response>> {
+        let id = self.id();
         match event {
             Event::Report(delta) => self.stats.do_send(TrafficDelta {
                 protocol: P::NAME,
                 delta,
             }),
-            Event::Removed(reason) => self.supervisor.do_send(Deregister {
-                id: self.id(),
-                reason,
-            }),
-            Event::Broadcast(packets) => self.supervisor.do_send(BroadcastBatch {
-                protocol: P::NAME,
-                packets: packets.into(),
-                except: Some(self.id()),
-            }),
-            Event::Join(group, encoder) => self.supervisor.do_send(Join {
-                id: self.id(),
-                group,
-                protocol: P::NAME,
-                encoder,
-                deliver: ctx.address().recipient(),
-            }),
-            Event::Leave(group) => self.supervisor.do_send(Leave {
-                id: self.id(),
-                group,
-            }),
-            Event::Publish(messages) => self.supervisor.do_send(PublishBatch {
-                publisher: self.id(),
-                protocol: P::NAME,
-                messages,
-            }),
+            Event::Removed(reason) => {
+                if let Some(hub) = &self.hub {
+                    hub.do_send(HubGone(id));
+                }
+                self.supervisor.do_send(Deregister { id, reason });
+            }
+            Event::Broadcast(packets) => self.broadcast(packets.into(), ctx),
+            Event::Join(group, encoder) => {
+                if let Some(hub) = &self.hub {
+                    hub.do_send(HubJoin {
+                        id,
+                        group: group.clone(),
+                        encoder: encoder.clone(),
+                    });
+                }
+                self.supervisor.do_send(Join {
+                    id,
+                    group,
+                    protocol: P::NAME,
+                    encoder,
+                    deliver: ctx.address().recipient(),
+                });
+            }
+            Event::Leave(group) => {
+                if let Some(hub) = &self.hub {
+                    hub.do_send(HubLeave {
+                        id,
+                        group: group.clone(),
+                    });
+                }
+                self.supervisor.do_send(Leave { id, group });
+            }
+            Event::Publish(messages) => self.publish(messages.into(), ctx),
             other => return Some(other),
         }
         None
+    }
+
+    /// A ticket for `bytes` more in flight to the hubs.
+    fn ticket(&mut self, bytes: usize, ctx: &Context<Self>) -> Arc<Ticket> {
+        let budget = self.core.limits().max_publish_in_flight;
+        self.credit
+            .get_or_insert_with(|| Credit::new(budget, ctx.address().downgrade().recipient()))
+            .ticket(bytes)
+    }
+
+    /// Hands this turn's broadcasts to every hub (its own copies are queued already).
+    fn broadcast(&mut self, packets: Arc<[Bytes]>, ctx: &Context<Self>) {
+        let bytes = packets.iter().map(Bytes::len).sum();
+        let ticket = self.ticket(bytes, ctx);
+        for hub in self.hubs.all().iter() {
+            hub.do_send(HubBroadcast {
+                protocol: P::NAME,
+                packets: packets.clone(),
+                except: Some(self.id()),
+                ticket: Some(ticket.clone()),
+            });
+        }
+        if self.hubs.notify_supervisor() {
+            self.supervisor.do_send(Notice::Broadcast {
+                protocol: P::NAME,
+                packets,
+                except: self.id(),
+            });
+        }
+    }
+
+    /// Hands this turn's publishes to every hub (its own copies are queued already).
+    fn publish(&mut self, messages: Arc<[Published]>, ctx: &Context<Self>) {
+        let bytes = messages.iter().map(|m| m.message.len()).sum();
+        let ticket = self.ticket(bytes, ctx);
+        let publisher = Some((self.id(), P::NAME));
+        for hub in self.hubs.all().iter() {
+            hub.do_send(HubPublish {
+                publisher,
+                messages: messages.clone(),
+                ticket: Some(ticket.clone()),
+            });
+        }
+        if self.hubs.notify_supervisor() {
+            self.supervisor.do_send(Notice::Published {
+                publisher: self.id(),
+                protocol: P::NAME,
+                messages,
+            });
+        }
     }
 
     fn arm_timer(&mut self, ctx: &mut Context<Self>) {
@@ -244,7 +328,14 @@ impl<P: Protocol> Actor for Connection<P> {
             id: self.id(),
             control: addr.clone().recipient(),
         });
-        self.supervisor.do_send(Register(Member {
+        let hub = self.hubs.local();
+        hub.do_send(HubRegister {
+            id: self.id(),
+            protocol: P::NAME,
+            deliver: addr.clone().recipient(),
+        });
+        self.hub = Some(hub);
+        self.supervisor.do_send(Enroll(Member {
             status: self.status.clone(),
             deliver: addr.clone().recipient(),
             deliver_batch: addr.clone().recipient(),

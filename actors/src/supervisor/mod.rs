@@ -12,27 +12,30 @@
 
 use crate::cluster::{AttachCluster, ClusterBroadcast, ClusterDeliver, ClusterHook, Interest};
 use crate::groups::Registry;
+use crate::hub::Hubs;
 use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
 use crate::{
-    Close, ConnId, ConnectionReport, Deliver, DeliverBatch, GroupMembers, Inspect, Join, Leave,
-    ListGroups, Member, Publish, PublishBatch, Published, RemovalReason, SendError,
+    Close, ConnId, ConnectionReport, Deliver, DeliverBatch, GroupDeliver, GroupMembers, Inspect,
+    Join, Leave, ListGroups, Member, Publish, PublishBatch, Published, RemovalReason, SendError,
     SupervisorConfig,
 };
 use actix::prelude::*;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+mod fanout;
 mod listing;
 mod messages;
 mod named;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use fanout::{Enroll, Notice};
 pub use messages::*;
 
 /// The supervisor actor.
@@ -46,8 +49,13 @@ pub(crate) struct Supervisor {
     index: HashMap<ConnId, &'static str>,
     /// Where the application's requests for each connection go.
     controls: HashMap<ConnId, Recipient<crate::connection::Control>>,
-    /// The named groups and their members.
-    named: Registry,
+    /// The named groups and their members; where the supervisor delivers to a member
+    /// itself, how it is reached.
+    named: Registry<Option<Recipient<GroupDeliver>>>,
+    /// The hubs that deliver broadcasts and group messages to connections.
+    hubs: Hubs,
+    /// Members whose hub delivers their broadcasts and group messages.
+    served: HashSet<ConnId>,
     /// Connection actors started and not yet stopped (registered or closing).
     alive: usize,
     /// Shutdown requests waiting for `alive` to reach zero.
@@ -74,6 +82,8 @@ impl Supervisor {
             index: HashMap::new(),
             controls: HashMap::new(),
             named: Registry::default(),
+            hubs: Hubs::default(),
+            served: HashSet::new(),
             alive: 0,
             drained: Vec::new(),
             shutting_down: false,
@@ -99,6 +109,11 @@ impl Supervisor {
         }
     }
 
+    /// The hubs of this supervisor's connections (for the connections' context).
+    pub(crate) fn hubs(&self) -> &Hubs {
+        &self.hubs
+    }
+
     fn member(&self, id: ConnId) -> Option<&Member> {
         let protocol = self.index.get(&id)?;
         self.groups.get(protocol)?.get(&id)
@@ -114,6 +129,8 @@ impl Supervisor {
             reason => reason,
         };
         let member = self.groups.get_mut(protocol)?.remove(&id)?;
+        self.served.remove(&id);
+        self.refresh_notice();
         self.protocol_interest(protocol, false);
         let left = match self.cluster.is_some() {
             true => self.named.groups_of(id),
@@ -221,6 +238,12 @@ impl Handler<DeclareGroup> for Supervisor {
 impl Handler<Register> for Supervisor {
     type Result = ();
     fn handle(&mut self, Register(member): Register, _: &mut Context<Self>) {
+        self.register(member);
+    }
+}
+
+impl Supervisor {
+    fn register(&mut self, member: Member) {
         let status = &member.status;
         self.alive += 1;
         self.stats.do_send(stats::Opened {
@@ -234,6 +257,7 @@ impl Handler<Register> for Supervisor {
             .entry(status.protocol)
             .or_default()
             .insert(id, member);
+        self.refresh_notice();
         self.protocol_interest(status_protocol, true);
         if self.shutting_down {
             self.remove(id, RemovalReason::Shutdown);
@@ -308,13 +332,10 @@ impl Handler<ToConnection> for Supervisor {
 impl Handler<Broadcast> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: Broadcast, _: &mut Context<Self>) -> usize {
-        let mut n = 0;
-        for member in self.members_of(msg.protocol) {
-            member.deliver.do_send(Deliver(msg.packet.clone()));
-            n += 1;
-        }
+        let packets: Arc<[Bytes]> = Arc::new([msg.packet]);
+        let n = self.broadcast_out(msg.protocol, packets.clone(), None, (true, false));
         if let Some(cluster) = self.cluster_for(msg.protocol) {
-            cluster.broadcast(msg.protocol, std::slice::from_ref(&msg.packet));
+            cluster.broadcast(msg.protocol, &packets);
         }
         n
     }
@@ -323,16 +344,7 @@ impl Handler<Broadcast> for Supervisor {
 impl Handler<BroadcastBatch> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: BroadcastBatch, _: &mut Context<Self>) -> usize {
-        let mut n = 0;
-        for member in self.members_of(msg.protocol) {
-            if Some(member.status.id) == msg.except {
-                continue;
-            }
-            member
-                .deliver_batch
-                .do_send(DeliverBatch(msg.packets.clone()));
-            n += 1;
-        }
+        let n = self.broadcast_out(msg.protocol, msg.packets.clone(), msg.except, (true, true));
         if let Some(cluster) = self.cluster_for(msg.protocol) {
             cluster.broadcast(msg.protocol, &msg.packets);
         }

@@ -10,7 +10,13 @@ impl Handler<Join> for Supervisor {
         // A join that arrives after its connection's removal must not outlive it.
         let group = msg.group.clone();
         let new_room = !self.named.has_members(&group);
-        if self.index.contains_key(&msg.id) && self.named.join(msg) {
+        // A connection with a hub gets its group messages from there.
+        let direct = (!self.served.contains(&msg.id)).then_some(msg.deliver);
+        if self.index.contains_key(&msg.id)
+            && self
+                .named
+                .join(msg.id, msg.group, msg.protocol, msg.encoder, || direct)
+        {
             self.stats.do_send(self.named.counts());
             if let (true, Some(cluster)) = (new_room, &self.cluster) {
                 cluster.interest(Interest::Group(group), true);
@@ -34,14 +40,14 @@ impl Handler<Leave> for Supervisor {
 impl Handler<Publish> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: Publish, _: &mut Context<Self>) -> usize {
-        let message = Published {
+        let messages: Arc<[Published]> = Arc::new([Published {
             group: msg.group,
             message: msg.message,
             encoded: None,
-        };
-        let handed = self.named.publish(std::slice::from_ref(&message), None);
+        }]);
+        let handed = self.publish_out(messages.clone(), None, true);
         if let Some(cluster) = &self.cluster {
-            cluster.published(std::slice::from_ref(&message));
+            cluster.published(&messages);
         }
         handed
     }
@@ -50,11 +56,10 @@ impl Handler<Publish> for Supervisor {
 impl Handler<PublishBatch> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: PublishBatch, _: &mut Context<Self>) -> usize {
-        let handed = self
-            .named
-            .publish(&msg.messages, Some((msg.publisher, msg.protocol)));
+        let messages: Arc<[Published]> = msg.messages.into();
+        let handed = self.publish_out(messages.clone(), Some((msg.publisher, msg.protocol)), true);
         if let Some(cluster) = &self.cluster {
-            cluster.published(&msg.messages);
+            cluster.published(&messages);
         }
         handed
     }
@@ -94,13 +99,14 @@ impl Handler<AttachCluster> for Supervisor {
             }
         }
         self.cluster = Some(cluster);
+        self.refresh_notice();
     }
 }
 
 impl Handler<ClusterDeliver> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: ClusterDeliver, _: &mut Context<Self>) -> usize {
-        let messages: Vec<Published> = msg
+        let messages: Arc<[Published]> = msg
             .messages
             .into_iter()
             .map(|message| Published {
@@ -109,7 +115,7 @@ impl Handler<ClusterDeliver> for Supervisor {
                 encoded: None,
             })
             .collect();
-        self.named.publish(&messages, None)
+        self.publish_out(messages, None, true)
     }
 }
 
@@ -117,11 +123,6 @@ impl Handler<ClusterBroadcast> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: ClusterBroadcast, _: &mut Context<Self>) -> usize {
         let packets: Arc<[Bytes]> = Arc::from(msg.packets);
-        let mut n = 0;
-        for member in self.members_of(msg.protocol) {
-            member.deliver_batch.do_send(DeliverBatch(packets.clone()));
-            n += 1;
-        }
-        n
+        self.broadcast_out(msg.protocol, packets, None, (true, true))
     }
 }

@@ -74,6 +74,9 @@ pub struct Conn<P: Protocol> {
     /// Reading is paused because the queue passed the high watermark; it resumes below
     /// the low one (Netty's write-buffer watermarks).
     read_paused: bool,
+    /// Reading is paused because too many of the bytes this connection published or
+    /// broadcast are still on their way to the members (the owner keeps that count).
+    publish_paused: bool,
     /// What the owner has to do, oldest first.
     events: VecDeque<Event<P::Response>>,
     /// The limits this connection enforces.
@@ -112,6 +115,7 @@ impl<P: Protocol> Conn<P> {
             phase: Phase::Open,
             removal: None,
             read_paused: false,
+            publish_paused: false,
             events: VecDeque::new(),
             limits,
         }
@@ -264,6 +268,24 @@ impl<P: Protocol> Conn<P> {
             .clone()
     }
 
+    /// The owner's count of bytes this connection published or broadcast and that are
+    /// not yet handed to the members passed the limit (`exhausted`), or came back under
+    /// it: reading pauses until then.
+    pub fn handle_publish_credit(&mut self, exhausted: bool) {
+        self.publish_paused = exhausted;
+    }
+
+    /// Whether reading is paused for publish credit.
+    pub fn publish_paused(&self) -> bool {
+        self.publish_paused
+    }
+
+    /// Whether the connection is in the named group, as of the actions carried out so
+    /// far: a group message arriving after it left is not for it any more.
+    pub fn is_member(&self, group: &str) -> bool {
+        self.outbox.is_member(group)
+    }
+
     /// A deferred reply is ready.
     pub fn fill_deferred(&mut self, now: Instant, seq: u64, reply: P::Response) {
         self.replies.fill(seq, Outgoing::Response(reply));
@@ -338,7 +360,9 @@ impl<P: Protocol> Conn<P> {
     pub fn wants_read(&self) -> bool {
         match self.phase {
             Phase::Open => {
-                !self.read_paused && self.replies.outstanding() < self.limits.max_deferred
+                !self.read_paused
+                    && !self.publish_paused
+                    && self.replies.outstanding() < self.limits.max_deferred
             }
             Phase::Lingering => true,
             Phase::Closing | Phase::Done => false,

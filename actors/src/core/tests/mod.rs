@@ -574,6 +574,7 @@ fn limits() -> ConnectionLimits {
     }
 }
 
+mod credit;
 mod groups;
 mod property;
 mod rules;

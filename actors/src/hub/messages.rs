@@ -1,0 +1,87 @@
+//! What a hub is told: its thread's connections registering, joining, leaving and
+//! going; batches to fan out; and what it hands its members.
+
+use super::credit::Ticket;
+use crate::groups::Run;
+use crate::{ConnId, GroupEncoder, GroupName, Published};
+use actix::prelude::*;
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// A connection of the hub's thread starts: it is a member of its protocol group.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubRegister {
+    /// The connection.
+    pub id: ConnId,
+    /// Its protocol group.
+    pub protocol: &'static str,
+    /// Where its broadcasts and group messages go.
+    pub deliver: Recipient<HubDeliver>,
+}
+
+/// A registered connection joins a named group.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubJoin {
+    /// The connection.
+    pub id: ConnId,
+    /// The group.
+    pub group: GroupName,
+    /// How its protocol writes group messages.
+    pub encoder: GroupEncoder,
+}
+
+/// A connection leaves a named group.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubLeave {
+    /// The connection.
+    pub id: ConnId,
+    /// The group.
+    pub group: GroupName,
+}
+
+/// A connection was removed: it leaves its protocol group and every named group.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubGone(pub ConnId);
+
+/// Messages published to named groups, for the hub's members of those groups.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubPublish {
+    /// The publishing connection and its protocol (its own copies are queued already,
+    /// and its own encodings are reused for its protocol), or none for a publish from
+    /// outside any connection.
+    pub publisher: Option<(ConnId, &'static str)>,
+    /// The messages, in publish order, shared by every hub.
+    pub messages: Arc<[Published]>,
+    /// The publisher's credit for these bytes, given back when every hub is done.
+    pub ticket: Option<Arc<Ticket>>,
+}
+
+/// Encoded packets for the hub's members of a protocol group.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubBroadcast {
+    /// The protocol group.
+    pub protocol: &'static str,
+    /// The packets, in order, shared by every hub and member.
+    pub packets: Arc<[Bytes]>,
+    /// A member that already has them (the broadcasting connection).
+    pub except: Option<ConnId>,
+    /// The broadcaster's credit for these bytes, given back when every hub is done.
+    pub ticket: Option<Arc<Ticket>>,
+}
+
+/// What a hub hands one of its members.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) enum HubDeliver {
+    /// Packets broadcast to its protocol group, in order.
+    Broadcast(Arc<[Bytes]>),
+    /// Group messages for it, in publish order, in runs of one group each (a
+    /// connection that left that group meanwhile drops the run).
+    Group(Vec<Run>),
+}

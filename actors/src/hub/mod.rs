@@ -1,0 +1,144 @@
+//! Hubs: fan-out without a central hop.
+//!
+//! Each thread that runs connections has one [`Hub`] actor per switchboard. It holds
+//! that thread's connections only: by protocol group (for broadcasts) and by named
+//! group (for publishes), each with where its packets go and how its protocol encodes
+//! group messages. A connection registers with its own hub when it starts, tells it its
+//! joins and leaves, and leaves it when removed, all on its own thread.
+//!
+//! A connection that broadcasts or publishes sends the batch to every hub, one message
+//! per hub carrying the shared bytes; each hub encodes a group message once per
+//! protocol present among its members and hands each member its packets. Mailboxes
+//! are first in, first out per sender, so every member gets one publisher's batches in
+//! publish order. The publisher's own copies are queued by itself, in order with its
+//! replies, and hubs leave it out. Bytes in flight to the hubs are bounded per
+//! publisher by its publish credit (`credit.rs`).
+//!
+//! The supervisor remains the registry for everything else (listings, stats, removal
+//! reasons, the cluster's interest); its own broadcasts and publishes, and what a
+//! cluster link brings from other servers, also go out through the hubs.
+
+mod credit;
+mod messages;
+mod set;
+
+pub(crate) use credit::{Credit, CreditRestored, Ticket};
+pub(crate) use messages::{
+    HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
+};
+pub(crate) use set::Hubs;
+
+use crate::groups::Registry;
+use crate::ConnId;
+use actix::prelude::*;
+use bytes::{Bytes, BytesMut};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The fan-out point of one thread's connections.
+#[derive(Default)]
+pub(crate) struct Hub {
+    /// This thread's connections by protocol group, with where their packets go.
+    protocols: HashMap<&'static str, HashMap<ConnId, Recipient<HubDeliver>>>,
+    /// The protocol group of each registered connection.
+    index: HashMap<ConnId, &'static str>,
+    /// This thread's connections in named groups.
+    named: Registry<Recipient<HubDeliver>>,
+}
+
+impl Actor for Hub {
+    type Context = Context<Self>;
+}
+
+impl Handler<HubRegister> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: HubRegister, _: &mut Context<Self>) {
+        self.index.insert(msg.id, msg.protocol);
+        self.protocols
+            .entry(msg.protocol)
+            .or_default()
+            .insert(msg.id, msg.deliver);
+    }
+}
+
+impl Handler<HubJoin> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: HubJoin, _: &mut Context<Self>) {
+        // A join that arrives after its connection went must not outlive it.
+        let Some(&protocol) = self.index.get(&msg.id) else {
+            return;
+        };
+        let Some(deliver) = self.protocols.get(protocol).and_then(|m| m.get(&msg.id)) else {
+            return;
+        };
+        self.named
+            .join(msg.id, msg.group, protocol, msg.encoder, || deliver.clone());
+    }
+}
+
+impl Handler<HubLeave> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: HubLeave, _: &mut Context<Self>) {
+        self.named.leave(msg.id, &msg.group);
+    }
+}
+
+impl Handler<HubGone> for Hub {
+    type Result = ();
+    fn handle(&mut self, HubGone(id): HubGone, _: &mut Context<Self>) {
+        if let Some(protocol) = self.index.remove(&id) {
+            if let Some(members) = self.protocols.get_mut(protocol) {
+                members.remove(&id);
+                if members.is_empty() {
+                    self.protocols.remove(protocol);
+                }
+            }
+        }
+        self.named.leave_all(id);
+    }
+}
+
+impl Handler<HubPublish> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: HubPublish, _: &mut Context<Self>) {
+        for (_, deliver, packets) in self.named.fan_out(&msg.messages, msg.publisher, |_| true) {
+            deliver.do_send(HubDeliver::Group(packets));
+        }
+        // This hub is done with the batch.
+        drop(msg.ticket);
+    }
+}
+
+/// Members past which a hub copies a broadcast batch before handing it out.
+const LOCAL_COPY_ABOVE: usize = 8;
+
+/// A copy of `packets` in one allocation of this thread: every member's clone and drop
+/// then touches a reference count no other thread does.
+fn local_copy(packets: &[Bytes]) -> Arc<[Bytes]> {
+    let mut buf = BytesMut::with_capacity(packets.iter().map(Bytes::len).sum());
+    for packet in packets {
+        buf.extend_from_slice(packet);
+    }
+    let mut whole = buf.freeze();
+    packets.iter().map(|p| whole.split_to(p.len())).collect()
+}
+
+impl Handler<HubBroadcast> for Hub {
+    type Result = ();
+    fn handle(&mut self, msg: HubBroadcast, _: &mut Context<Self>) {
+        let Some(members) = self.protocols.get(msg.protocol) else {
+            return;
+        };
+        let packets = match members.len() > LOCAL_COPY_ABOVE {
+            true => local_copy(&msg.packets),
+            false => msg.packets.clone(),
+        };
+        for (&id, deliver) in members {
+            if Some(id) != msg.except {
+                deliver.do_send(HubDeliver::Broadcast(packets.clone()));
+            }
+        }
+        // This hub is done with the batch.
+        drop(msg.ticket);
+    }
+}
