@@ -11,6 +11,7 @@ use crate::{FailureReason, RemovalReason};
 use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
 use std::io::{self, IoSlice};
+use std::time::Instant;
 
 /// Slices handed to one vectored write.
 const MAX_IOV: usize = 64;
@@ -28,28 +29,29 @@ impl<P: Protocol> Connection<P> {
         ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
             act.read_waiting = false;
             match res {
-                Ok(()) => act.read_turn(ctx),
+                Ok(()) => act.read_turn(ctx, now()),
                 Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
             }
             act.drive(ctx);
         }));
     }
 
-    /// Reads until the socket is empty or the read budget is spent.
-    fn read_turn(&mut self, ctx: &mut Context<Self>) {
+    /// Reads until the socket is empty or the read budget is spent; `now` is the
+    /// turn's one clock reading.
+    fn read_turn(&mut self, ctx: &mut Context<Self>, now: Instant) {
         let mut budget = self.core.limits().read_budget;
         while self.core.wants_read() {
             let read = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
                 let result = self.transport.read(&self.stream, &mut scratch);
                 if let Ok(n @ 1..) = result {
-                    self.status.touch_rx(tokio::time::Instant::now());
-                    self.core.handle_read(now(), &scratch[..n]);
+                    self.status.touch_rx(tokio::time::Instant::from_std(now));
+                    self.core.handle_read(now, &scratch[..n]);
                 }
                 result
             });
             match read {
-                Ok(0) => return self.core.handle_eof(now()),
+                Ok(0) => return self.core.handle_eof(now),
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
@@ -81,9 +83,9 @@ impl<P: Protocol> Connection<P> {
         ctx.spawn(resume.map(move |(), act: &mut Self, ctx| {
             *act.pending(flush) = false;
             if flush {
-                act.flush(ctx);
+                act.flush(ctx, now());
             } else {
-                act.read_turn(ctx);
+                act.read_turn(ctx, now());
             }
             act.drive(ctx);
         }));
@@ -114,13 +116,14 @@ impl<P: Protocol> Connection<P> {
         // Runs after the mailbox is drained: a burst of deliveries becomes one writev.
         ctx.spawn(ready(()).map(|(), act: &mut Self, ctx| {
             act.flush_scheduled = false;
-            act.flush(ctx);
+            act.flush(ctx, now());
             act.drive(ctx);
         }));
     }
 
-    /// Writes until the queue is empty, the socket is full or the flush budget is spent.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
+    /// Writes until the queue is empty, the socket is full or the flush budget is spent;
+    /// `now` is the turn's one clock reading.
+    fn flush(&mut self, ctx: &mut Context<Self>, now: Instant) {
         let mut budget = self.core.limits().flush_budget;
         loop {
             let written = match self.write_once(budget) {
@@ -133,7 +136,7 @@ impl<P: Protocol> Connection<P> {
                 }
             };
             self.core
-                .handle_written(now(), written.taken, written.confirmed);
+                .handle_written(now, written.taken, written.confirmed);
             budget = budget.saturating_sub(written.taken);
             if budget == 0 {
                 return self.yield_then(ctx, true);
@@ -177,7 +180,7 @@ impl<P: Protocol> Connection<P> {
         ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
             act.write_waiting = false;
             match res {
-                Ok(()) => act.flush(ctx),
+                Ok(()) => act.flush(ctx, now()),
                 Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
             }
             act.drive(ctx);
