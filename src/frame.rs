@@ -384,6 +384,20 @@ impl Protocol for FrameProtocol {
         FrameCodec::new(self.max_frame)
     }
 
+    /// An ECHO is answered with the frame as it arrived, never decoded: any body of at
+    /// most `max_frame` bytes whose first byte is the ECHO opcode.
+    fn raw_echo(&mut self, inbound: &[u8]) -> Option<usize> {
+        let length = usize::try_from(u32::from_be_bytes(
+            inbound.get(..HEADER_LEN)?.try_into().ok()?,
+        ))
+        .ok()?;
+        if length == 0 || length > self.max_frame {
+            return None;
+        }
+        let total = HEADER_LEN.checked_add(length)?;
+        (inbound.len() >= total && inbound.get(HEADER_LEN) == Some(&Frame::ECHO)).then_some(total)
+    }
+
     fn handle(&mut self, frame: Frame, out: &mut Outbox<Frame>) {
         match frame.opcode {
             Frame::ECHO => out.reply(frame),
@@ -555,6 +569,33 @@ mod tests {
         let mut buf = BytesMut::from(&wire(Frame::ECHO, b"abc")[..5]);
         assert!(codec.decode_eof(&mut buf).unwrap().is_none());
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn a_whole_echo_frame_is_answered_raw_and_nothing_else_is() {
+        let mut protocol = FrameProtocol::new(8);
+        let echo = wire(Frame::ECHO, b"abc");
+        let mut two = echo.clone();
+        two.extend_from_slice(&wire(Frame::PING, b"x"));
+        assert_eq!(protocol.raw_echo(&echo), Some(echo.len()));
+        assert_eq!(protocol.raw_echo(&two), Some(echo.len()));
+        // Incomplete, another opcode, empty, past max_frame: left to the codec.
+        for short in 0..echo.len() {
+            assert_eq!(protocol.raw_echo(&echo[..short]), None, "{short} bytes");
+        }
+        assert_eq!(protocol.raw_echo(&wire(Frame::PING, b"abc")), None);
+        assert_eq!(protocol.raw_echo(&[0, 0, 0, 0, Frame::ECHO]), None);
+        assert_eq!(
+            protocol
+                .raw_echo(&wire(Frame::ECHO, &[1; 7]))
+                .map(|n| n - 4),
+            Some(8)
+        );
+        assert_eq!(protocol.raw_echo(&wire(Frame::ECHO, &[1; 8])), None);
+        assert_eq!(
+            protocol.raw_echo(&[0xff, 0xff, 0xff, 0xff, Frame::ECHO]),
+            None
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the per-frame path through the connection core, with no socket:
 //! decode a frame, run the handler, encode the reply into the outbound queue, hand the
-//! socket its slices and account for what it took. A regression here shows without
+//! socket its slices and account for what it took; and the same echo answered raw
+//! ([`Protocol::raw_echo`]: no decode, no encode). A regression here shows without
 //! running the whole server.
 //!
 //! Run with `cargo bench -p switchboard --bench core_path`.
@@ -69,11 +70,35 @@ impl Protocol for Echo {
     }
 }
 
-fn conn() -> Conn<Echo> {
+/// Echoes every frame raw: answered with its own bytes, never decoded.
+struct RawEcho;
+
+impl Protocol for RawEcho {
+    const NAME: &'static str = "raw_echo";
+    type Request = Bytes;
+    type Response = Bytes;
+    type Codec = LengthCodec;
+
+    fn codec(&self) -> LengthCodec {
+        LengthCodec
+    }
+
+    fn raw_echo(&mut self, inbound: &[u8]) -> Option<usize> {
+        let len = u32::from_be_bytes(inbound.get(..4)?.try_into().ok()?) as usize;
+        (inbound.len() >= 4 + len).then_some(4 + len)
+    }
+
+    fn handle(&mut self, request: Bytes, out: &mut Outbox<Bytes>) {
+        out.reply(request);
+    }
+}
+
+fn conn<P: Protocol>(protocol: P) -> Conn<P> {
     // The core never sends to the supervisor.
-    let outbox = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), Handle::disconnected());
+    let outbox =
+        Outbox::<P::Response>::new(1, "127.0.0.1:1".parse().unwrap(), Handle::disconnected());
     Conn::new(
-        Echo,
+        protocol,
         outbox,
         Arc::new(ConnectionLimits::default()),
         Instant::now(),
@@ -81,7 +106,7 @@ fn conn() -> Conn<Echo> {
 }
 
 /// Writes everything the core offers, as a socket that takes all of it.
-fn drain(conn: &mut Conn<Echo>, now: Instant) -> usize {
+fn drain<P: Protocol>(conn: &mut Conn<P>, now: Instant) -> usize {
     let mut total = 0;
     loop {
         let mut slices = [IoSlice::new(&[]); 64];
@@ -105,7 +130,17 @@ fn echo(c: &mut Criterion, size: usize) {
         input.extend(std::iter::repeat_n(7u8, size));
     }
     group.bench_function(format!("echo_{size}B_read_handle_encode_write"), |b| {
-        let mut conn = conn();
+        let mut conn = conn(Echo);
+        let now = Instant::now();
+        b.iter(|| {
+            conn.handle_read(now, black_box(&input));
+            let written = drain(&mut conn, now);
+            assert_eq!(written, input.len());
+            while conn.poll_event().is_some() {}
+        });
+    });
+    group.bench_function(format!("echo_{size}B_raw_read_write"), |b| {
+        let mut conn = conn(RawEcho);
         let now = Instant::now();
         b.iter(|| {
             conn.handle_read(now, black_box(&input));

@@ -54,6 +54,20 @@ pub trait Protocol: Unpin + 'static {
     /// Turns one request into actions on `out`.
     fn handle(&mut self, request: Self::Request, out: &mut Outbox<Self::Response>);
 
+    /// Answers a packet with its own bytes, without decoding it: if `inbound` begins
+    /// with a whole packet that this protocol answers with exactly the same bytes (an
+    /// echo), that packet's length; otherwise `None` (the default), and the packet goes
+    /// through the codec and [`handle`](Self::handle) as usual.
+    ///
+    /// The answer is counted, admitted, bounded and ordered exactly like a reply: one
+    /// packet received, one queued (or held behind deferred replies, or refused and
+    /// recorded). It skips decoding into a request and encoding the response, and a
+    /// large one is queued without a copy. Claim only packets the codec would accept
+    /// as a request; a length of 0 or past `inbound` is ignored.
+    fn raw_echo(&mut self, _inbound: &[u8]) -> Option<usize> {
+        None
+    }
+
     /// The packet sent to the peer for a bad packet or a removal (`ERROR reason`),
     /// or `None` to send nothing.
     fn error_reply(&self, _reason: &str) -> Option<Self::Response> {

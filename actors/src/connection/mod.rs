@@ -1,9 +1,9 @@
 //! The connection actor: the thin shell that gives a [`Conn`] a socket, a clock and a
 //! mailbox.
 //!
-//! Every decision is the core's. The actor waits for readiness with small spawned
-//! futures, then reads and writes synchronously (`try_read`, `try_write_vectored`)
-//! inside its own handlers, so no buffer is ever lent to a future (`syscalls.rs`); it
+//! Every decision is the core's. The actor's one long-lived I/O task waits for
+//! readiness, then reads and writes synchronously (`try_read`, `try_write_vectored`)
+//! with the actor in hand, so no buffer is ever lent to a future (`syscalls.rs`); it
 //! runs one timer, at the core's earliest deadline; and it carries out the core's
 //! events: report counters, deregister, hand joins and leaves to its thread's hub and
 //! the supervisor, hand broadcasts and publishes to every hub (pausing reads while its
@@ -34,8 +34,8 @@ use actix::prelude::*;
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::rc::Rc;
 use std::sync::Arc;
+use std::task::Waker;
 use std::time::{Instant, SystemTime};
 use tokio::net::TcpStream;
 
@@ -65,8 +65,8 @@ pub(crate) struct ConnectionContext {
 pub(crate) struct Connection<P: Protocol> {
     /// Every decision about the connection.
     core: Conn<P>,
-    /// The socket; futures waiting for readiness hold a clone.
-    stream: Rc<TcpStream>,
+    /// The socket.
+    stream: TcpStream,
     /// Plain TCP or TLS between the core and the socket.
     transport: Transport,
     /// Live figures shared with the supervisor (id, peer, idle time, queue size).
@@ -83,12 +83,9 @@ pub(crate) struct Connection<P: Protocol> {
     /// Bytes this connection handed to the hubs and they have not yet handed on;
     /// created at its first broadcast or publish.
     credit: Option<Arc<Credit>>,
-    /// A readability wait (or a read yield) is pending.
-    read_waiting: bool,
-    /// A writability wait is pending.
-    write_waiting: bool,
-    /// A flush is scheduled for the end of this actor turn.
-    flush_scheduled: bool,
+    /// Wakes the I/O task after inputs that arrive outside the mailbox (timers,
+    /// deferred replies); set by the task on its first poll.
+    waker: Option<Waker>,
     /// The one timer: when it fires, and its handle.
     timer: Option<(Instant, SpawnHandle)>,
     /// The core still keeps a handshake deadline (TLS, until the handshake ends).
@@ -139,7 +136,7 @@ impl<P: Protocol> Connection<P> {
         };
         Connection {
             core: Conn::new(protocol, outbox, context.limits, now()),
-            stream: Rc::new(stream),
+            stream,
             transport,
             status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
             supervisor: context.supervisor,
@@ -147,9 +144,7 @@ impl<P: Protocol> Connection<P> {
             hubs: context.hubs,
             hub: None,
             credit: None,
-            read_waiting: false,
-            write_waiting: false,
-            flush_scheduled: false,
+            waker: None,
             timer: None,
             handshaking: false,
             broken,
@@ -174,6 +169,7 @@ impl<P: Protocol> Connection<P> {
                     ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
                         act.core.fill_deferred(now(), seq, reply);
                         act.drive(ctx);
+                        act.wake_io();
                     }));
                 }
                 Some(Event::ShutdownWrite) => {
@@ -190,12 +186,6 @@ impl<P: Protocol> Connection<P> {
         self.status.set_sent_bytes(self.core.traffic().sent_bytes);
         if !self.core.publish_paused() && self.credit.as_ref().is_some_and(|c| c.exhausted()) {
             self.core.handle_publish_credit(true);
-        }
-        if self.core.wants_write() || self.transport.wants_write() {
-            self.schedule_flush(ctx);
-        }
-        if self.core.wants_read() {
-            self.wait_readable(ctx);
         }
         self.arm_timer(ctx);
     }
@@ -314,6 +304,7 @@ impl<P: Protocol> Connection<P> {
             act.timer = None;
             act.core.handle_timeout(now());
             act.drive(ctx);
+            act.wake_io();
         });
         self.timer = Some((at, handle));
     }
@@ -342,6 +333,8 @@ impl<P: Protocol> Actor for Connection<P> {
             close: addr.clone().recipient(),
             inspect: addr.recipient(),
         }));
+        // Polled after the mailbox on every wake of the actor, for its whole life.
+        ctx.spawn(syscalls::Io::new());
         if self.transport.is_handshaking() {
             self.handshaking = true;
             self.core.begin_handshake(now());

@@ -1,101 +1,192 @@
-//! The shell's system calls: waiting for readiness, reading until the socket is empty
-//! or the read budget is spent, and writing what the core offers until the queue is
-//! empty, the socket is full or the flush budget is spent. Every byte moved is handed
-//! to the core at once.
+//! The shell's system calls: one long-lived task that waits for readiness, reads
+//! until the socket is empty or the read budget is spent, and writes what the core
+//! offers until the queue is empty, the socket is full or the flush budget is spent.
+//! Every byte moved is handed to the core at once.
+//!
+//! The task ([`Io`]) is spawned once per connection and polled by the actor's context
+//! on every wake, after the mailbox: messages handled in one wake are written with one
+//! vectored write. It registers for readiness with `poll_read_ready` and
+//! `poll_write_ready`, so waiting allocates nothing.
 
 use super::{now, Connection, SCRATCH};
 use crate::core::Transmit;
 use crate::protocol::Protocol;
 use crate::transport::{ReadFailure, Written};
 use crate::{FailureReason, RemovalReason};
-use actix::fut::{ready, wrap_future};
 use actix::prelude::*;
 use std::io::{self, IoSlice};
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{self, Poll};
+use std::time::Instant;
 
 /// Slices handed to one vectored write.
 const MAX_IOV: usize = 64;
 
-impl<P: Protocol> Connection<P> {
-    // ----- reading -------------------------------------------------------------------
+/// Read-and-write rounds in one poll of the I/O task (a read, the flush of its
+/// replies, a read resumed below the low watermark, ...) before it lets others run.
+const MAX_ROUNDS: usize = 8;
 
-    pub(super) fn wait_readable(&mut self, ctx: &mut Context<Self>) {
-        if self.read_waiting {
-            return;
+/// How a read or write turn ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// The socket is empty (or full), the core wants no more, or the connection failed.
+    Done,
+    /// The budget is spent: other connections go first.
+    Spent,
+}
+
+/// The connection's one I/O task: it lives as long as the actor and holds nothing of
+/// its own (the actor is handed to it on every poll).
+pub(super) struct Io<P>(PhantomData<fn() -> P>);
+
+impl<P> Io<P> {
+    pub(super) fn new() -> Self {
+        Io(PhantomData)
+    }
+}
+
+impl<P: Protocol> ActorFuture<Connection<P>> for Io<P> {
+    type Output = ();
+
+    fn poll(
+        self: Pin<&mut Self>,
+        act: &mut Connection<P>,
+        ctx: &mut Context<Connection<P>>,
+        task: &mut task::Context<'_>,
+    ) -> Poll<()> {
+        act.poll_io(ctx, task);
+        Poll::Pending
+    }
+}
+
+impl<P: Protocol> Connection<P> {
+    /// Reads and writes whatever the socket allows and the core wants, then registers
+    /// for the readiness still needed. A spent budget wakes the task again at the back
+    /// of the worker's queue.
+    fn poll_io(&mut self, ctx: &mut Context<Self>, task: &mut task::Context<'_>) {
+        if !self
+            .waker
+            .as_ref()
+            .is_some_and(|w| w.will_wake(task.waker()))
+        {
+            self.waker = Some(task.waker().clone());
         }
-        self.read_waiting = true;
-        let stream = self.stream.clone();
-        let wait = async move { stream.readable().await };
-        ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
-            act.read_waiting = false;
-            match res {
-                Ok(()) => act.read_turn(ctx),
-                Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
+        // One clock reading for the whole turn, taken only once there is I/O to do.
+        let mut now: Option<Instant> = None;
+        let (mut read_spent, mut flush_spent) = (false, false);
+        for _ in 0..MAX_ROUNDS {
+            if ctx.state() != ActorState::Running {
+                return; // Stopped: the socket closes with the actor.
             }
-            act.drive(ctx);
-        }));
+            let mut progress = false;
+            if !flush_spent && self.wants_flush() {
+                match self.stream.poll_write_ready(task) {
+                    Poll::Ready(Ok(())) => {
+                        let now = *now.get_or_insert_with(super::now);
+                        flush_spent = self.flush(now) == Turn::Spent;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()));
+                        progress = true;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if !read_spent && self.core.wants_read() {
+                match self.stream.poll_read_ready(task) {
+                    Poll::Ready(Ok(())) => {
+                        let now = *now.get_or_insert_with(super::now);
+                        read_spent = self.read_turn(now) == Turn::Spent;
+                        progress = true;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()));
+                        progress = true;
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if !progress {
+                if read_spent || flush_spent {
+                    // Lets the worker's other actors run first: one busy peer must not
+                    // starve the rest.
+                    task.waker().wake_by_ref();
+                }
+                return;
+            }
+            self.drive(ctx);
+        }
+        // Still busy after every round: go on after the others.
+        task.waker().wake_by_ref();
     }
 
-    /// Reads until the socket is empty or the read budget is spent.
-    fn read_turn(&mut self, ctx: &mut Context<Self>) {
+    /// Has the I/O task polled again: for inputs that arrive outside the mailbox (a
+    /// timer, a deferred reply), after which the task would not otherwise run.
+    pub(super) fn wake_io(&self) {
+        if let Some(waker) = &self.waker {
+            waker.wake_by_ref();
+        }
+    }
+
+    /// Whether there are bytes to write now: the core's, or the transport's own. During
+    /// a TLS handshake only the handshake's own records are written.
+    fn wants_flush(&self) -> bool {
+        if self.transport.wants_write() {
+            return true;
+        }
+        self.core.wants_write() && !self.transport.is_handshaking()
+    }
+
+    // ----- reading -------------------------------------------------------------------
+
+    /// Reads until the socket is empty or the read budget is spent; `now` is the
+    /// turn's one clock reading.
+    fn read_turn(&mut self, now: Instant) -> Turn {
         let mut budget = self.core.limits().read_budget;
         while self.core.wants_read() {
             let read = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
                 let result = self.transport.read(&self.stream, &mut scratch);
                 if let Ok(n @ 1..) = result {
-                    self.status.touch_rx(tokio::time::Instant::now());
-                    self.core.handle_read(now(), &scratch[..n]);
+                    self.status.touch_rx(tokio::time::Instant::from_std(now));
+                    self.core.handle_read(now, &scratch[..n]);
                 }
                 result
             });
             match read {
-                Ok(0) => return self.core.handle_eof(now()),
+                Ok(0) => {
+                    self.core.handle_eof(now);
+                    return Turn::Done;
+                }
                 Ok(n) => {
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
-                        return self.yield_then(ctx, false);
+                        return Turn::Spent;
                     }
                 }
-                Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {
+                    return Turn::Done
+                }
                 Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(ReadFailure::Io(e)) => {
-                    return self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()))
+                    self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()));
+                    return Turn::Done;
                 }
                 Err(ReadFailure::Handshake(e)) => {
                     log::debug!("connection {}: TLS handshake failed: {e}", self.id());
                     let reason = RemovalReason::TlsHandshake;
-                    return self.failed(reason, FailureReason::Removed(reason));
+                    self.failed(reason, FailureReason::Removed(reason));
+                    return Turn::Done;
                 }
                 Err(ReadFailure::Tls(e)) => {
-                    return self.failed(RemovalReason::IoError, FailureReason::Io(e))
+                    self.failed(RemovalReason::IoError, FailureReason::Io(e));
+                    return Turn::Done;
                 }
             }
         }
-    }
-
-    /// Lets the worker's other actors run, then goes on reading or flushing: a
-    /// budget was spent, and one busy peer must not starve the rest.
-    fn yield_then(&mut self, ctx: &mut Context<Self>, flush: bool) {
-        *self.pending(flush) = true;
-        let resume = wrap_future(tokio::task::yield_now());
-        ctx.spawn(resume.map(move |(), act: &mut Self, ctx| {
-            *act.pending(flush) = false;
-            if flush {
-                act.flush(ctx);
-            } else {
-                act.read_turn(ctx);
-            }
-            act.drive(ctx);
-        }));
-    }
-
-    /// The flag that says a flush (or a read) is already on its way.
-    fn pending(&mut self, flush: bool) -> &mut bool {
-        if flush {
-            &mut self.flush_scheduled
-        } else {
-            &mut self.read_waiting
-        }
+        Turn::Done
     }
 
     pub(super) fn failed(&mut self, reason: RemovalReason, failure: FailureReason) {
@@ -104,39 +195,26 @@ impl<P: Protocol> Connection<P> {
 
     // ----- writing -------------------------------------------------------------------
 
-    pub(super) fn schedule_flush(&mut self, ctx: &mut Context<Self>) {
-        // During a TLS handshake only the handshake's own records are written.
-        let handshake_idle = self.transport.is_handshaking() && !self.transport.wants_write();
-        if self.flush_scheduled || self.write_waiting || handshake_idle {
-            return;
-        }
-        self.flush_scheduled = true;
-        // Runs after the mailbox is drained: a burst of deliveries becomes one writev.
-        ctx.spawn(ready(()).map(|(), act: &mut Self, ctx| {
-            act.flush_scheduled = false;
-            act.flush(ctx);
-            act.drive(ctx);
-        }));
-    }
-
-    /// Writes until the queue is empty, the socket is full or the flush budget is spent.
-    fn flush(&mut self, ctx: &mut Context<Self>) {
+    /// Writes until the queue is empty, the socket is full or the flush budget is spent;
+    /// `now` is the turn's one clock reading.
+    fn flush(&mut self, now: Instant) -> Turn {
         let mut budget = self.core.limits().flush_budget;
         loop {
             let written = match self.write_once(budget) {
                 Ok(Some(written)) => written,
-                Ok(None) => return,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return self.wait_writable(ctx),
+                Ok(None) => return Turn::Done,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Turn::Done,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    return self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()))
+                    self.failed(RemovalReason::IoError, FailureReason::Io(e.to_string()));
+                    return Turn::Done;
                 }
             };
             self.core
-                .handle_written(now(), written.taken, written.confirmed);
+                .handle_written(now, written.taken, written.confirmed);
             budget = budget.saturating_sub(written.taken);
             if budget == 0 {
-                return self.yield_then(ctx, true);
+                return Turn::Spent;
             }
         }
     }
@@ -164,23 +242,5 @@ impl<P: Protocol> Connection<P> {
             return Err(io::ErrorKind::WriteZero.into());
         }
         Ok(Some(written))
-    }
-
-    /// Waits for room in the socket; the core's write deadline bounds the wait.
-    fn wait_writable(&mut self, ctx: &mut Context<Self>) {
-        if self.write_waiting {
-            return;
-        }
-        self.write_waiting = true;
-        let stream = self.stream.clone();
-        let wait = async move { stream.writable().await };
-        ctx.spawn(wrap_future(wait).map(|res, act: &mut Self, ctx| {
-            act.write_waiting = false;
-            match res {
-                Ok(()) => act.flush(ctx),
-                Err(e) => act.failed(RemovalReason::IoError, FailureReason::Io(e.to_string())),
-            }
-            act.drive(ctx);
-        }));
     }
 }

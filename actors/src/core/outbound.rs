@@ -164,13 +164,25 @@ impl OutboundQueue {
             return Ok(());
         }
         if packet.len() < self.limits.coalesce_below {
-            self.reserve_tail(packet.len());
-            self.tail.extend_from_slice(&packet);
-            self.seal_tail_if_full();
-        } else {
-            self.seal_tail();
-            self.chunks.push_back(Chunk::Memory(packet.clone()));
+            return self.push_slice(&packet);
         }
+        self.seal_tail();
+        self.record_packet(packet.len());
+        self.chunks.push_back(Chunk::Memory(packet));
+        Ok(())
+    }
+
+    /// Queues an encoded packet by copying it into the tail: for small packets whose
+    /// bytes live elsewhere (a read buffer). An empty packet is accepted as already
+    /// written.
+    pub fn push_slice(&mut self, packet: &[u8]) -> Result<(), OverBudget> {
+        self.admit(packet.len())?;
+        if packet.is_empty() {
+            return Ok(());
+        }
+        self.reserve_tail(packet.len());
+        self.tail.extend_from_slice(packet);
+        self.seal_tail_if_full();
         self.record_packet(packet.len());
         Ok(())
     }

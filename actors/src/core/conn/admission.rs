@@ -32,16 +32,7 @@ impl<P: Protocol> Conn<P> {
         origin: Origin,
         out: Outgoing<P::Response>,
     ) -> Result<(), SendError> {
-        let open = match self.phase {
-            Phase::Open => true,
-            Phase::Closing => origin == Origin::Own,
-            Phase::Lingering => false,
-            // Nothing is counted any more: the caller alone learns of the refusal.
-            Phase::Done => return Err(SendError::Closing),
-        };
-        if !open {
-            return Err(self.refuse(now, SendError::Closing, out.known_size()));
-        }
+        self.check_open(now, origin, out.known_size())?;
         let was_empty = self.queue.is_empty();
         let (outcome, size) = match out {
             Outgoing::Response(response) => {
@@ -69,6 +60,41 @@ impl<P: Protocol> Conn<P> {
                 (Ok(()), size)
             }
         };
+        self.conclude(now, was_empty, outcome, size)
+    }
+
+    /// The phase's part of the admission rule: open connections take everything; a
+    /// closing one takes only its own last replies. A refusal of a packet of `size`
+    /// bytes is recorded (except once done: then the caller alone learns of it).
+    pub(super) fn check_open(
+        &mut self,
+        now: Instant,
+        origin: Origin,
+        size: usize,
+    ) -> Result<(), SendError> {
+        let open = match self.phase {
+            Phase::Open => true,
+            Phase::Closing => origin == Origin::Own,
+            Phase::Lingering => false,
+            // Nothing is counted any more: the caller alone learns of the refusal.
+            Phase::Done => return Err(SendError::Closing),
+        };
+        if !open {
+            return Err(self.refuse(now, SendError::Closing, size));
+        }
+        Ok(())
+    }
+
+    /// The queue's answer to a packet of `size` bytes: counted as queued (starting the
+    /// write timeout if the queue was empty), or refused and recorded; a packet past
+    /// `max_outbound_bytes` makes the peer a slow consumer.
+    pub(super) fn conclude(
+        &mut self,
+        now: Instant,
+        was_empty: bool,
+        outcome: Result<(), SendError>,
+        size: usize,
+    ) -> Result<(), SendError> {
         match outcome {
             Ok(()) => {
                 if was_empty {

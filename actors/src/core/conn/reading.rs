@@ -3,6 +3,7 @@
 //! asked for (reply, broadcast, publish, defer, join, leave, count a bad packet, close).
 
 use super::*;
+use bytes::Buf;
 
 impl<P: Protocol> Conn<P> {
     // ----- reading -------------------------------------------------------------------
@@ -16,6 +17,14 @@ impl<P: Protocol> Conn<P> {
                 // read must not start more than `max_deferred` of them.
                 held = true;
                 break;
+            }
+            if let Some(n) = self.protocol.raw_echo(&self.read_buf) {
+                if n > 0 && n <= self.read_buf.len() {
+                    decoded = true;
+                    self.ledger.received_packet();
+                    self.echo_front(now, n);
+                    continue;
+                }
             }
             match self.codec.decode(&mut self.read_buf) {
                 Ok(Some(Inbound::Request(request))) => {
@@ -55,6 +64,36 @@ impl<P: Protocol> Conn<P> {
             // What is left began in the bytes that just arrived.
             self.timers.set_frame_started(Some(now));
         }
+    }
+
+    /// Answers the first `n` inbound bytes with themselves (see
+    /// [`Protocol::raw_echo`]), through the one admission rule like any reply. A packet
+    /// is copied from the read buffer into the queue's tail, unless it is large and at
+    /// least half of the read buffer's allocation: then it is split off without a copy
+    /// (it keeps that allocation alive until written, so the memory held stays within
+    /// twice what the queue counts).
+    fn echo_front(&mut self, now: Instant, n: usize) {
+        let whole = n >= self.queue.limits().coalesce_below
+            && n.saturating_mul(2) >= self.read_buf.capacity();
+        if whole || !self.replies.is_clear() {
+            let packet = if whole {
+                self.read_buf.split_to(n).freeze()
+            } else {
+                let packet = Bytes::copy_from_slice(&self.read_buf[..n]);
+                self.read_buf.advance(n);
+                packet
+            };
+            return self.send_in_order(now, Outgoing::Packet(packet));
+        }
+        if self.check_open(now, Origin::Own, n).is_err() {
+            self.read_buf.advance(n);
+            return;
+        }
+        let was_empty = self.queue.is_empty();
+        let pushed = self.queue.push_slice(&self.read_buf[..n]);
+        self.read_buf.advance(n);
+        // A refusal is recorded where it happens; a reply has no caller to tell.
+        let _ = self.conclude(now, was_empty, pushed.map_err(SendError::from), n);
     }
 
     pub(super) fn run_actions(&mut self, now: Instant) {

@@ -84,6 +84,9 @@ struct Log {
     closed: RefCell<Vec<RemovalReason>>,
     /// Welcomes sent by `on_open`.
     opened: Cell<u32>,
+    /// Raw requests answered with themselves by `raw_echo`; also the sequence number
+    /// the next one must carry to be answered that way.
+    raw_echoed: Cell<u32>,
 }
 
 impl Log {
@@ -105,7 +108,7 @@ const GROUP: &str = "g";
 /// The longest message the test protocol's group encoder takes.
 const MAX_GROUP_MESSAGE: usize = 2500;
 
-/// Commands: `E` echo, `B` broadcast, `D` deferred reply, `X` bad packet, `C` close,
+/// Commands: `r` answered raw with itself (see [`Harness::raw`]), `E` echo, `B` broadcast, `D` deferred reply, `X` bad packet, `C` close,
 /// `J` join [`GROUP`], `L` leave it, `P` publish to it (an own output when a member, so
 /// that its copy is accounted and ordered like a reply). The bytes after the command
 /// are padding that sizes the reply.
@@ -121,6 +124,19 @@ impl Protocol for TestProto {
 
     fn codec(&self) -> TestCodec {
         TestCodec
+    }
+
+    /// A whole `r | seq:u32 | pad` request carrying the next raw sequence number is
+    /// its own answer (another one is an unknown command for `handle`).
+    fn raw_echo(&mut self, inbound: &[u8]) -> Option<usize> {
+        let len = u16::from_be_bytes([*inbound.first()?, *inbound.get(1)?]) as usize;
+        let body = inbound.get(2..2 + len)?;
+        let seq = u32::from_be_bytes(body.get(1..5)?.try_into().ok()?);
+        if len > MAX_BODY || body[0] != b'r' || seq != self.log.raw_echoed.get() {
+            return None;
+        }
+        self.log.raw_echoed.set(seq + 1);
+        Some(2 + len)
     }
 
     fn handle(&mut self, request: Bytes, out: &mut Outbox<Bytes>) {
@@ -217,6 +233,8 @@ struct Harness {
     external_offers: u64,
     /// Sequence number of the next external packet.
     next_external: u32,
+    /// Sequence number of the next raw request.
+    next_raw: u32,
     /// Deferred replies waiting for their value: (slot, body).
     defers: VecDeque<(u64, Bytes)>,
     /// Counters handed out in `Report` events.
@@ -253,6 +271,7 @@ impl Harness {
             inbound: VecDeque::new(),
             external_offers: 0,
             next_external: 0,
+            next_raw: 0,
             defers: VecDeque::new(),
             reported: Traffic::default(),
             broadcast_out: 0,
@@ -291,6 +310,18 @@ impl Harness {
     fn open(&mut self) {
         self.conn.handle_open(self.now);
         self.pump();
+    }
+
+    /// The peer sends a request that the protocol answers raw, with itself:
+    /// `r | seq:u32 | pad`.
+    fn raw(&mut self, pad: usize) {
+        let seq = self.next_raw;
+        self.next_raw += 1;
+        let mut frame = ((5 + pad) as u16).to_be_bytes().to_vec();
+        frame.push(b'r');
+        frame.extend_from_slice(&seq.to_be_bytes());
+        frame.resize(7 + pad, b'.');
+        self.send(&frame);
     }
 
     /// The peer sends these bytes; the core reads them only while it wants to.
@@ -494,7 +525,7 @@ impl Harness {
     /// The accounting invariants; called after every step of the property test.
     fn check(&self) {
         let t = self.conn.traffic();
-        let own = u64::from(self.log.next_own.get());
+        let own = u64::from(self.log.next_own.get()) + u64::from(self.log.raw_echoed.get());
         let held = self.conn.held_replies() as u64;
         // Every packet offered is queued, refused, or still waiting in reply order.
         assert_eq!(
@@ -513,7 +544,7 @@ impl Harness {
         assert_eq!(t.sent_bytes, self.confirmed as u64, "sent bytes");
         // Per-connection order: own outputs in the order asked for, external ones too.
         let written = self.written();
-        for kind in [b'o', b'e'] {
+        for kind in [b'o', b'e', b'r'] {
             let seqs: Vec<u32> = written
                 .iter()
                 .filter(|w| w.0 == kind)

@@ -1,6 +1,6 @@
-//! The property test: random sequences of reads, deliveries, partial writes, TLS
-//! confirmations, timer firings, group actions and closes, with every accounting
-//! invariant checked after every step.
+//! The property test: random sequences of reads (raw echoes among them), deliveries,
+//! partial writes, TLS confirmations, timer firings, group actions and closes, with
+//! every accounting invariant checked after every step.
 
 use super::*;
 use proptest::prelude::*;
@@ -9,6 +9,8 @@ use proptest::prelude::*;
 enum Op {
     /// The peer sends one request: a command byte and padding.
     Request(u8, usize),
+    /// The peer sends a request the protocol answers raw, with itself, padded.
+    Raw(usize),
     /// The peer sends arbitrary bytes.
     Garbage(Vec<u8>),
     /// The core reads up to this many pending bytes.
@@ -38,6 +40,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         8 => (prop::sample::select(b"EEBBDXCJLPP".to_vec()), 0usize..3000)
             .prop_map(|(c, pad)| Op::Request(c, pad)),
+        3 => (0usize..3000).prop_map(Op::Raw),
         1 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Op::Garbage),
         6 => (1usize..MAX_FEED).prop_map(Op::Feed),
         6 => (0usize..20_000).prop_map(Op::Write),
@@ -69,6 +72,7 @@ fn run(tls: bool, idle: bool, ops: &[Op]) {
     for op in ops {
         match op.clone() {
             Op::Request(c, pad) => h.send(&request(c, pad)),
+            Op::Raw(pad) => h.raw(pad),
             Op::Garbage(bytes) => h.send(&bytes),
             Op::Feed(n) => h.feed(n),
             Op::Write(n) => h.write(n),
