@@ -94,3 +94,68 @@ impl Drop for Ticket {
         self.credit.release(self.bytes);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Counts the wake-ups it gets.
+    struct Woken(Arc<AtomicUsize>);
+
+    impl Actor for Woken {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<CreditRestored> for Woken {
+        type Result = ();
+        fn handle(&mut self, _: CreditRestored, _: &mut Context<Self>) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    async fn settle() {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    #[actix_rt::test]
+    async fn spent_credit_pauses_until_half_of_it_is_back_then_wakes_once() {
+        let woken = Arc::new(AtomicUsize::new(0));
+        let addr = Woken(woken.clone()).start();
+        let credit = Credit::new(100, addr.downgrade().recipient());
+        let first = credit.ticket(60);
+        assert!(!credit.exhausted(), "60 of 100");
+        let second = credit.ticket(60);
+        assert!(credit.exhausted(), "120 of 100");
+        drop(second);
+        settle().await;
+        assert_eq!(
+            woken.load(SeqCst),
+            0,
+            "60 in flight is above half the budget"
+        );
+        drop(first);
+        settle().await;
+        assert_eq!(woken.load(SeqCst), 1, "back under half: one wake-up");
+        assert!(!credit.exhausted());
+        settle().await;
+        assert_eq!(woken.load(SeqCst), 1);
+    }
+
+    #[actix_rt::test]
+    async fn a_ticket_shared_by_hubs_gives_its_bytes_back_with_the_last_clone() {
+        let woken = Arc::new(AtomicUsize::new(0));
+        let addr = Woken(woken.clone()).start();
+        let credit = Credit::new(100, addr.downgrade().recipient());
+        let ticket = credit.ticket(150);
+        let shared = ticket.clone();
+        drop(ticket);
+        assert!(credit.exhausted(), "a clone still holds the bytes");
+        drop(shared);
+        settle().await;
+        assert_eq!(woken.load(SeqCst), 1, "the last clone gives them back");
+        assert!(!credit.exhausted(), "nothing in flight");
+        settle().await;
+        assert_eq!(woken.load(SeqCst), 1, "no wake-up without a pause");
+    }
+}

@@ -4,7 +4,12 @@
 //! to a group (the packet encoded once, its bytes shared by every member), and sweeps
 //! every `health_interval` for connections silent longer than `idle_timeout`. It also
 //! keeps the named groups (see the `groups` module): joins, leaves, the automatic leave
-//! of a removed connection, and the fan-out of published messages.
+//! of a removed connection, listings and counts, and the cluster's interest.
+//!
+//! It does not deliver to connections itself: broadcasts and publishes, its own and a
+//! cluster link's, go to the hubs of the connections' threads (see the `hub` module),
+//! as connections send theirs directly (`fanout.rs`). Only members registered without
+//! a hub (stand-ins, or [`Register`] used by hand) get them from the supervisor.
 //!
 //! Every removal goes through [`Supervisor::remove`]: it happens once per connection,
 //! carries a [`RemovalReason`], is logged at `info` with the peer, counted by the stats
@@ -69,7 +74,8 @@ pub(crate) struct Supervisor {
     /// Sweep period and idle limit.
     config: SupervisorConfig,
     /// The link to the other servers of a cluster, if any: it gets every publish and
-    /// broadcast after local delivery, and every change of local interest.
+    /// broadcast once (after it was handed to the hubs), and every change of local
+    /// interest.
     cluster: Option<Arc<dyn ClusterHook>>,
 }
 
