@@ -53,7 +53,7 @@ struct Args {
 }
 
 fn main() -> std::io::Result<()> {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    switchboard_server::logging::init();
     let args = Args::parse();
     actix_rt::System::new().block_on(run(args))
 }

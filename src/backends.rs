@@ -44,7 +44,7 @@ impl Protocol for FrameBackend {
     }
 
     fn handle(&mut self, frame: Frame, _: &mut Outbox<Frame>) {
-        log::debug!("backend sent opcode 0x{:02x}; ignored", frame.opcode);
+        tracing::debug!("backend sent opcode 0x{:02x}; ignored", frame.opcode);
     }
 }
 

@@ -229,7 +229,7 @@ impl DeliveryReport {
         match serde_json::to_vec(self) {
             Ok(json) => Frame::new(Frame::REPLICATE_REPLY, json),
             Err(e) => {
-                log::warn!("delivery report not encodable: {e}");
+                tracing::warn!("delivery report not encodable: {e}");
                 Frame::error("delivery report unavailable")
             }
         }
@@ -249,7 +249,7 @@ pub fn json_frame<S: Serialize>(opcode: u8, answer: Result<S, impl std::fmt::Dis
     match json {
         Ok(json) => Frame::new(opcode, json),
         Err(e) => {
-            log::warn!("stats unavailable: {e}");
+            tracing::warn!("stats unavailable: {e}");
             Frame::error("stats unavailable")
         }
     }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod frame;
 pub mod line;
+pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod tls;

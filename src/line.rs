@@ -159,7 +159,7 @@ pub fn stats_line<S: Serialize>(answer: Result<S, impl std::fmt::Display>) -> St
         .map_err(|e| e.to_string())
         .and_then(|snapshot| serde_json::to_string(&snapshot).map_err(|e| e.to_string()));
     json.unwrap_or_else(|e| {
-        log::warn!("stats unavailable: {e}");
+        tracing::warn!("stats unavailable: {e}");
         "ERR stats unavailable".to_owned()
     })
 }

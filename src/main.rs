@@ -5,7 +5,7 @@ use switchboard_server::cli::{Cli, Command};
 use switchboard_server::{config, server};
 
 fn main() {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    switchboard_server::logging::init();
     let cli = Cli::parse();
     if let Some(Command::Bench(bench)) = &cli.command {
         std::process::exit(switchboard_server::bench::run(bench.clone()));

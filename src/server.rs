@@ -107,14 +107,14 @@ async fn serve(
         out.flush()?;
     }
     tokio::select! {
-        _ = sigterm.recv() => log::info!("SIGTERM: draining"),
-        _ = sigint.recv() => log::info!("SIGINT: draining"),
+        _ = sigterm.recv() => tracing::info!("SIGTERM: draining"),
+        _ = sigint.recv() => tracing::info!("SIGINT: draining"),
     }
     if let Some(http) = http {
         http.stop(true).await;
     }
     let closed = running.stop().await;
-    log::info!("shut down; {closed} connections closed");
+    tracing::info!("shut down; {closed} connections closed");
     Ok(())
 }
 
@@ -154,7 +154,7 @@ pub fn start_with(
     let backends = Backends::start(&board, config);
     let replicate_to = backends.clone();
     let node = config.node_name();
-    log::info!("node {node}");
+    tracing::info!("node {node}");
     let cluster = match &config.cluster {
         Some(url) => {
             let link = NatsCluster::start(cluster_config(config, url, &node), board.handle())

@@ -121,7 +121,7 @@ async fn accept_loop<P: Protocol>(
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                log::warn!("accept on {} failed: {e}", P::NAME);
+                tracing::warn!("accept on {} failed: {e}", P::NAME);
                 tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
@@ -132,17 +132,17 @@ async fn accept_loop<P: Protocol>(
             return;
         };
         if let Err(e) = stream.set_nodelay(true) {
-            log::debug!("set_nodelay for {peer}: {e}");
+            tracing::debug!("set_nodelay for {peer}: {e}");
         }
         let stream = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
-                log::warn!("handing over {peer} failed: {e}");
+                tracing::warn!("handing over {peer} failed: {e}");
                 continue;
             }
         };
         let id = shared.ids.fetch_add(1, Relaxed);
-        log::debug!("accepted {} connection {id} from {peer}", P::NAME);
+        tracing::debug!("accepted {} connection {id} from {peer}", P::NAME);
         let factory = factory.clone();
         let context = shared.context.clone();
         let tls = shared.tls.clone();
@@ -156,10 +156,10 @@ async fn accept_loop<P: Protocol>(
                         let place = Some(place);
                         Connection::start_with(id, stream, peer, protocol, context, place, tls);
                     }
-                    Err(e) => log::warn!("registering connection from {peer} failed: {e}"),
+                    Err(e) => tracing::warn!("registering connection from {peer} failed: {e}"),
                 });
         if !spawned {
-            log::warn!("worker gone; dropped connection from {peer}");
+            tracing::warn!("worker gone; dropped connection from {peer}");
         }
     }
 }

@@ -38,7 +38,7 @@ pub(super) async fn answering(inner: Arc<Inner>, board: Handle) {
     let mut requests = match inner.client.subscribe(subject.clone()).await {
         Ok(s) => s,
         Err(e) => {
-            log::warn!("cluster: cannot subscribe to {subject}: {e}");
+            tracing::warn!("cluster: cannot subscribe to {subject}: {e}");
             return;
         }
     };
@@ -52,7 +52,7 @@ pub(super) async fn answering(inner: Arc<Inner>, board: Handle) {
             continue;
         };
         if let Err(e) = inner.client.publish(reply, Bytes::from(body)).await {
-            log::debug!("cluster: stats answer not sent: {e}");
+            tracing::debug!("cluster: stats answer not sent: {e}");
         }
     }
 }

@@ -216,15 +216,15 @@ impl NatsCluster {
                     match event {
                         Event::SlowConsumer(sid) => {
                             counters.slow.fetch_add(1, Ordering::Relaxed);
-                            log::warn!("cluster node {node}: slow consumer on subscription {sid}, messages dropped");
+                            tracing::warn!("cluster node {node}: slow consumer on subscription {sid}, messages dropped");
                         }
-                        Event::Connected => log::info!("cluster node {node}: connected to NATS"),
+                        Event::Connected => tracing::info!("cluster node {node}: connected to NATS"),
                         Event::Disconnected => {
                             counters.disconnects.fetch_add(1, Ordering::Relaxed);
-                            log::warn!("cluster node {node}: disconnected from NATS");
+                            tracing::warn!("cluster node {node}: disconnected from NATS");
                         }
-                        Event::ClientError(e) => log::debug!("cluster node {node}: {e}"),
-                        other => log::info!("cluster node {node}: {other}"),
+                        Event::ClientError(e) => tracing::debug!("cluster node {node}: {e}"),
+                        other => tracing::info!("cluster node {node}: {other}"),
                     }
                 }
             });
@@ -362,7 +362,7 @@ async fn publishing(inner: Arc<Inner>, mut rx: mpsc::Receiver<(String, Bytes)>) 
             {
                 Ok(()) => true,
                 Err(e) => {
-                    log::debug!("cluster publish failed: {e}");
+                    tracing::debug!("cluster publish failed: {e}");
                     false
                 }
             };
@@ -411,7 +411,7 @@ async fn following(inner: Arc<Inner>, supervisor: Addr<Supervisor>) {
                     ));
                     readers.insert(interest, reader);
                 }
-                Err(e) => log::warn!("cluster: cannot subscribe to {subject}: {e}"),
+                Err(e) => tracing::warn!("cluster: cannot subscribe to {subject}: {e}"),
             }
         }
     }

@@ -79,6 +79,7 @@ impl<P: Protocol> Connection<P> {
 impl<P: Protocol> Handler<Deliver> for Connection<P> {
     type Result = Result<(), SendError>;
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.enter();
         let result = self.core.deliver(now(), msg.0, Origin::External);
         self.drive(ctx);
         result
@@ -88,6 +89,7 @@ impl<P: Protocol> Handler<Deliver> for Connection<P> {
 impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
+        let _span = self.enter();
         let now = now();
         for packet in msg.0.iter() {
             // Each packet is admitted, or refused and recorded, on its own.
@@ -100,6 +102,7 @@ impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
 impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: GroupDeliver, ctx: &mut Context<Self>) {
+        let _span = self.enter();
         let now = now();
         for packet in msg.0 {
             // Each packet is admitted, or refused and recorded, on its own; a message
@@ -118,6 +121,7 @@ impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
 impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: HubDeliver, ctx: &mut Context<Self>) {
+        let _span = self.enter();
         if self.core.removal().is_some() {
             // It left every group when it was removed.
             return;
@@ -153,6 +157,7 @@ impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
 impl<P: Protocol> Handler<CreditRestored> for Connection<P> {
     type Result = ();
     fn handle(&mut self, _: CreditRestored, ctx: &mut Context<Self>) {
+        let _span = self.enter();
         self.core.handle_publish_credit(false);
         self.drive(ctx);
     }
@@ -161,6 +166,7 @@ impl<P: Protocol> Handler<CreditRestored> for Connection<P> {
 impl<P: Protocol> Handler<Close> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
+        let _span = self.enter();
         self.core.close(now(), msg.0);
         self.drive(ctx);
     }
@@ -176,6 +182,7 @@ impl<P: Protocol> Handler<Inspect> for Connection<P> {
 impl<P: Protocol> Handler<Control> for Connection<P> {
     type Result = Result<bool, SendError>;
     fn handle(&mut self, msg: Control, ctx: &mut Context<Self>) -> Self::Result {
+        let _span = self.enter();
         let now = now();
         let result = match msg {
             Control::Send(value, given) => match value.downcast::<P::Response>() {

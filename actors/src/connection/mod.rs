@@ -86,6 +86,10 @@ pub(crate) struct Connection<P: Protocol> {
     /// Wakes the I/O task after inputs that arrive outside the mailbox (timers,
     /// deferred replies); set by the task on its first poll.
     waker: Option<Waker>,
+    /// The connection's tracing span (id, peer, protocol), entered around everything
+    /// the connection does, so its events carry who they are about; kept only while a
+    /// subscriber is interested in it (boxed: an idle connection pays one pointer).
+    span: Option<Box<tracing::Span>>,
     /// The one timer: when it fires, and its handle.
     timer: Option<(Instant, SpawnHandle)>,
     /// The core still keeps a handshake deadline (TLS, until the handshake ends).
@@ -130,11 +134,13 @@ impl<P: Protocol> Connection<P> {
             None => (Transport::Plain, false),
             Some(Ok(transport)) => (transport, false),
             Some(Err(e)) => {
-                log::warn!("connection {id}: TLS session not created: {e}");
+                tracing::warn!("connection {id}: TLS session not created: {e}");
                 (Transport::Plain, true)
             }
         };
+        let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME);
         Connection {
+            span: (!span.is_disabled()).then(|| Box::new(span)),
             core: Conn::new(protocol, outbox, context.limits, now()),
             stream,
             transport,
@@ -157,6 +163,12 @@ impl<P: Protocol> Connection<P> {
         self.status.id
     }
 
+    /// Enters the connection's span until the guard is dropped.
+    fn enter(&self) -> tracing::span::EnteredSpan {
+        let span = self.span.as_deref().cloned();
+        span.unwrap_or_else(tracing::Span::none).entered()
+    }
+
     /// After every input: carries out the core's events, then waits for what it wants.
     fn drive(&mut self, ctx: &mut Context<Self>) {
         if self.handshaking && !self.transport.is_handshaking() {
@@ -167,6 +179,7 @@ impl<P: Protocol> Connection<P> {
             match self.tell(event, ctx) {
                 Some(Event::Defer { seq, reply }) => {
                     ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
+                        let _span = act.enter();
                         act.core.fill_deferred(now(), seq, reply);
                         act.drive(ctx);
                         act.wake_io();
@@ -174,7 +187,7 @@ impl<P: Protocol> Connection<P> {
                 }
                 Some(Event::ShutdownWrite) => {
                     if let Err(e) = self.transport.shutdown(&self.stream) {
-                        log::debug!("connection {}: shutdown failed: {e}", self.id());
+                        tracing::debug!("connection {}: shutdown failed: {e}", self.id());
                     }
                 }
                 Some(Event::Stop) => ctx.stop(),
@@ -301,6 +314,7 @@ impl<P: Protocol> Connection<P> {
             ctx.cancel_future(handle);
         }
         let handle = ctx.run_later(at.saturating_duration_since(now()), |act, ctx| {
+            let _span = act.enter();
             act.timer = None;
             act.core.handle_timeout(now());
             act.drive(ctx);
@@ -314,6 +328,7 @@ impl<P: Protocol> Actor for Connection<P> {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        let _span = self.enter();
         let addr = ctx.address();
         self.supervisor.do_send(Controlled {
             id: self.id(),
@@ -348,6 +363,7 @@ impl<P: Protocol> Actor for Connection<P> {
     }
 
     fn stopped(&mut self, ctx: &mut Context<Self>) {
+        let _span = self.enter();
         // Stopped from outside (the arbiter is going away): nothing may vanish silently.
         self.core.handle_stopped(now());
         while let Some(event) = self.core.poll_event() {

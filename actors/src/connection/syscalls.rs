@@ -65,6 +65,7 @@ impl<P: Protocol> Connection<P> {
     /// for the readiness still needed. A spent budget wakes the task again at the back
     /// of the worker's queue.
     fn poll_io(&mut self, ctx: &mut Context<Self>, task: &mut task::Context<'_>) {
+        let _span = self.enter();
         if !self
             .waker
             .as_ref()
@@ -175,7 +176,7 @@ impl<P: Protocol> Connection<P> {
                     return Turn::Done;
                 }
                 Err(ReadFailure::Handshake(e)) => {
-                    log::debug!("connection {}: TLS handshake failed: {e}", self.id());
+                    tracing::debug!("connection {}: TLS handshake failed: {e}", self.id());
                     let reason = RemovalReason::TlsHandshake;
                     self.failed(reason, FailureReason::Removed(reason));
                     return Turn::Done;

@@ -123,7 +123,9 @@ impl<B: Backend> Destination<B> {
         let health_packet = match crate::connector::encode(&sample, sample.health_check()) {
             Ok(packet) => Some(packet),
             Err(e) => {
-                log::error!("{address}: health check cannot be encoded ({e}): no health checks");
+                tracing::error!(
+                    "{address}: health check cannot be encoded ({e}): no health checks"
+                );
                 None
             }
         };
@@ -175,11 +177,11 @@ impl<B: Backend> Destination<B> {
             Effect::Nothing => {}
             Effect::Up => {
                 self.backoff.reset();
-                log::info!("backend {} up", self.name);
+                tracing::info!("backend {} up", self.name);
                 self.report_state();
             }
             Effect::Down => {
-                log::info!("backend {} down", self.name);
+                tracing::info!("backend {} down", self.name);
                 self.report_state();
             }
             Effect::Evict => self.evict(id, ctx),

@@ -155,11 +155,15 @@ impl Supervisor {
             && !member.status.has_received();
         if silent_hangup {
             // Probes and port scans do this all day: counted, but not worth an operator's eye.
-            log::debug!(
+            tracing::debug!(
+                connection = id, %peer, protocol, %reason,
                 "removed {protocol} connection {id} from {peer}: {reason} before sending anything"
             );
         } else {
-            log::info!("removed {protocol} connection {id} from {peer}: {reason}");
+            tracing::info!(
+                connection = id, %peer, protocol, %reason,
+                "removed {protocol} connection {id} from {peer}: {reason}"
+            );
         }
         self.stats.do_send(stats::Removed { protocol, reason });
         let event = ConnectionRemoved {

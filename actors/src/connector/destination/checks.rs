@@ -46,7 +46,7 @@ impl<B: Backend> Destination<B> {
             }
             Matched::Late(seq) => {
                 self.counts.late_acks += 1;
-                log::debug!(
+                tracing::debug!(
                     "backend {}: late answer to request {seq} ignored",
                     self.name
                 );
@@ -94,7 +94,7 @@ impl<B: Backend> Destination<B> {
     pub(super) fn evict(&mut self, id: ConnId, ctx: &mut Context<Self>) {
         if let Some(mut slot) = self.pool.remove(id) {
             self.counts.evicted += 1;
-            log::info!(
+            tracing::info!(
                 "backend {}: sender {id} missed {} health checks",
                 self.name,
                 self.config.max_failures
@@ -111,7 +111,7 @@ impl<B: Backend> Destination<B> {
     /// The connection of sender `id` closed.
     pub(super) fn closed(&mut self, id: ConnId, ctx: &mut Context<Self>) {
         if let Some(mut slot) = self.pool.remove(id) {
-            log::debug!("backend {}: sender {id} closed", self.name);
+            tracing::debug!("backend {}: sender {id} closed", self.name);
             if let Some(link) = slot.link.as_mut() {
                 link.fail_all(&Fault::Io("connection closed".to_owned()));
             }

@@ -40,7 +40,7 @@ impl<B: Backend> Destination<B> {
             return; // stopped meanwhile: the stream closes here.
         }
         if let Err(e) = stream.set_nodelay(true) {
-            log::debug!("backend {}: set_nodelay: {e}", self.name);
+            tracing::debug!("backend {}: set_nodelay: {e}", self.name);
         }
         let protocol = Dialed::new((self.factory)(), id, ctx.address().recipient());
         let context = self.board.connection_context();
@@ -60,7 +60,7 @@ impl<B: Backend> Destination<B> {
         }
         self.health.connected(id);
         self.last_dial_error = None;
-        log::debug!("backend {}: sender {id} connected", self.name);
+        tracing::debug!("backend {}: sender {id} connected", self.name);
         if self.health_packet.is_some() {
             self.check(id, ctx); // it is up once it answers
         } else {
@@ -73,7 +73,7 @@ impl<B: Backend> Destination<B> {
     fn dial_failed(&mut self, id: ConnId, why: String, ctx: &mut Context<Self>) {
         self.pool.remove(id);
         self.counts.dial_failures += 1;
-        log::debug!("backend {}: dial failed: {why}", self.name);
+        tracing::debug!("backend {}: dial failed: {why}", self.name);
         self.last_dial_error = Some(why);
         self.link_lost(id, ctx);
     }
@@ -86,7 +86,7 @@ impl<B: Backend> Destination<B> {
         let delay = self.backoff.next_delay(&mut self.rng);
         self.last_backoff = Some(delay);
         self.redial_scheduled = true;
-        log::debug!("backend {}: redial in {delay:?}", self.name);
+        tracing::debug!("backend {}: redial in {delay:?}", self.name);
         ctx.run_later(delay, |act, ctx| {
             act.redial_scheduled = false;
             if act.pool.is_empty() {

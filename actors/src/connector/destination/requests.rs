@@ -193,7 +193,7 @@ impl<B: Backend> Destination<B> {
         if let Some(mut slot) = self.pool.remove(id) {
             self.counts.retired += 1;
             self.health.retired(id);
-            log::debug!("backend {}: sender {id} retired", self.name);
+            tracing::debug!("backend {}: sender {id} retired", self.name);
             if let Some(link) = slot.link.as_mut() {
                 link.fail_all(&Fault::Io("sender retired".to_owned()));
                 link.close.do_send(Close(RemovalReason::Closed));

@@ -41,7 +41,7 @@ impl<P: Protocol> Conn<P> {
                     Ok(0) => return Ok(()),
                     Ok(size) => (Ok(()), size),
                     Err(EncodeRefused::Encode(e)) => {
-                        log::warn!("encode failed: {e}");
+                        tracing::warn!("encode failed: {e}");
                         (Err(SendError::Encode(e.to_string())), 0)
                     }
                     Err(EncodeRefused::OverBudget(over)) => (Err(over.into()), over.packet),

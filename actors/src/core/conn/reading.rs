@@ -45,7 +45,7 @@ impl<P: Protocol> Conn<P> {
                     self.ledger.received_packet();
                     self.ledger.error_packet();
                     let reason = e.to_string();
-                    log::debug!("framing error: {reason}");
+                    tracing::debug!("framing error: {reason}");
                     self.last_word(now, &reason);
                     self.read_buf = BytesMut::new();
                     self.begin_close(now, RemovalReason::ErrorPackets);
@@ -140,7 +140,7 @@ impl<P: Protocol> Conn<P> {
         match &encoded {
             Some(Ok(packet)) => self.send_in_order(now, Outgoing::Packet(packet.clone())),
             Some(Err(e)) => {
-                log::debug!("group message not encodable for {}: {e}", P::NAME);
+                tracing::debug!("group message not encodable for {}: {e}", P::NAME);
                 let refusal = SendError::Encode(e.clone());
                 self.ledger.refused(now, FailureReason::Refused(refusal), 0);
             }
@@ -179,7 +179,7 @@ impl<P: Protocol> Conn<P> {
                 self.send_in_order(now, Outgoing::Packet(packet));
             }
             Err(e) => {
-                log::warn!("broadcast encode failed: {e}");
+                tracing::warn!("broadcast encode failed: {e}");
                 let refusal = SendError::Encode(e.to_string());
                 self.ledger.refused(now, FailureReason::Refused(refusal), 0);
             }
