@@ -8,7 +8,7 @@
 //! vectored write. It registers for readiness with `poll_read_ready` and
 //! `poll_write_ready`, so waiting allocates nothing.
 
-use super::{now, Connection, SCRATCH};
+use super::{now, Connection, READ_CHUNK, SCRATCH};
 use crate::core::Transmit;
 use crate::protocol::Protocol;
 use crate::transport::{ReadFailure, Written};
@@ -19,6 +19,7 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{self, Poll};
 use std::time::Instant;
+use tokio::io::Interest;
 
 /// Slices handed to one vectored write.
 const MAX_IOV: usize = 64;
@@ -165,6 +166,16 @@ impl<P: Protocol> Connection<P> {
                     budget = budget.saturating_sub(n);
                     if budget == 0 {
                         return Turn::Spent;
+                    }
+                    if n < READ_CHUNK && self.transport.is_plain() {
+                        // A short read emptied the socket: its readiness is cleared
+                        // here instead of by one more `recv` answering `WouldBlock` (as
+                        // tokio's own `poll_read` does). Bytes arriving meanwhile wake
+                        // the task again; a peer's end of stream stays readable.
+                        let _ = self.stream.try_io(Interest::READABLE, || {
+                            Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+                        });
+                        return Turn::Done;
                     }
                 }
                 Err(ReadFailure::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {

@@ -290,7 +290,8 @@ impl OutboundQueue {
     }
 
     /// Marks `written` bytes as taken by the socket; returns how many packets were thereby
-    /// completely written. Memory of an emptied queue is released.
+    /// completely written. An emptied queue keeps its buffers (see
+    /// [`release_if_empty`](Self::release_if_empty)).
     pub fn advance(&mut self, written: usize) -> usize {
         self.advance_with(written, |_| {})
     }
@@ -337,11 +338,8 @@ impl OutboundQueue {
             on_packet(end);
             done += 1;
         }
-        if self.is_empty() {
-            // Freed at once: thousands of mostly idle connections must not each keep
-            // buffers between their rare packets.
-            self.release_if_empty();
-        }
+        // An emptied queue keeps its buffers: its owner frees them with
+        // `release_if_empty`, at once or once a busy connection went quiet.
         done
     }
 

@@ -145,6 +145,12 @@ impl Transport {
         }
     }
 
+    /// Whether bytes go to and from the socket as they are: then a read shorter than
+    /// its buffer has emptied the socket.
+    pub fn is_plain(&self) -> bool {
+        matches!(self, Transport::Plain)
+    }
+
     /// Whether the transport holds bytes of its own for the socket.
     pub fn wants_write(&self) -> bool {
         match self {

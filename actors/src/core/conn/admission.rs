@@ -99,6 +99,8 @@ impl<P: Protocol> Conn<P> {
             Ok(()) => {
                 if was_empty {
                     self.timers.set_write_since(now);
+                } else {
+                    self.busy = true;
                 }
                 self.ledger.queued();
                 Ok(())

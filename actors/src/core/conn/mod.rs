@@ -79,6 +79,10 @@ pub struct Conn<P: Protocol> {
     publish_paused: bool,
     /// What the owner has to do, oldest first.
     events: VecDeque<Event<P::Response>>,
+    /// A packet was queued behind another since the counters' last report: the
+    /// connection is busy, and keeps its queue's buffers and its action list from one
+    /// turn to the next instead of freeing them whenever they empty.
+    busy: bool,
     /// The limits this connection enforces.
     limits: Arc<ConnectionLimits>,
 }
@@ -117,6 +121,7 @@ impl<P: Protocol> Conn<P> {
             read_paused: false,
             publish_paused: false,
             events: VecDeque::new(),
+            busy: false,
             limits,
         }
     }
@@ -183,6 +188,11 @@ impl<P: Protocol> Conn<P> {
             // Plain TCP: what the socket took has reached it.
             let packets = self.queue.advance(taken);
             self.ledger.sent(taken, packets);
+            if !self.busy {
+                // Freed at once: thousands of mostly idle connections must not each keep
+                // buffers between their rare packets.
+                self.queue.release_if_empty();
+            }
         } else {
             let written = self.queue.written_offset();
             let pending = self.unconfirmed.get_or_insert_with(|| {
@@ -194,6 +204,9 @@ impl<P: Protocol> Conn<P> {
             let ends = &mut pending.ends;
             self.queue.advance_with(taken, |end| ends.push_back(end));
             self.confirm(confirmed);
+            if !self.busy {
+                self.queue.release_if_empty();
+            }
         }
         self.settle(now);
     }
@@ -332,6 +345,7 @@ impl<P: Protocol> Conn<P> {
         if self.timers.report().is_some_and(|at| at <= now) {
             self.timers.set_report(None);
             self.report();
+            self.release_idle_buffers();
         }
         self.settle(now);
     }
@@ -446,6 +460,19 @@ impl<P: Protocol> Conn<P> {
     }
 
     // ----- timers --------------------------------------------------------------------
+
+    /// Frees the buffers kept for reuse while the connection is busy (the outbound
+    /// queue's, the action list) if nothing is in them, and counts it as busy again only
+    /// once packets queue behind each other again. Runs with the counters' report, which
+    /// follows every write within `stats_interval`: a busy connection reuses its buffers
+    /// from one read to the next, and one gone quiet holds none after that.
+    fn release_idle_buffers(&mut self) {
+        self.busy = false;
+        self.queue.release_if_empty();
+        if self.outbox.actions.is_empty() {
+            self.outbox.actions = Vec::new();
+        }
+    }
 
     fn open_timeouts(&mut self, now: Instant) {
         let write_timeout = self.limits.write_timeout;

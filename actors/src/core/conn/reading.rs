@@ -54,8 +54,10 @@ impl<P: Protocol> Conn<P> {
         }
         if self.read_buf.is_empty() || self.phase != Phase::Open {
             self.read_buf = BytesMut::new();
-            // Nothing left to decode: the action list is not kept between reads either.
-            self.outbox.actions = Vec::new();
+            if !self.busy {
+                // Nothing left to decode: a quiet connection keeps no action list.
+                self.outbox.actions = Vec::new();
+            }
             self.timers.set_frame_started(None);
         } else if held {
             // What is left waits for us, not for the peer: no frame deadline.

@@ -426,7 +426,7 @@ fn a_peer_half_close_still_gets_its_replies() {
 }
 
 #[test]
-fn a_connection_with_nothing_to_do_keeps_no_buffers() {
+fn a_quiet_connection_keeps_no_buffers_and_a_busy_one_reuses_them() {
     let mut h = Harness::new(limits());
     h.send(&request(b'E', 10));
     h.feed_all();
@@ -435,14 +435,38 @@ fn a_connection_with_nothing_to_do_keeps_no_buffers() {
     assert_eq!(
         h.conn.retained_capacity(),
         0,
-        "answered and written: nothing kept"
+        "one reply answered and written: nothing kept"
     );
     assert_eq!(h.conn.read_capacity(), 0);
-    h.send(&request(b'B', 10));
+    // Replies queued behind each other: busy, the buffers stay for the next turn.
+    let burst = [request(b'E', 10), request(b'B', 10), request(b'E', 10)].concat();
+    h.send(&burst);
     h.feed_all();
     h.write_all();
-    assert_eq!(h.written().len(), 2, "and it still works");
-    assert_eq!(h.conn.retained_capacity(), 0);
+    let kept = h.conn.retained_capacity();
+    assert!(kept > 0, "busy: kept for the next replies");
+    h.send(&burst);
+    h.feed_all();
+    h.write_all();
+    assert_eq!(h.written().len(), 7, "and it still works");
+    let again = h.conn.retained_capacity();
+    assert!(
+        again > 0 && again <= kept,
+        "no new buffers: {again} after {kept}"
+    );
+    // The counters' report comes within `stats_interval` of the last write.
+    let interval = h.conn.limits().stats_interval;
+    h.advance(interval);
+    assert_eq!(
+        h.conn.retained_capacity(),
+        0,
+        "quiet since the report: nothing kept"
+    );
+    assert_eq!(h.reported, h.conn.traffic());
+    h.send(&request(b'E', 10));
+    h.feed_all();
+    h.write_all();
+    assert_eq!(h.conn.retained_capacity(), 0, "and quiet again");
     h.check();
 }
 
