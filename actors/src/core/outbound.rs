@@ -172,6 +172,34 @@ impl OutboundQueue {
         Ok(())
     }
 
+    /// Queues packets from `packets` in order, exactly as [`push`](Self::push) would one
+    /// by one, and stops before the first empty packet or the first that would pass the
+    /// byte limit (the caller decides what to do with that one). A run of small packets
+    /// is copied into the tail in one reservation. Returns how many were queued.
+    pub fn push_run<'a>(&mut self, packets: impl IntoIterator<Item = &'a Bytes>) -> usize {
+        // What is queued never passes the limit, so this is the room left.
+        let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
+        let mut queued = 0;
+        for packet in packets {
+            let len = packet.len();
+            if len == 0 || len > room {
+                break;
+            }
+            room -= len;
+            if len < self.limits.coalesce_below {
+                self.reserve_tail(len);
+                self.tail.extend_from_slice(packet);
+                self.seal_tail_if_full();
+            } else {
+                self.seal_tail();
+                self.chunks.push_back(Chunk::Memory(packet.clone()));
+            }
+            self.record_packet(len);
+            queued += 1;
+        }
+        queued
+    }
+
     /// Queues an encoded packet by copying it into the tail: for small packets whose
     /// bytes live elsewhere (a read buffer). An empty packet is accepted as already
     /// written.
