@@ -67,11 +67,14 @@ impl<P: Protocol> Conn<P> {
     /// one (a message the protocol could not encode is recorded as refused), but with
     /// one phase check, one ledger update and one queue pass for every stretch the
     /// queue takes whole. Returns how many packets were queued.
+    /// Packets lying back to back in `whole` are queued as slices of it (see
+    /// [`OutboundQueue::push_shared_run`]).
     pub(super) fn admit_run<T: RunPacket>(
         &mut self,
         now: Instant,
         origin: Origin,
         packets: &[T],
+        whole: Option<&Bytes>,
     ) -> usize {
         let mut queued = 0;
         let mut rest = packets;
@@ -81,9 +84,14 @@ impl<P: Protocol> Conn<P> {
                 Phase::Done => break,
                 Phase::Open => {
                     let was_empty = self.queue.is_empty();
-                    let n = self
-                        .queue
-                        .push_run(rest.iter().map_while(|p| p.packet().ok()));
+                    let packets = || rest.iter().map_while(|p| p.packet().ok());
+                    let mut n = match whole {
+                        Some(whole) => self.queue.push_shared_run(whole, packets()),
+                        None => 0,
+                    };
+                    if n == 0 {
+                        n = self.queue.push_run(packets());
+                    }
                     if n > 0 {
                         self.queued(now, was_empty, n);
                         // What one settle per packet would do before a later abort

@@ -233,7 +233,23 @@ impl<P: Protocol> Conn<P> {
         packets: &[T],
         origin: Origin,
     ) -> usize {
-        let queued = self.admit_run(now, origin, packets);
+        let queued = self.admit_run(now, origin, packets, None);
+        self.settle(now);
+        queued
+    }
+
+    /// Like [`deliver_all`](Self::deliver_all), for packets that lie back to back in
+    /// `whole` (a batch copied into one buffer): the queue then takes stretches of
+    /// them as shared slices of `whole` instead of copying each packet. Which packets
+    /// are admitted or refused, and how they are counted, is the same.
+    pub fn deliver_shared(
+        &mut self,
+        now: Instant,
+        whole: &Bytes,
+        packets: &[Bytes],
+        origin: Origin,
+    ) -> usize {
+        let queued = self.admit_run(now, origin, packets, Some(whole));
         self.settle(now);
         queued
     }

@@ -1,10 +1,11 @@
 //! Batch admission against one-by-one admission: two cores with the same limits get
 //! the same random history; wherever one of them is handed a run of packets at once
-//! ([`Conn::deliver_all`]), the other is handed the same packets one at a time
+//! ([`Conn::deliver_all`], or [`Conn::deliver_shared`] with the packets back to back
+//! in one buffer), the other is handed the same packets one at a time
 //! ([`Conn::deliver`], and [`Conn::group_refused`] for a message its protocol could not
 //! encode). After every step both must look the same from outside: counters, failure
-//! record, queue (down to its slices), phase, removal, deadlines, read and write wishes,
-//! events, and the bytes they finally write.
+//! record, queue (down to its slices, or its bytes once a run was shared), phase,
+//! removal, deadlines, read and write wishes, events, and the bytes they finally write.
 
 use super::property::cases;
 use super::*;
@@ -26,10 +27,8 @@ enum Item {
 #[derive(Debug, Clone)]
 enum Step {
     /// A run of packets: at once on one core, one by one on the other; `own` offers
-    /// them as the connection's own (admitted while closing) instead of from outside;
-    /// `plain` offers them as encoded packets only (unencodable ones left out) instead
-    /// of as group messages.
-    Run(Vec<Item>, bool, bool),
+    /// them as the connection's own (admitted while closing) instead of from outside.
+    Run(Vec<Item>, bool, Offer),
     /// The socket takes up to this many bytes.
     Write(usize),
     /// The clock moves on this many milliseconds and the timer fires.
@@ -38,6 +37,19 @@ enum Step {
     Close,
     /// The socket fails.
     Fail,
+}
+
+/// How a run is offered at once.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Offer {
+    /// As group messages ([`Conn::deliver_all`]).
+    Group,
+    /// As encoded packets only, unencodable ones left out ([`Conn::deliver_all`]).
+    Plain,
+    /// As encoded packets lying back to back in one buffer ([`Conn::deliver_shared`]).
+    Shared,
+    /// Like `Shared`, but every third packet lies elsewhere.
+    Gaps,
 }
 
 fn item(coalesce_below: usize) -> impl Strategy<Value = Item> {
@@ -52,8 +64,12 @@ fn item(coalesce_below: usize) -> impl Strategy<Value = Item> {
 
 fn step(coalesce_below: usize) -> impl Strategy<Value = Step> {
     prop_oneof![
-        8 => (prop::collection::vec(item(coalesce_below), 0..150), any::<bool>(), any::<bool>())
-            .prop_map(|(items, own, plain)| Step::Run(items, own, plain)),
+        8 => (
+            prop::collection::vec(item(coalesce_below), 0..150),
+            any::<bool>(),
+            prop::sample::select(vec![Offer::Group, Offer::Plain, Offer::Shared, Offer::Gaps]),
+        )
+            .prop_map(|(items, own, offer)| Step::Run(items, own, offer)),
         5 => (0usize..40_000).prop_map(Step::Write),
         2 => (0u64..3000).prop_map(Step::Advance),
         1 => Just(Step::Close),
@@ -138,14 +154,54 @@ fn seen(conn: &mut Conn<TestProto>, now: Instant) -> Seen {
     }
 }
 
-/// The socket takes up to `budget` bytes of what `conn` offers; returns them.
+/// Asserts that two cores look the same (with `shared`, down to the queued bytes but
+/// not how they are cut, nor the buffers kept).
+fn same(mut batch: Seen, mut single: Seen, shared: bool, after: impl std::fmt::Debug) {
+    if shared {
+        for seen in [&mut batch, &mut single] {
+            seen.slices = vec![seen.slices.concat()];
+            seen.retained = 0;
+        }
+    }
+    assert_eq!(batch, single, "after {after:?}");
+}
+
+/// `packets` copied back to back into one buffer, and the slices of it that are the
+/// packets; with `gaps`, every third packet is a copy lying elsewhere instead.
+fn back_to_back(packets: &[Bytes], gaps: bool) -> (Bytes, Vec<Bytes>) {
+    let whole = Bytes::from(packets.concat());
+    let mut rest = whole.clone();
+    let slices = packets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let slice = rest.split_to(p.len());
+            match gaps && i % 3 == 1 {
+                true => Bytes::from(slice.to_vec()),
+                false => slice,
+            }
+        })
+        .collect();
+    (whole, slices)
+}
+
+/// The socket takes up to `budget` bytes of what `conn` offers (however its queue
+/// cuts them into slices); returns them.
 fn write(conn: &mut Conn<TestProto>, now: Instant, budget: usize) -> Vec<u8> {
-    let mut dst = [IoSlice::new(&[]); 64];
-    let taken: Vec<u8> = match conn.poll_transmit(&mut dst, budget) {
-        Transmit::Slices(n) => dst[..n].iter().flat_map(|s| s.iter().copied()).collect(),
-        _ => Vec::new(),
-    };
-    conn.handle_written(now, taken.len(), taken.len());
+    let mut taken = Vec::new();
+    for _ in 0..1000 {
+        let mut dst = [IoSlice::new(&[]); 64];
+        let left = budget - taken.len();
+        let now_taken: Vec<u8> = match conn.poll_transmit(&mut dst, left) {
+            Transmit::Slices(n) => dst[..n].iter().flat_map(|s| s.iter().copied()).collect(),
+            _ => Vec::new(),
+        };
+        if now_taken.is_empty() {
+            break;
+        }
+        conn.handle_written(now, now_taken.len(), now_taken.len());
+        taken.extend(now_taken);
+    }
     taken
 }
 
@@ -183,18 +239,27 @@ fn same_as_one_by_one(limits: &ConnectionLimits, steps: &[Step]) {
     let mut now = Instant::now();
     let (mut batch, mut single) = (core(limits, now), core(limits, now));
     let mut first = 0u8;
+    // Once a run was queued as shared slices, the queues hold the same bytes in
+    // differently cut slices, with different buffers kept.
+    let mut shared = false;
     assert_eq!(seen(&mut batch, now), seen(&mut single, now));
     for step in steps {
         match step {
-            Step::Run(items, own, plain) => {
+            Step::Run(items, own, offer) => {
                 let origin = if *own { Origin::Own } else { Origin::External };
                 let mut run = packets(items, &mut first);
-                let queued = if *plain {
+                if *offer != Offer::Group {
                     run.retain(Result::is_ok);
-                    let plain: Vec<Bytes> = run.iter().flatten().cloned().collect();
-                    batch.deliver_all(now, &plain, origin)
-                } else {
-                    batch.deliver_all(now, &run, origin)
+                }
+                let plain: Vec<Bytes> = run.iter().flatten().cloned().collect();
+                let queued = match offer {
+                    Offer::Group => batch.deliver_all(now, &run, origin),
+                    Offer::Plain => batch.deliver_all(now, &plain, origin),
+                    Offer::Shared | Offer::Gaps => {
+                        shared = true;
+                        let (whole, packets) = back_to_back(&plain, *offer == Offer::Gaps);
+                        batch.deliver_shared(now, &whole, &packets, origin)
+                    }
                 };
                 assert_eq!(queued, one_by_one(&mut single, now, &run, origin), "queued");
             }
@@ -219,11 +284,7 @@ fn same_as_one_by_one(limits: &ConnectionLimits, steps: &[Step]) {
                 single.handle_failure(now, RemovalReason::IoError, failure);
             }
         }
-        assert_eq!(
-            seen(&mut batch, now),
-            seen(&mut single, now),
-            "after {step:?}"
-        );
+        same(seen(&mut batch, now), seen(&mut single, now), shared, step);
     }
     // Whatever is left is written the same.
     for _ in 0..100 {
@@ -233,7 +294,12 @@ fn same_as_one_by_one(limits: &ConnectionLimits, steps: &[Step]) {
             break;
         }
     }
-    assert_eq!(seen(&mut batch, now), seen(&mut single, now), "at the end");
+    same(
+        seen(&mut batch, now),
+        seen(&mut single, now),
+        shared,
+        "at the end",
+    );
 }
 
 proptest! {
