@@ -117,9 +117,15 @@ impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
         }
         let now = now();
         match msg {
-            HubDeliver::Broadcast(packets) => {
-                self.core.deliver_all(now, &packets, Origin::External);
-            }
+            HubDeliver::Broadcast(batch) => match &batch.whole {
+                Some(whole) => {
+                    self.core
+                        .deliver_shared(now, whole, &batch.packets, Origin::External);
+                }
+                None => {
+                    self.core.deliver_all(now, &batch.packets, Origin::External);
+                }
+            },
             HubDeliver::Group(runs) => {
                 for (group, packets) in runs {
                     if !self.core.is_member(group.as_str()) {
