@@ -12,6 +12,11 @@
 //! `slow_consumer_total`. The client reconnects by itself, forever, with a delay
 //! doubling from [`ClusterConfig::reconnect_min`] to [`ClusterConfig::reconnect_max`],
 //! and subscribes again to everything this node is interested in.
+//!
+//! Sends to one connection on another node ([`NatsCluster::send_to`]) do not go through
+//! that channel: each is a request that waits at most [`ClusterConfig::send_timeout`]
+//! for its answer, and the packets of those waiting may total at most
+//! [`ClusterConfig::buffer_bytes`]; one more is refused before it is sent.
 
 use super::subjects::{self, MAX_NODE_LEN};
 use super::{ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest};
@@ -49,7 +54,9 @@ pub struct ClusterConfig {
     /// Default: 65,536.
     pub buffer: usize,
     /// Outgoing bytes (payloads) that may wait for the client; past it a message is a
-    /// failure. Default: 16 MiB.
+    /// failure. Sends to other nodes' connections waiting for their answer have a
+    /// budget of the same size, and a node refuses a send request bigger than it.
+    /// Default: 16 MiB.
     pub buffer_bytes: usize,
     /// Commands the client may hold while (re)connecting. Default: 2048.
     pub client_capacity: usize,
