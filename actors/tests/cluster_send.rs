@@ -218,10 +218,10 @@ async fn a_global_id_of_this_node_is_sent_to_through_its_own_switchboard() {
 }
 
 #[actix_rt::test]
-async fn a_node_nobody_has_or_a_lost_nats_is_unreachable_without_waiting_long() {
+async fn unreachable_nodes_fail_within_the_timeout_and_sends_resume_when_nats_is_back() {
     let mut nats = Nats::start();
     let (a, b) = two_nodes(&nats).await;
-    let (id, _client) = b.client().await;
+    let (id, mut client) = b.client().await;
 
     // Nobody listens for node "nobody": unreachable within the send timeout.
     let nobody = GlobalId::new("nobody", id);
@@ -282,4 +282,16 @@ async fn a_node_nobody_has_or_a_lost_nats_is_unreachable_without_waiting_long() 
     );
     assert!(took < SEND_TIMEOUT / 2, "took {took:?}");
     assert_eq!(a.counters().await.failed_total, before + 1);
+
+    // NATS back: both nodes reconnect and answer again by themselves.
+    nats.restart();
+    let subject = "switchboard.conn.b";
+    eventually(subject, || async { nats.subscriptions(subject) == 1 }).await;
+    eventually("a connected", || async { a.cluster.connected() }).await;
+    let sent = a
+        .cluster
+        .send_to(&a.handle, &to, &Talk, "back".to_owned())
+        .await;
+    assert_eq!(sent, Ok(()));
+    assert_eq!(client.line().await.as_deref(), Some("back"));
 }
