@@ -110,7 +110,8 @@ impl NatsCluster {
     ///   nothing was sent;
     /// - [`SendError::Unreachable`]: no answer from the node, at once when this node is
     ///   not connected to NATS or nobody has that node name, else after
-    ///   [`ClusterConfig::send_timeout`](super::ClusterConfig::send_timeout).
+    ///   [`ClusterConfig::send_timeout`](super::ClusterConfig::send_timeout) (a quarter
+    ///   more at most when the request could not even be handed to the NATS client).
     ///
     /// A send to another node counts in the cluster's `published_total` (handed to NATS)
     /// or `failed_total` (not handed over: disconnected, over the buffer), and in the
@@ -181,17 +182,18 @@ impl NatsCluster {
         let request = async_nats::Request::new()
             .payload(subjects::send_request(to.id, &packet))
             .timeout(Some(inner.send_timeout));
-        // The client's own timeout covers the wait for the answer; this one also covers
-        // handing the request to a client whose command buffer is full.
+        // The client's own timeout covers the wait for the answer once the request is
+        // handed over; this one, a little longer so that it fires only when handing
+        // over took long (the client's command buffer full), bounds the whole send.
         let answer = tokio::time::timeout(
-            inner.send_timeout,
+            inner.send_timeout + inner.send_timeout / 4,
             inner.client.send_request(subject, request),
         )
         .await;
         let Ok(answer) = answer else {
             failed();
             return Err(unreachable(format!(
-                "no answer within {:?}",
+                "the request could not be handed to NATS within {:?}",
                 inner.send_timeout
             )));
         };

@@ -67,7 +67,8 @@ pub struct ClusterConfig {
     pub gather_timeout: Duration,
     /// How long a send to a connection on another node
     /// ([`NatsCluster::send_to`]) waits for that node's answer before it is
-    /// [`SendError::Unreachable`](crate::SendError::Unreachable). Default: 1 s.
+    /// [`SendError::Unreachable`](crate::SendError::Unreachable); a request the NATS
+    /// client cannot take at once may wait a quarter more. Default: 1 s.
     pub send_timeout: Duration,
 }
 
