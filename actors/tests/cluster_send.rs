@@ -265,6 +265,29 @@ async fn unreachable_nodes_fail_within_the_timeout_and_sends_resume_when_nats_is
         "handed to NATS: {counters:?}"
     );
 
+    // Sends waiting for an answer hold node a's buffer: past it, the next one is
+    // refused at once instead of queueing behind them.
+    let packet = Bytes::from(vec![b'z'; A_BUFFER / 2 - 48]);
+    let send = || {
+        a.cluster
+            .send_encoded_to(&a.handle, &to_silent, packet.clone())
+    };
+    let (first, second, third) = tokio::join!(send(), send(), send());
+    for waited in [first, second] {
+        assert!(
+            matches!(waited, Err(SendError::Unreachable { .. })),
+            "{waited:?}"
+        );
+    }
+    assert_eq!(
+        third,
+        Err(SendError::OverBudget {
+            queued: 2 * packet.len(),
+            packet: packet.len(),
+            limit: A_BUFFER
+        })
+    );
+
     // NATS gone: unreachable at once, and counted as a failure.
     nats.kill();
     eventually("a disconnected", || async { !a.cluster.connected() }).await;
