@@ -21,9 +21,10 @@ use crate::core::{Conn, Event};
 use crate::hub::{
     Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, Hubs, Ticket,
 };
+use crate::member::Link;
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Failures, Stats, TrafficDelta};
-use crate::supervisor::{Controlled, Deregister, Enroll, Gone, Notice};
+use crate::supervisor::{Deregister, Enroll, Gone, Notice};
 use crate::transport::Transport;
 use crate::{
     ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, Published,
@@ -235,7 +236,6 @@ impl<P: Protocol> Connection<P> {
                     group,
                     protocol: P::NAME,
                     encoder,
-                    deliver: ctx.address().recipient(),
                 });
             }
             Event::Leave(group) => {
@@ -329,24 +329,18 @@ impl<P: Protocol> Actor for Connection<P> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let _span = self.enter();
-        let addr = ctx.address();
-        self.supervisor.do_send(Controlled {
-            id: self.id(),
-            control: addr.clone().recipient(),
-        });
+        // One mailbox address, shared by the hub and the supervisor.
+        let link: Link = Arc::new(ctx.address());
         let hub = self.hubs.local();
         hub.do_send(HubRegister {
             id: self.id(),
             protocol: P::NAME,
-            deliver: addr.clone().recipient(),
+            link: link.clone(),
         });
         self.hub = Some(hub);
         self.supervisor.do_send(Enroll(Member {
             status: self.status.clone(),
-            deliver: addr.clone().recipient(),
-            deliver_batch: addr.clone().recipient(),
-            close: addr.clone().recipient(),
-            inspect: addr.recipient(),
+            link,
         }));
         // Polled after the mailbox on every wake of the actor, for its whole life.
         ctx.spawn(syscalls::Io::new());

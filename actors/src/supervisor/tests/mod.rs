@@ -6,13 +6,14 @@ mod cluster;
 mod groups;
 mod registry;
 
-use crate::connection::Inspect;
+use crate::connection::{Control, Inspect};
 use crate::groups::{GroupDeliver, GroupPacket, Join};
-use crate::member::{Close, Deliver, DeliverBatch, Member};
+use crate::hub::HubDeliver;
+use crate::member::{Close, Deliver, DeliverBatch, Link, Member};
 use crate::status::ConnectionStatus;
 use crate::supervisor::{Register, Supervisor};
 use crate::{ConnId, ConnectionRemoved, ConnectionReport, GroupEncoder, RemovalReason, SendError};
-use actix::{Actor, ActorContext, Addr, Context, Handler, MessageResult};
+use actix::{Actor, ActorContext, Addr, Context, Handler, ResponseFuture};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 
@@ -26,6 +27,8 @@ struct StandIn {
     closed: Arc<Mutex<Vec<RemovalReason>>>,
     /// Refuse what is handed to it.
     refuse: bool,
+    /// Never answer a request for its report.
+    mute: bool,
     /// What it reports of itself.
     status: Arc<ConnectionStatus>,
 }
@@ -62,6 +65,28 @@ impl Handler<GroupDeliver> for StandIn {
     }
 }
 
+impl Handler<HubDeliver> for StandIn {
+    type Result = ();
+    fn handle(&mut self, msg: HubDeliver, _: &mut Context<Self>) {
+        let mut packets = self.packets.lock().unwrap();
+        match msg {
+            HubDeliver::Broadcast(batch) => packets.extend(batch.iter().cloned().map(Ok)),
+            HubDeliver::Group(runs) => {
+                for run in runs {
+                    packets.extend(run.1.iter().cloned());
+                }
+            }
+        }
+    }
+}
+
+impl Handler<Control> for StandIn {
+    type Result = Result<bool, SendError>;
+    fn handle(&mut self, _: Control, _: &mut Context<Self>) -> Self::Result {
+        Err(SendError::Closing)
+    }
+}
+
 impl Handler<Close> for StandIn {
     type Result = ();
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
@@ -71,9 +96,12 @@ impl Handler<Close> for StandIn {
 }
 
 impl Handler<Inspect> for StandIn {
-    type Result = MessageResult<Inspect>;
+    type Result = ResponseFuture<ConnectionReport>;
     fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(ConnectionReport {
+        if self.mute {
+            return Box::pin(std::future::pending());
+        }
+        let report = ConnectionReport {
             id: self.status.id,
             protocol: self.status.protocol,
             peer: self.status.peer,
@@ -84,7 +112,8 @@ impl Handler<Inspect> for StandIn {
             last_send: None,
             last_receive: None,
             recent_failures: Vec::new(),
-        })
+        };
+        Box::pin(std::future::ready(report))
     }
 }
 
@@ -100,22 +129,30 @@ struct Fake {
     packets: Arc<Mutex<Vec<GroupPacket>>>,
     /// Why it was closed.
     closed: Arc<Mutex<Vec<RemovalReason>>>,
-    /// The actor.
-    addr: Addr<StandIn>,
 }
 
 impl Fake {
     /// Registers a stand-in member `id` of `protocol` with `sup`.
     fn register(sup: &Addr<Supervisor>, id: ConnId, protocol: &'static str) -> Fake {
-        Fake::start(sup, id, protocol, false)
+        Fake::start(sup, id, protocol, (false, false))
     }
 
     /// Registers a stand-in that refuses everything handed to it.
     fn refusing(sup: &Addr<Supervisor>, id: ConnId, protocol: &'static str) -> Fake {
-        Fake::start(sup, id, protocol, true)
+        Fake::start(sup, id, protocol, (true, false))
     }
 
-    fn start(sup: &Addr<Supervisor>, id: ConnId, protocol: &'static str, refuse: bool) -> Fake {
+    /// Registers a stand-in that never answers a request for its report.
+    fn mute(sup: &Addr<Supervisor>, id: ConnId, protocol: &'static str) -> Fake {
+        Fake::start(sup, id, protocol, (false, true))
+    }
+
+    fn start(
+        sup: &Addr<Supervisor>,
+        id: ConnId,
+        protocol: &'static str,
+        (refuse, mute): (bool, bool),
+    ) -> Fake {
         let peer = format!("127.0.0.1:{}", 1000 + id).parse().unwrap();
         let status = Arc::new(ConnectionStatus::new(id, protocol, peer));
         let (packets, closed) = (Arc::default(), Arc::default());
@@ -123,15 +160,14 @@ impl Fake {
             packets: Arc::clone(&packets),
             closed: Arc::clone(&closed),
             refuse,
+            mute,
             status: status.clone(),
         }
         .start();
+        let link: Link = Arc::new(addr);
         sup.do_send(Register(Member {
             status: status.clone(),
-            deliver: addr.clone().recipient(),
-            deliver_batch: addr.clone().recipient(),
-            close: addr.clone().recipient(),
-            inspect: addr.clone().recipient(),
+            link,
         }));
         Fake {
             id,
@@ -139,7 +175,6 @@ impl Fake {
             status,
             packets,
             closed,
-            addr,
         }
     }
 
@@ -150,7 +185,6 @@ impl Fake {
             group: group.into(),
             protocol: self.protocol,
             encoder: encoder.clone(),
-            deliver: self.addr.clone().recipient(),
         });
     }
 

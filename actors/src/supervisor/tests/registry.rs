@@ -1,10 +1,10 @@
 //! The supervisor, driven through its messages with stand-in members.
 
-use super::{Fake, StandIn};
+use super::Fake;
 use crate::stats::*;
 use crate::supervisor::*;
 use crate::*;
-use actix::{Actor, Addr, Context, Handler, ResponseFuture};
+use actix::{Actor, Addr};
 use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
@@ -194,17 +194,6 @@ async fn shutdown_closes_everyone_and_waits_for_them() {
 }
 
 /// Never answers an [`Inspect`]: stands for a member stuck behind a long mailbox.
-struct Mute;
-impl Actor for Mute {
-    type Context = Context<Self>;
-}
-impl Handler<Inspect> for Mute {
-    type Result = ResponseFuture<ConnectionReport>;
-    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        Box::pin(std::future::pending())
-    }
-}
-
 #[actix_rt::test]
 async fn inspect_gathers_reports_of_one_group_in_id_order_within_the_wait() {
     tokio::time::pause();
@@ -212,26 +201,8 @@ async fn inspect_gathers_reports_of_one_group_in_id_order_within_the_wait() {
     register(&sup, 3, "frame", false);
     register(&sup, 1, "frame", false);
     register(&sup, 2, "line", false);
-    // A member whose inspect recipient never answers.
-    let status = Arc::new(ConnectionStatus::new(
-        4,
-        "frame",
-        "127.0.0.1:1004".parse().unwrap(),
-    ));
-    let fake = StandIn {
-        packets: Arc::default(),
-        closed: Arc::default(),
-        refuse: false,
-        status: status.clone(),
-    }
-    .start();
-    sup.do_send(Register(Member {
-        status,
-        deliver: fake.clone().recipient(),
-        deliver_batch: fake.clone().recipient(),
-        close: fake.recipient(),
-        inspect: Mute.start().recipient(),
-    }));
+    // A member that never answers a request for its report.
+    Fake::mute(&sup, 4, "frame");
     let found = sup
         .send(InspectConnections {
             protocol: Some("frame".to_owned()),
