@@ -42,6 +42,18 @@ pub enum SendError {
         /// The type of the value that was sent.
         given: &'static str,
     },
+    /// A send to a connection on another node of a cluster did not get an answer from
+    /// that node: no node of that name is listening (none has it, or it is down), it
+    /// did not answer within the cluster's send timeout, this node is not connected to
+    /// the cluster's transport now, or its answer could not be read. Whether the packet
+    /// reached the connection is then unknown (it may have, if the answer was lost).
+    #[error("node {node} unreachable: {reason}")]
+    Unreachable {
+        /// The node the connection is on.
+        node: String,
+        /// What went wrong, for people.
+        reason: String,
+    },
 }
 
 /// Why a packet that was accepted into a queue was never completely written.

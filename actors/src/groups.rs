@@ -147,8 +147,6 @@ pub struct Join {
     pub protocol: &'static str,
     /// How its protocol writes group messages.
     pub encoder: GroupEncoder,
-    /// Where its group messages go.
-    pub deliver: Recipient<GroupDeliver>,
 }
 
 /// A connection leaves a named group (a no-op if it is not a member).

@@ -22,6 +22,7 @@ use crate::supervisor::{
 use crate::{ConnId, GroupName, Protocol, RemovalReason, SendError};
 use actix::{Addr, Recipient};
 use bytes::{Bytes, BytesMut};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::codec::Encoder;
 
@@ -36,8 +37,9 @@ pub struct Stopped;
 /// read the stats.
 #[derive(Clone)]
 pub struct Handle {
-    /// The registry every request goes through.
-    supervisor: Addr<Supervisor>,
+    /// The registry every request goes through (shared: cloning a handle allocates
+    /// nothing, where cloning an address creates a sender).
+    supervisor: Arc<Addr<Supervisor>>,
 }
 
 impl std::fmt::Debug for Handle {
@@ -51,7 +53,9 @@ impl std::fmt::Debug for Handle {
 impl Handle {
     /// The handle of the switchboard whose supervisor is `supervisor`.
     pub(crate) fn new(supervisor: Addr<Supervisor>) -> Self {
-        Handle { supervisor }
+        Handle {
+            supervisor: Arc::new(supervisor),
+        }
     }
 
     /// A handle to no switchboard: every request answers as a stopped switchboard does.
@@ -60,7 +64,7 @@ impl Handle {
     pub fn disconnected() -> Self {
         let (sender, _) = actix::dev::channel::channel(1);
         Handle {
-            supervisor: Addr::new(sender),
+            supervisor: Arc::new(Addr::new(sender)),
         }
     }
 

@@ -256,12 +256,12 @@ impl Switchboard {
 
     /// What a connection needs from this switchboard (for the connections it dials).
     pub(crate) fn connection_context(&self) -> ConnectionContext {
-        ConnectionContext {
-            supervisor: self.handle.supervisor().clone(),
+        ConnectionContext::new(connection::Shared {
+            handle: self.handle.clone(),
             stats: self.stats.clone(),
             limits: Arc::new(self.config.connection.clone()),
             hubs: self.hubs.clone(),
-        }
+        })
     }
 
     /// What an application asks of the switchboard: send to, broadcast, publish, list,

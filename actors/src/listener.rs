@@ -101,7 +101,7 @@ pub(crate) fn listen<P: Protocol>(
     listener.set_nonblocking(true)?;
     let listener = TcpListener::from_std(listener)?;
     let local_addr = listener.local_addr()?;
-    shared.context.supervisor.do_send(DeclareGroup(P::NAME));
+    shared.context.supervisor().do_send(DeclareGroup(P::NAME));
     let task = actix_rt::spawn(accept_loop(listener, factory, shared));
     Ok(ListenerHandle { local_addr, task })
 }

@@ -1,12 +1,82 @@
-//! What the supervisor holds for each connection, and the three things it can ask of one.
+//! What the supervisor and the hubs hold for each connection, and what they can ask of one.
 //!
-//! The supervisor is not generic over protocols: it reaches a connection through three
-//! [`Recipient`]s, so connections of every protocol (and test doubles) fit one registry.
+//! Neither is generic over protocols: they reach a connection through a [`Link`], its
+//! one mailbox address behind a trait object, so connections of every protocol (and test
+//! doubles) fit one registry. One address shared by every holder costs one sender per
+//! connection; a `Recipient` per message kind costs a sender (three allocations) each.
 
-use crate::{ConnectionStatus, Inspect, RemovalReason, SendError};
+use crate::connection::Control;
+use crate::hub::HubDeliver;
+use crate::{ConnectionReport, ConnectionStatus, GroupDeliver, Inspect, RemovalReason, SendError};
+use actix::dev::MailboxError;
 use actix::prelude::*;
 use bytes::Bytes;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+
+/// An answer to come from a connection's mailbox.
+pub(crate) type Answer<T> = Pin<Box<dyn Future<Output = Result<T, MailboxError>>>>;
+
+/// What can be asked of a connection, whatever its protocol.
+pub(crate) trait Reach: Send + Sync {
+    /// Queue one encoded packet; the answer says whether it was admitted.
+    fn deliver(&self, packet: Bytes) -> Answer<Result<(), SendError>>;
+    /// Queue one encoded packet, without waiting for the answer.
+    fn deliver_now(&self, packet: Bytes);
+    /// Queue encoded packets, in order.
+    fn deliver_batch(&self, packets: Arc<[Bytes]>);
+    /// Group messages from the supervisor.
+    fn group(&self, packets: GroupDeliver);
+    /// Broadcasts and group messages from its hub.
+    fn hub(&self, delivery: HubDeliver);
+    /// Close with `reason`.
+    fn close(&self, reason: RemovalReason);
+    /// Its own report of itself.
+    fn inspect(&self) -> Answer<ConnectionReport>;
+    /// An application's request on its behalf.
+    fn control(&self, control: Control) -> Answer<Result<bool, SendError>>;
+}
+
+impl<A> Reach for Addr<A>
+where
+    A: Actor<Context = Context<A>>
+        + Handler<Deliver>
+        + Handler<DeliverBatch>
+        + Handler<GroupDeliver>
+        + Handler<HubDeliver>
+        + Handler<Close>
+        + Handler<Inspect>
+        + Handler<Control>,
+{
+    fn deliver(&self, packet: Bytes) -> Answer<Result<(), SendError>> {
+        Box::pin(self.send(Deliver(packet)))
+    }
+    fn deliver_now(&self, packet: Bytes) {
+        self.do_send(Deliver(packet));
+    }
+    fn deliver_batch(&self, packets: Arc<[Bytes]>) {
+        self.do_send(DeliverBatch(packets));
+    }
+    fn group(&self, packets: GroupDeliver) {
+        self.do_send(packets);
+    }
+    fn hub(&self, delivery: HubDeliver) {
+        self.do_send(delivery);
+    }
+    fn close(&self, reason: RemovalReason) {
+        self.do_send(Close(reason));
+    }
+    fn inspect(&self) -> Answer<ConnectionReport> {
+        Box::pin(self.send(Inspect))
+    }
+    fn control(&self, control: Control) -> Answer<Result<bool, SendError>> {
+        Box::pin(self.send(control))
+    }
+}
+
+/// A connection's mailbox, shared by the supervisor, its hub and its groups.
+pub(crate) type Link = Arc<dyn Reach>;
 
 /// Queue an already-encoded packet for the peer.
 #[derive(Message, Clone)]
@@ -30,13 +100,6 @@ pub struct Close(pub RemovalReason);
 pub struct Member {
     /// Live figures written by the connection itself.
     pub status: Arc<ConnectionStatus>,
-    /// Where packets for the peer go.
-    pub deliver: Recipient<Deliver>,
-    /// Where bursts of packets for the peer go.
-    pub deliver_batch: Recipient<DeliverBatch>,
-    /// Where a close request goes.
-    pub close: Recipient<Close>,
-    /// Where a request for the connection's own report goes (last send and receive,
-    /// recent send failures: figures only the actor has).
-    pub inspect: Recipient<Inspect>,
+    /// How it is reached: packets, closes, reports, the application's requests.
+    pub(crate) link: Link,
 }

@@ -22,12 +22,14 @@ pub struct ClusterCounters {
     pub node: String,
     /// Whether the link is connected now.
     pub connected: bool,
-    /// Messages handed to the link's transport for the other nodes.
+    /// Messages handed to the link's transport for the other nodes: group messages,
+    /// broadcasts, and sends to one connection on another node.
     pub published_total: u64,
-    /// Messages received from other nodes.
+    /// Messages received from other nodes, sends to one of this node's connections
+    /// included.
     pub received_total: u64,
     /// Messages for other nodes that could not be handed over (disconnected, or the
-    /// link's buffer full).
+    /// link's buffer full), sends to one connection on another node included.
     pub failed_total: u64,
     /// Times the transport dropped messages for this node because it read them too
     /// slowly (each one is an incident, not a message count).

@@ -12,6 +12,11 @@
 //! `slow_consumer_total`. The client reconnects by itself, forever, with a delay
 //! doubling from [`ClusterConfig::reconnect_min`] to [`ClusterConfig::reconnect_max`],
 //! and subscribes again to everything this node is interested in.
+//!
+//! Sends to one connection on another node ([`NatsCluster::send_to`]) do not go through
+//! that channel: each is a request that waits at most [`ClusterConfig::send_timeout`]
+//! for its answer, and the packets of those waiting may total at most
+//! [`ClusterConfig::buffer_bytes`]; one more is refused before it is sent.
 
 use super::subjects::{self, MAX_NODE_LEN};
 use super::{ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest};
@@ -49,7 +54,9 @@ pub struct ClusterConfig {
     /// Default: 65,536.
     pub buffer: usize,
     /// Outgoing bytes (payloads) that may wait for the client; past it a message is a
-    /// failure. Default: 16 MiB.
+    /// failure. Sends to other nodes' connections waiting for their answer have a
+    /// budget of the same size, and a node refuses a send request bigger than it.
+    /// Default: 16 MiB.
     pub buffer_bytes: usize,
     /// Commands the client may hold while (re)connecting. Default: 2048.
     pub client_capacity: usize,
@@ -58,6 +65,11 @@ pub struct ClusterConfig {
     pub subscription_capacity: usize,
     /// How long a stats gathering waits for the other nodes' answers. Default: 1 s.
     pub gather_timeout: Duration,
+    /// How long a send to a connection on another node
+    /// ([`NatsCluster::send_to`]) waits for that node's answer before it is
+    /// [`SendError::Unreachable`](crate::SendError::Unreachable); a request the NATS
+    /// client cannot take at once may wait a quarter more. Default: 1 s.
+    pub send_timeout: Duration,
 }
 
 crate::config::setters!(ClusterConfig {
@@ -69,6 +81,7 @@ crate::config::setters!(ClusterConfig {
     with_client_capacity => client_capacity: usize,
     with_subscription_capacity => subscription_capacity: usize,
     with_gather_timeout => gather_timeout: Duration,
+    with_send_timeout => send_timeout: Duration,
 });
 
 impl ClusterConfig {
@@ -85,6 +98,7 @@ impl ClusterConfig {
             client_capacity: 2048,
             subscription_capacity: 65_536,
             gather_timeout: Duration::from_secs(1),
+            send_timeout: Duration::from_secs(1),
         }
     }
 
@@ -125,13 +139,13 @@ pub enum ClusterError {
 
 /// The link's counters, shared with its tasks.
 #[derive(Debug, Default)]
-struct Counters {
+pub(super) struct Counters {
     /// Messages handed to the client.
-    published: AtomicU64,
+    pub(super) published: AtomicU64,
     /// Messages received from other nodes.
-    received: AtomicU64,
+    pub(super) received: AtomicU64,
     /// Messages for other nodes dropped.
-    failed: AtomicU64,
+    pub(super) failed: AtomicU64,
     /// Slow-consumer incidents.
     slow: AtomicU64,
     /// Connections to NATS lost (NATS stopped, the network broke, or NATS cut this
@@ -143,6 +157,8 @@ struct Counters {
 pub(super) struct Inner {
     /// This node's name.
     pub(super) node: String,
+    /// This node's name again, shared by the global ids it hands out.
+    pub(super) node_name: Arc<str>,
     /// The subject prefix.
     pub(super) prefix: String,
     /// The NATS client (reconnecting by itself).
@@ -151,16 +167,21 @@ pub(super) struct Inner {
     out: mpsc::Sender<(String, Bytes)>,
     /// Payload bytes in `out` now.
     queued_bytes: AtomicUsize,
-    /// The most payload bytes `out` may hold.
-    max_bytes: usize,
+    /// The most payload bytes `out` may hold, and sends to other nodes' connections
+    /// waiting for their answer.
+    pub(super) max_bytes: usize,
+    /// Packet bytes of sends to other nodes' connections waiting for their answer.
+    pub(super) direct_bytes: AtomicUsize,
     /// Interest changes not yet carried out: the latest wish for each group.
     pending: Mutex<HashMap<Interest, bool>>,
     /// Wakes the task that carries out interest changes.
     wake: Notify,
     /// The figures (shared with the client's event callback).
-    counters: Arc<Counters>,
+    pub(super) counters: Arc<Counters>,
     /// How long a stats gathering waits.
     pub(super) gather_timeout: Duration,
+    /// How long a send to another node's connection waits for the answer.
+    pub(super) send_timeout: Duration,
 }
 
 /// A node's link to its cluster over NATS; cheap to clone. Attach it to a switchboard
@@ -184,8 +205,9 @@ impl std::fmt::Debug for NatsCluster {
 impl NatsCluster {
     /// Connects to NATS in the background (an unreachable server is retried, never an
     /// error) and starts the link's tasks on the current tokio runtime: publishing,
-    /// following interest, and answering stats requests with the snapshot of the
-    /// switchboard behind `board`.
+    /// following interest, answering stats requests with the snapshot of the
+    /// switchboard behind `board`, and handing sends from other nodes to its
+    /// connections.
     /// Fails only on a bad URL or node name. Call it inside a tokio runtime (an actix
     /// system is one); it does not wait for NATS.
     pub fn start(config: ClusterConfig, board: &Handle) -> Result<NatsCluster, ClusterError> {
@@ -239,21 +261,25 @@ impl NatsCluster {
             .map_err(|e| ClusterError::Url(format!("{:?}: {e}", config.url)))?;
         let (out, rx) = mpsc::channel(config.buffer.max(1));
         let inner = Arc::new(Inner {
+            node_name: Arc::from(config.node.as_str()),
             node: config.node,
             prefix: config.prefix,
             client,
             out,
             queued_bytes: AtomicUsize::new(0),
             max_bytes: config.buffer_bytes.max(1),
+            direct_bytes: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             counters,
             gather_timeout: config.gather_timeout,
+            send_timeout: config.send_timeout,
         });
         let link = NatsCluster { inner };
         tokio::spawn(publishing(link.inner.clone(), rx));
         tokio::spawn(following(link.inner.clone(), supervisor.clone()));
         tokio::spawn(super::gather::answering(link.inner.clone(), board.clone()));
+        tokio::spawn(super::direct::answering(link.inner.clone(), board.clone()));
         Ok(link)
     }
 

@@ -21,9 +21,10 @@ use crate::core::{Conn, Event};
 use crate::hub::{
     Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, Hubs, Ticket,
 };
+use crate::member::Link;
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Failures, Stats, TrafficDelta};
-use crate::supervisor::{Controlled, Deregister, Enroll, Gone, Notice};
+use crate::supervisor::{Deregister, Enroll, Gone, Notice};
 use crate::transport::Transport;
 use crate::{
     ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, Published,
@@ -48,17 +49,41 @@ thread_local! {
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
 }
 
-/// Everything a connection needs from the server that accepted it.
+/// Everything a connection needs from the switchboard that started it; one per
+/// listener, shared by its connections (a clone is one reference count, where cloning
+/// the addresses inside would create a sender, three allocations, each).
 #[derive(Clone)]
-pub(crate) struct ConnectionContext {
-    /// The registry to join.
-    pub supervisor: Addr<Supervisor>,
+pub(crate) struct ConnectionContext(Arc<Shared>);
+
+/// What the connections of one listener share.
+pub(crate) struct Shared {
+    /// The registry to join, and the handle a handler asks.
+    pub handle: crate::Handle,
     /// Where traffic deltas go.
     pub stats: Addr<Stats>,
     /// The limits to enforce.
     pub limits: Arc<ConnectionLimits>,
     /// Where broadcasts and group messages fan out.
-    pub(crate) hubs: Hubs,
+    pub hubs: Hubs,
+}
+
+impl ConnectionContext {
+    /// A context sharing `shared`.
+    pub(crate) fn new(shared: Shared) -> Self {
+        ConnectionContext(Arc::new(shared))
+    }
+
+    /// The registry.
+    pub(crate) fn supervisor(&self) -> &Addr<Supervisor> {
+        self.0.handle.supervisor()
+    }
+}
+
+impl std::ops::Deref for ConnectionContext {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// One TCP connection speaking protocol `P`.
@@ -71,15 +96,12 @@ pub(crate) struct Connection<P: Protocol> {
     transport: Transport,
     /// Live figures shared with the supervisor (id, peer, idle time, queue size).
     status: Arc<ConnectionStatus>,
-    /// The registry this connection belongs to.
-    supervisor: Addr<Supervisor>,
-    /// Where traffic deltas go.
-    stats: Addr<Stats>,
-    /// Every hub of the switchboard: where this connection's broadcasts and publishes go.
-    hubs: Hubs,
+    /// The registry, the stats and every hub of the switchboard (where this connection's
+    /// broadcasts and publishes go), shared with the listener's other connections.
+    context: ConnectionContext,
     /// The hub of this connection's thread, once started: where it registers, joins
     /// and leaves.
-    hub: Option<Addr<Hub>>,
+    hub: Option<Arc<Addr<Hub>>>,
     /// Bytes this connection handed to the hubs and they have not yet handed on;
     /// created at its first broadcast or publish.
     credit: Option<Arc<Credit>>,
@@ -129,7 +151,7 @@ impl<P: Protocol> Connection<P> {
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Addr<Self> {
-        let outbox = Outbox::new(id, peer, crate::Handle::new(context.supervisor.clone()));
+        let outbox = Outbox::new(id, peer, context.handle.clone());
         let (transport, broken) = match tls.map(Transport::tls) {
             None => (Transport::Plain, false),
             Some(Ok(transport)) => (transport, false),
@@ -141,13 +163,11 @@ impl<P: Protocol> Connection<P> {
         let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME);
         Connection {
             span: (!span.is_disabled()).then(|| Box::new(span)),
-            core: Conn::new(protocol, outbox, context.limits, now()),
+            core: Conn::new(protocol, outbox, context.limits.clone(), now()),
             stream,
             transport,
             status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
-            supervisor: context.supervisor,
-            stats: context.stats,
-            hubs: context.hubs,
+            context,
             hub: None,
             credit: None,
             waker: None,
@@ -211,7 +231,7 @@ impl<P: Protocol> Connection<P> {
     ) -> Option<Event<P::Response>> {
         let id = self.id();
         match event {
-            Event::Report(delta) => self.stats.do_send(TrafficDelta {
+            Event::Report(delta) => self.context.stats.do_send(TrafficDelta {
                 protocol: P::NAME,
                 delta,
             }),
@@ -219,7 +239,7 @@ impl<P: Protocol> Connection<P> {
                 if let Some(hub) = &self.hub {
                     hub.do_send(HubGone(id));
                 }
-                self.supervisor.do_send(Deregister { id, reason });
+                self.context.supervisor().do_send(Deregister { id, reason });
             }
             Event::Broadcast(packets) => self.broadcast(packets.into(), ctx),
             Event::Join(group, encoder) => {
@@ -230,12 +250,11 @@ impl<P: Protocol> Connection<P> {
                         encoder: encoder.clone(),
                     });
                 }
-                self.supervisor.do_send(Join {
+                self.context.supervisor().do_send(Join {
                     id,
                     group,
                     protocol: P::NAME,
                     encoder,
-                    deliver: ctx.address().recipient(),
                 });
             }
             Event::Leave(group) => {
@@ -245,7 +264,7 @@ impl<P: Protocol> Connection<P> {
                         group: group.clone(),
                     });
                 }
-                self.supervisor.do_send(Leave { id, group });
+                self.context.supervisor().do_send(Leave { id, group });
             }
             Event::Publish(messages) => self.publish(messages.into(), ctx),
             other => return Some(other),
@@ -265,7 +284,7 @@ impl<P: Protocol> Connection<P> {
     fn broadcast(&mut self, packets: Arc<[Bytes]>, ctx: &Context<Self>) {
         let bytes = packets.iter().map(Bytes::len).sum();
         let ticket = self.ticket(bytes, ctx);
-        for hub in self.hubs.all().iter() {
+        for hub in self.context.hubs.all().iter() {
             hub.do_send(HubBroadcast {
                 protocol: P::NAME,
                 packets: packets.clone(),
@@ -273,8 +292,8 @@ impl<P: Protocol> Connection<P> {
                 ticket: Some(ticket.clone()),
             });
         }
-        if self.hubs.notify_supervisor() {
-            self.supervisor.do_send(Notice::Broadcast {
+        if self.context.hubs.notify_supervisor() {
+            self.context.supervisor().do_send(Notice::Broadcast {
                 protocol: P::NAME,
                 packets,
                 except: self.id(),
@@ -287,15 +306,15 @@ impl<P: Protocol> Connection<P> {
         let bytes = messages.iter().map(|m| m.message.len()).sum();
         let ticket = self.ticket(bytes, ctx);
         let publisher = Some((self.id(), P::NAME));
-        for hub in self.hubs.all().iter() {
+        for hub in self.context.hubs.all().iter() {
             hub.do_send(HubPublish {
                 publisher,
                 messages: messages.clone(),
                 ticket: Some(ticket.clone()),
             });
         }
-        if self.hubs.notify_supervisor() {
-            self.supervisor.do_send(Notice::Published {
+        if self.context.hubs.notify_supervisor() {
+            self.context.supervisor().do_send(Notice::Published {
                 publisher: self.id(),
                 protocol: P::NAME,
                 messages,
@@ -329,24 +348,18 @@ impl<P: Protocol> Actor for Connection<P> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let _span = self.enter();
-        let addr = ctx.address();
-        self.supervisor.do_send(Controlled {
-            id: self.id(),
-            control: addr.clone().recipient(),
-        });
-        let hub = self.hubs.local();
+        // One mailbox address, shared by the hub and the supervisor.
+        let link: Link = Arc::new(ctx.address());
+        let hub = self.context.hubs.local();
         hub.do_send(HubRegister {
             id: self.id(),
             protocol: P::NAME,
-            deliver: addr.clone().recipient(),
+            link: link.clone(),
         });
         self.hub = Some(hub);
-        self.supervisor.do_send(Enroll(Member {
+        self.context.supervisor().do_send(Enroll(Member {
             status: self.status.clone(),
-            deliver: addr.clone().recipient(),
-            deliver_batch: addr.clone().recipient(),
-            close: addr.clone().recipient(),
-            inspect: addr.recipient(),
+            link,
         }));
         // Polled after the mailbox on every wake of the actor, for its whole life.
         ctx.spawn(syscalls::Io::new());
@@ -372,12 +385,12 @@ impl<P: Protocol> Actor for Connection<P> {
         // The reasons of its send failures outlive the connection in the stats.
         let failures = self.core.recent_failures(now(), SystemTime::now());
         if !failures.is_empty() {
-            self.stats.do_send(Failures {
+            self.context.stats.do_send(Failures {
                 protocol: P::NAME,
                 peer: self.status.peer,
                 failures,
             });
         }
-        self.supervisor.do_send(Gone(self.id()));
+        self.context.supervisor().do_send(Gone(self.id()));
     }
 }

@@ -16,8 +16,8 @@ pub(crate) struct HubRegister {
     pub id: ConnId,
     /// Its protocol group.
     pub protocol: &'static str,
-    /// Where its broadcasts and group messages go.
-    pub deliver: Recipient<HubDeliver>,
+    /// How it is reached.
+    pub link: crate::member::Link,
 }
 
 /// A registered connection joins a named group.

@@ -29,6 +29,7 @@ pub(crate) use messages::{
 pub(crate) use set::Hubs;
 
 use crate::groups::Registry;
+use crate::member::Link;
 use crate::ConnId;
 use actix::prelude::*;
 use bytes::{Bytes, BytesMut};
@@ -39,11 +40,11 @@ use std::sync::Arc;
 #[derive(Default)]
 pub(crate) struct Hub {
     /// This thread's connections by protocol group, with where their packets go.
-    protocols: HashMap<&'static str, HashMap<ConnId, Recipient<HubDeliver>>>,
+    protocols: HashMap<&'static str, HashMap<ConnId, Link>>,
     /// The protocol group of each registered connection.
     index: HashMap<ConnId, &'static str>,
     /// This thread's connections in named groups.
-    named: Registry<Recipient<HubDeliver>>,
+    named: Registry<Link>,
 }
 
 impl Actor for Hub {
@@ -57,7 +58,7 @@ impl Handler<HubRegister> for Hub {
         self.protocols
             .entry(msg.protocol)
             .or_default()
-            .insert(msg.id, msg.deliver);
+            .insert(msg.id, msg.link);
     }
 }
 
@@ -102,7 +103,7 @@ impl Handler<HubPublish> for Hub {
     type Result = ();
     fn handle(&mut self, msg: HubPublish, _: &mut Context<Self>) {
         for (_, deliver, packets) in self.named.fan_out(&msg.messages, msg.publisher, |_| true) {
-            deliver.do_send(HubDeliver::Group(packets));
+            deliver.hub(HubDeliver::Group(packets));
         }
         // This hub is done with the batch.
         drop(msg.ticket);
@@ -143,7 +144,7 @@ impl Handler<HubBroadcast> for Hub {
         });
         for (&id, deliver) in members {
             if Some(id) != msg.except {
-                deliver.do_send(HubDeliver::Broadcast(batch.clone()));
+                deliver.hub(HubDeliver::Broadcast(batch.clone()));
             }
         }
         // This hub is done with the batch.

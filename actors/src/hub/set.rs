@@ -19,7 +19,7 @@ struct Shared {
     /// Every hub, as one list publishers take a snapshot of per batch.
     all: RwLock<Arc<[Addr<Hub>]>>,
     /// The hub of each thread that has one.
-    by_thread: Mutex<Vec<(ThreadId, Addr<Hub>)>>,
+    by_thread: Mutex<Vec<(ThreadId, Arc<Addr<Hub>>)>>,
     /// Publishers also tell the supervisor of each batch: set while it has a cluster
     /// link to tell, or members it delivers to itself (connections without a hub).
     notify_supervisor: AtomicBool,
@@ -28,7 +28,7 @@ struct Shared {
 impl Hubs {
     /// The hub of the current thread, started now if it has none yet. Call it on an
     /// actix arbiter (from a connection actor).
-    pub fn local(&self) -> Addr<Hub> {
+    pub fn local(&self) -> Arc<Addr<Hub>> {
         let thread = std::thread::current().id();
         let mut by_thread = self
             .0
@@ -38,9 +38,9 @@ impl Hubs {
         if let Some((_, hub)) = by_thread.iter().find(|(t, _)| *t == thread) {
             return hub.clone();
         }
-        let hub = Hub::default().start();
+        let hub = Arc::new(Hub::default().start());
         by_thread.push((thread, hub.clone()));
-        let list: Arc<[Addr<Hub>]> = by_thread.iter().map(|(_, h)| h.clone()).collect();
+        let list: Arc<[Addr<Hub>]> = by_thread.iter().map(|(_, h)| (**h).clone()).collect();
         *self.0.all.write().unwrap_or_else(PoisonError::into_inner) = list;
         hub
     }

@@ -66,7 +66,7 @@ impl Supervisor {
                 if let Some(deliver) = deliver {
                     let packets = packets.iter().flat_map(|(_, run)| run.iter().cloned());
                     let packets = packets.collect();
-                    deliver.do_send(GroupDeliver(packets));
+                    deliver.group(GroupDeliver(packets));
                 }
             }
         }
@@ -103,8 +103,8 @@ impl Supervisor {
                 continue;
             }
             match &*packets {
-                [packet] if !batch => member.deliver.do_send(Deliver(packet.clone())),
-                _ => member.deliver_batch.do_send(DeliverBatch(packets.clone())),
+                [packet] if !batch => member.link.deliver_now(packet.clone()),
+                _ => member.link.deliver_batch(packets.clone()),
             }
         }
         if via_hubs {

@@ -35,7 +35,7 @@ fn inspect(members: Vec<&Member>, timeout: Duration) -> ResponseFuture<Vec<Inspe
     // Every request is in its member's mailbox before the first answer is awaited.
     let asked: Vec<_> = members
         .into_iter()
-        .map(|m| (member_info(m, now), m.inspect.send(Inspect)))
+        .map(|m| (member_info(m, now), m.link.inspect()))
         .collect();
     let deadline = now + timeout;
     Box::pin(async move {

@@ -13,17 +13,6 @@ pub(crate) struct ToConnection {
     pub control: crate::connection::Control,
 }
 
-/// Where the application's requests for connection `id` go (typed sends, joins and
-/// leaves on its behalf); sent by the connection with its registration.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub(crate) struct Controlled {
-    /// The connection.
-    pub id: ConnId,
-    /// Its mailbox for those requests.
-    pub control: Recipient<crate::connection::Control>,
-}
-
 /// Add a connection to its protocol group.
 #[derive(Message)]
 #[rtype(result = "()")]

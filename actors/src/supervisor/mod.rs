@@ -18,11 +18,11 @@
 use crate::cluster::{AttachCluster, ClusterBroadcast, ClusterDeliver, ClusterHook, Interest};
 use crate::groups::Registry;
 use crate::hub::Hubs;
+use crate::member::Link;
 use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
 use crate::{
-    Close, ConnId, ConnectionReport, Deliver, DeliverBatch, GroupDeliver, GroupMembers, Inspect,
-    Join, Leave, ListGroups, Member, Publish, PublishBatch, Published, RemovalReason, SendError,
-    SupervisorConfig,
+    ConnId, ConnectionReport, GroupDeliver, GroupMembers, Join, Leave, ListGroups, Member, Publish,
+    PublishBatch, Published, RemovalReason, SendError, SupervisorConfig,
 };
 use actix::prelude::*;
 use bytes::Bytes;
@@ -52,11 +52,9 @@ pub(crate) struct Supervisor {
     dialed: std::collections::HashSet<&'static str>,
     /// The group of each member, for lookups by id.
     index: HashMap<ConnId, &'static str>,
-    /// Where the application's requests for each connection go.
-    controls: HashMap<ConnId, Recipient<crate::connection::Control>>,
     /// The named groups and their members; where the supervisor delivers to a member
     /// itself, how it is reached.
-    named: Registry<Option<Recipient<GroupDeliver>>>,
+    named: Registry<Option<Link>>,
     /// The hubs that deliver broadcasts and group messages to connections.
     hubs: Hubs,
     /// Members whose hub delivers their broadcasts and group messages.
@@ -86,7 +84,6 @@ impl Supervisor {
             groups: HashMap::new(),
             dialed: Default::default(),
             index: HashMap::new(),
-            controls: HashMap::new(),
             named: Registry::default(),
             hubs: Hubs::default(),
             served: HashSet::new(),
@@ -128,7 +125,6 @@ impl Supervisor {
     /// Takes a connection out of its group, once: logs, counts and announces it.
     /// Returns the member if it was still registered.
     pub fn remove(&mut self, id: ConnId, reason: RemovalReason) -> Option<Member> {
-        self.controls.remove(&id);
         let protocol = self.index.remove(&id)?;
         let reason = match reason {
             RemovalReason::PeerClosed if self.dialed.contains(protocol) => RemovalReason::IoError,
@@ -192,7 +188,7 @@ impl Supervisor {
     fn sweep(&mut self) {
         for id in self.idle_members(Instant::now()) {
             if let Some(member) = self.remove(id, RemovalReason::Idle) {
-                member.close.do_send(Close(RemovalReason::Idle));
+                member.link.close(RemovalReason::Idle);
             }
         }
     }
@@ -260,7 +256,7 @@ impl Supervisor {
             protocol: status.protocol,
         });
         self.index.insert(status.id, status.protocol);
-        let close = member.close.clone();
+        let link = member.link.clone();
         let id = status.id;
         let status_protocol = status.protocol;
         self.groups
@@ -271,7 +267,7 @@ impl Supervisor {
         self.protocol_interest(status_protocol, true);
         if self.shutting_down {
             self.remove(id, RemovalReason::Shutdown);
-            close.do_send(Close(RemovalReason::Shutdown));
+            link.close(RemovalReason::Shutdown);
         }
     }
 }
@@ -300,40 +296,24 @@ impl Handler<Gone> for Supervisor {
 impl Handler<SendTo> for Supervisor {
     type Result = ResponseFuture<Result<(), SendError>>;
     fn handle(&mut self, msg: SendTo, _: &mut Context<Self>) -> Self::Result {
-        let target = self.member(msg.id).map(|m| m.deliver.clone());
+        let answer = self.member(msg.id).map(|m| m.link.deliver(msg.packet));
         Box::pin(async move {
-            match target {
+            match answer {
                 None => Err(SendError::UnknownConnection(msg.id)),
-                Some(deliver) => deliver
-                    .send(Deliver(msg.packet))
-                    .await
-                    .unwrap_or(Err(SendError::Stopped)),
+                Some(answer) => answer.await.unwrap_or(Err(SendError::Stopped)),
             }
         })
-    }
-}
-
-impl Handler<Controlled> for Supervisor {
-    type Result = ();
-    fn handle(&mut self, msg: Controlled, _: &mut Context<Self>) {
-        // Sent just before the registration; a connection already gone is not kept.
-        if !self.shutting_down {
-            self.controls.insert(msg.id, msg.control);
-        }
     }
 }
 
 impl Handler<ToConnection> for Supervisor {
     type Result = ResponseFuture<Result<bool, SendError>>;
     fn handle(&mut self, msg: ToConnection, _: &mut Context<Self>) -> Self::Result {
-        let target = self.controls.get(&msg.id).cloned();
+        let answer = self.member(msg.id).map(|m| m.link.control(msg.control));
         Box::pin(async move {
-            match target {
+            match answer {
                 None => Err(SendError::UnknownConnection(msg.id)),
-                Some(control) => control
-                    .send(msg.control)
-                    .await
-                    .unwrap_or(Err(SendError::Stopped)),
+                Some(answer) => answer.await.unwrap_or(Err(SendError::Stopped)),
             }
         })
     }
@@ -367,7 +347,7 @@ impl Handler<BroadcastAcked> for Supervisor {
     fn handle(&mut self, msg: BroadcastAcked, _: &mut Context<Self>) -> Self::Result {
         let sends: Vec<_> = self
             .members_of(msg.protocol)
-            .map(|m| (m.status.id, m.deliver.send(Deliver(msg.packet.clone()))))
+            .map(|m| (m.status.id, m.link.deliver(msg.packet.clone())))
             .collect();
         Box::pin(async move {
             let mut report = BroadcastReport::default();
@@ -388,7 +368,7 @@ impl Handler<CloseConnection> for Supervisor {
         let member = self
             .remove(msg.id, msg.reason)
             .ok_or(SendError::UnknownConnection(msg.id))?;
-        member.close.do_send(Close(msg.reason));
+        member.link.close(msg.reason);
         Ok(())
     }
 }
@@ -424,7 +404,7 @@ impl Handler<Shutdown> for Supervisor {
         let closing = ids.len();
         for id in ids {
             if let Some(member) = self.remove(id, RemovalReason::Shutdown) {
-                member.close.do_send(Close(RemovalReason::Shutdown));
+                member.link.close(RemovalReason::Shutdown);
             }
         }
         let (tx, rx) = oneshot::channel();

@@ -11,7 +11,10 @@ impl Handler<Join> for Supervisor {
         let group = msg.group.clone();
         let new_room = !self.named.has_members(&group);
         // A connection with a hub gets its group messages from there.
-        let direct = (!self.served.contains(&msg.id)).then_some(msg.deliver);
+        let direct = match self.served.contains(&msg.id) {
+            true => None,
+            false => self.member(msg.id).map(|m| m.link.clone()),
+        };
         if self.index.contains_key(&msg.id)
             && self
                 .named

@@ -3,6 +3,7 @@
 //! local membership (joins, leaves, removals), and messages from other nodes are
 //! delivered locally but never handed back to the link.
 
+use super::Fake;
 use crate::cluster::{
     AttachCluster, ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest,
 };
@@ -10,7 +11,7 @@ use crate::groups::*;
 use crate::stats::*;
 use crate::supervisor::*;
 use crate::*;
-use actix::{Actor, Addr, Context, Handler};
+use actix::{Actor, Addr};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -62,84 +63,18 @@ impl ClusterHook for Recorder {
     }
 }
 
-/// A stand-in member recording what it is handed.
-struct FakeMember {
-    got: Arc<Mutex<Vec<Bytes>>>,
+/// Registers a stand-in `chat` member `id`.
+fn register(sup: &Addr<Supervisor>, id: ConnId) -> Fake {
+    Fake::register(sup, id, "chat")
 }
 
-impl Actor for FakeMember {
-    type Context = Context<Self>;
-}
-
-impl Handler<GroupDeliver> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, msg: GroupDeliver, _: &mut Context<Self>) {
-        let mut got = self.got.lock().unwrap();
-        got.extend(msg.0.into_iter().filter_map(Result::ok));
-    }
-}
-
-impl Handler<DeliverBatch> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, msg: DeliverBatch, _: &mut Context<Self>) {
-        self.got.lock().unwrap().extend(msg.0.iter().cloned());
-    }
-}
-
-impl Handler<Deliver> for FakeMember {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
-        self.got.lock().unwrap().push(msg.0);
-        Ok(())
-    }
-}
-
-impl Handler<Close> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, _: Close, _: &mut Context<Self>) {}
-}
-
-impl Handler<Inspect> for FakeMember {
-    type Result = actix::MessageResult<Inspect>;
-    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        unreachable!("not inspected here")
-    }
-}
-
-struct Fake {
-    id: ConnId,
-    got: Arc<Mutex<Vec<Bytes>>>,
-    addr: Addr<FakeMember>,
-}
-
-impl Fake {
-    fn register(sup: &Addr<Supervisor>, id: ConnId) -> Fake {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let addr = FakeMember { got: got.clone() }.start();
-        let peer = format!("127.0.0.1:{}", 1000 + id).parse().unwrap();
-        sup.do_send(Register(Member {
-            status: Arc::new(ConnectionStatus::new(id, "chat", peer)),
-            deliver: addr.clone().recipient(),
-            deliver_batch: addr.clone().recipient(),
-            close: addr.clone().recipient(),
-            inspect: addr.clone().recipient(),
-        }));
-        Fake { id, got, addr }
-    }
-
-    fn join(&self, sup: &Addr<Supervisor>, group: &str) {
-        sup.do_send(Join {
-            id: self.id,
-            group: group.into(),
-            protocol: "chat",
-            encoder: GroupEncoder::new(|_, m| Ok(Bytes::copy_from_slice(m))),
-            deliver: self.addr.clone().recipient(),
-        });
-    }
-
-    fn got(&self) -> Vec<Bytes> {
-        self.got.lock().unwrap().clone()
-    }
+/// Joins `fake` to `group`, its group messages written as the bare message.
+fn join(fake: &Fake, sup: &Addr<Supervisor>, group: &str) {
+    fake.join(
+        sup,
+        group,
+        &GroupEncoder::new(|_, m| Ok(Bytes::copy_from_slice(m))),
+    );
 }
 
 async fn settle() {
@@ -154,8 +89,8 @@ fn group(name: &str) -> Interest {
 async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries() {
     let stats = Stats::default().start();
     let sup = Supervisor::new(SupervisorConfig::default(), stats).start();
-    let early = Fake::register(&sup, 1);
-    early.join(&sup, "lobby");
+    let early = register(&sup, 1);
+    join(&early, &sup, "lobby");
     let recorder = Arc::new(Recorder::default());
     sup.send(AttachCluster(recorder.clone())).await.unwrap();
     // Attaching announces what this server already has members of.
@@ -170,9 +105,9 @@ async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries(
     );
 
     // A second member of the same group changes no interest; a new group does.
-    let second = Fake::register(&sup, 2);
-    second.join(&sup, "lobby");
-    second.join(&sup, "side");
+    let second = register(&sup, 2);
+    join(&second, &sup, "lobby");
+    join(&second, &sup, "side");
     settle().await;
     assert_eq!(recorder.take(), [Told::Interest(group("side"), true)]);
 
@@ -212,7 +147,7 @@ async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries(
     settle().await;
     assert_eq!(recorder.take(), []);
     assert_eq!(
-        early.got(),
+        early.delivered(),
         [
             hello.clone(),
             remote.clone(),

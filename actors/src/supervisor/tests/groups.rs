@@ -2,57 +2,16 @@
 //! once per protocol present, the publisher's own encoding reused, the automatic leave
 //! of a removed connection.
 
+use super::Fake;
 use crate::groups::*;
 use crate::stats::*;
 use crate::supervisor::*;
 use crate::*;
-use actix::{Actor, Addr, Context, Handler};
+use actix::{Actor, Addr};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-
-// ----- stand-in members ------------------------------------------------------------------
-
-/// A member that records the group packets it is handed.
-struct FakeMember {
-    got: Arc<Mutex<Vec<GroupPacket>>>,
-}
-
-impl Actor for FakeMember {
-    type Context = Context<Self>;
-}
-
-impl Handler<GroupDeliver> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, msg: GroupDeliver, _: &mut Context<Self>) {
-        self.got.lock().unwrap().extend(msg.0);
-    }
-}
-
-impl Handler<DeliverBatch> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, _: DeliverBatch, _: &mut Context<Self>) {}
-}
-
-impl Handler<Deliver> for FakeMember {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, _: Deliver, _: &mut Context<Self>) -> Self::Result {
-        Ok(())
-    }
-}
-
-impl Handler<Close> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, _: Close, _: &mut Context<Self>) {}
-}
-
-impl Handler<Inspect> for FakeMember {
-    type Result = actix::MessageResult<Inspect>;
-    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        unreachable!("not inspected here")
-    }
-}
 
 /// An encoder writing `tag | group | ' ' | message`, counting its calls.
 fn counting_encoder(tag: u8, calls: Arc<AtomicUsize>) -> GroupEncoder {
@@ -65,49 +24,6 @@ fn counting_encoder(tag: u8, calls: Arc<AtomicUsize>) -> GroupEncoder {
         packet.put_slice(message);
         Ok(packet.freeze())
     })
-}
-
-/// A registered stand-in member; what it is handed, and where it is reached.
-struct Fake {
-    id: ConnId,
-    protocol: &'static str,
-    got: Arc<Mutex<Vec<GroupPacket>>>,
-    addr: Addr<FakeMember>,
-}
-
-impl Fake {
-    fn register(sup: &Addr<Supervisor>, id: ConnId, protocol: &'static str) -> Fake {
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let addr = FakeMember { got: got.clone() }.start();
-        let peer = format!("127.0.0.1:{}", 1000 + id).parse().unwrap();
-        sup.do_send(Register(Member {
-            status: Arc::new(ConnectionStatus::new(id, protocol, peer)),
-            deliver: addr.clone().recipient(),
-            deliver_batch: addr.clone().recipient(),
-            close: addr.clone().recipient(),
-            inspect: addr.clone().recipient(),
-        }));
-        Fake {
-            id,
-            protocol,
-            got,
-            addr,
-        }
-    }
-
-    fn join(&self, sup: &Addr<Supervisor>, group: &str, encoder: &GroupEncoder) {
-        sup.do_send(Join {
-            id: self.id,
-            group: group.into(),
-            protocol: self.protocol,
-            encoder: encoder.clone(),
-            deliver: self.addr.clone().recipient(),
-        });
-    }
-
-    fn got(&self) -> Vec<GroupPacket> {
-        self.got.lock().unwrap().clone()
-    }
 }
 
 fn supervisor() -> (Addr<Supervisor>, Addr<Stats>) {

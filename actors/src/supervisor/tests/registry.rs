@@ -1,106 +1,27 @@
 //! The supervisor, driven through its messages with stand-in members.
 
+use super::Fake;
 use crate::stats::*;
 use crate::supervisor::*;
 use crate::*;
-use actix::{Actor, ActorContext, Addr, Context, Handler, MessageResult, ResponseFuture};
+use actix::{Actor, Addr};
 use bytes::Bytes;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Records what the supervisor asks of it.
-#[derive(Default, Clone)]
-struct Seen {
-    delivered: Arc<Mutex<Vec<Bytes>>>,
-    closed: Arc<Mutex<Vec<RemovalReason>>>,
-}
-
-struct FakeMember {
-    seen: Seen,
-    refuse: bool,
-    status: Arc<ConnectionStatus>,
-}
-
-impl Actor for FakeMember {
-    type Context = Context<Self>;
-}
-
-impl Handler<DeliverBatch> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, msg: DeliverBatch, _: &mut Context<Self>) {
-        if !self.refuse {
-            self.seen
-                .delivered
-                .lock()
-                .unwrap()
-                .extend(msg.0.iter().cloned());
-        }
-    }
-}
-
-impl Handler<Deliver> for FakeMember {
-    type Result = Result<(), SendError>;
-    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
-        if self.refuse {
-            return Err(SendError::Closing);
-        }
-        self.seen.delivered.lock().unwrap().push(msg.0);
-        Ok(())
-    }
-}
-
-impl Handler<Inspect> for FakeMember {
-    type Result = MessageResult<Inspect>;
-    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(ConnectionReport {
-            id: self.status.id,
-            protocol: self.status.protocol,
-            peer: self.status.peer,
-            queued_bytes: 0,
-            queued_packets: 0,
-            error_packets: 0,
-            traffic: Traffic::default(),
-            last_send: None,
-            last_receive: None,
-            recent_failures: Vec::new(),
-        })
-    }
-}
-
-impl Handler<Close> for FakeMember {
-    type Result = ();
-    fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
-        self.seen.closed.lock().unwrap().push(msg.0);
-        ctx.stop();
-    }
-}
-
+/// Registers stand-in `id` of `protocol`, refusing deliveries if `refuse`.
 fn register(
     sup: &Addr<Supervisor>,
     id: ConnId,
     protocol: &'static str,
     refuse: bool,
-) -> (Seen, Arc<ConnectionStatus>) {
-    let seen = Seen::default();
-    let status = Arc::new(ConnectionStatus::new(
-        id,
-        protocol,
-        format!("127.0.0.1:{}", 1000 + id).parse().unwrap(),
-    ));
-    let addr = FakeMember {
-        seen: seen.clone(),
-        refuse,
-        status: status.clone(),
-    }
-    .start();
-    sup.do_send(Register(Member {
-        status: status.clone(),
-        deliver: addr.clone().recipient(),
-        deliver_batch: addr.clone().recipient(),
-        close: addr.clone().recipient(),
-        inspect: addr.recipient(),
-    }));
-    (seen, status)
+) -> (Fake, Arc<ConnectionStatus>) {
+    let fake = match refuse {
+        true => Fake::refusing(sup, id, protocol),
+        false => Fake::register(sup, id, protocol),
+    };
+    let status = fake.status.clone();
+    (fake, status)
 }
 
 fn start(idle_timeout: Duration) -> (Addr<Supervisor>, Addr<Stats>) {
@@ -135,12 +56,12 @@ async fn broadcast_reaches_only_its_group_sharing_one_buffer() {
         .unwrap();
     assert_eq!(report.delivered, 2);
     for seen in [&a, &b] {
-        let got = seen.delivered.lock().unwrap();
+        let got = seen.delivered();
         assert_eq!(got.len(), 2);
         // Encoded once: every member holds the same allocation.
         assert_eq!(got[0].as_ptr(), packet.as_ptr());
     }
-    assert!(c.delivered.lock().unwrap().is_empty());
+    assert!(c.delivered().is_empty());
 }
 
 #[actix_rt::test]
@@ -167,10 +88,10 @@ async fn a_batch_reaches_each_group_member_once_in_order() {
     .await
     .unwrap()
     .unwrap();
-    let got = a.delivered.lock().unwrap().clone();
+    let got = a.delivered();
     assert_eq!(got, vec!["one", "two", "three"]);
     assert_eq!(got[0].as_ptr(), packets[0].as_ptr(), "shared, not copied");
-    assert!(other.delivered.lock().unwrap().is_empty());
+    assert!(other.delivered().is_empty());
 }
 
 #[actix_rt::test]
@@ -216,8 +137,8 @@ async fn idle_sweep_removes_silent_members_with_reason_and_notifies() {
     }
     let list = sup.send(ListConnections { protocol: None }).await.unwrap();
     assert_eq!(list.iter().map(|m| m.id).collect::<Vec<_>>(), vec![2]);
-    assert_eq!(*quiet.closed.lock().unwrap(), vec![RemovalReason::Idle]);
-    assert!(chatty.closed.lock().unwrap().is_empty());
+    assert_eq!(quiet.closed(), vec![RemovalReason::Idle]);
+    assert!(chatty.closed().is_empty());
     let events = removed.lock().unwrap().clone();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].id, 1);
@@ -263,27 +184,16 @@ async fn shutdown_closes_everyone_and_waits_for_them() {
         .await
         .unwrap();
     assert_eq!(closing, 2);
-    assert_eq!(*a.closed.lock().unwrap(), vec![RemovalReason::Shutdown]);
-    assert_eq!(*b.closed.lock().unwrap(), vec![RemovalReason::Shutdown]);
+    assert_eq!(a.closed(), vec![RemovalReason::Shutdown]);
+    assert_eq!(b.closed(), vec![RemovalReason::Shutdown]);
     // Registered after shutdown began: closed at once.
     let (late, _) = register(&sup, 3, "frame", false);
     let snap = sup.send(GetStats).await.unwrap();
     assert_eq!(snap.removed_total["shutdown"], 3);
-    assert_eq!(*late.closed.lock().unwrap(), vec![RemovalReason::Shutdown]);
+    assert_eq!(late.closed(), vec![RemovalReason::Shutdown]);
 }
 
 /// Never answers an [`Inspect`]: stands for a member stuck behind a long mailbox.
-struct Mute;
-impl Actor for Mute {
-    type Context = Context<Self>;
-}
-impl Handler<Inspect> for Mute {
-    type Result = ResponseFuture<ConnectionReport>;
-    fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
-        Box::pin(std::future::pending())
-    }
-}
-
 #[actix_rt::test]
 async fn inspect_gathers_reports_of_one_group_in_id_order_within_the_wait() {
     tokio::time::pause();
@@ -291,25 +201,8 @@ async fn inspect_gathers_reports_of_one_group_in_id_order_within_the_wait() {
     register(&sup, 3, "frame", false);
     register(&sup, 1, "frame", false);
     register(&sup, 2, "line", false);
-    // A member whose inspect recipient never answers.
-    let status = Arc::new(ConnectionStatus::new(
-        4,
-        "frame",
-        "127.0.0.1:1004".parse().unwrap(),
-    ));
-    let fake = FakeMember {
-        seen: Seen::default(),
-        refuse: false,
-        status: status.clone(),
-    }
-    .start();
-    sup.do_send(Register(Member {
-        status,
-        deliver: fake.clone().recipient(),
-        deliver_batch: fake.clone().recipient(),
-        close: fake.recipient(),
-        inspect: Mute.start().recipient(),
-    }));
+    // A member that never answers a request for its report.
+    Fake::mute(&sup, 4, "frame");
     let found = sup
         .send(InspectConnections {
             protocol: Some("frame".to_owned()),
