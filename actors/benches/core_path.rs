@@ -12,7 +12,7 @@ use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Instant;
 use switchboard::config::ConnectionLimits;
-use switchboard::core::{Conn, Transmit};
+use switchboard::core::{Conn, Origin, Transmit};
 use switchboard::{Handle, Inbound, Outbox, Protocol};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -152,9 +152,46 @@ fn echo(c: &mut Criterion, size: usize) {
     group.finish();
 }
 
+/// A hub's batch of 64-byte broadcasts handed to one member: packet by packet, as
+/// before, and as one run.
+fn deliver(c: &mut Criterion) {
+    let mut group = c.benchmark_group("core_path");
+    let burst = burst(64);
+    group.throughput(Throughput::Elements(burst as u64));
+    let mut whole = BytesMut::new();
+    for _ in 0..burst {
+        whole.put_u32(64);
+        whole.put_bytes(7, 64);
+    }
+    let mut whole = whole.freeze();
+    let batch: Vec<Bytes> = (0..burst).map(|_| whole.split_to(68)).collect();
+    group.bench_function("deliver_64B_one_by_one_then_write", |b| {
+        let mut conn = conn(Echo);
+        let now = Instant::now();
+        b.iter(|| {
+            for packet in &batch {
+                conn.deliver(now, packet.clone(), Origin::External).unwrap();
+            }
+            assert_eq!(drain(&mut conn, now), burst * 68);
+            while conn.poll_event().is_some() {}
+        });
+    });
+    group.bench_function("deliver_all_64B_then_write", |b| {
+        let mut conn = conn(Echo);
+        let now = Instant::now();
+        b.iter(|| {
+            assert_eq!(conn.deliver_all(now, &batch, Origin::External), burst);
+            assert_eq!(drain(&mut conn, now), burst * 68);
+            while conn.poll_event().is_some() {}
+        });
+    });
+    group.finish();
+}
+
 fn benches(c: &mut Criterion) {
     echo(c, 64);
     echo(c, 16 * 1024);
+    deliver(c);
 }
 
 criterion_group!(core_path, benches);

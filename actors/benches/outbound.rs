@@ -52,6 +52,16 @@ fn push_and_flush(c: &mut Criterion) {
         })
     });
 
+    // The same burst handed over as one run (a hub's batch): copied, never cloned.
+    let run: Vec<Bytes> = (0..BURST).map(|_| small.clone()).collect();
+    group.bench_function("push_run_coalesce_69B_then_flush", |b| {
+        let mut queue = OutboundQueue::new(QueueLimits::default());
+        b.iter(|| {
+            assert_eq!(queue.push_run(&run), BURST);
+            black_box(flush(&mut queue, usize::MAX))
+        })
+    });
+
     let payload = [3u8; 64];
     group.bench_function("encode_with_69B_then_flush", |b| {
         let mut queue = OutboundQueue::new(QueueLimits::default());

@@ -90,11 +90,8 @@ impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
         let _span = self.enter();
-        let now = now();
-        for packet in msg.0.iter() {
-            // Each packet is admitted, or refused and recorded, on its own.
-            let _ = self.core.deliver(now, packet.clone(), Origin::External);
-        }
+        // Each packet is admitted, or refused and recorded, on its own.
+        self.core.deliver_all(now(), &msg.0, Origin::External);
         self.drive(ctx);
     }
 }
@@ -103,17 +100,9 @@ impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: GroupDeliver, ctx: &mut Context<Self>) {
         let _span = self.enter();
-        let now = now();
-        for packet in msg.0 {
-            // Each packet is admitted, or refused and recorded, on its own; a message
-            // this protocol could not encode is recorded as a send failure.
-            match packet {
-                Ok(packet) => {
-                    let _ = self.core.deliver(now, packet, Origin::External);
-                }
-                Err(error) => self.core.group_refused(now, error),
-            }
-        }
+        // Each packet is admitted, or refused and recorded, on its own; a message this
+        // protocol could not encode is recorded as a send failure.
+        self.core.deliver_all(now(), &msg.0, Origin::External);
         self.drive(ctx);
     }
 }
@@ -128,25 +117,22 @@ impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
         }
         let now = now();
         match msg {
-            HubDeliver::Broadcast(packets) => {
-                for packet in packets.iter() {
-                    let _ = self.core.deliver(now, packet.clone(), Origin::External);
+            HubDeliver::Broadcast(batch) => match &batch.whole {
+                Some(whole) => {
+                    self.core
+                        .deliver_shared(now, whole, &batch.packets, Origin::External);
                 }
-            }
+                None => {
+                    self.core.deliver_all(now, &batch.packets, Origin::External);
+                }
+            },
             HubDeliver::Group(runs) => {
                 for (group, packets) in runs {
                     if !self.core.is_member(group.as_str()) {
                         // Published before it left; it is not for it any more.
                         continue;
                     }
-                    for packet in packets.iter() {
-                        match packet {
-                            Ok(packet) => {
-                                let _ = self.core.deliver(now, packet.clone(), Origin::External);
-                            }
-                            Err(error) => self.core.group_refused(now, error.clone()),
-                        }
-                    }
+                    self.core.deliver_all(now, &packets, Origin::External);
                 }
             }
         }

@@ -46,9 +46,9 @@ impl Ledger {
         self.error_packets()
     }
 
-    /// One packet entered the outbound queue.
-    pub fn queued(&mut self) {
-        self.unreported.queued_packets += 1;
+    /// `packets` entered the outbound queue.
+    pub fn queued(&mut self, packets: usize) {
+        self.unreported.queued_packets += packets as u64;
     }
 
     /// `bytes` reached the socket, completing `packets`.

@@ -14,4 +14,4 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use conn::{Conn, Event, Origin, Phase, Transmit};
+pub use conn::{Conn, Event, Origin, Phase, RunPacket, Transmit};

@@ -172,6 +172,79 @@ impl OutboundQueue {
         Ok(())
     }
 
+    /// Queues packets from `packets` in order, exactly as [`push`](Self::push) would one
+    /// by one, and stops before the first empty packet or the first that would pass the
+    /// byte limit (the caller decides what to do with that one). A run of small packets
+    /// is copied into the tail in one reservation. Returns how many were queued.
+    pub fn push_run<'a>(&mut self, packets: impl IntoIterator<Item = &'a Bytes>) -> usize {
+        // What is queued never passes the limit, so this is the room left.
+        let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
+        let mut queued = 0;
+        for packet in packets {
+            let len = packet.len();
+            if len == 0 || len > room {
+                break;
+            }
+            room -= len;
+            if len < self.limits.coalesce_below {
+                self.reserve_tail(len);
+                self.tail.extend_from_slice(packet);
+                self.seal_tail_if_full();
+            } else {
+                self.seal_tail();
+                self.chunks.push_back(Chunk::Memory(packet.clone()));
+            }
+            self.record_packet(len);
+            queued += 1;
+        }
+        queued
+    }
+
+    /// Like [`push_run`](Self::push_run), for packets that lie back to back in `whole`
+    /// (a batch copied into one buffer): the leading packets that do are queued as one
+    /// slice of `whole`, shared and not copied, when together they are at least
+    /// `coalesce_below` bytes, and copied into the tail in one go otherwise. Stops at
+    /// the first packet that is empty, would pass the byte limit, or does not follow
+    /// the previous one in `whole`. Returns how many were queued.
+    pub fn push_shared_run<'a>(
+        &mut self,
+        whole: &Bytes,
+        packets: impl IntoIterator<Item = &'a Bytes>,
+    ) -> usize {
+        let base = whole.as_ptr() as usize;
+        let limit = base + whole.len();
+        let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
+        let first_end = self.ends.len();
+        // Addresses where the stretch taken so far starts and ends.
+        let mut span: Option<(usize, usize)> = None;
+        for packet in packets {
+            let (ptr, len) = (packet.as_ptr() as usize, packet.len());
+            // Only bytes inside `whole` are taken from it: a packet lying anywhere else
+            // ends the stretch.
+            let follows = span.map_or(ptr >= base, |(_, end)| ptr == end);
+            if len == 0 || len > room || !follows || ptr + len > limit {
+                break;
+            }
+            room -= len;
+            span = Some((span.map_or(ptr, |(start, _)| start), ptr + len));
+            self.record_packet(len);
+        }
+        let Some((start, at)) = span else {
+            return 0;
+        };
+        let queued = self.ends.len() - first_end;
+        let range = start - base..at - base;
+        if at - start >= self.limits.coalesce_below {
+            self.seal_tail();
+            self.chunks.push_back(Chunk::Memory(whole.slice(range)));
+        } else {
+            self.reserve_tail(at - start);
+            self.tail.extend_from_slice(&whole[range]);
+            self.seal_tail_if_full();
+        }
+        queued
+    }
+
     /// Queues an encoded packet by copying it into the tail: for small packets whose
     /// bytes live elsewhere (a read buffer). An empty packet is accepted as already
     /// written.
@@ -560,6 +633,42 @@ mod tests {
         assert!(matches!(over, Err(EncodeRefused::OverBudget(_))));
         assert_eq!(contents(&q), b"hello");
         assert_eq!(q.len_packets(), 1);
+    }
+
+    #[test]
+    fn a_shared_run_is_queued_as_one_slice_of_its_buffer() {
+        let mut q = OutboundQueue::new(limits(1000));
+        q.push(Bytes::from_static(b"head")).unwrap();
+        let whole = Bytes::from_static(b"aaaaaabbbbbbccccccddddddeeeeee");
+        let mut rest = whole.clone();
+        let mut packets: Vec<Bytes> = (0..5).map(|_| rest.split_to(6)).collect();
+        // The fourth lies elsewhere: the shared stretch ends before it.
+        packets[3] = Bytes::from(b"dddddd".to_vec());
+        assert_eq!(q.push_shared_run(&whole, &packets), 3);
+        assert_eq!(q.push_shared_run(&whole, &packets[3..]), 0);
+        assert_eq!(q.push_run(&packets[3..4]), 1);
+        assert_eq!(q.push_shared_run(&whole, &packets[4..]), 1);
+        let mut slices = [IoSlice::new(&[]); 8];
+        let n = q.io_slices(&mut slices, usize::MAX);
+        let lens: Vec<usize> = slices[..n].iter().map(|s| s.len()).collect();
+        // "head" in the tail, sealed; 18 shared bytes (at least `coalesce_below`); the
+        // rest copied into the tail.
+        assert_eq!(lens, vec![4, 18, 12]);
+        assert_eq!(slices[1].as_ptr(), whole.as_ptr(), "not copied");
+        assert_eq!(contents(&q), b"headaaaaaabbbbbbccccccddddddeeeeee");
+        assert_eq!(q.len_packets(), 6);
+        assert_eq!(q.advance(4 + 6), 2, "packets end where they did");
+    }
+
+    #[test]
+    fn a_shared_run_stops_at_the_byte_limit() {
+        let mut q = OutboundQueue::new(limits(12));
+        let whole = Bytes::from_static(b"aaaaabbbbbccccc");
+        let mut rest = whole.clone();
+        let packets: Vec<Bytes> = (0..3).map(|_| rest.split_to(5)).collect();
+        assert_eq!(q.push_shared_run(&whole, &packets), 2);
+        assert_eq!(q.len_bytes(), 10);
+        assert_eq!(contents(&q), b"aaaaabbbbb");
     }
 
     #[test]

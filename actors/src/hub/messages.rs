@@ -80,8 +80,17 @@ pub(crate) struct HubBroadcast {
 #[rtype(result = "()")]
 pub(crate) enum HubDeliver {
     /// Packets broadcast to its protocol group, in order.
-    Broadcast(Arc<[Bytes]>),
+    Broadcast(Arc<Batch>),
     /// Group messages for it, in publish order, in runs of one group each (a
     /// connection that left that group meanwhile drops the run).
     Group(Vec<Run>),
+}
+
+/// Packets broadcast to a protocol group, shared by the hub's members.
+pub(crate) struct Batch {
+    /// The packets, in order.
+    pub packets: Arc<[Bytes]>,
+    /// The buffer the packets lie in back to back, when the hub copied them into one:
+    /// a member's queue then takes them as slices of it instead of copying each.
+    pub whole: Option<Bytes>,
 }

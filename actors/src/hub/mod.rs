@@ -24,7 +24,7 @@ mod set;
 
 pub(crate) use credit::{Credit, CreditRestored, Ticket};
 pub(crate) use messages::{
-    HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
+    Batch, HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
 };
 pub(crate) use set::Hubs;
 
@@ -114,14 +114,19 @@ impl Handler<HubPublish> for Hub {
 const LOCAL_COPY_ABOVE: usize = 8;
 
 /// A copy of `packets` in one allocation of this thread: every member's clone and drop
-/// then touches a reference count no other thread does.
-fn local_copy(packets: &[Bytes]) -> Arc<[Bytes]> {
+/// then touches a reference count no other thread does, and the packets lie back to
+/// back in it, so a member's queue takes them without copying each.
+fn local_copy(packets: &[Bytes]) -> Batch {
     let mut buf = BytesMut::with_capacity(packets.iter().map(Bytes::len).sum());
     for packet in packets {
         buf.extend_from_slice(packet);
     }
-    let mut whole = buf.freeze();
-    packets.iter().map(|p| whole.split_to(p.len())).collect()
+    let whole = buf.freeze();
+    let mut rest = whole.clone();
+    Batch {
+        packets: packets.iter().map(|p| rest.split_to(p.len())).collect(),
+        whole: Some(whole),
+    }
 }
 
 impl Handler<HubBroadcast> for Hub {
@@ -130,13 +135,16 @@ impl Handler<HubBroadcast> for Hub {
         let Some(members) = self.protocols.get(msg.protocol) else {
             return;
         };
-        let packets = match members.len() > LOCAL_COPY_ABOVE {
+        let batch = Arc::new(match members.len() > LOCAL_COPY_ABOVE {
             true => local_copy(&msg.packets),
-            false => msg.packets.clone(),
-        };
+            false => Batch {
+                packets: msg.packets.clone(),
+                whole: None,
+            },
+        });
         for (&id, deliver) in members {
             if Some(id) != msg.except {
-                deliver.hub(HubDeliver::Broadcast(packets.clone()));
+                deliver.hub(HubDeliver::Broadcast(batch.clone()));
             }
         }
         // This hub is done with the batch.

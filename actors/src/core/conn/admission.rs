@@ -63,6 +63,77 @@ impl<P: Protocol> Conn<P> {
         self.conclude(now, was_empty, outcome, size)
     }
 
+    /// Admits `packets` in order, each exactly as [`admit`](Self::admit) would one by
+    /// one (a message the protocol could not encode is recorded as refused), but with
+    /// one phase check, one ledger update and one queue pass for every stretch the
+    /// queue takes whole. Returns how many packets were queued.
+    /// Packets lying back to back in `whole` are queued as slices of it (see
+    /// [`OutboundQueue::push_shared_run`]).
+    pub(super) fn admit_run<T: RunPacket>(
+        &mut self,
+        now: Instant,
+        origin: Origin,
+        packets: &[T],
+        whole: Option<&Bytes>,
+    ) -> usize {
+        let mut queued = 0;
+        let mut rest = packets;
+        while let Some((first, after)) = rest.split_first() {
+            match self.phase {
+                // Everything later is refused unrecorded: only the caller would learn of it.
+                Phase::Done => break,
+                Phase::Open => {
+                    let was_empty = self.queue.is_empty();
+                    let packets = || rest.iter().map_while(|p| p.packet().ok());
+                    let mut n = match whole {
+                        Some(whole) => self.queue.push_shared_run(whole, packets()),
+                        None => 0,
+                    };
+                    if n == 0 {
+                        n = self.queue.push_run(packets());
+                    }
+                    if n > 0 {
+                        self.queued(now, was_empty, n);
+                        // What one settle per packet would do before a later abort
+                        // reports the counters.
+                        self.arm_report(now);
+                        queued += n;
+                        rest = &rest[n..];
+                        continue;
+                    }
+                }
+                Phase::Closing | Phase::Lingering => {}
+            }
+            // The queue stopped at this one (empty, unencodable or past the limit), or
+            // the connection is closing: the one-packet rule decides it.
+            match first.packet() {
+                Ok(packet) => {
+                    let packet = Outgoing::Packet(packet.clone());
+                    queued += usize::from(self.admit(now, origin, packet).is_ok());
+                }
+                Err(error) => {
+                    self.refuse(now, error.clone(), 0);
+                }
+            }
+            self.arm_report(now);
+            rest = after;
+        }
+        queued
+    }
+
+    /// Counts `n` packets as queued, the first of them into a queue that `was_empty`
+    /// (starting the write timeout); a packet queued behind another marks the
+    /// connection busy.
+    fn queued(&mut self, now: Instant, was_empty: bool, n: usize) {
+        if was_empty {
+            self.timers.set_write_since(now);
+        }
+        if !was_empty || n > 1 {
+            self.busy = true;
+        }
+        self.ledger.queued(n);
+    }
+
     /// The phase's part of the admission rule: open connections take everything; a
     /// closing one takes only its own last replies. A refusal of a packet of `size`
     /// bytes is recorded (except once done: then the caller alone learns of it).
@@ -97,12 +168,7 @@ impl<P: Protocol> Conn<P> {
     ) -> Result<(), SendError> {
         match outcome {
             Ok(()) => {
-                if was_empty {
-                    self.timers.set_write_since(now);
-                } else {
-                    self.busy = true;
-                }
-                self.ledger.queued();
+                self.queued(now, was_empty, 1);
                 Ok(())
             }
             Err(e) => {

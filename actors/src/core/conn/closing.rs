@@ -99,10 +99,7 @@ impl<P: Protocol> Conn<P> {
             let messages = std::mem::take(&mut self.publishes);
             self.events.push_back(Event::Publish(messages));
         }
-        if self.ledger.has_unreported() && self.timers.report().is_none() {
-            self.timers
-                .set_report(Some(now + self.limits.stats_interval));
-        }
+        self.arm_report(now);
         let queued = self.queue.len_bytes();
         if queued >= self.limits.read_pause_bytes {
             self.read_paused = true;
@@ -118,6 +115,14 @@ impl<P: Protocol> Conn<P> {
             self.phase = Phase::Lingering;
             self.timers.set_phase_end(Some(now + self.limits.linger));
             self.events.push_back(Event::ShutdownWrite);
+        }
+    }
+
+    /// Counters changed: they are reported within `stats_interval` from now.
+    pub(super) fn arm_report(&mut self, now: Instant) {
+        if self.ledger.has_unreported() && self.timers.report().is_none() {
+            self.timers
+                .set_report(Some(now + self.limits.stats_interval));
         }
     }
 }

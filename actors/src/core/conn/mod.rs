@@ -20,7 +20,7 @@ mod reading;
 mod types;
 
 pub(crate) use types::Outgoing;
-pub use types::{Event, Origin, Phase, Transmit};
+pub use types::{Event, Origin, Phase, RunPacket, Transmit};
 
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
@@ -221,6 +221,37 @@ impl<P: Protocol> Conn<P> {
         let result = self.admit(now, origin, Outgoing::Packet(packet));
         self.settle(now);
         result
+    }
+
+    /// Offers a run of packets in order: each is admitted, or refused and recorded,
+    /// exactly as if offered on its own with [`deliver`](Self::deliver) (a message the
+    /// protocol could not encode as with [`group_refused`](Self::group_refused)), for a
+    /// fraction of the cost per packet. Returns how many were queued.
+    pub fn deliver_all<T: RunPacket>(
+        &mut self,
+        now: Instant,
+        packets: &[T],
+        origin: Origin,
+    ) -> usize {
+        let queued = self.admit_run(now, origin, packets, None);
+        self.settle(now);
+        queued
+    }
+
+    /// Like [`deliver_all`](Self::deliver_all), for packets that lie back to back in
+    /// `whole` (a batch copied into one buffer): the queue then takes stretches of
+    /// them as shared slices of `whole` instead of copying each packet. Which packets
+    /// are admitted or refused, and how they are counted, is the same.
+    pub fn deliver_shared(
+        &mut self,
+        now: Instant,
+        whole: &Bytes,
+        packets: &[Bytes],
+        origin: Origin,
+    ) -> usize {
+        let queued = self.admit_run(now, origin, packets, Some(whole));
+        self.settle(now);
+        queued
     }
 
     /// Offers a response, encoded by this connection's codec.

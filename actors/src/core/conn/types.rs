@@ -2,7 +2,7 @@
 //! packet, what waits in reply order, what the owner must do, and what to write next.
 
 use crate::protocol::Deferred;
-use crate::{FileRegion, GroupEncoder, GroupName, Published, RemovalReason, Traffic};
+use crate::{FileRegion, GroupEncoder, GroupName, Published, RemovalReason, SendError, Traffic};
 use bytes::Bytes;
 
 /// Where a connection is in its life.
@@ -87,4 +87,23 @@ pub enum Transmit<'a> {
     Slices(usize),
     /// The next bytes are this file region's (send it with `sendfile`).
     File(&'a FileRegion),
+}
+
+/// One packet of a run offered at once ([`Conn::deliver_all`](super::Conn::deliver_all)):
+/// encoded bytes, or a group message this connection's protocol could not encode.
+pub trait RunPacket {
+    /// The encoded packet, or why there is none.
+    fn packet(&self) -> Result<&Bytes, &SendError>;
+}
+
+impl RunPacket for Bytes {
+    fn packet(&self) -> Result<&Bytes, &SendError> {
+        Ok(self)
+    }
+}
+
+impl RunPacket for Result<Bytes, SendError> {
+    fn packet(&self) -> Result<&Bytes, &SendError> {
+        self.as_ref()
+    }
 }

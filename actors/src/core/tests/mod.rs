@@ -605,6 +605,7 @@ fn limits() -> ConnectionLimits {
     }
 }
 
+mod batch;
 mod credit;
 mod groups;
 mod property;

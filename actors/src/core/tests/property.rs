@@ -112,7 +112,8 @@ fn run(tls: bool, idle: bool, ops: &[Op]) {
     h.check();
 }
 
-fn cases() -> u32 {
+/// Cases per property test: `CORE_PROPTEST_CASES`, or 256.
+pub(super) fn cases() -> u32 {
     std::env::var("CORE_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
