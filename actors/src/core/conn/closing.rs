@@ -91,22 +91,13 @@ impl<P: Protocol> Conn<P> {
     /// Runs after every input: hands out the broadcasts and publishes, arms the report, applies the
     /// read watermarks and moves a drained closing connection on to lingering.
     pub(super) fn settle(&mut self, now: Instant) {
-        // Inputs the owner handles in one go (the reads of one turn) hand their broadcasts
-        // and publishes out as one batch: a run joins the batch right before it, never one
-        // across another event, so the order of everything handed out is unchanged.
         if !self.broadcasts.is_empty() {
             let packets = std::mem::take(&mut self.broadcasts);
-            match self.events.back_mut() {
-                Some(Event::Broadcast(earlier)) => earlier.extend(packets),
-                _ => self.events.push_back(Event::Broadcast(packets)),
-            }
+            self.events.push_back(Event::Broadcast(packets));
         }
         if !self.publishes.is_empty() {
             let messages = std::mem::take(&mut self.publishes);
-            match self.events.back_mut() {
-                Some(Event::Publish(earlier)) => earlier.extend(messages),
-                _ => self.events.push_back(Event::Publish(messages)),
-            }
+            self.events.push_back(Event::Publish(messages));
         }
         self.arm_report(now);
         let queued = self.queue.len_bytes();
