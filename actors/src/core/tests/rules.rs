@@ -1,5 +1,5 @@
 //! One test per rule of the core: order, held replies, deadlines, limits, the close
-//! sequence, TLS confirmation.
+//! sequence, buffer reuse.
 
 use super::*;
 
@@ -343,59 +343,6 @@ fn a_broken_stream_gets_a_last_word_and_is_removed_at_once() {
 }
 
 #[test]
-fn tls_sent_bytes_count_only_once_confirmed() {
-    let mut h = Harness::with(ConnectionLimits::default(), true);
-    h.send(&request(b'E', 10));
-    h.send(&request(b'E', 10));
-    h.feed_all();
-    h.write_all();
-    assert_eq!(h.wire.len(), 34);
-    assert_eq!(
-        h.conn.traffic().sent_bytes,
-        0,
-        "taken by TLS, not yet on the socket"
-    );
-    h.confirm(20);
-    let t = h.conn.traffic();
-    assert_eq!((t.sent_bytes, t.sent_packets), (20, 1));
-    // The second packet's records never reach the socket.
-    h.fail();
-    let t = h.conn.traffic();
-    assert_eq!((t.sent_packets, t.dropped_packets), (1, 1));
-    h.check();
-}
-
-#[test]
-fn a_graceful_close_over_tls_waits_for_confirmation() {
-    let mut h = Harness::with(ConnectionLimits::default(), true);
-    h.send(&request(b'E', 10));
-    h.feed_all();
-    h.close(RemovalReason::Closed);
-    h.write_all();
-    assert!(!h.shutdown_write, "records not yet written");
-    h.confirm(usize::MAX);
-    assert!(h.shutdown_write);
-    h.check();
-}
-
-#[test]
-fn a_late_tls_handshake_is_removed_without_a_flush() {
-    let mut h = Harness::new(ConnectionLimits::default());
-    h.conn.begin_handshake(h.now);
-    assert!(h.next_deadline());
-    assert_eq!(h.removals, [RemovalReason::TlsHandshake]);
-    assert!(h.stopped && !h.shutdown_write);
-}
-
-#[test]
-fn a_finished_handshake_clears_its_deadline() {
-    let mut h = Harness::new(ConnectionLimits::default());
-    h.conn.begin_handshake(h.now);
-    h.conn.handshake_done();
-    assert_eq!(h.conn.poll_timeout(), None);
-}
-
-#[test]
 fn the_close_sequence_flushes_shuts_the_write_half_and_lingers() {
     let mut h = Harness::new(limits());
     h.open();
@@ -467,72 +414,5 @@ fn a_quiet_connection_keeps_no_buffers_and_a_busy_one_reuses_them() {
     h.feed_all();
     h.write_all();
     assert_eq!(h.conn.retained_capacity(), 0, "and quiet again");
-    h.check();
-}
-
-#[test]
-fn raw_echoes_go_out_as_they_came_in_order_with_replies() {
-    let mut h = Harness::new(limits());
-    h.send(&request(b'E', 0));
-    h.raw(0);
-    h.send(&request(b'E', 0));
-    // Large (past `coalesce_below`) and most of the read buffer: queued without a copy.
-    h.raw(2000);
-    let sent: Vec<u8> = h.inbound.iter().copied().collect();
-    h.feed_all();
-    h.write_all();
-    let kinds: Vec<(u8, u32)> = h.written().iter().map(|w| (w.0, w.1)).collect();
-    assert_eq!(kinds, [(b'o', 0), (b'r', 0), (b'o', 1), (b'r', 1)]);
-    // A reply is 7 bytes on the wire, a request 3: the small echo at 7 and 3.
-    assert_eq!(h.wire[7..14], sent[3..10], "the small one byte for byte");
-    assert_eq!(h.wire[h.wire.len() - 2007..], sent[sent.len() - 2007..]);
-    let t = h.conn.traffic();
-    assert_eq!(
-        (t.received_packets, t.queued_packets, t.sent_packets),
-        (4, 4, 4)
-    );
-    // The two replies are 4 bytes longer than their requests; the echoes as long.
-    assert_eq!(t.sent_bytes, sent.len() as u64 + 8);
-    h.check();
-}
-
-#[test]
-fn raw_echoes_wait_behind_a_deferred_reply() {
-    let mut h = Harness::new(limits());
-    h.send(&request(b'D', 0));
-    h.raw(0);
-    h.raw(500);
-    h.feed_all();
-    assert_eq!(h.conn.held_replies(), 3);
-    h.write_all();
-    assert!(h.wire.is_empty(), "nothing overtakes the deferred reply");
-    h.fill();
-    h.write_all();
-    let kinds: Vec<(u8, u32)> = h.written().iter().map(|w| (w.0, w.1)).collect();
-    assert_eq!(kinds, [(b'o', 0), (b'r', 0), (b'r', 1)]);
-    h.check();
-}
-
-#[test]
-fn a_raw_echo_past_the_budget_is_refused_and_the_peer_removed_as_slow() {
-    let mut h = Harness::new(limits());
-    // One read holding more than `max_outbound_bytes` of echoes, never written.
-    for _ in 0..30 {
-        h.raw(3000);
-    }
-    h.feed_all();
-    assert_eq!(h.removals, [RemovalReason::SlowConsumer]);
-    let t = h.conn.traffic();
-    assert_eq!(t.refused_packets, 1);
-    assert!(t.queued_packets > 0);
-    assert_eq!(
-        t.dropped_packets, t.queued_packets,
-        "everything queued is recorded as dropped"
-    );
-    let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
-    assert!(failures.iter().any(|f| matches!(
-        f.reason,
-        FailureReason::Refused(SendError::OverBudget { .. })
-    )));
     h.check();
 }
