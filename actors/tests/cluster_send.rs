@@ -8,32 +8,12 @@ mod common;
 mod nats;
 
 use bytes::Bytes;
-use common::{eventually, Client};
+use common::{eventually, Client, Talk};
 use nats::Nats;
 use std::time::{Duration, Instant};
 use switchboard::cluster::{ClusterConfig, ClusterCounters, GlobalId, NatsCluster};
-use switchboard::codec::Lines;
 use switchboard::config::{ConnectionLimits, SwitchboardConfig};
-use switchboard::{Handle, Outbox, Protocol, SendError, Switchboard};
-
-/// A line protocol that says hello.
-struct Talk;
-
-impl Protocol for Talk {
-    const NAME: &'static str = "talk";
-    type Request = String;
-    type Response = String;
-    type Codec = Lines;
-    fn codec(&self) -> Lines {
-        Lines::new(256)
-    }
-    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
-        out.reply(format!("echo {line}"));
-    }
-    fn on_open(&mut self, out: &mut Outbox<String>) {
-        out.reply("hello".to_owned());
-    }
-}
+use switchboard::{Handle, SendError, Switchboard};
 
 /// How long a send to another node waits for its answer in these tests.
 const SEND_TIMEOUT: Duration = Duration::from_millis(500);

@@ -146,3 +146,29 @@ where
     }
     panic!("timed out waiting for {what}");
 }
+
+/// A line protocol on `codec::Lines` that says `hello`, answers `echo <line>`, and
+/// writes a group message as `group: message`.
+pub struct Talk;
+
+impl Protocol for Talk {
+    const NAME: &'static str = "talk";
+    type Request = String;
+    type Response = String;
+    type Codec = switchboard::codec::Lines;
+    fn codec(&self) -> switchboard::codec::Lines {
+        switchboard::codec::Lines::new(256)
+    }
+    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+        out.reply(format!("echo {line}"));
+    }
+    fn on_open(&mut self, out: &mut Outbox<String>) {
+        out.reply("hello".to_owned());
+    }
+    fn group_encoder(&self) -> Option<switchboard::GroupEncoder> {
+        Some(switchboard::GroupEncoder::new(|group, message| {
+            let text = String::from_utf8_lossy(message);
+            Ok(bytes::Bytes::from(format!("{group}: {text}\n")))
+        }))
+    }
+}

@@ -4,40 +4,12 @@
 
 mod common;
 
-use bytes::Bytes;
-use common::{record_removals, Client};
+use common::{record_removals, Client, Talk};
 use std::net::SocketAddr;
 use std::time::Duration;
 use switchboard::codec::Lines;
 use switchboard::config::SwitchboardConfig;
-use switchboard::{
-    GroupEncoder, Handle, Outbox, Protocol, RemovalReason, SendError, Stopped, Switchboard,
-};
-
-/// A line protocol that says hello, and writes a group message as `group: message`.
-struct Talk;
-
-impl Protocol for Talk {
-    const NAME: &'static str = "talk";
-    type Request = String;
-    type Response = String;
-    type Codec = Lines;
-    fn codec(&self) -> Lines {
-        Lines::new(256)
-    }
-    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
-        out.reply(format!("echo {line}"));
-    }
-    fn on_open(&mut self, out: &mut Outbox<String>) {
-        out.reply("hello".to_owned());
-    }
-    fn group_encoder(&self) -> Option<GroupEncoder> {
-        Some(GroupEncoder::new(|group, message| {
-            let text = String::from_utf8_lossy(message);
-            Ok(Bytes::from(format!("{group}: {text}\n")))
-        }))
-    }
-}
+use switchboard::{Handle, Outbox, Protocol, RemovalReason, SendError, Stopped, Switchboard};
 
 /// A protocol whose responses are numbers: not what a `talk` connection takes.
 struct Numbers;
