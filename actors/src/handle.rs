@@ -21,10 +21,9 @@ use crate::supervisor::{
 };
 use crate::{ConnId, GroupName, Protocol, RemovalReason, SendError};
 use actix::{Addr, Recipient};
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::codec::Encoder;
 
 /// The switchboard has stopped (or never ran): its supervisor no longer answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -132,7 +131,7 @@ impl Handle {
         protocol: &P,
         response: P::Response,
     ) -> Result<usize, SendError> {
-        let packet = encode(protocol, response)?;
+        let packet = crate::connector::encode(protocol, response).map_err(SendError::Encode)?;
         self.broadcast_encoded(P::NAME, packet).await
     }
 
@@ -234,14 +233,4 @@ impl Handle {
     pub async fn stats(&self) -> Result<Snapshot, Stopped> {
         self.supervisor.send(GetStats).await.map_err(|_| Stopped)
     }
-}
-
-/// `response` encoded by the codec of `protocol`.
-fn encode<P: Protocol>(protocol: &P, response: P::Response) -> Result<Bytes, SendError> {
-    let mut packet = BytesMut::new();
-    protocol
-        .codec()
-        .encode(response, &mut packet)
-        .map_err(|e| SendError::Encode(e.to_string()))?;
-    Ok(packet.freeze())
 }

@@ -8,11 +8,10 @@ use super::{subjects, GlobalId};
 use crate::{ConnId, Handle, Protocol, SendError};
 use async_nats::client::RequestErrorKind;
 use async_nats::connection::State;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio_util::codec::Encoder;
 
 /// Answers the send requests for this node's connections, one at a time and in arrival
 /// order (so sends from one node to one connection keep their order). A request bigger
@@ -131,12 +130,8 @@ impl NatsCluster {
         if *to.node == *self.inner.node {
             return board.send_to::<P>(to.id, response).await;
         }
-        let mut packet = BytesMut::new();
-        protocol
-            .codec()
-            .encode(response, &mut packet)
-            .map_err(|e| SendError::Encode(e.to_string()))?;
-        self.send_encoded_to(board, to, packet.freeze()).await
+        let packet = crate::connector::encode(protocol, response).map_err(SendError::Encode)?;
+        self.send_encoded_to(board, to, packet).await
     }
 
     /// Hands `packet`, already in the wire format of connection `to`'s protocol (framing
