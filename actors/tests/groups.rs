@@ -4,12 +4,12 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use common::{eventually, Client};
 use std::time::Duration;
+use switchboard::codec::Lines;
 use switchboard::config::SwitchboardConfig;
 use switchboard::*;
-use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 // ----- real connections of two protocols --------------------------------------------------
 
@@ -32,24 +32,6 @@ fn handle(line: String, out: &mut Outbox<String>) {
     }
 }
 
-/// Reads lines, writes lines.
-struct Lines(LinesCodec);
-
-impl Decoder for Lines {
-    type Item = Inbound<String>;
-    type Error = LinesCodecError;
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
-        Ok(self.0.decode(src)?.map(Inbound::Request))
-    }
-}
-
-impl Encoder<String> for Lines {
-    type Error = LinesCodecError;
-    fn encode(&mut self, item: String, dst: &mut BytesMut) -> Result<(), Self::Error> {
-        self.0.encode(item, dst)
-    }
-}
-
 /// Group messages as `group text` lines: a text holding a newline cannot be one.
 struct Text;
 
@@ -59,7 +41,7 @@ impl Protocol for Text {
     type Response = String;
     type Codec = Lines;
     fn codec(&self) -> Lines {
-        Lines(LinesCodec::new_with_max_length(1024))
+        Lines::new(1024)
     }
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
         handle(line, out)
@@ -84,7 +66,7 @@ impl Protocol for Escaped {
     type Response = String;
     type Codec = Lines;
     fn codec(&self) -> Lines {
-        Lines(LinesCodec::new_with_max_length(1024))
+        Lines::new(1024)
     }
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
         handle(line, out)

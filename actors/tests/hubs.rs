@@ -7,14 +7,14 @@
 
 mod common;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use common::{eventually, Client};
 use std::net::SocketAddr;
 use std::time::Duration;
+use switchboard::codec::Lines;
 use switchboard::config::{ConnectionLimits, SwitchboardConfig};
 use switchboard::*;
 use tokio::io::AsyncWriteExt;
-use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
 
 /// Lines in: `JOIN g`, `LEAVE g` (answered `LEFT g`), `PUB g text`, `BC text` (a
 /// broadcast to the protocol group), `ECHO x`, `SLEEP ms` (blocks the worker thread).
@@ -39,24 +39,6 @@ fn handle(line: String, out: &mut Outbox<String>) {
     }
 }
 
-/// Reads lines, writes lines.
-struct Lines(LinesCodec);
-
-impl Decoder for Lines {
-    type Item = Inbound<String>;
-    type Error = LinesCodecError;
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
-        Ok(self.0.decode(src)?.map(Inbound::Request))
-    }
-}
-
-impl Encoder<String> for Lines {
-    type Error = LinesCodecError;
-    fn encode(&mut self, item: String, dst: &mut BytesMut) -> Result<(), Self::Error> {
-        self.0.encode(item, dst)
-    }
-}
-
 /// Group messages as `group text` lines.
 struct Plain;
 
@@ -66,7 +48,7 @@ impl Protocol for Plain {
     type Response = String;
     type Codec = Lines;
     fn codec(&self) -> Lines {
-        Lines(LinesCodec::new_with_max_length(4096))
+        Lines::new(4096)
     }
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
         handle(line, out)
@@ -87,7 +69,7 @@ impl Protocol for Tagged {
     type Response = String;
     type Codec = Lines;
     fn codec(&self) -> Lines {
-        Lines(LinesCodec::new_with_max_length(4096))
+        Lines::new(4096)
     }
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
         handle(line, out)
