@@ -185,6 +185,26 @@ fn deliver(c: &mut Criterion) {
             while conn.poll_event().is_some() {}
         });
     });
+    // As a hub hands a broadcast to many members: the packets lie back to back in one
+    // buffer, which the member's queue shares instead of copying.
+    let whole = Bytes::from(
+        batch
+            .iter()
+            .flat_map(|p| p.iter().copied())
+            .collect::<Vec<u8>>(),
+    );
+    let mut rest = whole.clone();
+    let in_whole: Vec<Bytes> = batch.iter().map(|p| rest.split_to(p.len())).collect();
+    group.bench_function("deliver_shared_64B_then_write", |b| {
+        let mut conn = conn(Echo);
+        let now = Instant::now();
+        b.iter(|| {
+            let queued = conn.deliver_shared(now, &whole, &in_whole, Origin::External);
+            assert_eq!(queued, burst);
+            assert_eq!(drain(&mut conn, now), burst * 68);
+            while conn.poll_event().is_some() {}
+        });
+    });
     group.finish();
 }
 

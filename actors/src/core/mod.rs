@@ -8,6 +8,7 @@ mod conn;
 pub(crate) mod failures;
 mod ledger;
 pub mod outbound;
+mod packet_ends;
 pub(crate) mod replies;
 mod timers;
 

@@ -18,6 +18,7 @@
 //! It performs no I/O: the connection asks it for [`IoSlice`]s (or the file region at
 //! the front), writes them, and tells it how many bytes the socket took.
 
+use super::packet_ends::PacketEnds;
 use crate::FileRegion;
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
@@ -92,14 +93,12 @@ pub struct OutboundQueue {
     file_bytes: u64,
     /// Small packets coalesced after the chunks; written last.
     tail: BytesMut,
-    /// Stream offset at which each queued packet ends, oldest first.
-    ends: VecDeque<u64>,
+    /// Where each queued packet ends in the stream, oldest first.
+    ends: PacketEnds,
     /// Stream offset of the end of the queue: every byte ever queued.
     queued_offset: u64,
     /// Stream offset of the next byte to write: every byte ever written.
     written_offset: u64,
-    /// Stream offset where the oldest unwritten packet starts (it may be partly written).
-    front_start: u64,
     /// The limits this queue enforces.
     limits: QueueLimits,
 }
@@ -111,10 +110,9 @@ impl OutboundQueue {
             chunks: VecDeque::new(),
             file_bytes: 0,
             tail: BytesMut::new(),
-            ends: VecDeque::new(),
+            ends: PacketEnds::default(),
             queued_offset: 0,
             written_offset: 0,
-            front_start: 0,
             limits,
         }
     }
@@ -180,6 +178,8 @@ impl OutboundQueue {
         // What is queued never passes the limit, so this is the room left.
         let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
         let mut queued = 0;
+        // The packets of one size not yet recorded: how many, and their size.
+        let (mut same, mut size) = (0, 0);
         for packet in packets {
             let len = packet.len();
             if len == 0 || len > room {
@@ -194,9 +194,14 @@ impl OutboundQueue {
                 self.seal_tail();
                 self.chunks.push_back(Chunk::Memory(packet.clone()));
             }
-            self.record_packet(len);
+            if len != size {
+                self.record_packets(size, same);
+                (same, size) = (0, len);
+            }
+            same += 1;
             queued += 1;
         }
+        self.record_packets(size, same);
         queued
     }
 
@@ -214,9 +219,12 @@ impl OutboundQueue {
         let base = whole.as_ptr() as usize;
         let limit = base + whole.len();
         let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
-        let first_end = self.ends.len();
+        let mut queued = 0;
         // Addresses where the stretch taken so far starts and ends.
         let mut span: Option<(usize, usize)> = None;
+        // The packets of one size not yet recorded (fan-out batches are mostly one
+        // run): how many, and their size.
+        let (mut same, mut size) = (0, 0);
         for packet in packets {
             let (ptr, len) = (packet.as_ptr() as usize, packet.len());
             // Only bytes inside `whole` are taken from it: a packet lying anywhere else
@@ -227,12 +235,17 @@ impl OutboundQueue {
             }
             room -= len;
             span = Some((span.map_or(ptr, |(start, _)| start), ptr + len));
-            self.record_packet(len);
+            if len != size {
+                self.record_packets(size, same);
+                (same, size) = (0, len);
+            }
+            same += 1;
+            queued += 1;
         }
+        self.record_packets(size, same);
         let Some((start, at)) = span else {
             return 0;
         };
-        let queued = self.ends.len() - first_end;
         let range = start - base..at - base;
         if at - start >= self.limits.coalesce_below {
             self.seal_tail();
@@ -297,7 +310,7 @@ impl OutboundQueue {
         self.seal_tail();
         self.file_bytes += size;
         self.queued_offset += size;
-        self.ends.push_back(self.queued_offset);
+        self.ends.push(self.queued_offset, size);
         self.chunks.push_back(Chunk::File(region));
         true
     }
@@ -319,8 +332,17 @@ impl OutboundQueue {
     }
 
     fn record_packet(&mut self, size: usize) {
-        self.queued_offset += size as u64;
-        self.ends.push_back(self.queued_offset);
+        self.record_packets(size, 1);
+    }
+
+    /// Records `count` packets of `size` bytes each, after everything queued so far.
+    fn record_packets(&mut self, size: usize, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let (size, count) = (size as u64, count as u64);
+        self.ends.push_many(self.queued_offset + size, size, count);
+        self.queued_offset += size * count;
     }
 
     fn seal_tail_if_full(&mut self) {
@@ -366,13 +388,13 @@ impl OutboundQueue {
     /// completely written. An emptied queue keeps its buffers (see
     /// [`release_if_empty`](Self::release_if_empty)).
     pub fn advance(&mut self, written: usize) -> usize {
-        self.advance_with(written, |_| {})
+        self.advance_into(written, None)
     }
 
-    /// Like [`advance`](Self::advance), and calls `on_packet` with the stream offset at
-    /// which each completely written packet ends (counted from the first byte ever
-    /// queued), oldest first.
-    pub fn advance_with(&mut self, written: usize, mut on_packet: impl FnMut(u64)) -> usize {
+    /// Like [`advance`](Self::advance), and moves the completely written packets to
+    /// `taken` (where they end in the stream, counted from the first byte ever
+    /// queued), when it is given.
+    pub fn advance_into(&mut self, written: usize, taken: Option<&mut PacketEnds>) -> usize {
         let written = written.min((self.queued_offset - self.written_offset) as usize);
         let mut left = written;
         while left > 0 {
@@ -401,19 +423,9 @@ impl OutboundQueue {
             }
         }
         self.written_offset += written as u64;
-        let mut done = 0;
-        while let Some(&end) = self.ends.front() {
-            if end > self.written_offset {
-                break;
-            }
-            self.front_start = end;
-            self.ends.pop_front();
-            on_packet(end);
-            done += 1;
-        }
         // An emptied queue keeps its buffers: its owner frees them with
         // `release_if_empty`, at once or once a busy connection went quiet.
-        done
+        self.ends.pop_through(self.written_offset, taken)
     }
 
     /// Bytes allocated and kept for reuse while nothing may be queued.
@@ -421,7 +433,7 @@ impl OutboundQueue {
     pub fn retained_capacity(&self) -> usize {
         self.tail.capacity()
             + self.chunks.capacity() * std::mem::size_of::<Chunk>()
-            + self.ends.capacity() * std::mem::size_of::<u64>()
+            + self.ends.capacity_bytes()
     }
 
     /// Frees every buffer the queue keeps for reuse, if nothing is queued: for a
@@ -430,28 +442,18 @@ impl OutboundQueue {
         if self.is_empty() {
             self.tail = BytesMut::new();
             self.chunks = VecDeque::new();
-            self.ends = VecDeque::new();
+            self.ends = PacketEnds::default();
         }
     }
 
     /// Empties the queue, returning the size of every packet not completely written
     /// (a partly written packet counts with its full size).
     pub fn drain_unwritten(&mut self) -> Vec<usize> {
-        let mut start = self.front_start;
-        let sizes = self
-            .ends
-            .drain(..)
-            .map(|end| {
-                let size = (end - start) as usize;
-                start = end;
-                size
-            })
-            .collect();
+        let sizes = self.ends.drain_sizes();
         self.chunks.clear();
         self.file_bytes = 0;
         self.tail = BytesMut::new();
         self.written_offset = self.queued_offset;
-        self.front_start = self.queued_offset;
         sizes
     }
 }

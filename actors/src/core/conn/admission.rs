@@ -195,15 +195,7 @@ impl<P: Protocol> Conn<P> {
             return;
         };
         pending.confirmed_offset += confirmed as u64;
-        let mut packets = 0;
-        while pending
-            .ends
-            .front()
-            .is_some_and(|&end| end <= pending.confirmed_offset)
-        {
-            pending.ends.pop_front();
-            packets += 1;
-        }
+        let packets = pending.ends.pop_through(pending.confirmed_offset, None);
         if pending.ends.is_empty() && pending.confirmed_offset == self.queue.written_offset() {
             // Caught up: back to the plain path, and nothing kept.
             self.unconfirmed = None;

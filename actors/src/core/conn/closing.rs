@@ -40,12 +40,9 @@ impl<P: Protocol> Conn<P> {
         for size in self.queue.drain_unwritten() {
             self.ledger.dropped(now, failure.clone(), size);
         }
-        if let Some(pending) = self.unconfirmed.take() {
-            let mut start = pending.confirmed_offset;
-            for end in pending.ends {
-                self.ledger
-                    .dropped(now, failure.clone(), end.saturating_sub(start) as usize);
-                start = end;
+        if let Some(mut pending) = self.unconfirmed.take() {
+            for size in pending.ends.drain_sizes() {
+                self.ledger.dropped(now, failure.clone(), size);
             }
         }
         let held: Vec<usize> = self

@@ -25,6 +25,7 @@ pub use types::{Event, Origin, Phase, RunPacket, Transmit};
 
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
+use super::packet_ends::PacketEnds;
 use super::replies::ReplyOrder;
 use super::timers::Timers;
 use crate::protocol::{Action, Idle, Inbound, Outbox, Protocol};
@@ -92,8 +93,8 @@ pub struct Conn<P: Protocol> {
 struct Unconfirmed {
     /// Stream offset (as the queue counts it) up to which taken bytes reached the socket.
     confirmed_offset: u64,
-    /// Stream offsets at which packets taken but not yet confirmed end, oldest first.
-    ends: VecDeque<u64>,
+    /// Where the packets taken but not yet confirmed end in the stream, oldest first.
+    ends: PacketEnds,
 }
 
 impl<P: Protocol> Conn<P> {
@@ -199,11 +200,10 @@ impl<P: Protocol> Conn<P> {
             let pending = self.unconfirmed.get_or_insert_with(|| {
                 Box::new(Unconfirmed {
                     confirmed_offset: written,
-                    ends: VecDeque::new(),
+                    ends: PacketEnds::default(),
                 })
             });
-            let ends = &mut pending.ends;
-            self.queue.advance_with(taken, |end| ends.push_back(end));
+            self.queue.advance_into(taken, Some(&mut pending.ends));
             self.confirm(confirmed);
             if !self.busy {
                 self.queue.release_if_empty();
