@@ -2,7 +2,7 @@
 //! files from outside, close requests and reports of itself. Each handler hands the message to the core
 //! and lets the shell carry out what follows.
 
-use super::{now, Connection};
+use super::{now, Connection, Cork};
 use crate::core::Origin;
 use crate::hub::{CreditRestored, HubDeliver};
 use crate::protocol::Protocol;
@@ -114,6 +114,9 @@ impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
         if self.core.removal().is_some() {
             // It left every group when it was removed.
             return;
+        }
+        if self.cork == Cork::Open {
+            self.cork = Cork::Corked;
         }
         let now = now();
         match msg {

@@ -114,6 +114,9 @@ pub(crate) struct Connection<P: Protocol> {
     span: Option<Box<tracing::Span>>,
     /// The one timer: when it fires, and its handle.
     timer: Option<(Instant, SpawnHandle)>,
+    /// Whether the write of fan-out deliveries waits for one turn of the worker's
+    /// other tasks first (`syscalls.rs`).
+    cork: Cork,
     /// The core still keeps a handshake deadline (TLS, until the handshake ends).
     handshaking: bool,
     /// The TLS session could not even be created (logged then): the connection is
@@ -121,6 +124,23 @@ pub(crate) struct Connection<P: Protocol> {
     broken: bool,
     /// Holds one of the listener's `max_connections` places until the actor is dropped.
     _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// Flush consolidation for fan-out: a hub hands a member one batch at a time, and
+/// writing each at once costs one `writev` (and one wake of the peer) per batch. A
+/// member whose write waits until the worker's other ready tasks have run once (the
+/// hub among them, with the batches that arrived meanwhile) writes them together. It
+/// waits at most once per write, so a steady stream of deliveries cannot hold its
+/// bytes back; replies to its own peer are not delayed by it. Netty's
+/// `FlushConsolidationHandler` does the same for a channel's flushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cork {
+    /// Writes go out as soon as the socket takes them.
+    Open,
+    /// A delivery arrived: the next poll of the I/O task yields before writing.
+    Corked,
+    /// The I/O task yielded once; it writes on its next poll, whatever arrives.
+    Released,
 }
 
 /// The time in the clock the actor's timers use (tokio's, which tests may pause).
@@ -172,6 +192,7 @@ impl<P: Protocol> Connection<P> {
             credit: None,
             waker: None,
             timer: None,
+            cork: Cork::Open,
             handshaking: false,
             broken,
             _permit: permit,

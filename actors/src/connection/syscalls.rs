@@ -8,7 +8,7 @@
 //! vectored write. It registers for readiness with `poll_read_ready` and
 //! `poll_write_ready`, so waiting allocates nothing.
 
-use super::{now, Connection, READ_CHUNK, SCRATCH};
+use super::{now, Connection, Cork, READ_CHUNK, SCRATCH};
 use crate::core::Transmit;
 use crate::protocol::Protocol;
 use crate::transport::{ReadFailure, Written};
@@ -77,6 +77,15 @@ impl<P: Protocol> Connection<P> {
         // One clock reading for the whole turn, taken only once there is I/O to do.
         let mut now: Option<Instant> = None;
         let (mut read_spent, mut flush_spent) = (false, false);
+        match self.cork {
+            // Fan-out deliveries wait for one turn of the others (see `Cork`).
+            Cork::Corked => {
+                self.cork = Cork::Released;
+                flush_spent = true;
+            }
+            Cork::Released => self.cork = Cork::Open,
+            Cork::Open => {}
+        }
         for _ in 0..MAX_ROUNDS {
             if ctx.state() != ActorState::Running {
                 return; // Stopped: the socket closes with the actor.
