@@ -12,7 +12,7 @@ use std::io::IoSlice;
 use std::sync::Arc;
 use std::time::Instant;
 use switchboard::config::ConnectionLimits;
-use switchboard::core::{Conn, Origin, Transmit};
+use switchboard::core::{BackToBack, Conn, Origin, Transmit};
 use switchboard::{Handle, Inbound, Outbox, Protocol};
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -187,19 +187,12 @@ fn deliver(c: &mut Criterion) {
     });
     // As a hub hands a broadcast to many members: the packets lie back to back in one
     // buffer, which the member's queue shares instead of copying.
-    let whole = Bytes::from(
-        batch
-            .iter()
-            .flat_map(|p| p.iter().copied())
-            .collect::<Vec<u8>>(),
-    );
-    let mut rest = whole.clone();
-    let in_whole: Vec<Bytes> = batch.iter().map(|p| rest.split_to(p.len())).collect();
+    let shared = BackToBack::copy_of(&batch);
     group.bench_function("deliver_shared_64B_then_write", |b| {
         let mut conn = conn(Echo);
         let now = Instant::now();
         b.iter(|| {
-            let queued = conn.deliver_shared(now, &whole, &in_whole, Origin::External);
+            let queued = conn.deliver_shared(now, &shared, Origin::External);
             assert_eq!(queued, burst);
             assert_eq!(drain(&mut conn, now), burst * 68);
             while conn.poll_event().is_some() {}

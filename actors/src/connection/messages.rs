@@ -4,7 +4,7 @@
 
 use super::{now, Connection, Cork};
 use crate::core::Origin;
-use crate::hub::{CreditRestored, HubDeliver};
+use crate::hub::{Batch, CreditRestored, HubDeliver};
 use crate::protocol::Protocol;
 use crate::GroupName;
 use crate::{Close, ConnId, Deliver, DeliverBatch, GroupDeliver, SendError, SendFailure, Traffic};
@@ -120,13 +120,12 @@ impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
         }
         let now = now();
         match msg {
-            HubDeliver::Broadcast(batch) => match &batch.whole {
-                Some(whole) => {
-                    self.core
-                        .deliver_shared(now, whole, &batch.packets, Origin::External);
+            HubDeliver::Broadcast(batch) => match &*batch {
+                Batch::Copied(batch) => {
+                    self.core.deliver_shared(now, batch, Origin::External);
                 }
-                None => {
-                    self.core.deliver_all(now, &batch.packets, Origin::External);
+                Batch::Packets(packets) => {
+                    self.core.deliver_all(now, packets, Origin::External);
                 }
             },
             HubDeliver::Group(runs) => {

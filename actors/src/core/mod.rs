@@ -4,6 +4,7 @@
 //! comes in with each event. The actor in the runtime module owns a [`Conn`] and
 //! carries out what it asks for; tests drive a [`Conn`] directly.
 
+mod back_to_back;
 mod conn;
 pub(crate) mod failures;
 mod ledger;
@@ -15,4 +16,5 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
+pub use back_to_back::BackToBack;
 pub use conn::{Conn, Event, Origin, Phase, RunPacket, Transmit};

@@ -258,6 +258,31 @@ impl OutboundQueue {
         queued
     }
 
+    /// Queues every packet of a batch that covers `whole` exactly, back to back, with
+    /// sizes `runs` (size, count), exactly as [`push_shared_run`](Self::push_shared_run)
+    /// would, without looking at each packet: if the whole batch fits under the byte
+    /// limit. Otherwise queues nothing. Returns how many were queued.
+    pub fn push_tiled(&mut self, whole: &Bytes, runs: &[(u64, u64)]) -> usize {
+        let room = self.limits.max_bytes.saturating_sub(self.len_bytes());
+        if whole.is_empty() || whole.len() > room {
+            return 0;
+        }
+        if whole.len() >= self.limits.coalesce_below {
+            self.seal_tail();
+            self.chunks.push_back(Chunk::Memory(whole.clone()));
+        } else {
+            self.reserve_tail(whole.len());
+            self.tail.extend_from_slice(whole);
+            self.seal_tail_if_full();
+        }
+        let mut queued = 0;
+        for &(size, count) in runs {
+            self.record_packets(size as usize, count as usize);
+            queued += count as usize;
+        }
+        queued
+    }
+
     /// Queues an encoded packet by copying it into the tail: for small packets whose
     /// bytes live elsewhere (a read buffer). An empty packet is accepted as already
     /// written.

@@ -2,6 +2,7 @@
 //! going; batches to fan out; and what it hands its members.
 
 use super::credit::Ticket;
+use crate::core::BackToBack;
 use crate::groups::Run;
 use crate::{ConnId, GroupEncoder, GroupName, Published};
 use actix::prelude::*;
@@ -87,10 +88,21 @@ pub(crate) enum HubDeliver {
 }
 
 /// Packets broadcast to a protocol group, shared by the hub's members.
-pub(crate) struct Batch {
+pub(crate) enum Batch {
+    /// As the broadcaster handed them.
+    Packets(Arc<[Bytes]>),
+    /// Copied by the hub into one buffer of its thread: a member's queue takes them as
+    /// a slice of it instead of copying each.
+    Copied(BackToBack),
+}
+
+#[cfg(test)]
+impl Batch {
     /// The packets, in order.
-    pub packets: Arc<[Bytes]>,
-    /// The buffer the packets lie in back to back, when the hub copied them into one:
-    /// a member's queue then takes them as slices of it instead of copying each.
-    pub whole: Option<Bytes>,
+    pub fn packets(&self) -> &[Bytes] {
+        match self {
+            Batch::Packets(packets) => packets,
+            Batch::Copied(batch) => batch.packets(),
+        }
+    }
 }

@@ -28,11 +28,11 @@ pub(crate) use messages::{
 };
 pub(crate) use set::Hubs;
 
+use crate::core::BackToBack;
 use crate::groups::Registry;
 use crate::member::Link;
 use crate::ConnId;
 use actix::prelude::*;
-use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -113,34 +113,18 @@ impl Handler<HubPublish> for Hub {
 /// Members past which a hub copies a broadcast batch before handing it out.
 const LOCAL_COPY_ABOVE: usize = 8;
 
-/// A copy of `packets` in one allocation of this thread: every member's clone and drop
-/// then touches a reference count no other thread does, and the packets lie back to
-/// back in it, so a member's queue takes them without copying each.
-fn local_copy(packets: &[Bytes]) -> Batch {
-    let mut buf = BytesMut::with_capacity(packets.iter().map(Bytes::len).sum());
-    for packet in packets {
-        buf.extend_from_slice(packet);
-    }
-    let whole = buf.freeze();
-    let mut rest = whole.clone();
-    Batch {
-        packets: packets.iter().map(|p| rest.split_to(p.len())).collect(),
-        whole: Some(whole),
-    }
-}
-
 impl Handler<HubBroadcast> for Hub {
     type Result = ();
     fn handle(&mut self, msg: HubBroadcast, _: &mut Context<Self>) {
         let Some(members) = self.protocols.get(msg.protocol) else {
             return;
         };
+        // A copy in one allocation of this thread: every member's clone and drop then
+        // touches a reference count no other thread does, and its queue takes the
+        // packets without copying each.
         let batch = Arc::new(match members.len() > LOCAL_COPY_ABOVE {
-            true => local_copy(&msg.packets),
-            false => Batch {
-                packets: msg.packets.clone(),
-                whole: None,
-            },
+            true => Batch::Copied(BackToBack::copy_of(&msg.packets)),
+            false => Batch::Packets(msg.packets.clone()),
         });
         for (&id, deliver) in members {
             if Some(id) != msg.except {

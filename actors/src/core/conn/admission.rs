@@ -67,14 +67,14 @@ impl<P: Protocol> Conn<P> {
     /// one (a message the protocol could not encode is recorded as refused), but with
     /// one phase check, one ledger update and one queue pass for every stretch the
     /// queue takes whole. Returns how many packets were queued.
-    /// Packets lying back to back in `whole` are queued as slices of it (see
-    /// [`OutboundQueue::push_shared_run`]).
+    /// Packets lying back to back in `shared` are queued as slices of it (see
+    /// [`OutboundQueue::push_shared_run`]), all at once when they all fit.
     pub(super) fn admit_run<T: RunPacket>(
         &mut self,
         now: Instant,
         origin: Origin,
         packets: &[T],
-        whole: Option<&Bytes>,
+        shared: Option<&BackToBack>,
     ) -> usize {
         let mut queued = 0;
         let mut rest = packets;
@@ -84,9 +84,20 @@ impl<P: Protocol> Conn<P> {
                 Phase::Done => break,
                 Phase::Open => {
                     let was_empty = self.queue.is_empty();
+                    let at_start = rest.len() == packets.len();
                     let packets = || rest.iter().map_while(|p| p.packet().ok());
-                    let mut n = match whole {
-                        Some(whole) => self.queue.push_shared_run(whole, packets()),
+                    let mut n = match shared {
+                        Some(batch) => {
+                            let whole = batch.whole();
+                            let tiled = match batch.runs() {
+                                Some(runs) if at_start => self.queue.push_tiled(whole, runs),
+                                _ => 0,
+                            };
+                            match tiled {
+                                0 => self.queue.push_shared_run(whole, packets()),
+                                n => n,
+                            }
+                        }
                         None => 0,
                     };
                     if n == 0 {

@@ -23,6 +23,7 @@ mod types;
 pub(crate) use types::Outgoing;
 pub use types::{Event, Origin, Phase, RunPacket, Transmit};
 
+use super::back_to_back::BackToBack;
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
 use super::packet_ends::PacketEnds;
@@ -240,17 +241,12 @@ impl<P: Protocol> Conn<P> {
     }
 
     /// Like [`deliver_all`](Self::deliver_all), for packets that lie back to back in
-    /// `whole` (a batch copied into one buffer): the queue then takes stretches of
-    /// them as shared slices of `whole` instead of copying each packet. Which packets
-    /// are admitted or refused, and how they are counted, is the same.
-    pub fn deliver_shared(
-        &mut self,
-        now: Instant,
-        whole: &Bytes,
-        packets: &[Bytes],
-        origin: Origin,
-    ) -> usize {
-        let queued = self.admit_run(now, origin, packets, Some(whole));
+    /// one buffer (a batch a hub hands to many members): the queue then takes
+    /// stretches of them as shared slices of that buffer instead of copying each
+    /// packet, and the whole batch in a few steps when it fits. Which packets are
+    /// admitted or refused, and how they are counted, is the same.
+    pub fn deliver_shared(&mut self, now: Instant, batch: &BackToBack, origin: Origin) -> usize {
+        let queued = self.admit_run(now, origin, batch.packets(), Some(batch));
         self.settle(now);
         queued
     }

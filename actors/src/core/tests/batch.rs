@@ -9,6 +9,7 @@
 
 use super::property::cases;
 use super::*;
+use crate::core::BackToBack;
 use crate::groups::GroupPacket;
 use crate::SendFailure;
 use proptest::prelude::*;
@@ -168,7 +169,10 @@ fn same(mut batch: Seen, mut single: Seen, shared: bool, after: impl std::fmt::D
 
 /// `packets` copied back to back into one buffer, and the slices of it that are the
 /// packets; with `gaps`, every third packet is a copy lying elsewhere instead.
-fn back_to_back(packets: &[Bytes], gaps: bool) -> (Bytes, Vec<Bytes>) {
+fn back_to_back(packets: &[Bytes], gaps: bool) -> BackToBack {
+    if !gaps {
+        return BackToBack::copy_of(packets);
+    }
     let whole = Bytes::from(packets.concat());
     let mut rest = whole.clone();
     let slices = packets
@@ -176,13 +180,13 @@ fn back_to_back(packets: &[Bytes], gaps: bool) -> (Bytes, Vec<Bytes>) {
         .enumerate()
         .map(|(i, p)| {
             let slice = rest.split_to(p.len());
-            match gaps && i % 3 == 1 {
+            match i % 3 == 1 {
                 true => Bytes::from(slice.to_vec()),
                 false => slice,
             }
         })
         .collect();
-    (whole, slices)
+    BackToBack::from_parts(whole, slices)
 }
 
 /// The socket takes up to `budget` bytes of what `conn` offers (however its queue
@@ -257,8 +261,8 @@ fn same_as_one_by_one(limits: &ConnectionLimits, steps: &[Step]) {
                     Offer::Plain => batch.deliver_all(now, &plain, origin),
                     Offer::Shared | Offer::Gaps => {
                         shared = true;
-                        let (whole, packets) = back_to_back(&plain, *offer == Offer::Gaps);
-                        batch.deliver_shared(now, &whole, &packets, origin)
+                        let shared = back_to_back(&plain, *offer == Offer::Gaps);
+                        batch.deliver_shared(now, &shared, origin)
                     }
                 };
                 assert_eq!(queued, one_by_one(&mut single, now, &run, origin), "queued");

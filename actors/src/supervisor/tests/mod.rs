@@ -70,7 +70,7 @@ impl Handler<HubDeliver> for StandIn {
     fn handle(&mut self, msg: HubDeliver, _: &mut Context<Self>) {
         let mut packets = self.packets.lock().unwrap();
         match msg {
-            HubDeliver::Broadcast(batch) => packets.extend(batch.packets.iter().cloned().map(Ok)),
+            HubDeliver::Broadcast(batch) => packets.extend(batch.packets().iter().cloned().map(Ok)),
             HubDeliver::Group(runs) => {
                 for run in runs {
                     packets.extend(run.1.iter().cloned());
