@@ -1,12 +1,11 @@
-//! What the supervisor and the hubs hold for each connection, and what they can ask of one.
+//! What the supervisor holds for each connection, and what it can ask of one.
 //!
-//! Neither is generic over protocols: they reach a connection through a [`Link`], its
+//! It is not generic over protocols: it reaches a connection through a [`Link`], its
 //! one mailbox address behind a trait object, so connections of every protocol (and test
 //! doubles) fit one registry. One address shared by every holder costs one sender per
 //! connection; a `Recipient` per message kind costs a sender (three allocations) each.
 
 use crate::connection::Control;
-use crate::hub::HubDeliver;
 use crate::{ConnectionReport, ConnectionStatus, GroupDeliver, Inspect, RemovalReason, SendError};
 use actix::dev::MailboxError;
 use actix::prelude::*;
@@ -28,8 +27,6 @@ pub(crate) trait Reach: Send + Sync {
     fn deliver_batch(&self, packets: Arc<[Bytes]>);
     /// Group messages from the supervisor.
     fn group(&self, packets: GroupDeliver);
-    /// Broadcasts and group messages from its hub.
-    fn hub(&self, delivery: HubDeliver);
     /// Close with `reason`.
     fn close(&self, reason: RemovalReason);
     /// Its own report of itself.
@@ -44,7 +41,6 @@ where
         + Handler<Deliver>
         + Handler<DeliverBatch>
         + Handler<GroupDeliver>
-        + Handler<HubDeliver>
         + Handler<Close>
         + Handler<Inspect>
         + Handler<Control>,
@@ -61,9 +57,6 @@ where
     fn group(&self, packets: GroupDeliver) {
         self.do_send(packets);
     }
-    fn hub(&self, delivery: HubDeliver) {
-        self.do_send(delivery);
-    }
     fn close(&self, reason: RemovalReason) {
         self.do_send(Close(reason));
     }
@@ -75,7 +68,7 @@ where
     }
 }
 
-/// A connection's mailbox, shared by the supervisor, its hub and its groups.
+/// A connection's mailbox, shared by the supervisor and its groups.
 pub(crate) type Link = Arc<dyn Reach>;
 
 /// Queue an already-encoded packet for the peer.

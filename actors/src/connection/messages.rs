@@ -1,10 +1,10 @@
-//! What a connection actor answers besides readiness: packets, group messages and
-//! files from outside, close requests and reports of itself. Each handler hands the message to the core
+//! What a connection actor answers besides readiness and its hub's inbox: packets,
+//! group messages and files from outside, close requests and reports of itself. Each handler hands the message to the core
 //! and lets the shell carry out what follows.
 
-use super::{now, Connection, Cork};
+use super::{now, Connection};
 use crate::core::Origin;
-use crate::hub::{Batch, CreditRestored, HubDeliver};
+use crate::hub::CreditRestored;
 use crate::protocol::Protocol;
 use crate::GroupName;
 use crate::{Close, ConnId, Deliver, DeliverBatch, GroupDeliver, SendError, SendFailure, Traffic};
@@ -103,41 +103,6 @@ impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
         // Each packet is admitted, or refused and recorded, on its own; a message this
         // protocol could not encode is recorded as a send failure.
         self.core.deliver_all(now(), &msg.0, Origin::External);
-        self.drive(ctx);
-    }
-}
-
-impl<P: Protocol> Handler<HubDeliver> for Connection<P> {
-    type Result = ();
-    fn handle(&mut self, msg: HubDeliver, ctx: &mut Context<Self>) {
-        let _span = self.enter();
-        if self.core.removal().is_some() {
-            // It left every group when it was removed.
-            return;
-        }
-        if self.cork == Cork::Open {
-            self.cork = Cork::Corked;
-        }
-        let now = now();
-        match msg {
-            HubDeliver::Broadcast(batch) => match &*batch {
-                Batch::Copied(batch) => {
-                    self.core.deliver_shared(now, batch, Origin::External);
-                }
-                Batch::Packets(packets) => {
-                    self.core.deliver_all(now, packets, Origin::External);
-                }
-            },
-            HubDeliver::Group(runs) => {
-                for (group, packets) in runs {
-                    if !self.core.is_member(group.as_str()) {
-                        // Published before it left; it is not for it any more.
-                        continue;
-                    }
-                    self.core.deliver_all(now, &packets, Origin::External);
-                }
-            }
-        }
         self.drive(ctx);
     }
 }

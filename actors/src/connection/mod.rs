@@ -19,7 +19,8 @@ pub use messages::{ConnectionReport, Inspect};
 
 use crate::core::{Conn, Event};
 use crate::hub::{
-    Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, Hubs, Ticket,
+    Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, Hubs, Inbox,
+    Ticket,
 };
 use crate::member::Link;
 use crate::protocol::{Outbox, Protocol};
@@ -102,6 +103,8 @@ pub(crate) struct Connection<P: Protocol> {
     /// The hub of this connection's thread, once started: where it registers, joins
     /// and leaves.
     hub: Option<Arc<Addr<Hub>>>,
+    /// Where that hub hands it broadcasts and group messages (taken by the I/O task).
+    inbox: Arc<Inbox>,
     /// Bytes this connection handed to the hubs and they have not yet handed on;
     /// created at its first broadcast or publish.
     credit: Option<Arc<Credit>>,
@@ -189,6 +192,7 @@ impl<P: Protocol> Connection<P> {
             status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
             context,
             hub: None,
+            inbox: Arc::default(),
             credit: None,
             waker: None,
             timer: None,
@@ -369,13 +373,13 @@ impl<P: Protocol> Actor for Connection<P> {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let _span = self.enter();
-        // One mailbox address, shared by the hub and the supervisor.
+        // One mailbox address, shared by the supervisor and every group it keeps.
         let link: Link = Arc::new(ctx.address());
         let hub = self.context.hubs.local();
         hub.do_send(HubRegister {
             id: self.id(),
             protocol: P::NAME,
-            link: link.clone(),
+            inbox: self.inbox.clone(),
         });
         self.hub = Some(hub);
         self.context.supervisor().do_send(Enroll(Member {

@@ -4,16 +4,18 @@
 //! Every byte moved is handed to the core at once.
 //!
 //! The task ([`Io`]) is spawned once per connection and polled by the actor's context
-//! on every wake, after the mailbox: messages handled in one wake are written with one
-//! vectored write. It registers for readiness with `poll_read_ready` and
+//! on every wake, after the mailbox: it first takes what its hub left in its inbox,
+//! and messages handled in one wake are written with one vectored write. It registers for readiness with `poll_read_ready` and
 //! `poll_write_ready`, so waiting allocates nothing.
 
 use super::{now, Connection, Cork, READ_CHUNK, SCRATCH};
-use crate::core::Transmit;
+use crate::core::{Origin, Transmit};
+use crate::hub::{Batch, HubDeliver};
 use crate::protocol::Protocol;
 use crate::transport::{ReadFailure, Written};
 use crate::{FailureReason, RemovalReason};
 use actix::prelude::*;
+use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -77,6 +79,14 @@ impl<P: Protocol> Connection<P> {
         // One clock reading for the whole turn, taken only once there is I/O to do.
         let mut now: Option<Instant> = None;
         let (mut read_spent, mut flush_spent) = (false, false);
+        let deliveries = self.inbox.take(task.waker());
+        if !deliveries.is_empty() && ctx.state() == ActorState::Running {
+            self.take_deliveries(*now.get_or_insert_with(super::now), deliveries);
+            if self.cork == Cork::Open {
+                self.cork = Cork::Corked;
+            }
+            self.drive(ctx);
+        }
         match self.cork {
             // Fan-out deliveries wait for one turn of the others (see `Cork`).
             Cork::Corked => {
@@ -131,6 +141,37 @@ impl<P: Protocol> Connection<P> {
         }
         // Still busy after every round: go on after the others.
         task.waker().wake_by_ref();
+    }
+
+    /// Admits what its hub handed it: each packet is admitted, or refused and
+    /// recorded, on its own; a group message this protocol could not encode is recorded
+    /// as a send failure.
+    fn take_deliveries(&mut self, now: Instant, deliveries: VecDeque<HubDeliver>) {
+        if self.core.removal().is_some() {
+            // It left every group when it was removed.
+            return;
+        }
+        for delivery in deliveries {
+            match delivery {
+                HubDeliver::Broadcast(batch) => match &*batch {
+                    Batch::Copied(batch) => {
+                        self.core.deliver_shared(now, batch, Origin::External);
+                    }
+                    Batch::Packets(packets) => {
+                        self.core.deliver_all(now, packets, Origin::External);
+                    }
+                },
+                HubDeliver::Group(runs) => {
+                    for (group, packets) in runs {
+                        if !self.core.is_member(group.as_str()) {
+                            // Published before it left; it is not for it any more.
+                            continue;
+                        }
+                        self.core.deliver_all(now, &packets, Origin::External);
+                    }
+                }
+            }
+        }
     }
 
     /// Has the I/O task polled again: for inputs that arrive outside the mailbox (a

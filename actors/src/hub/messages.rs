@@ -17,8 +17,8 @@ pub(crate) struct HubRegister {
     pub id: ConnId,
     /// Its protocol group.
     pub protocol: &'static str,
-    /// How it is reached.
-    pub link: crate::member::Link,
+    /// Where its hub hands it packets.
+    pub inbox: Arc<super::Inbox>,
 }
 
 /// A registered connection joins a named group.
@@ -77,8 +77,6 @@ pub(crate) struct HubBroadcast {
 }
 
 /// What a hub hands one of its members.
-#[derive(Message)]
-#[rtype(result = "()")]
 pub(crate) enum HubDeliver {
     /// Packets broadcast to its protocol group, in order.
     Broadcast(Arc<Batch>),

@@ -8,9 +8,9 @@
 //!
 //! A connection that broadcasts or publishes sends the batch to every hub, one message
 //! per hub carrying the shared bytes; each hub encodes a group message once per
-//! protocol present among its members and hands each member its packets. Mailboxes
-//! are first in, first out per sender, so every member gets one publisher's batches in
-//! publish order. The publisher's own copies are queued by itself, in order with its
+//! protocol present among its members and hands each member its packets through the
+//! member's inbox (`inbox.rs`). Mailboxes and inboxes are first in, first out, so every
+//! member gets one publisher's batches in publish order. The publisher's own copies are queued by itself, in order with its
 //! replies, and hubs leave it out. Bytes in flight to the hubs are bounded per
 //! publisher by its publish credit (`credit.rs`).
 //!
@@ -19,10 +19,12 @@
 //! cluster link brings from other servers, also go out through the hubs.
 
 mod credit;
+mod inbox;
 mod messages;
 mod set;
 
 pub(crate) use credit::{Credit, CreditRestored, Ticket};
+pub(crate) use inbox::Inbox;
 pub(crate) use messages::{
     Batch, HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
 };
@@ -30,7 +32,6 @@ pub(crate) use set::Hubs;
 
 use crate::core::BackToBack;
 use crate::groups::Registry;
-use crate::member::Link;
 use crate::ConnId;
 use actix::prelude::*;
 use std::collections::HashMap;
@@ -40,11 +41,11 @@ use std::sync::Arc;
 #[derive(Default)]
 pub(crate) struct Hub {
     /// This thread's connections by protocol group, with where their packets go.
-    protocols: HashMap<&'static str, HashMap<ConnId, Link>>,
+    protocols: HashMap<&'static str, HashMap<ConnId, Arc<Inbox>>>,
     /// The protocol group of each registered connection.
     index: HashMap<ConnId, &'static str>,
     /// This thread's connections in named groups.
-    named: Registry<Link>,
+    named: Registry<Arc<Inbox>>,
 }
 
 impl Actor for Hub {
@@ -58,7 +59,7 @@ impl Handler<HubRegister> for Hub {
         self.protocols
             .entry(msg.protocol)
             .or_default()
-            .insert(msg.id, msg.link);
+            .insert(msg.id, msg.inbox);
     }
 }
 
@@ -69,11 +70,11 @@ impl Handler<HubJoin> for Hub {
         let Some(&protocol) = self.index.get(&msg.id) else {
             return;
         };
-        let Some(deliver) = self.protocols.get(protocol).and_then(|m| m.get(&msg.id)) else {
+        let Some(inbox) = self.protocols.get(protocol).and_then(|m| m.get(&msg.id)) else {
             return;
         };
         self.named
-            .join(msg.id, msg.group, protocol, msg.encoder, || deliver.clone());
+            .join(msg.id, msg.group, protocol, msg.encoder, || inbox.clone());
     }
 }
 
@@ -102,8 +103,8 @@ impl Handler<HubGone> for Hub {
 impl Handler<HubPublish> for Hub {
     type Result = ();
     fn handle(&mut self, msg: HubPublish, _: &mut Context<Self>) {
-        for (_, deliver, packets) in self.named.fan_out(&msg.messages, msg.publisher, |_| true) {
-            deliver.hub(HubDeliver::Group(packets));
+        for (_, inbox, packets) in self.named.fan_out(&msg.messages, msg.publisher, |_| true) {
+            inbox.push(HubDeliver::Group(packets));
         }
         // This hub is done with the batch.
         drop(msg.ticket);
@@ -126,9 +127,9 @@ impl Handler<HubBroadcast> for Hub {
             true => Batch::Copied(BackToBack::copy_of(&msg.packets)),
             false => Batch::Packets(msg.packets.clone()),
         });
-        for (&id, deliver) in members {
+        for (&id, inbox) in members {
             if Some(id) != msg.except {
-                deliver.hub(HubDeliver::Broadcast(batch.clone()));
+                inbox.push(HubDeliver::Broadcast(batch.clone()));
             }
         }
         // This hub is done with the batch.

@@ -8,7 +8,6 @@ mod registry;
 
 use crate::connection::{Control, Inspect};
 use crate::groups::{GroupDeliver, GroupPacket, Join};
-use crate::hub::HubDeliver;
 use crate::member::{Close, Deliver, DeliverBatch, Link, Member};
 use crate::status::ConnectionStatus;
 use crate::supervisor::{Register, Supervisor};
@@ -62,21 +61,6 @@ impl Handler<GroupDeliver> for StandIn {
     type Result = ();
     fn handle(&mut self, msg: GroupDeliver, _: &mut Context<Self>) {
         self.packets.lock().unwrap().extend(msg.0);
-    }
-}
-
-impl Handler<HubDeliver> for StandIn {
-    type Result = ();
-    fn handle(&mut self, msg: HubDeliver, _: &mut Context<Self>) {
-        let mut packets = self.packets.lock().unwrap();
-        match msg {
-            HubDeliver::Broadcast(batch) => packets.extend(batch.packets().iter().cloned().map(Ok)),
-            HubDeliver::Group(runs) => {
-                for run in runs {
-                    packets.extend(run.1.iter().cloned());
-                }
-            }
-        }
     }
 }
 
