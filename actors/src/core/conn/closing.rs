@@ -86,7 +86,8 @@ impl<P: Protocol> Conn<P> {
     }
 
     /// Runs after every input: hands out the broadcasts and publishes, arms the report, applies the
-    /// read watermarks and moves a drained closing connection on to lingering.
+    /// read watermarks and moves a drained closing connection on to lingering (or
+    /// straight to done when the peer's end was read already).
     pub(super) fn settle(&mut self, now: Instant) {
         if !self.broadcasts.is_empty() {
             let packets = std::mem::take(&mut self.broadcasts);
@@ -109,9 +110,14 @@ impl<P: Protocol> Conn<P> {
                 .as_ref()
                 .is_none_or(|pending| pending.ends.is_empty());
         if self.phase == Phase::Closing && drained && self.replies.is_clear() {
-            self.phase = Phase::Lingering;
-            self.timers.set_phase_end(Some(now + self.limits.linger));
             self.events.push_back(Event::ShutdownWrite);
+            if self.peer_closed {
+                // Its end was read already: nothing is left to wait for.
+                self.finish();
+            } else {
+                self.phase = Phase::Lingering;
+                self.timers.set_phase_end(Some(now + self.limits.linger));
+            }
         }
     }
 

@@ -74,6 +74,9 @@ pub struct Conn<P: Protocol> {
     phase: Phase,
     /// Why it was removed, once it was.
     removal: Option<RemovalReason>,
+    /// The peer ended its stream (its end was read): a close then has nothing to
+    /// linger for once its own end is sent.
+    peer_closed: bool,
     /// Reading is paused because the queue passed the high watermark; it resumes below
     /// the low one (Netty's write-buffer watermarks).
     read_paused: bool,
@@ -121,6 +124,7 @@ impl<P: Protocol> Conn<P> {
             timers: Timers::new(now),
             phase: Phase::Open,
             removal: None,
+            peer_closed: false,
             read_paused: false,
             publish_paused: false,
             events: VecDeque::new(),
@@ -165,6 +169,7 @@ impl<P: Protocol> Conn<P> {
 
     /// The peer closed its side.
     pub fn handle_eof(&mut self, now: Instant) {
+        self.peer_closed = true;
         match self.phase {
             Phase::Open => self.begin_close(now, RemovalReason::PeerClosed),
             Phase::Lingering => self.finish(),

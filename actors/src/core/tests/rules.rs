@@ -367,8 +367,12 @@ fn a_peer_half_close_still_gets_its_replies() {
     h.feed_all();
     h.eof();
     assert_eq!(h.removals, [RemovalReason::PeerClosed]);
+    assert!(!h.stopped, "its reply is still queued");
     h.write_all();
     assert_eq!(h.written().len(), 1);
+    // Its end was read: once its own end is sent there is nothing to linger for.
+    assert!(h.shutdown_write);
+    assert!(h.stopped);
     h.check();
 }
 
