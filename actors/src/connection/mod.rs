@@ -19,13 +19,13 @@ pub use messages::{ConnectionReport, Inspect};
 
 use crate::core::{Conn, Event};
 use crate::hub::{
-    Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, Hubs, Inbox,
-    Ticket,
+    Credit, Hub, HubBroadcast, HubDepart, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
+    Hubs, Inbox, Ticket,
 };
 use crate::member::Link;
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Failures, Stats, TrafficDelta};
-use crate::supervisor::{Deregister, Enroll, Gone, Notice};
+use crate::supervisor::{Departure, Departures, Deregister, Enroll, Gone, Notice};
 use crate::transport::Transport;
 use crate::{
     ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, Published,
@@ -256,15 +256,22 @@ impl<P: Protocol> Connection<P> {
     ) -> Option<Event<P::Response>> {
         let id = self.id();
         match event {
-            Event::Report(delta) => self.context.stats.do_send(TrafficDelta {
-                protocol: P::NAME,
-                delta,
-            }),
+            Event::Report(delta) => {
+                let delta = TrafficDelta {
+                    protocol: P::NAME,
+                    delta,
+                };
+                match self.core.removal() {
+                    // Its last counters go ahead of its removal.
+                    Some(_) => self.depart(Departure::Traffic(delta)),
+                    None => self.context.stats.do_send(delta),
+                }
+            }
             Event::Removed(reason) => {
                 if let Some(hub) = &self.hub {
                     hub.do_send(HubGone(id));
                 }
-                self.context.supervisor().do_send(Deregister { id, reason });
+                self.depart(Departure::Removed(Deregister { id, reason }));
             }
             Event::Broadcast(packets) => self.broadcast(packets.into(), ctx),
             Event::Join(group, encoder) => {
@@ -295,6 +302,19 @@ impl<P: Protocol> Connection<P> {
             other => return Some(other),
         }
         None
+    }
+
+    /// Tells the supervisor something as the connection goes: through its thread's
+    /// hub, which hands on what its connections said in one turn together (see
+    /// `Departures`); straight to it when there is no hub (any more).
+    fn depart(&self, departure: Departure) {
+        match &self.hub {
+            Some(hub) if hub.connected() => hub.do_send(HubDepart(departure)),
+            _ => self
+                .context
+                .supervisor()
+                .do_send(Departures(vec![departure])),
+        }
     }
 
     /// A ticket for `bytes` more in flight to the hubs.
@@ -375,7 +395,7 @@ impl<P: Protocol> Actor for Connection<P> {
         let _span = self.enter();
         // One mailbox address, shared by the supervisor and every group it keeps.
         let link: Link = Arc::new(ctx.address());
-        let hub = self.context.hubs.local();
+        let hub = self.context.hubs.local(self.context.supervisor());
         hub.do_send(HubRegister {
             id: self.id(),
             protocol: P::NAME,
@@ -410,12 +430,12 @@ impl<P: Protocol> Actor for Connection<P> {
         // The reasons of its send failures outlive the connection in the stats.
         let failures = self.core.recent_failures(now(), SystemTime::now());
         if !failures.is_empty() {
-            self.context.stats.do_send(Failures {
+            self.depart(Departure::Failures(Failures {
                 protocol: P::NAME,
                 peer: self.status.peer,
                 failures,
-            });
+            }));
         }
-        self.context.supervisor().do_send(Gone(self.id()));
+        self.depart(Departure::Gone(Gone(self.id())));
     }
 }

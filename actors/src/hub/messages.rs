@@ -43,6 +43,12 @@ pub(crate) struct HubLeave {
     pub group: GroupName,
 }
 
+/// Something a closing connection tells the supervisor, handed on with what the
+/// hub's other connections said in the same turn.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubDepart(pub crate::supervisor::Departure);
+
 /// A connection was removed: it leaves its protocol group and every named group.
 #[derive(Message)]
 #[rtype(result = "()")]

@@ -26,19 +26,20 @@ mod set;
 pub(crate) use credit::{Credit, CreditRestored, Ticket};
 pub(crate) use inbox::Inbox;
 pub(crate) use messages::{
-    Batch, HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
+    Batch, HubBroadcast, HubDeliver, HubDepart, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
 };
 pub(crate) use set::Hubs;
 
 use crate::core::BackToBack;
 use crate::groups::Registry;
+use crate::supervisor::{Departure, Departures};
 use crate::ConnId;
+use crate::Supervisor;
 use actix::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The fan-out point of one thread's connections.
-#[derive(Default)]
 pub(crate) struct Hub {
     /// This thread's connections by protocol group, with where their packets go.
     protocols: HashMap<&'static str, HashMap<ConnId, Arc<Inbox>>>,
@@ -46,10 +47,61 @@ pub(crate) struct Hub {
     index: HashMap<ConnId, &'static str>,
     /// This thread's connections in named groups.
     named: Registry<Arc<Inbox>>,
+    /// What this thread's connections said as they went, not yet handed on.
+    departures: Vec<Departure>,
+    /// Where departures go.
+    supervisor: Addr<Supervisor>,
+}
+
+impl Hub {
+    /// A hub handing its connections' departures on to `supervisor`.
+    pub fn new(supervisor: Addr<Supervisor>) -> Self {
+        Hub {
+            protocols: HashMap::new(),
+            index: HashMap::new(),
+            named: Registry::default(),
+            departures: Vec::new(),
+            supervisor,
+        }
+    }
 }
 
 impl Actor for Hub {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        // Polled after the mailbox on every wake: what the turn's messages said is
+        // handed on as one message.
+        ctx.spawn(HandOn);
+    }
+}
+
+/// The hub's one long-lived task: hands the departures of each turn to the
+/// supervisor.
+struct HandOn;
+
+impl ActorFuture<Hub> for HandOn {
+    type Output = ();
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        hub: &mut Hub,
+        _: &mut Context<Hub>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if !hub.departures.is_empty() {
+            let departures = std::mem::take(&mut hub.departures);
+            hub.supervisor.do_send(Departures(departures));
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl Handler<HubDepart> for Hub {
+    type Result = ();
+    fn handle(&mut self, HubDepart(departure): HubDepart, _: &mut Context<Self>) {
+        self.departures.push(departure);
+    }
 }
 
 impl Handler<HubRegister> for Hub {

@@ -5,6 +5,7 @@
 //! publishers (and the supervisor) send one message per batch to every hub.
 
 use super::Hub;
+use crate::Supervisor;
 use actix::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -26,9 +27,10 @@ struct Shared {
 }
 
 impl Hubs {
-    /// The hub of the current thread, started now if it has none yet. Call it on an
-    /// actix arbiter (from a connection actor).
-    pub fn local(&self) -> Arc<Addr<Hub>> {
+    /// The hub of the current thread, started now if it has none yet (handing
+    /// departures on to `supervisor`). Call it on an actix arbiter (from a connection
+    /// actor).
+    pub fn local(&self, supervisor: &Addr<Supervisor>) -> Arc<Addr<Hub>> {
         let thread = std::thread::current().id();
         let mut by_thread = self
             .0
@@ -38,7 +40,7 @@ impl Hubs {
         if let Some((_, hub)) = by_thread.iter().find(|(t, _)| *t == thread) {
             return hub.clone();
         }
-        let hub = Arc::new(Hub::default().start());
+        let hub = Arc::new(Hub::new(supervisor.clone()).start());
         by_thread.push((thread, hub.clone()));
         let list: Arc<[Addr<Hub>]> = by_thread.iter().map(|(_, h)| (**h).clone()).collect();
         *self.0.all.write().unwrap_or_else(PoisonError::into_inner) = list;

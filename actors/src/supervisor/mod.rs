@@ -33,6 +33,7 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+mod departures;
 mod fanout;
 mod listing;
 mod messages;
@@ -40,6 +41,7 @@ mod named;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use departures::{Departure, Departures};
 pub(crate) use fanout::{Enroll, Notice};
 pub use messages::*;
 

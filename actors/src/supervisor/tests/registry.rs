@@ -253,3 +253,44 @@ async fn inspect_members_answers_the_chosen_ids_in_their_order() {
     let first = list.iter().find(|m| m.id == 1).map(|m| m.sent_bytes);
     assert_eq!(first, Some(42));
 }
+
+#[actix_rt::test]
+async fn departures_hand_on_counters_removal_and_stop_in_order() {
+    let (sup, _) = start(Duration::from_secs(60));
+    let removed = super::record_removals(&sup);
+    register(&sup, 7, "line", false);
+    let delta = Traffic {
+        sent_bytes: 10,
+        sent_packets: 2,
+        ..Traffic::default()
+    };
+    sup.do_send(Departures(vec![
+        Departure::Traffic(TrafficDelta {
+            protocol: "line",
+            delta,
+        }),
+        Departure::Removed(Deregister {
+            id: 7,
+            reason: RemovalReason::PeerClosed,
+        }),
+        Departure::Gone(Gone(7)),
+    ]));
+    let snap = sup.send(GetStats).await.unwrap();
+    assert_eq!(snap.sent_bytes_total, 10);
+    assert_eq!(snap.sent_packets_total, 2);
+    assert_eq!(snap.removed_total["peer_closed"], 1);
+    assert_eq!(snap.removed_total["shutdown"], 0, "the removal came first");
+    assert_eq!(snap.connections["line"], 0);
+    tokio::task::yield_now().await;
+    let events = removed.lock().unwrap().clone();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].reason, RemovalReason::PeerClosed);
+    // Nobody is left to wait for.
+    let closing = sup
+        .send(Shutdown {
+            timeout: Duration::from_secs(60),
+        })
+        .await
+        .unwrap();
+    assert_eq!(closing, 0);
+}
