@@ -258,7 +258,6 @@ impl Switchboard {
     pub(crate) fn connection_context(&self) -> ConnectionContext {
         ConnectionContext::new(connection::Shared {
             handle: self.handle.clone(),
-            stats: self.stats.clone(),
             limits: Arc::new(self.config.connection.clone()),
             hubs: self.hubs.clone(),
         })

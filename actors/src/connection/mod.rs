@@ -19,13 +19,13 @@ pub use messages::{ConnectionReport, Inspect};
 
 use crate::core::{Conn, Event};
 use crate::hub::{
-    Credit, Hub, HubBroadcast, HubDepart, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
-    Hubs, Inbox, Ticket,
+    Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay, Hubs,
+    Inbox, Ticket,
 };
 use crate::member::Link;
 use crate::protocol::{Outbox, Protocol};
-use crate::stats::{Failures, Stats, TrafficDelta};
-use crate::supervisor::{Departure, Departures, Deregister, Enroll, Gone, Notice};
+use crate::stats::{Failures, TrafficDelta};
+use crate::supervisor::{Deregister, Enroll, Gone, Notice, Relayed, RelayedBatch};
 use crate::transport::Transport;
 use crate::{
     ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Join, Leave, Member, Published,
@@ -60,8 +60,6 @@ pub(crate) struct ConnectionContext(Arc<Shared>);
 pub(crate) struct Shared {
     /// The registry to join, and the handle a handler asks.
     pub handle: crate::Handle,
-    /// Where traffic deltas go.
-    pub stats: Addr<Stats>,
     /// The limits to enforce.
     pub limits: Arc<ConnectionLimits>,
     /// Where broadcasts and group messages fan out.
@@ -97,7 +95,7 @@ pub(crate) struct Connection<P: Protocol> {
     transport: Transport,
     /// Live figures shared with the supervisor (id, peer, idle time, queue size).
     status: Arc<ConnectionStatus>,
-    /// The registry, the stats and every hub of the switchboard (where this connection's
+    /// The registry and every hub of the switchboard (where this connection's
     /// broadcasts and publishes go), shared with the listener's other connections.
     context: ConnectionContext,
     /// The hub of this connection's thread, once started: where it registers, joins
@@ -261,17 +259,14 @@ impl<P: Protocol> Connection<P> {
                     protocol: P::NAME,
                     delta,
                 };
-                match self.core.removal() {
-                    // Its last counters go ahead of its removal.
-                    Some(_) => self.depart(Departure::Traffic(delta)),
-                    None => self.context.stats.do_send(delta),
-                }
+                // In order with its removal, which may follow.
+                self.relay(Relayed::Traffic(delta));
             }
             Event::Removed(reason) => {
                 if let Some(hub) = &self.hub {
                     hub.do_send(HubGone(id));
                 }
-                self.depart(Departure::Removed(Deregister { id, reason }));
+                self.relay(Relayed::Removed(Deregister { id, reason }));
             }
             Event::Broadcast(packets) => self.broadcast(packets.into(), ctx),
             Event::Join(group, encoder) => {
@@ -304,16 +299,16 @@ impl<P: Protocol> Connection<P> {
         None
     }
 
-    /// Tells the supervisor something as the connection goes: through its thread's
-    /// hub, which hands on what its connections said in one turn together (see
-    /// `Departures`); straight to it when there is no hub (any more).
-    fn depart(&self, departure: Departure) {
+    /// Tells the supervisor (or, through it, the stats) something: through its
+    /// thread's hub, which hands on what its connections said in one turn together
+    /// (see `RelayedBatch`); straight to it when there is no hub (any more).
+    fn relay(&self, relayed: Relayed) {
         match &self.hub {
-            Some(hub) if hub.connected() => hub.do_send(HubDepart(departure)),
+            Some(hub) if hub.connected() => hub.do_send(HubRelay(relayed)),
             _ => self
                 .context
                 .supervisor()
-                .do_send(Departures(vec![departure])),
+                .do_send(RelayedBatch(vec![relayed])),
         }
     }
 
@@ -430,12 +425,12 @@ impl<P: Protocol> Actor for Connection<P> {
         // The reasons of its send failures outlive the connection in the stats.
         let failures = self.core.recent_failures(now(), SystemTime::now());
         if !failures.is_empty() {
-            self.depart(Departure::Failures(Failures {
+            self.relay(Relayed::Failures(Failures {
                 protocol: P::NAME,
                 peer: self.status.peer,
                 failures,
             }));
         }
-        self.depart(Departure::Gone(Gone(self.id())));
+        self.relay(Relayed::Gone(Gone(self.id())));
     }
 }

@@ -43,11 +43,11 @@ pub(crate) struct HubLeave {
     pub group: GroupName,
 }
 
-/// Something a closing connection tells the supervisor, handed on with what the
+/// Something a connection tells the supervisor or the stats, handed on with what the
 /// hub's other connections said in the same turn.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct HubDepart(pub crate::supervisor::Departure);
+pub(crate) struct HubRelay(pub crate::supervisor::Relayed);
 
 /// A connection was removed: it leaves its protocol group and every named group.
 #[derive(Message)]

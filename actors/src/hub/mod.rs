@@ -26,13 +26,13 @@ mod set;
 pub(crate) use credit::{Credit, CreditRestored, Ticket};
 pub(crate) use inbox::Inbox;
 pub(crate) use messages::{
-    Batch, HubBroadcast, HubDeliver, HubDepart, HubGone, HubJoin, HubLeave, HubPublish, HubRegister,
+    Batch, HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay,
 };
 pub(crate) use set::Hubs;
 
 use crate::core::BackToBack;
 use crate::groups::Registry;
-use crate::supervisor::{Departure, Departures};
+use crate::supervisor::{Relayed, RelayedBatch};
 use crate::ConnId;
 use crate::Supervisor;
 use actix::prelude::*;
@@ -47,20 +47,21 @@ pub(crate) struct Hub {
     index: HashMap<ConnId, &'static str>,
     /// This thread's connections in named groups.
     named: Registry<Arc<Inbox>>,
-    /// What this thread's connections said as they went, not yet handed on.
-    departures: Vec<Departure>,
-    /// Where departures go.
+    /// What this thread's connections told the supervisor during this turn, not yet
+    /// handed on.
+    relayed: Vec<Relayed>,
+    /// Where that goes.
     supervisor: Addr<Supervisor>,
 }
 
 impl Hub {
-    /// A hub handing its connections' departures on to `supervisor`.
+    /// A hub handing what its connections tell on to `supervisor`.
     pub fn new(supervisor: Addr<Supervisor>) -> Self {
         Hub {
             protocols: HashMap::new(),
             index: HashMap::new(),
             named: Registry::default(),
-            departures: Vec::new(),
+            relayed: Vec::new(),
             supervisor,
         }
     }
@@ -76,8 +77,8 @@ impl Actor for Hub {
     }
 }
 
-/// The hub's one long-lived task: hands the departures of each turn to the
-/// supervisor.
+/// The hub's one long-lived task: hands what its connections told during each turn
+/// to the supervisor.
 struct HandOn;
 
 impl ActorFuture<Hub> for HandOn {
@@ -89,18 +90,18 @@ impl ActorFuture<Hub> for HandOn {
         _: &mut Context<Hub>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        if !hub.departures.is_empty() {
-            let departures = std::mem::take(&mut hub.departures);
-            hub.supervisor.do_send(Departures(departures));
+        if !hub.relayed.is_empty() {
+            let relayed = std::mem::take(&mut hub.relayed);
+            hub.supervisor.do_send(RelayedBatch(relayed));
         }
         std::task::Poll::Pending
     }
 }
 
-impl Handler<HubDepart> for Hub {
+impl Handler<HubRelay> for Hub {
     type Result = ();
-    fn handle(&mut self, HubDepart(departure): HubDepart, _: &mut Context<Self>) {
-        self.departures.push(departure);
+    fn handle(&mut self, HubRelay(relayed): HubRelay, _: &mut Context<Self>) {
+        self.relayed.push(relayed);
     }
 }
 

@@ -28,7 +28,7 @@ struct Shared {
 
 impl Hubs {
     /// The hub of the current thread, started now if it has none yet (handing
-    /// departures on to `supervisor`). Call it on an actix arbiter (from a connection
+    /// what its connections tell on to `supervisor`). Call it on an actix arbiter (from a connection
     /// actor).
     pub fn local(&self, supervisor: &Addr<Supervisor>) -> Arc<Addr<Hub>> {
         let thread = std::thread::current().id();

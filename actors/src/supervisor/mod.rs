@@ -33,17 +33,17 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-mod departures;
 mod fanout;
 mod listing;
 mod messages;
 mod named;
+mod relayed;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use departures::{Departure, Departures};
 pub(crate) use fanout::{Enroll, Notice};
 pub use messages::*;
+pub(crate) use relayed::{Relayed, RelayedBatch};
 
 /// The supervisor actor.
 pub(crate) struct Supervisor {

@@ -255,7 +255,7 @@ async fn inspect_members_answers_the_chosen_ids_in_their_order() {
 }
 
 #[actix_rt::test]
-async fn departures_hand_on_counters_removal_and_stop_in_order() {
+async fn relayed_counters_removal_and_stop_are_handled_in_order() {
     let (sup, _) = start(Duration::from_secs(60));
     let removed = super::record_removals(&sup);
     register(&sup, 7, "line", false);
@@ -264,16 +264,16 @@ async fn departures_hand_on_counters_removal_and_stop_in_order() {
         sent_packets: 2,
         ..Traffic::default()
     };
-    sup.do_send(Departures(vec![
-        Departure::Traffic(TrafficDelta {
+    sup.do_send(RelayedBatch(vec![
+        Relayed::Traffic(TrafficDelta {
             protocol: "line",
             delta,
         }),
-        Departure::Removed(Deregister {
+        Relayed::Removed(Deregister {
             id: 7,
             reason: RemovalReason::PeerClosed,
         }),
-        Departure::Gone(Gone(7)),
+        Relayed::Gone(Gone(7)),
     ]));
     let snap = sup.send(GetStats).await.unwrap();
     assert_eq!(snap.sent_bytes_total, 10);
