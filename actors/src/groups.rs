@@ -30,8 +30,22 @@ use std::sync::Arc;
 
 /// The name of a named group: cheap to clone (one shared allocation), compared by
 /// content. Which names are acceptable is the application's rule, not the library's.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Eq, PartialOrd, Ord)]
 pub struct GroupName(Arc<str>);
+
+impl PartialEq for GroupName {
+    fn eq(&self, other: &Self) -> bool {
+        // Clones of one name (a run of messages to one group) compare without reading it.
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl std::hash::Hash for GroupName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // As the text hashes: a set of names is searched by text (`Borrow<str>`).
+        self.as_str().hash(state);
+    }
+}
 
 impl GroupName {
     /// The group called `name`.
@@ -474,4 +488,76 @@ fn local_copy(encoded: impl Iterator<Item = Result<Bytes, String>>) -> Arc<[Grou
             Err(e) => Err(SendError::Encode(e)),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_compare_and_hash_by_their_text() {
+        let (a, b) = (
+            GroupName::from("room"),
+            GroupName::from(String::from("room")),
+        );
+        assert_eq!(a, b);
+        assert_ne!(a, GroupName::from("other"));
+        let set: HashSet<GroupName> = [a].into();
+        assert!(set.contains("room"));
+        assert!(set.contains(&b));
+    }
+
+    fn message(group: &str, text: &'static str) -> Published {
+        Published {
+            group: group.into(),
+            message: Bytes::from_static(text.as_bytes()),
+            encoded: None,
+        }
+    }
+
+    /// Each member's runs as (group, messages) text.
+    fn shares(registry: &Registry<()>, messages: &[Published]) -> Vec<(ConnId, Vec<String>)> {
+        let mut out: Vec<(ConnId, Vec<String>)> = registry
+            .fan_out(messages, None, |_| true)
+            .into_iter()
+            .map(|(id, _, runs)| {
+                let runs = runs.iter().map(|(group, packets)| {
+                    let texts: Vec<String> = packets
+                        .iter()
+                        .map(|p| String::from_utf8_lossy(p.as_ref().unwrap()).into_owned())
+                        .collect();
+                    format!("{}:{}", group.as_str(), texts.join(","))
+                });
+                (id, runs.collect())
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn one_run_or_many_each_member_gets_its_groups_messages_in_order() {
+        let encoder = GroupEncoder::new(|_, message| Ok(Bytes::copy_from_slice(message)));
+        let mut registry = Registry::default();
+        for (id, group) in [(1, "a"), (2, "a"), (3, "b"), (2, "b")] {
+            registry.join(id, group.into(), "p", encoder.clone(), || ());
+        }
+        let one_run = [message("a", "1"), message("a", "2")];
+        assert_eq!(
+            shares(&registry, &one_run),
+            [(1, vec!["a:1,2".to_owned()]), (2, vec!["a:1,2".to_owned()])]
+        );
+        let runs = [message("a", "1"), message("b", "2"), message("a", "3")];
+        assert_eq!(
+            shares(&registry, &runs),
+            [
+                (1, vec!["a:1".to_owned(), "a:3".to_owned()]),
+                (
+                    2,
+                    vec!["a:1".to_owned(), "b:2".to_owned(), "a:3".to_owned()]
+                ),
+                (3, vec!["b:2".to_owned()]),
+            ]
+        );
+    }
 }

@@ -218,7 +218,11 @@ impl<R> Outbox<R> {
     /// queued in order with its replies. A group without members takes nothing.
     pub fn publish(&mut self, group: impl Into<GroupName>, message: impl Into<Bytes>) {
         let group = group.into();
-        let member = self.is_member(group.as_str());
+        // A group it is in is named by the name it joined with: messages to one group
+        // then share one name.
+        let known = self.groups.as_ref().and_then(|g| g.get(group.as_str()));
+        let member = known.is_some();
+        let group = known.cloned().unwrap_or(group);
         self.actions.push(Action::Publish {
             group,
             message: message.into(),
