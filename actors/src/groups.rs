@@ -20,6 +20,7 @@
 //! order. A publisher that is a member queues its own copy itself, in order with its
 //! replies, and is left out of the fan-out.
 
+use crate::core::BackToBack;
 use crate::{ConnId, SendError};
 use actix::prelude::*;
 use bytes::Bytes;
@@ -248,7 +249,7 @@ type Room = HashMap<&'static str, HashSet<ConnId>>;
 
 /// Consecutive group messages of one group for its members of one protocol, in
 /// publish order (shared by those members).
-pub(crate) type Run = (GroupName, Arc<[GroupPacket]>);
+pub(crate) type Run = (GroupName, Arc<GroupRun>);
 
 /// One member's share of a fan-out: its runs of packets, in publish order.
 pub(crate) type Share<'a, T> = (ConnId, &'a T, Vec<Run>);
@@ -435,7 +436,7 @@ impl<T> Registry<T> {
             };
             for (&protocol, members) in room {
                 let own = publisher.is_some_and(|(_, p)| p == protocol);
-                let mut encoded: Option<Arc<[GroupPacket]>> = None;
+                let mut encoded: Option<Arc<GroupRun>> = None;
                 for &id in members {
                     if Some(id) == except {
                         continue;
@@ -444,20 +445,12 @@ impl<T> Registry<T> {
                         continue;
                     };
                     // Encoded at most once per protocol, on the first member that needs it.
-                    let packets = encoded.get_or_insert_with(|| match own {
-                        true => local_copy(run.iter().map(|m| match &m.encoded {
-                            Some(own) => own.clone(),
-                            None => joined.encoder.encode(name, &m.message),
-                        })),
-                        false => run
-                            .iter()
-                            .map(|m| {
-                                joined
-                                    .encoder
-                                    .encode(name, &m.message)
-                                    .map_err(SendError::Encode)
-                            })
-                            .collect(),
+                    let packets = encoded.get_or_insert_with(|| {
+                        let encoded = run.iter().map(|m| match (own, &m.encoded) {
+                            (true, Some(own)) => own.clone(),
+                            _ => joined.encoder.encode(name, &m.message),
+                        });
+                        Arc::new(GroupRun::of(encoded.collect()))
                     });
                     out.entry(id)
                         .or_insert_with(|| (id, &joined.target, Vec::new()))
@@ -470,24 +463,41 @@ impl<T> Registry<T> {
     }
 }
 
-/// The packets of `encoded` copied into one allocation of the current thread: the
-/// publisher's own encodings are shared with every other thread's hub, and the clones
-/// and drops of this thread's members then touch a reference count of its own.
-fn local_copy(encoded: impl Iterator<Item = Result<Bytes, String>>) -> Arc<[GroupPacket]> {
-    let encoded: Vec<_> = encoded.collect();
-    let size = encoded.iter().flatten().map(Bytes::len).sum();
-    let mut buf = bytes::BytesMut::with_capacity(size);
-    for packet in encoded.iter().flatten() {
-        buf.extend_from_slice(packet);
+/// Consecutive messages to one group, encoded for one protocol, shared by that
+/// protocol's members on one thread.
+pub(crate) enum GroupRun {
+    /// Every message encoded: copied back to back into one allocation of this thread,
+    /// which each member's queue shares instead of copying (and whose reference count
+    /// no other thread touches; the publisher's own encodings are shared with every
+    /// other thread's hub).
+    Copied(BackToBack),
+    /// Some messages could not be encoded for this protocol: each member records those
+    /// as send failures, and queues the others.
+    Packets(Vec<GroupPacket>),
+}
+
+impl GroupRun {
+    /// The run of `encoded` messages.
+    fn of(encoded: Vec<Result<Bytes, String>>) -> Self {
+        if encoded.iter().all(Result::is_ok) {
+            let packets: Vec<Bytes> = encoded.into_iter().flatten().collect();
+            return GroupRun::Copied(BackToBack::copy_of(&packets));
+        }
+        GroupRun::Packets(
+            encoded
+                .into_iter()
+                .map(|packet| packet.map_err(SendError::Encode))
+                .collect(),
+        )
     }
-    let mut whole = buf.freeze();
-    encoded
-        .into_iter()
-        .map(|packet| match packet {
-            Ok(packet) => Ok(whole.split_to(packet.len())),
-            Err(e) => Err(SendError::Encode(e)),
-        })
-        .collect()
+
+    /// Each message for a member: its packet, or why it could not be encoded.
+    pub fn packets(&self) -> Box<dyn Iterator<Item = GroupPacket> + '_> {
+        match self {
+            GroupRun::Copied(batch) => Box::new(batch.packets().iter().cloned().map(Ok)),
+            GroupRun::Packets(packets) => Box::new(packets.iter().cloned()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -523,8 +533,8 @@ mod tests {
             .map(|(id, _, runs)| {
                 let runs = runs.iter().map(|(group, packets)| {
                     let texts: Vec<String> = packets
-                        .iter()
-                        .map(|p| String::from_utf8_lossy(p.as_ref().unwrap()).into_owned())
+                        .packets()
+                        .map(|p| String::from_utf8_lossy(&p.unwrap()).into_owned())
                         .collect();
                     format!("{}:{}", group.as_str(), texts.join(","))
                 });

@@ -10,6 +10,7 @@
 
 use super::{now, Connection, Cork, READ_CHUNK, SCRATCH};
 use crate::core::{Origin, Transmit};
+use crate::groups::GroupRun;
 use crate::hub::{Batch, HubDeliver};
 use crate::protocol::Protocol;
 use crate::transport::{ReadFailure, Written};
@@ -162,12 +163,19 @@ impl<P: Protocol> Connection<P> {
                     }
                 },
                 HubDeliver::Group(runs) => {
-                    for (group, packets) in runs {
+                    for (group, run) in runs {
                         if !self.core.is_member(group.as_str()) {
                             // Published before it left; it is not for it any more.
                             continue;
                         }
-                        self.core.deliver_all(now, &packets, Origin::External);
+                        match &*run {
+                            GroupRun::Copied(batch) => {
+                                self.core.deliver_shared(now, batch, Origin::External);
+                            }
+                            GroupRun::Packets(packets) => {
+                                self.core.deliver_all(now, packets, Origin::External);
+                            }
+                        }
                     }
                 }
             }

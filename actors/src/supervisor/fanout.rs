@@ -64,7 +64,7 @@ impl Supervisor {
         if handed > 0 && self.has_direct_members() {
             for (_, deliver, packets) in self.named.fan_out(&messages, publisher, Option::is_some) {
                 if let Some(deliver) = deliver {
-                    let packets = packets.iter().flat_map(|(_, run)| run.iter().cloned());
+                    let packets = packets.iter().flat_map(|(_, run)| run.packets());
                     let packets = packets.collect();
                     deliver.group(GroupDeliver(packets));
                 }
