@@ -1,0 +1,48 @@
+//! How one protocol writes a message published to a named group.
+
+use super::GroupName;
+use bytes::Bytes;
+use std::fmt;
+use std::sync::Arc;
+
+/// The signature of a group encoder's function.
+type EncodeFn = dyn Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync;
+
+/// How a message published to a named group is written on one protocol's wire: the
+/// complete packet (framing included) for `(group, message)`, or why this message
+/// cannot be sent in this protocol (the reason is recorded as each member's send
+/// failure).
+///
+/// It is a value rather than a trait method so that it can carry the protocol's
+/// configuration (a line protocol's `max_line`, say) and run on another thread: each
+/// hub encodes each message once per protocol present among its members of the group.
+/// Connections of one protocol name are expected to hand out encoders that agree; a
+/// hub uses the encoder of one member of each protocol.
+#[derive(Clone)]
+pub struct GroupEncoder(Arc<EncodeFn>);
+
+impl GroupEncoder {
+    /// An encoder running `encode`.
+    pub fn new(
+        encode: impl Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync + 'static,
+    ) -> Self {
+        GroupEncoder(Arc::new(encode))
+    }
+
+    /// The encoder of a protocol that takes no group messages: every message is a send
+    /// failure for its members.
+    pub(crate) fn unsupported(protocol: &'static str) -> Self {
+        GroupEncoder::new(move |_, _| Err(format!("{protocol} has no group encoding")))
+    }
+
+    /// The packet for `message` published to `group`, or why there is none.
+    pub fn encode(&self, group: &GroupName, message: &[u8]) -> Result<Bytes, String> {
+        (self.0)(group, message)
+    }
+}
+
+impl fmt::Debug for GroupEncoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GroupEncoder")
+    }
+}
