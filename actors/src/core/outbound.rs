@@ -24,6 +24,32 @@ use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 
+/// Packets of one size counted before they are recorded together (fan-out batches are
+/// mostly one run), so a run costs one record, not one per packet.
+#[derive(Default)]
+struct SameSize {
+    /// Their size.
+    size: usize,
+    /// How many.
+    count: usize,
+}
+
+impl SameSize {
+    /// Counts a packet of `len` bytes; hands back the run it ends, if it has another size.
+    fn add(&mut self, len: usize) -> Option<(usize, usize)> {
+        if len == self.size {
+            self.count += 1;
+            return None;
+        }
+        let ended = (self.size, self.count);
+        *self = SameSize {
+            size: len,
+            count: 1,
+        };
+        Some(ended)
+    }
+}
+
 /// Limits of one queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueLimits {
@@ -178,8 +204,7 @@ impl OutboundQueue {
         // What is queued never passes the limit, so this is the room left.
         let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
         let mut queued = 0;
-        // The packets of one size not yet recorded: how many, and their size.
-        let (mut same, mut size) = (0, 0);
+        let mut pending = SameSize::default();
         for packet in packets {
             let len = packet.len();
             if len == 0 || len > room {
@@ -194,14 +219,12 @@ impl OutboundQueue {
                 self.seal_tail();
                 self.chunks.push_back(Chunk::Memory(packet.clone()));
             }
-            if len != size {
-                self.record_packets(size, same);
-                (same, size) = (0, len);
+            if let Some((size, count)) = pending.add(len) {
+                self.record_packets(size, count);
             }
-            same += 1;
             queued += 1;
         }
-        self.record_packets(size, same);
+        self.record_packets(pending.size, pending.count);
         queued
     }
 
@@ -222,9 +245,7 @@ impl OutboundQueue {
         let mut queued = 0;
         // Addresses where the stretch taken so far starts and ends.
         let mut span: Option<(usize, usize)> = None;
-        // The packets of one size not yet recorded (fan-out batches are mostly one
-        // run): how many, and their size.
-        let (mut same, mut size) = (0, 0);
+        let mut pending = SameSize::default();
         for packet in packets {
             let (ptr, len) = (packet.as_ptr() as usize, packet.len());
             // Only bytes inside `whole` are taken from it: a packet lying anywhere else
@@ -235,14 +256,12 @@ impl OutboundQueue {
             }
             room -= len;
             span = Some((span.map_or(ptr, |(start, _)| start), ptr + len));
-            if len != size {
-                self.record_packets(size, same);
-                (same, size) = (0, len);
+            if let Some((size, count)) = pending.add(len) {
+                self.record_packets(size, count);
             }
-            same += 1;
             queued += 1;
         }
-        self.record_packets(size, same);
+        self.record_packets(pending.size, pending.count);
         let Some((start, at)) = span else {
             return 0;
         };
