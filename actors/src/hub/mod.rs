@@ -75,6 +75,22 @@ impl Actor for Hub {
         // handed on as one message.
         ctx.spawn(HandOn);
     }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        // Stopped between a message and its turn's end (its thread is going away):
+        // what its connections said still reaches the supervisor.
+        self.hand_on();
+    }
+}
+
+impl Hub {
+    /// Hands what its connections told during this turn to the supervisor.
+    fn hand_on(&mut self) {
+        if !self.relayed.is_empty() {
+            let relayed = std::mem::take(&mut self.relayed);
+            self.supervisor.do_send(RelayedBatch(relayed));
+        }
+    }
 }
 
 /// The hub's one long-lived task: hands what its connections told during each turn
@@ -90,10 +106,7 @@ impl ActorFuture<Hub> for HandOn {
         _: &mut Context<Hub>,
         _: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        if !hub.relayed.is_empty() {
-            let relayed = std::mem::take(&mut hub.relayed);
-            hub.supervisor.do_send(RelayedBatch(relayed));
-        }
+        hub.hand_on();
         std::task::Poll::Pending
     }
 }
