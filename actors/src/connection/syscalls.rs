@@ -10,8 +10,7 @@
 
 use super::{now, Connection, Cork, READ_CHUNK, SCRATCH};
 use crate::core::{Origin, Transmit};
-use crate::groups::GroupRun;
-use crate::hub::{Batch, HubDeliver};
+use crate::hub::HubDeliver;
 use crate::protocol::Protocol;
 use crate::transport::{ReadFailure, Written};
 use crate::{FailureReason, RemovalReason};
@@ -154,27 +153,14 @@ impl<P: Protocol> Connection<P> {
         }
         for delivery in deliveries {
             match delivery {
-                HubDeliver::Broadcast(batch) => match &*batch {
-                    Batch::Copied(batch) => {
-                        self.core.deliver_shared(now, batch, Origin::External);
-                    }
-                    Batch::Packets(packets) => {
-                        self.core.deliver_all(now, packets, Origin::External);
-                    }
-                },
+                HubDeliver::Broadcast(batch) => {
+                    self.core.deliver_handout(now, &batch, Origin::External);
+                }
                 HubDeliver::Group(runs) => {
                     for (group, run) in runs {
-                        if !self.core.is_member(group.as_str()) {
-                            // Published before it left; it is not for it any more.
-                            continue;
-                        }
-                        match &*run {
-                            GroupRun::Copied(batch) => {
-                                self.core.deliver_shared(now, batch, Origin::External);
-                            }
-                            GroupRun::Packets(packets) => {
-                                self.core.deliver_all(now, packets, Origin::External);
-                            }
+                        // Published before it left: not for it any more.
+                        if self.core.is_member(group.as_str()) {
+                            self.core.deliver_handout(now, &run, Origin::External);
                         }
                     }
                 }

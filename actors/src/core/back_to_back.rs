@@ -63,6 +63,17 @@ impl BackToBack {
     }
 }
 
+/// Packets a hub hands to many members of its thread: as they came (a few members, or
+/// packets of which some are refusals to record), or copied back to back.
+#[derive(Debug)]
+pub enum Handout<T> {
+    /// As they came.
+    Packets(T),
+    /// Copied into one buffer of the hub's thread: each member's queue takes them as a
+    /// slice of it, and its reference count is touched by that thread alone.
+    Copied(BackToBack),
+}
+
 /// The sizes of `packets` in runs of one size, if they are non-empty slices that
 /// cover `whole` exactly, in order.
 fn tile(whole: &Bytes, packets: &[Bytes]) -> Option<Vec<(u64, u64)>> {

@@ -16,5 +16,5 @@ mod timers;
 #[cfg(test)]
 mod tests;
 
-pub use back_to_back::BackToBack;
+pub use back_to_back::{BackToBack, Handout};
 pub use conn::{Conn, Event, Origin, Phase, RunPacket, Transmit};

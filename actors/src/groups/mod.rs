@@ -28,7 +28,7 @@ mod run;
 pub use encoder::GroupEncoder;
 pub use name::GroupName;
 pub(crate) use registry::{Registry, Run};
-pub(crate) use run::GroupRun;
+pub(crate) use run::{group_packets, group_run, GroupRun};
 
 use crate::{ConnId, SendError};
 use actix::prelude::*;

@@ -1,6 +1,6 @@
 //! Who is in which named group, and the fan-out of published messages to them.
 
-use super::{GroupCounts, GroupEncoder, GroupName, GroupRun, Published};
+use super::{group_run, GroupCounts, GroupEncoder, GroupName, GroupRun, Published};
 use crate::ConnId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -224,7 +224,7 @@ impl<T> Registry<T> {
                             (true, Some(own)) => own.clone(),
                             _ => joined.encoder.encode(name, &m.message),
                         });
-                        Arc::new(GroupRun::of(encoded.collect()))
+                        Arc::new(group_run(encoded.collect()))
                     });
                     out.entry(id)
                         .or_insert_with(|| (id, &joined.target, Vec::new()))
@@ -257,8 +257,7 @@ mod tests {
             .into_iter()
             .map(|(id, _, runs)| {
                 let runs = runs.iter().map(|(group, packets)| {
-                    let texts: Vec<String> = packets
-                        .packets()
+                    let texts: Vec<String> = crate::groups::group_packets(packets)
                         .map(|p| String::from_utf8_lossy(&p.unwrap()).into_owned())
                         .collect();
                     format!("{}:{}", group.as_str(), texts.join(","))

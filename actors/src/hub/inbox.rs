@@ -50,7 +50,7 @@ impl Inbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::Batch;
+    use crate::core::Handout;
     use bytes::Bytes;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
@@ -68,7 +68,7 @@ mod tests {
 
     fn broadcast(packet: &'static [u8]) -> HubDeliver {
         let packets: Arc<[Bytes]> = Arc::new([Bytes::from_static(packet)]);
-        HubDeliver::Broadcast(Arc::new(Batch::Packets(packets)))
+        HubDeliver::Broadcast(Arc::new(Handout::Packets(packets)))
     }
 
     fn packets(deliveries: VecDeque<HubDeliver>) -> Vec<Bytes> {

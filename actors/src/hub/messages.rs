@@ -2,7 +2,7 @@
 //! going; batches to fan out; and what it hands its members.
 
 use super::credit::Ticket;
-use crate::core::BackToBack;
+use crate::core::Handout;
 use crate::groups::Run;
 use crate::{ConnId, GroupEncoder, GroupName, Published};
 use actix::prelude::*;
@@ -92,21 +92,15 @@ pub(crate) enum HubDeliver {
 }
 
 /// Packets broadcast to a protocol group, shared by the hub's members.
-pub(crate) enum Batch {
-    /// As the broadcaster handed them.
-    Packets(Arc<[Bytes]>),
-    /// Copied by the hub into one buffer of its thread: a member's queue takes them as
-    /// a slice of it instead of copying each.
-    Copied(BackToBack),
-}
+pub(crate) type Batch = Handout<Arc<[Bytes]>>;
 
 #[cfg(test)]
-impl Batch {
+impl Handout<Arc<[Bytes]>> {
     /// The packets, in order.
     pub fn packets(&self) -> &[Bytes] {
         match self {
-            Batch::Packets(packets) => packets,
-            Batch::Copied(batch) => batch.packets(),
+            Handout::Packets(packets) => packets,
+            Handout::Copied(batch) => batch.packets(),
         }
     }
 }

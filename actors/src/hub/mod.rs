@@ -26,11 +26,11 @@ mod set;
 pub(crate) use credit::{Credit, CreditRestored, Ticket};
 pub(crate) use inbox::Inbox;
 pub(crate) use messages::{
-    Batch, HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay,
+    HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay,
 };
 pub(crate) use set::Hubs;
 
-use crate::core::BackToBack;
+use crate::core::{BackToBack, Handout};
 use crate::groups::Registry;
 use crate::supervisor::{Relayed, RelayedBatch};
 use crate::ConnId;
@@ -190,8 +190,8 @@ impl Handler<HubBroadcast> for Hub {
         // touches a reference count no other thread does, and its queue takes the
         // packets without copying each.
         let batch = Arc::new(match members.len() > LOCAL_COPY_ABOVE {
-            true => Batch::Copied(BackToBack::copy_of(&msg.packets)),
-            false => Batch::Packets(msg.packets.clone()),
+            true => Handout::Copied(BackToBack::copy_of(&msg.packets)),
+            false => Handout::Packets(msg.packets.clone()),
         });
         for (&id, inbox) in members {
             if Some(id) != msg.except {

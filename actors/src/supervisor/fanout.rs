@@ -5,6 +5,7 @@
 //! the [`Notice`] a publishing connection sends after handing its batch to the hubs.
 
 use super::*;
+use crate::groups::group_packets;
 use crate::hub::{HubBroadcast, HubPublish};
 
 /// Register a connection whose broadcasts and group messages its hub delivers: the
@@ -64,7 +65,7 @@ impl Supervisor {
         if handed > 0 && self.has_direct_members() {
             for (_, deliver, packets) in self.named.fan_out(&messages, publisher, Option::is_some) {
                 if let Some(deliver) = deliver {
-                    let packets = packets.iter().flat_map(|(_, run)| run.packets());
+                    let packets = packets.iter().flat_map(|(_, run)| group_packets(run));
                     let packets = packets.collect();
                     deliver.group(GroupDeliver(packets));
                 }

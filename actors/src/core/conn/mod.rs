@@ -23,7 +23,7 @@ mod types;
 pub(crate) use types::Outgoing;
 pub use types::{Event, Origin, Phase, RunPacket, Transmit};
 
-use super::back_to_back::BackToBack;
+use super::back_to_back::{BackToBack, Handout};
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
 use super::packet_ends::PacketEnds;
@@ -254,6 +254,20 @@ impl<P: Protocol> Conn<P> {
         let queued = self.admit_run(now, origin, batch.packets(), Some(batch));
         self.settle(now);
         queued
+    }
+
+    /// Offers what a hub hands out, as [`deliver_shared`](Self::deliver_shared) or
+    /// [`deliver_all`](Self::deliver_all) would.
+    pub fn deliver_handout<T: RunPacket>(
+        &mut self,
+        now: Instant,
+        handout: &Handout<impl AsRef<[T]>>,
+        origin: Origin,
+    ) -> usize {
+        match handout {
+            Handout::Copied(batch) => self.deliver_shared(now, batch, origin),
+            Handout::Packets(packets) => self.deliver_all(now, packets.as_ref(), origin),
+        }
     }
 
     /// Offers a response, encoded by this connection's codec.
