@@ -7,8 +7,8 @@
 use bytes::{Bytes, BytesMut};
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use switchboard::Inbound;
-use switchboard_server::frame::{Frame, FrameCodec};
-use switchboard_server::line::LineCodec;
+use switchboard_server::protocols::frame::{Frame, FrameCodec};
+use switchboard_server::protocols::line::LineCodec;
 use tokio_util::codec::{Decoder, Encoder};
 
 /// Packets per iteration.

@@ -33,8 +33,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use switchboard::Switchboard;
 use switchboard_server::config::Config;
-use switchboard_server::frame::FrameProtocol;
-use switchboard_server::line::LineProtocol;
+use switchboard_server::protocols::frame::FrameProtocol;
+use switchboard_server::protocols::line::LineProtocol;
 use switchboard_server::server::switchboard_config;
 use switchboard_server::web::{self, Endpoints, WebState};
 

@@ -8,8 +8,9 @@
 //! redialling are the library's.
 
 use crate::config::Config;
-use crate::frame::{DeliveryReport, Faulty, Frame, FrameCodec};
+use crate::protocols::frame::{Frame, FrameCodec};
 use bytes::Bytes;
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::connector::{
@@ -188,6 +189,37 @@ impl Backends {
     }
 }
 
+/// One backend that did not ack a REPLICATE, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Faulty {
+    /// The backend's address, as configured.
+    pub member: String,
+    /// Why it did not ack (`timeout`, `not connected`, ...).
+    pub reason: String,
+}
+
+/// The JSON body of a REPLICATE reply: who acked and who did not.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    /// Backends that answered the replicated PING with a PONG in time.
+    pub acked: Vec<String>,
+    /// Backends that did not, each with its reason.
+    pub faulty: Vec<Faulty>,
+}
+
+impl DeliveryReport {
+    /// The report as a REPLICATE_REPLY frame (an ERROR frame if it cannot be encoded).
+    pub fn to_frame(&self) -> Frame {
+        match serde_json::to_vec(self) {
+            Ok(json) => Frame::new(Frame::REPLICATE_REPLY, json),
+            Err(e) => {
+                tracing::warn!("delivery report not encodable: {e}");
+                Frame::error("delivery report unavailable")
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,5 +269,29 @@ mod tests {
             .replicate(Bytes::from_static(b"x"))
             .await;
         assert_eq!(report, DeliveryReport::default());
+    }
+
+    #[test]
+    fn empty_delivery_report_matches_protocol() {
+        let frame = DeliveryReport::default().to_frame();
+        assert_eq!(frame.opcode, Frame::REPLICATE_REPLY);
+        assert_eq!(&frame.payload[..], br#"{"acked":[],"faulty":[]}"#);
+    }
+
+    #[test]
+    fn delivery_report_json_shape() {
+        let report = DeliveryReport {
+            acked: vec!["127.0.0.1:9001".to_owned()],
+            faulty: vec![Faulty {
+                member: "127.0.0.1:9002".to_owned(),
+                reason: "timeout".to_owned(),
+            }],
+        };
+        let json: serde_json::Value = serde_json::from_slice(&report.to_frame().payload).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"acked": ["127.0.0.1:9001"],
+                               "faulty": [{"member": "127.0.0.1:9002", "reason": "timeout"}]})
+        );
     }
 }

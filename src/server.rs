@@ -7,8 +7,8 @@
 use crate::backends::Backends;
 use crate::cluster_stats::ClusterStats;
 use crate::config::Config;
-use crate::frame::FrameProtocol;
-use crate::line::LineProtocol;
+use crate::protocols::frame::FrameProtocol;
+use crate::protocols::line::LineProtocol;
 use crate::web::{self, Endpoints, WebState};
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};

@@ -19,9 +19,9 @@
 
 pub mod listing;
 
-use crate::frame::{Frame, FrameCodec, FrameProtocol};
-use crate::line::LineProtocol;
 use crate::metrics;
+use crate::protocols::frame::{Frame, FrameCodec, FrameProtocol};
+use crate::protocols::line::LineProtocol;
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::{Bytes, BytesMut};

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use support::{FrameClient, LineClient, BROADCAST, ECHO, WAIT};
 use switchboard::{ListenerHandle, Switchboard};
 use switchboard_server::config::Config;
-use switchboard_server::frame::FrameProtocol;
-use switchboard_server::line::LineProtocol;
+use switchboard_server::protocols::frame::FrameProtocol;
+use switchboard_server::protocols::line::LineProtocol;
 use switchboard_server::server::switchboard_config;
 use switchboard_server::web::{self, Endpoints, WebState};
 

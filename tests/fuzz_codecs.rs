@@ -13,8 +13,8 @@ use bytes::BytesMut;
 use proptest::prelude::*;
 use std::fmt::Debug;
 use std::path::Path;
-use switchboard_server::frame::{Frame, FrameCodec};
-use switchboard_server::line::LineCodec;
+use switchboard_server::protocols::frame::{Frame, FrameCodec};
+use switchboard_server::protocols::line::LineCodec;
 use tokio_util::codec::{Decoder, Encoder};
 
 const MAX_FRAME: usize = 65536;

@@ -3,7 +3,7 @@
 //! buffer without allocating per frame.
 
 use super::BenchError;
-use crate::frame::HEADER_LEN;
+use crate::protocols::frame::HEADER_LEN;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,7 +12,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 /// Opcodes of the `frame` protocol used by the scenarios.
 pub mod op {
-    pub use crate::frame::Frame;
+    pub use crate::protocols::frame::Frame;
     /// ECHO request and reply.
     pub const ECHO: u8 = Frame::ECHO;
     /// BROADCAST request and delivery.

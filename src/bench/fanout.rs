@@ -18,7 +18,7 @@ use super::client::{self, op, FrameReader};
 use super::process::CpuWatch;
 use super::progress::Progress;
 use super::{per_second, round3, BenchError, Target};
-use crate::frame::HEADER_LEN;
+use crate::protocols::frame::HEADER_LEN;
 use clap::Args;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

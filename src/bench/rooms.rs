@@ -13,7 +13,7 @@ use super::client::{self, op, FrameReader};
 use super::process::CpuWatch;
 use super::progress::Progress;
 use super::{per_second, round3, BenchError, Target};
-use crate::frame::HEADER_LEN;
+use crate::protocols::frame::HEADER_LEN;
 use clap::Args;
 use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};

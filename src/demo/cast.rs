@@ -4,7 +4,7 @@
 //! Each client registers its local address under its name, so the demo can tell whose
 //! removal the supervisor reports. Every client ends by itself when the demo ends.
 
-use crate::frame::Frame;
+use crate::protocols::frame::Frame;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};

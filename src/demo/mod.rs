@@ -23,7 +23,7 @@ mod table;
 mod verdict;
 
 use crate::config::Config;
-use crate::frame::FrameProtocol;
+use crate::protocols::frame::FrameProtocol;
 use crate::server;
 use crate::web::{self, Endpoints, WebState};
 use actix::{Actor, Context, Handler};

@@ -8,7 +8,7 @@
 //! publisher's order.
 
 use super::cast::{connect, Names};
-use crate::frame::Frame;
+use crate::protocols::frame::Frame;
 use bytes::{Buf, BytesMut};
 use std::collections::HashMap;
 use std::net::SocketAddr;

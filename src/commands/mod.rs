@@ -1,0 +1,3 @@
+//! The server's commands, as both protocols share them.
+
+pub mod group;

@@ -1,0 +1,414 @@
+//! [`FrameProtocol`]: the `frame` protocol's handler, one value per connection.
+//!
+//! It answers ECHO, BROADCAST, PING, STATS, REPLICATE, CLUSTER_STATS, JOIN, LEAVE and
+//! PUBLISH, takes a client's PONG silently, and sends the heartbeat PING when the
+//! connection is idle. A whole ECHO frame is answered from the read buffer, never
+//! decoded ([`Protocol::raw_echo`]).
+
+use super::{json_frame, message_frame, stats_frame, Frame, FrameCodec, HEADER_LEN};
+use crate::backends::{Backends, DeliveryReport};
+use crate::cluster_stats::ClusterStats;
+use crate::commands::group::{group_name, join_group, split_publish, DEFAULT_MAX_GROUPS};
+use bytes::Bytes;
+use switchboard::protocol::Idle;
+use switchboard::{GroupEncoder, Outbox, Protocol, Snapshot};
+
+/// The `frame` protocol of PROTOCOL.md, one value per connection.
+#[derive(Debug, Clone)]
+pub struct FrameProtocol {
+    /// The largest frame body accepted from a client; longer ones close the connection.
+    pub max_frame: usize,
+    /// Where REPLICATE sends to; with none, REPLICATE reports two empty lists.
+    pub backends: Backends,
+    /// Answers CLUSTER_STATS under this server's node name.
+    pub cluster: ClusterStats,
+    /// Named groups this connection may be in at once; a JOIN beyond is refused.
+    pub max_groups: usize,
+}
+
+impl FrameProtocol {
+    /// The protocol with bodies of at most `max_frame` bytes, and no backends.
+    pub fn new(max_frame: usize) -> Self {
+        FrameProtocol::with_backends(max_frame, Backends::default())
+    }
+
+    /// The protocol with bodies of at most `max_frame` bytes, replicating to `backends`.
+    pub fn with_backends(max_frame: usize, backends: Backends) -> Self {
+        FrameProtocol {
+            max_frame,
+            backends,
+            cluster: ClusterStats::default(),
+            max_groups: DEFAULT_MAX_GROUPS,
+        }
+    }
+
+    /// The same protocol with connections in at most `max_groups` named groups.
+    pub fn with_max_groups(self, max_groups: usize) -> Self {
+        FrameProtocol { max_groups, ..self }
+    }
+
+    /// The same protocol answering CLUSTER_STATS with `cluster`.
+    pub fn with_cluster(self, cluster: ClusterStats) -> Self {
+        FrameProtocol { cluster, ..self }
+    }
+}
+
+impl Protocol for FrameProtocol {
+    const NAME: &'static str = "frame";
+    type Request = Frame;
+    type Response = Frame;
+    type Codec = FrameCodec;
+
+    fn codec(&self) -> FrameCodec {
+        FrameCodec::new(self.max_frame)
+    }
+
+    /// An ECHO is answered with the frame as it arrived, never decoded: any body of at
+    /// most `max_frame` bytes whose first byte is the ECHO opcode.
+    fn raw_echo(&mut self, inbound: &[u8]) -> Option<usize> {
+        let length = usize::try_from(u32::from_be_bytes(
+            inbound.get(..HEADER_LEN)?.try_into().ok()?,
+        ))
+        .ok()?;
+        if length == 0 || length > self.max_frame {
+            return None;
+        }
+        let total = HEADER_LEN.checked_add(length)?;
+        (inbound.len() >= total && inbound.get(HEADER_LEN) == Some(&Frame::ECHO)).then_some(total)
+    }
+
+    fn handle(&mut self, frame: Frame, out: &mut Outbox<Frame>) {
+        match frame.opcode {
+            Frame::ECHO => out.reply(frame),
+            Frame::BROADCAST => out.broadcast(frame),
+            Frame::PING => out.reply(Frame::new(Frame::PONG, frame.payload)),
+            // The answer to a heartbeat: receiving it was the point.
+            Frame::PONG => {}
+            Frame::STATS => {
+                let board = out.handle().clone();
+                out.defer(async move { stats_frame::<Snapshot>(board.stats().await) });
+            }
+            Frame::CLUSTER_STATS => {
+                let gather = self.cluster.gather(out.handle().clone());
+                out.defer(async move { json_frame(Frame::CLUSTER_STATS_REPLY, gather.await) });
+            }
+            Frame::REPLICATE if self.backends.is_empty() => {
+                out.reply(DeliveryReport::default().to_frame())
+            }
+            Frame::REPLICATE => {
+                let backends = self.backends.clone();
+                out.defer(async move { backends.replicate(frame.payload).await.to_frame() });
+            }
+            Frame::JOIN => match group_name(&frame.payload) {
+                Ok(group) => match join_group(out, group, self.max_groups) {
+                    Ok(()) => out.reply(Frame::new(Frame::JOINED, frame.payload)),
+                    Err(reason) => out.bad_packet(reason),
+                },
+                Err(reason) => out.bad_packet(reason),
+            },
+            Frame::LEAVE => match group_name(&frame.payload) {
+                Ok(group) => {
+                    out.leave(group.as_str());
+                    out.reply(Frame::new(Frame::LEFT, frame.payload));
+                }
+                Err(reason) => out.bad_packet(reason),
+            },
+            Frame::PUBLISH => match split_publish(&frame.payload) {
+                Ok((group, message)) => out.publish(group, message),
+                Err(reason) => out.bad_packet(reason),
+            },
+            other => out.bad_packet(format!("unknown opcode 0x{other:02x}")),
+        }
+    }
+
+    fn error_reply(&self, reason: &str) -> Option<Frame> {
+        Some(Frame::error(reason))
+    }
+
+    /// A MESSAGE frame; every message fits one (frames sent have no size limit).
+    fn group_encoder(&self) -> Option<GroupEncoder> {
+        Some(GroupEncoder::new(message_frame))
+    }
+
+    /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a PONG.
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<Frame>) {
+        if idle == Idle::Read {
+            out.reply(Frame::new(Frame::PING, Bytes::new()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocols::testing::wire;
+    use switchboard::protocol::Action;
+    use switchboard::GroupName;
+
+    #[test]
+    fn a_whole_echo_frame_is_answered_raw_and_nothing_else_is() {
+        let mut protocol = FrameProtocol::new(8);
+        let echo = wire(Frame::ECHO, b"abc");
+        let mut two = echo.clone();
+        two.extend_from_slice(&wire(Frame::PING, b"x"));
+        assert_eq!(protocol.raw_echo(&echo), Some(echo.len()));
+        assert_eq!(protocol.raw_echo(&two), Some(echo.len()));
+        // Incomplete, another opcode, empty, past max_frame: left to the codec.
+        for short in 0..echo.len() {
+            assert_eq!(protocol.raw_echo(&echo[..short]), None, "{short} bytes");
+        }
+        assert_eq!(protocol.raw_echo(&wire(Frame::PING, b"abc")), None);
+        assert_eq!(protocol.raw_echo(&[0, 0, 0, 0, Frame::ECHO]), None);
+        assert_eq!(
+            protocol
+                .raw_echo(&wire(Frame::ECHO, &[1; 7]))
+                .map(|n| n - 4),
+            Some(8)
+        );
+        assert_eq!(protocol.raw_echo(&wire(Frame::ECHO, &[1; 8])), None);
+        assert_eq!(
+            protocol.raw_echo(&[0xff, 0xff, 0xff, 0xff, Frame::ECHO]),
+            None
+        );
+    }
+
+    #[test]
+    fn error_frame_carries_reason() {
+        let frame = FrameProtocol::new(64)
+            .error_reply("frame too large")
+            .unwrap();
+        assert_eq!(frame, Frame::new(Frame::ERROR, &b"frame too large"[..]));
+    }
+
+    /// Runs `handle` for one frame on a fresh outbox and returns the actions.
+    fn handle(frame: Frame) -> Vec<Action<Frame>> {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let mut out = Outbox::new(1, peer, supervisor);
+        FrameProtocol::new(64).handle(frame, &mut out);
+        out.take()
+    }
+
+    fn only(actions: Vec<Action<Frame>>) -> Action<Frame> {
+        assert_eq!(actions.len(), 1, "one action expected");
+        actions.into_iter().next().unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn echo_ping_and_broadcast() {
+        let echo = Frame::new(Frame::ECHO, &b"e"[..]);
+        assert!(matches!(only(handle(echo.clone())), Action::Reply(f) if f == echo));
+        let bcast = Frame::new(Frame::BROADCAST, &b"b"[..]);
+        assert!(matches!(only(handle(bcast.clone())), Action::Broadcast(f) if f == bcast));
+        let pong = Frame::new(Frame::PONG, &b"p"[..]);
+        let ping = Frame::new(Frame::PING, &b"p"[..]);
+        assert!(matches!(only(handle(ping)), Action::Reply(f) if f == pong));
+    }
+
+    #[actix_rt::test]
+    async fn replicate_without_backends_reports_nobody() {
+        let reply = only(handle(Frame::new(Frame::REPLICATE, &b"r"[..])));
+        assert!(matches!(reply, Action::Reply(f) if f == DeliveryReport::default().to_frame()));
+    }
+
+    #[actix_rt::test]
+    async fn stats_is_deferred_json() {
+        let Action::Defer(reply) = only(handle(Frame::new(Frame::STATS, Bytes::new()))) else {
+            panic!("STATS must be deferred");
+        };
+        let frame = reply.await;
+        assert_eq!(frame.opcode, Frame::STATS_REPLY);
+        let json: serde_json::Value = serde_json::from_slice(&frame.payload).unwrap();
+        assert!(json.get("connections").is_some(), "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn cluster_stats_is_deferred_json_under_the_node_name() {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = FrameProtocol::new(64).with_cluster(ClusterStats::new("n1"));
+        protocol.handle(Frame::new(Frame::CLUSTER_STATS, &b"ignored"[..]), &mut out);
+        let Action::Defer(reply) = only(out.take()) else {
+            panic!("CLUSTER_STATS must be deferred");
+        };
+        let frame = reply.await;
+        assert_eq!(frame.opcode, Frame::CLUSTER_STATS_REPLY);
+        let json: serde_json::Value = serde_json::from_slice(&frame.payload).unwrap();
+        assert!(json["nodes"]["n1"]["connections"].is_object(), "{json}");
+        assert_eq!(json["nodes"].as_object().unwrap().len(), 1, "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn pong_is_taken_silently() {
+        for payload in [&b""[..], &b"anything"[..]] {
+            assert!(handle(Frame::new(Frame::PONG, payload)).is_empty());
+        }
+    }
+
+    #[actix_rt::test]
+    async fn read_idle_sends_an_empty_ping_and_other_kinds_nothing() {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = FrameProtocol::new(64);
+        protocol.on_idle(Idle::Write, &mut out);
+        protocol.on_idle(Idle::All, &mut out);
+        assert!(out.take().is_empty());
+        protocol.on_idle(Idle::Read, &mut out);
+        let ping = Frame::new(Frame::PING, Bytes::new());
+        assert!(matches!(only(out.take()), Action::Reply(f) if f == ping));
+    }
+
+    #[actix_rt::test]
+    async fn server_and_unknown_opcodes_are_bad_packets() {
+        for op in [
+            0x00,
+            Frame::STATS_REPLY,
+            0x07,
+            Frame::REPLICATE_REPLY,
+            Frame::CLUSTER_STATS_REPLY,
+            Frame::ERROR,
+            0xFF,
+        ] {
+            let action = only(handle(Frame::new(op, Bytes::new())));
+            let expected = format!("unknown opcode 0x{op:02x}");
+            assert!(
+                matches!(action, Action::Bad(r) if r == expected),
+                "opcode {op:#x}"
+            );
+        }
+    }
+
+    /// Runs `handle` for each frame on one outbox and returns the actions.
+    fn handle_all(protocol: &mut FrameProtocol, frames: &[Frame]) -> Vec<Action<Frame>> {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        for frame in frames {
+            protocol.handle(frame.clone(), &mut out);
+        }
+        out.take()
+    }
+
+    #[actix_rt::test]
+    async fn join_twice_leave_twice_and_publish() {
+        let join = Frame::new(Frame::JOIN, &b"lobby"[..]);
+        let leave = Frame::new(Frame::LEAVE, &b"lobby"[..]);
+        let publish = Frame::new(Frame::PUBLISH, &b"\x05lobbyhi"[..]);
+        let actions = handle_all(
+            &mut FrameProtocol::new(64),
+            &[
+                join.clone(),
+                join,
+                publish.clone(),
+                leave.clone(),
+                leave,
+                publish,
+            ],
+        );
+        let joined = Frame::new(Frame::JOINED, &b"lobby"[..]);
+        let left = Frame::new(Frame::LEFT, &b"lobby"[..]);
+        let lobby = GroupName::from("lobby");
+        assert_eq!(
+            actions.len(),
+            8,
+            "one join, one leave, four replies, two publishes"
+        );
+        assert!(matches!(&actions[0], Action::Join(g) if *g == lobby));
+        assert!(matches!(&actions[1], Action::Reply(f) if *f == joined));
+        assert!(
+            matches!(&actions[2], Action::Reply(f) if *f == joined),
+            "joined again"
+        );
+        assert!(
+            matches!(&actions[3], Action::Publish { group, message, member: true }
+            if *group == lobby && &message[..] == b"hi")
+        );
+        assert!(matches!(&actions[4], Action::Leave(g) if *g == lobby));
+        assert!(matches!(&actions[5], Action::Reply(f) if *f == left));
+        assert!(
+            matches!(&actions[6], Action::Reply(f) if *f == left),
+            "left, not a member"
+        );
+        assert!(matches!(&actions[7], Action::Publish { member: false, .. }));
+    }
+
+    #[actix_rt::test]
+    async fn bad_names_and_name_lens_are_bad_packets() {
+        let long = vec![b'a'; 65];
+        let mut bad = vec![
+            Frame::new(Frame::JOIN, Bytes::new()),
+            Frame::new(Frame::JOIN, &b"a b"[..]),
+            Frame::new(Frame::JOIN, &b"caf\xc3\xa9"[..]),
+            Frame::new(Frame::JOIN, long.clone()),
+            Frame::new(Frame::LEAVE, &b"x/y"[..]),
+            Frame::new(Frame::PUBLISH, Bytes::new()),
+            Frame::new(Frame::PUBLISH, &b"\x00lobby"[..]),
+            Frame::new(Frame::PUBLISH, &b"\x06lobby"[..]),
+            Frame::new(Frame::PUBLISH, &b"\x03a!bmessage"[..]),
+        ];
+        let mut publish_long = vec![65u8];
+        publish_long.extend(&long);
+        bad.push(Frame::new(Frame::PUBLISH, publish_long));
+        for frame in bad {
+            let actions = handle_all(&mut FrameProtocol::new(64), std::slice::from_ref(&frame));
+            assert!(matches!(only(actions), Action::Bad(_)), "{frame:?}");
+        }
+        let max = vec![b'Z'; 64];
+        let actions = handle_all(&mut FrameProtocol::new(64), &[Frame::new(Frame::JOIN, max)]);
+        assert!(matches!(&actions[0], Action::Join(_)), "64 bytes is a name");
+        let reason = group_name(&[b'/'; 200]).unwrap_err();
+        assert!(
+            reason.len() < 64 + 32 && reason.ends_with("..."),
+            "{reason}"
+        );
+    }
+
+    #[actix_rt::test]
+    async fn a_join_beyond_max_groups_is_too_many() {
+        let mut protocol = FrameProtocol::new(64).with_max_groups(2);
+        let joins: Vec<Frame> = ["a", "b", "a", "c"]
+            .iter()
+            .map(|name| Frame::new(Frame::JOIN, name.as_bytes().to_vec()))
+            .collect();
+        let actions = handle_all(&mut protocol, &joins);
+        assert_eq!(actions.len(), 6);
+        assert!(matches!(&actions[4], Action::Reply(f) if f.opcode == Frame::JOINED));
+        assert!(matches!(&actions[5], Action::Bad(r) if r == "too many groups"));
+    }
+
+    #[test]
+    fn a_message_frame_carries_name_len_name_and_message() {
+        let lobby = GroupName::from("lobby");
+        let packet = FrameProtocol::new(64)
+            .group_encoder()
+            .unwrap()
+            .encode(&lobby, b"two\nlines")
+            .unwrap();
+        assert_eq!(
+            &packet[..],
+            &wire(Frame::MESSAGE, b"\x05lobbytwo\nlines")[..]
+        );
+        let (group, message) = split_publish(&Bytes::copy_from_slice(&packet[5..])).unwrap();
+        assert_eq!((group, &message[..]), (lobby, &b"two\nlines"[..]));
+        let huge = GroupName::new("g".repeat(256));
+        assert!(
+            message_frame(&huge, b"x").is_err(),
+            "a name_len is one byte"
+        );
+    }
+}

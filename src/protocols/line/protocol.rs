@@ -1,0 +1,322 @@
+//! [`LineProtocol`]: the `line` protocol's handler, one value per connection.
+//!
+//! It answers `ECHO`, `BCAST`, `PING`, `STATS`, `CSTATS`, `JOIN`, `LEAVE` and `PUB`,
+//! takes a client's `PONG` silently, and sends the heartbeat `PING` when the connection
+//! is idle.
+
+use super::encode::unknown_command;
+use super::{message_line, stats_line, LineCodec};
+use crate::cluster_stats::ClusterStats;
+use crate::commands::group::{group_name, join_group, DEFAULT_MAX_GROUPS};
+use bytes::Bytes;
+use switchboard::protocol::Idle;
+use switchboard::{GroupEncoder, Outbox, Protocol, Snapshot};
+
+/// The `line` protocol of PROTOCOL.md, one value per connection.
+#[derive(Debug, Clone)]
+pub struct LineProtocol {
+    /// The longest line accepted from a client; longer ones close the connection.
+    pub max_line: usize,
+    /// Answers `CSTATS` under this server's node name.
+    pub cluster: ClusterStats,
+    /// Named groups this connection may be in at once; a `JOIN` beyond is refused.
+    pub max_groups: usize,
+}
+
+impl LineProtocol {
+    /// The protocol with lines of at most `max_line` bytes.
+    pub fn new(max_line: usize) -> Self {
+        LineProtocol {
+            max_line,
+            cluster: ClusterStats::default(),
+            max_groups: DEFAULT_MAX_GROUPS,
+        }
+    }
+
+    /// The same protocol with connections in at most `max_groups` named groups.
+    pub fn with_max_groups(self, max_groups: usize) -> Self {
+        LineProtocol { max_groups, ..self }
+    }
+
+    /// `JOIN <name>`: `JOINED <name>`, or an error packet.
+    fn join(&self, name: &str, out: &mut Outbox<String>) {
+        match group_name(name.as_bytes()) {
+            Ok(group) => match join_group(out, group, self.max_groups) {
+                Ok(()) => out.reply(format!("JOINED {name}")),
+                Err(reason) => out.bad_packet(reason),
+            },
+            Err(reason) => out.bad_packet(reason),
+        }
+    }
+
+    /// `LEAVE <name>`: `LEFT <name>` (member or not), or an error packet.
+    fn leave(&self, name: &str, out: &mut Outbox<String>) {
+        match group_name(name.as_bytes()) {
+            Ok(group) => {
+                out.leave(group.as_str());
+                out.reply(format!("LEFT {name}"));
+            }
+            Err(reason) => out.bad_packet(reason),
+        }
+    }
+
+    /// `PUB <name> <text>`: no reply; the text to every member of the group.
+    fn publish(&self, rest: &str, out: &mut Outbox<String>) {
+        let Some((name, text)) = rest.split_once(' ') else {
+            return out.bad_packet("PUB takes a group name and a message");
+        };
+        match group_name(name.as_bytes()) {
+            Ok(group) => out.publish(group, Bytes::copy_from_slice(text.as_bytes())),
+            Err(reason) => out.bad_packet(reason),
+        }
+    }
+
+    /// The same protocol answering `CSTATS` with `cluster`.
+    pub fn with_cluster(self, cluster: ClusterStats) -> Self {
+        LineProtocol { cluster, ..self }
+    }
+}
+
+impl Protocol for LineProtocol {
+    const NAME: &'static str = "line";
+    type Request = String;
+    type Response = String;
+    type Codec = LineCodec;
+
+    fn codec(&self) -> LineCodec {
+        LineCodec::new(self.max_line)
+    }
+
+    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+        let command = line.split(' ').next().unwrap_or_default();
+        match (command, line.len() == command.len()) {
+            ("ECHO", _) => out.reply(line),
+            ("BCAST", _) => out.broadcast(line),
+            ("PING", true) => out.reply("PONG".to_owned()),
+            // The answer to a heartbeat: receiving it was the point.
+            ("PONG", true) => {}
+            ("STATS", true) => {
+                let board = out.handle().clone();
+                out.defer(async move { stats_line::<Snapshot>(board.stats().await) });
+            }
+            ("CSTATS", true) => {
+                let gather = self.cluster.gather(out.handle().clone());
+                out.defer(async move { stats_line(gather.await) });
+            }
+            ("PING" | "PONG" | "STATS" | "CSTATS", false) => {
+                out.bad_packet(format!("{command} takes no argument"))
+            }
+            ("JOIN", false) => self.join(&line[command.len() + 1..], out),
+            ("LEAVE", false) => self.leave(&line[command.len() + 1..], out),
+            ("PUB", false) => self.publish(&line[command.len() + 1..], out),
+            ("JOIN" | "LEAVE", true) => out.bad_packet(format!("{command} takes a group name")),
+            ("PUB", true) => out.bad_packet("PUB takes a group name and a message"),
+            _ => out.bad_packet(unknown_command(&line)),
+        }
+    }
+
+    fn error_reply(&self, reason: &str) -> Option<String> {
+        Some(format!("ERR {reason}"))
+    }
+
+    /// `MSG <name> <text>`, within this connection's `max_line`.
+    fn group_encoder(&self) -> Option<GroupEncoder> {
+        let max_line = self.max_line;
+        Some(GroupEncoder::new(move |group, message| {
+            message_line(group, message, max_line)
+        }))
+    }
+
+    /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a `PONG`.
+    fn on_idle(&mut self, idle: Idle, out: &mut Outbox<String>) {
+        if idle == Idle::Read {
+            out.reply("PING".to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard::protocol::Action;
+    use switchboard::GroupName;
+
+    #[test]
+    fn error_reply_is_err_line() {
+        let reply = LineProtocol::new(8).error_reply("line too long");
+        assert_eq!(reply.as_deref(), Some("ERR line too long"));
+    }
+
+    /// Runs `handle` for one line on a fresh outbox and returns the actions.
+    fn handle(line: &str) -> Vec<Action<String>> {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let peer = "127.0.0.1:1".parse().unwrap();
+        let mut out = Outbox::new(1, peer, supervisor);
+        LineProtocol::new(64).handle(line.to_owned(), &mut out);
+        out.take()
+    }
+
+    fn only(actions: Vec<Action<String>>) -> Action<String> {
+        assert_eq!(actions.len(), 1, "one action expected");
+        actions.into_iter().next().unwrap()
+    }
+
+    #[actix_rt::test]
+    async fn commands_are_answered() {
+        for line in ["ECHO hello world", "ECHO", "ECHO "] {
+            assert!(matches!(only(handle(line)), Action::Reply(r) if r == line));
+        }
+        assert!(matches!(only(handle("BCAST hi")), Action::Broadcast(r) if r == "BCAST hi"));
+        assert!(matches!(only(handle("PING")), Action::Reply(r) if r == "PONG"));
+    }
+
+    #[actix_rt::test]
+    async fn stats_is_deferred_json_line() {
+        let Action::Defer(reply) = only(handle("STATS")) else {
+            panic!("STATS must be deferred");
+        };
+        let line = reply.await;
+        assert!(!line.contains('\n'));
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(json.get("connections").is_some(), "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn cstats_is_deferred_json_line_under_the_node_name() {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = LineProtocol::new(64).with_cluster(ClusterStats::new("n1"));
+        protocol.handle("CSTATS".to_owned(), &mut out);
+        let Action::Defer(reply) = only(out.take()) else {
+            panic!("CSTATS must be deferred");
+        };
+        let line = reply.await;
+        assert!(!line.contains('\n'));
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(json["nodes"]["n1"]["connections"].is_object(), "{json}");
+    }
+
+    #[actix_rt::test]
+    async fn pong_is_taken_silently() {
+        assert!(handle("PONG").is_empty());
+    }
+
+    #[actix_rt::test]
+    async fn read_idle_sends_ping_and_other_kinds_nothing() {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut protocol = LineProtocol::new(64);
+        protocol.on_idle(Idle::Write, &mut out);
+        protocol.on_idle(Idle::All, &mut out);
+        assert!(out.take().is_empty());
+        protocol.on_idle(Idle::Read, &mut out);
+        assert!(matches!(only(out.take()), Action::Reply(r) if r == "PING"));
+    }
+
+    #[actix_rt::test]
+    async fn anything_else_is_a_bad_packet() {
+        for line in [
+            "",
+            "PING x",
+            "STATS now",
+            "CSTATS now",
+            "PONG x",
+            "echo hi",
+            "ECHOX",
+            "ERR x",
+        ] {
+            assert!(matches!(only(handle(line)), Action::Bad(_)), "{line:?}");
+        }
+    }
+
+    /// Runs `handle` for each line on one outbox and returns the actions.
+    fn handle_all(protocol: &mut LineProtocol, lines: &[&str]) -> Vec<Action<String>> {
+        let supervisor = switchboard::Switchboard::start(
+            switchboard::SwitchboardConfig::default().with_workers(0),
+        )
+        .handle()
+        .clone();
+        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        for line in lines {
+            protocol.handle((*line).to_owned(), &mut out);
+        }
+        out.take()
+    }
+
+    #[actix_rt::test]
+    async fn join_leave_and_pub() {
+        let lines = [
+            "JOIN lobby",
+            "JOIN lobby",
+            "PUB lobby hello there",
+            "LEAVE lobby",
+            "LEAVE lobby",
+            "PUB lobby ",
+        ];
+        let actions = handle_all(&mut LineProtocol::new(64), &lines);
+        let lobby = GroupName::from("lobby");
+        assert_eq!(actions.len(), 8);
+        assert!(matches!(&actions[0], Action::Join(g) if *g == lobby));
+        assert!(matches!(&actions[1], Action::Reply(r) if r == "JOINED lobby"));
+        assert!(matches!(&actions[2], Action::Reply(r) if r == "JOINED lobby"));
+        assert!(
+            matches!(&actions[3], Action::Publish { group, message, member: true }
+            if *group == lobby && &message[..] == b"hello there")
+        );
+        assert!(matches!(&actions[4], Action::Leave(g) if *g == lobby));
+        assert!(matches!(&actions[5], Action::Reply(r) if r == "LEFT lobby"));
+        assert!(matches!(&actions[6], Action::Reply(r) if r == "LEFT lobby"));
+        assert!(
+            matches!(&actions[7], Action::Publish { message, member: false, .. }
+            if message.is_empty())
+        );
+    }
+
+    #[actix_rt::test]
+    async fn bad_group_commands_are_bad_packets() {
+        let long = format!("JOIN {}", "a".repeat(65));
+        for line in [
+            "JOIN",
+            "JOIN ",
+            "JOIN a b",
+            "JOIN caf\u{e9}",
+            long.as_str(),
+            "LEAVE",
+            "LEAVE a/b",
+            "PUB",
+            "PUB lobby",
+            "PUB bad!name text",
+        ] {
+            let actions = handle_all(&mut LineProtocol::new(64), &[line]);
+            assert!(matches!(only(actions), Action::Bad(_)), "{line:?}");
+        }
+        let mut protocol = LineProtocol::new(64).with_max_groups(1);
+        let actions = handle_all(&mut protocol, &["JOIN a", "JOIN b"]);
+        assert!(matches!(&actions[2], Action::Bad(r) if r == "too many groups"));
+    }
+
+    #[test]
+    fn a_message_that_cannot_be_a_line_is_refused() {
+        let lobby = GroupName::from("lobby");
+        let encoder = LineProtocol::new(16).group_encoder().unwrap();
+        assert_eq!(
+            &encoder.encode(&lobby, b"012345").unwrap()[..],
+            b"MSG lobby 012345\n"
+        );
+        for bad in [&b"0123456"[..], b"a\nb", b"a\rb", b"\xff"] {
+            assert!(encoder.encode(&lobby, bad).is_err(), "{bad:?}");
+        }
+    }
+}
