@@ -1,7 +1,5 @@
-//! Named groups as both protocols see them: the name rule, the JOIN limit, and the
-//! PUBLISH payload of `frame`.
+//! Named groups as both protocols see them: the name rule, and the JOIN limit.
 
-use bytes::Bytes;
 use switchboard::{GroupName, Outbox};
 
 /// The longest group name, in bytes.
@@ -46,19 +44,52 @@ pub fn join_group<R>(
     Ok(())
 }
 
-/// Splits a PUBLISH payload into its group name and message (sharing the payload's
-/// memory), or the error reason.
-pub fn split_publish(payload: &Bytes) -> Result<(GroupName, Bytes), String> {
-    let Some((&name_len, rest)) = payload.split_first() else {
-        return Err("PUBLISH without name_len".to_owned());
-    };
-    let name_len = usize::from(name_len);
-    if name_len == 0 || name_len > rest.len() {
-        return Err(format!(
-            "bad name_len {name_len} for {} bytes after it",
-            rest.len()
-        ));
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard::Handle;
+
+    #[test]
+    fn a_name_is_1_to_64_bytes_of_the_allowed_characters() {
+        for name in ["a", "lobby", "A-Z.a_z-09", &"Z".repeat(64)] {
+            assert_eq!(group_name(name.as_bytes()).unwrap().as_str(), name);
+        }
+        let cases: [(&[u8], &str); 5] = [
+            (b"", "bad group name (empty)"),
+            (b"a b", "bad group name \"a b\""),
+            (b"x/y", "bad group name \"x/y\""),
+            (b"caf\xc3\xa9", "bad group name \"caf\\xc3\\xa9\""),
+            (b"\n", "bad group name \"\\n\""),
+        ];
+        for (name, reason) in cases {
+            assert_eq!(group_name(name), Err(reason.to_owned()), "{name:?}");
+        }
     }
-    let name = group_name(&rest[..name_len])?;
-    Ok((name, payload.slice(1 + name_len..)))
+
+    #[test]
+    fn a_quoted_name_is_bounded() {
+        let reason = group_name(&[b'a'; 65]).unwrap_err();
+        assert_eq!(reason, format!("bad group name \"{}\"...", "a".repeat(64)));
+        let reason = group_name(&[b'/'; 200]).unwrap_err();
+        assert!(
+            reason.len() < 64 + 32 && reason.ends_with("..."),
+            "{reason}"
+        );
+    }
+
+    #[test]
+    fn a_join_beyond_max_groups_is_refused_and_a_rejoin_is_not() {
+        let mut out = Outbox::<()>::new(1, "127.0.0.1:1".parse().unwrap(), Handle::disconnected());
+        assert_eq!(join_group(&mut out, GroupName::from("a"), 1), Ok(()));
+        assert_eq!(join_group(&mut out, GroupName::from("a"), 1), Ok(()));
+        assert_eq!(
+            join_group(&mut out, GroupName::from("b"), 1),
+            Err("too many groups")
+        );
+        assert_eq!(out.take().len(), 1, "one join");
+        assert_eq!(
+            join_group(&mut out, GroupName::from("b"), 0),
+            Err("too many groups")
+        );
+    }
 }

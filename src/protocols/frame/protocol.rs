@@ -1,29 +1,28 @@
-//! [`FrameProtocol`]: the `frame` protocol's handler, one value per connection.
+//! [`FrameProtocol`]: the `frame` protocol's handler, one value per connection, and
+//! how `frame` writes the server's replies.
 //!
-//! It answers ECHO, BROADCAST, PING, STATS, REPLICATE, CLUSTER_STATS, JOIN, LEAVE and
-//! PUBLISH, takes a client's PONG silently, and sends the heartbeat PING when the
-//! connection is idle. A whole ECHO frame is answered from the read buffer, never
-//! decoded ([`Protocol::raw_echo`]).
+//! Every frame is parsed into a [`Command`] and carried out by [`commands::dispatch`],
+//! as for every protocol; only a whole ECHO frame is answered from the read buffer,
+//! never decoded ([`Protocol::raw_echo`]).
 
 use super::{json_frame, message_frame, stats_frame, Frame, FrameCodec, HEADER_LEN};
 use crate::backends::{Backends, DeliveryReport};
 use crate::cluster_stats::ClusterStats;
-use crate::commands::group::{group_name, join_group, split_publish, DEFAULT_MAX_GROUPS};
+use crate::commands::{self, Command, Context, Replies};
 use bytes::Bytes;
+use serde::Serialize;
+use std::fmt::Display;
 use switchboard::protocol::Idle;
-use switchboard::{GroupEncoder, Outbox, Protocol, Snapshot};
+use switchboard::{GroupEncoder, GroupName, Outbox, Protocol};
 
 /// The `frame` protocol of PROTOCOL.md, one value per connection.
 #[derive(Debug, Clone)]
 pub struct FrameProtocol {
     /// The largest frame body accepted from a client; longer ones close the connection.
     pub max_frame: usize,
-    /// Where REPLICATE sends to; with none, REPLICATE reports two empty lists.
-    pub backends: Backends,
-    /// Answers CLUSTER_STATS under this server's node name.
-    pub cluster: ClusterStats,
-    /// Named groups this connection may be in at once; a JOIN beyond is refused.
-    pub max_groups: usize,
+    /// What the commands act on: the backends of REPLICATE, the cluster of
+    /// CLUSTER_STATS, the JOIN limit.
+    pub context: Context,
 }
 
 impl FrameProtocol {
@@ -36,20 +35,23 @@ impl FrameProtocol {
     pub fn with_backends(max_frame: usize, backends: Backends) -> Self {
         FrameProtocol {
             max_frame,
-            backends,
-            cluster: ClusterStats::default(),
-            max_groups: DEFAULT_MAX_GROUPS,
+            context: Context {
+                backends,
+                ..Context::default()
+            },
         }
     }
 
     /// The same protocol with connections in at most `max_groups` named groups.
-    pub fn with_max_groups(self, max_groups: usize) -> Self {
-        FrameProtocol { max_groups, ..self }
+    pub fn with_max_groups(mut self, max_groups: usize) -> Self {
+        self.context.max_groups = max_groups;
+        self
     }
 
     /// The same protocol answering CLUSTER_STATS with `cluster`.
-    pub fn with_cluster(self, cluster: ClusterStats) -> Self {
-        FrameProtocol { cluster, ..self }
+    pub fn with_cluster(mut self, cluster: ClusterStats) -> Self {
+        self.context.cluster = cluster;
+        self
     }
 }
 
@@ -78,51 +80,12 @@ impl Protocol for FrameProtocol {
     }
 
     fn handle(&mut self, frame: Frame, out: &mut Outbox<Frame>) {
-        match frame.opcode {
-            Frame::ECHO => out.reply(frame),
-            Frame::BROADCAST => out.broadcast(frame),
-            Frame::PING => out.reply(Frame::new(Frame::PONG, frame.payload)),
-            // The answer to a heartbeat: receiving it was the point.
-            Frame::PONG => {}
-            Frame::STATS => {
-                let board = out.handle().clone();
-                out.defer(async move { stats_frame::<Snapshot>(board.stats().await) });
-            }
-            Frame::CLUSTER_STATS => {
-                let gather = self.cluster.gather(out.handle().clone());
-                out.defer(async move { json_frame(Frame::CLUSTER_STATS_REPLY, gather.await) });
-            }
-            Frame::REPLICATE if self.backends.is_empty() => {
-                out.reply(DeliveryReport::default().to_frame())
-            }
-            Frame::REPLICATE => {
-                let backends = self.backends.clone();
-                out.defer(async move { backends.replicate(frame.payload).await.to_frame() });
-            }
-            Frame::JOIN => match group_name(&frame.payload) {
-                Ok(group) => match join_group(out, group, self.max_groups) {
-                    Ok(()) => out.reply(Frame::new(Frame::JOINED, frame.payload)),
-                    Err(reason) => out.bad_packet(reason),
-                },
-                Err(reason) => out.bad_packet(reason),
-            },
-            Frame::LEAVE => match group_name(&frame.payload) {
-                Ok(group) => {
-                    out.leave(group.as_str());
-                    out.reply(Frame::new(Frame::LEFT, frame.payload));
-                }
-                Err(reason) => out.bad_packet(reason),
-            },
-            Frame::PUBLISH => match split_publish(&frame.payload) {
-                Ok((group, message)) => out.publish(group, message),
-                Err(reason) => out.bad_packet(reason),
-            },
-            other => out.bad_packet(format!("unknown opcode 0x{other:02x}")),
-        }
+        let parsed = Command::from_frame(&frame);
+        commands::dispatch::<Self>(parsed, frame, &self.context, out);
     }
 
     fn error_reply(&self, reason: &str) -> Option<Frame> {
-        Some(Frame::error(reason))
+        Some(Self::error(reason))
     }
 
     /// A MESSAGE frame; every message fits one (frames sent have no size limit).
@@ -132,9 +95,58 @@ impl Protocol for FrameProtocol {
 
     /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a PONG.
     fn on_idle(&mut self, idle: Idle, out: &mut Outbox<Frame>) {
-        if idle == Idle::Read {
-            out.reply(Frame::new(Frame::PING, Bytes::new()));
-        }
+        commands::heartbeat::<Self>(idle, out);
+    }
+}
+
+/// The server's answers as frames: each a reply opcode with its payload.
+impl Replies for FrameProtocol {
+    type Packet = Frame;
+
+    /// PONG with the PING's payload.
+    fn pong(payload: Bytes) -> Frame {
+        Frame::new(Frame::PONG, payload)
+    }
+
+    /// An empty PING.
+    fn ping() -> Frame {
+        Frame::new(Frame::PING, Bytes::new())
+    }
+
+    /// JOINED with the group name.
+    fn joined(group: &GroupName) -> Frame {
+        Frame::new(
+            Frame::JOINED,
+            Bytes::copy_from_slice(group.as_str().as_bytes()),
+        )
+    }
+
+    /// LEFT with the group name.
+    fn left(group: &GroupName) -> Frame {
+        Frame::new(
+            Frame::LEFT,
+            Bytes::copy_from_slice(group.as_str().as_bytes()),
+        )
+    }
+
+    /// STATS_REPLY with the snapshot as JSON.
+    fn stats<S: Serialize, E: Display>(answer: Result<S, E>) -> Frame {
+        stats_frame(answer)
+    }
+
+    /// CLUSTER_STATS_REPLY with `{"nodes": ...}` as JSON.
+    fn cluster_stats<S: Serialize, E: Display>(answer: Result<S, E>) -> Frame {
+        json_frame(Frame::CLUSTER_STATS_REPLY, answer)
+    }
+
+    /// REPLICATE_REPLY with the report as JSON.
+    fn replicated(report: &DeliveryReport) -> Frame {
+        report.to_frame()
+    }
+
+    /// ERROR with the reason as UTF-8.
+    fn error(reason: &str) -> Frame {
+        Frame::error(reason)
     }
 }
 
@@ -371,7 +383,7 @@ mod tests {
         let max = vec![b'Z'; 64];
         let actions = handle_all(&mut FrameProtocol::new(64), &[Frame::new(Frame::JOIN, max)]);
         assert!(matches!(&actions[0], Action::Join(_)), "64 bytes is a name");
-        let reason = group_name(&[b'/'; 200]).unwrap_err();
+        let reason = crate::commands::group::group_name(&[b'/'; 200]).unwrap_err();
         assert!(
             reason.len() < 64 + 32 && reason.ends_with("..."),
             "{reason}"
@@ -403,7 +415,8 @@ mod tests {
             &packet[..],
             &wire(Frame::MESSAGE, b"\x05lobbytwo\nlines")[..]
         );
-        let (group, message) = split_publish(&Bytes::copy_from_slice(&packet[5..])).unwrap();
+        let (group, message) =
+            crate::commands::split_publish(&Bytes::copy_from_slice(&packet[5..])).unwrap();
         assert_eq!((group, &message[..]), (lobby, &b"two\nlines"[..]));
         let huge = GroupName::new("g".repeat(256));
         assert!(

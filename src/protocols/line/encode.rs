@@ -1,35 +1,9 @@
-//! The lines the server builds: a JSON answer, a group message (`MSG`), and the bounded
-//! quotes of client text in error reasons.
+//! The lines the server builds besides echoes: a JSON answer, and a group message
+//! (`MSG`).
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Serialize;
 use switchboard::GroupName;
-
-/// At most this many bytes of client text are quoted in an error reason.
-pub const MAX_QUOTED: usize = 64;
-
-/// `s` cut to at most `max` bytes, at a char boundary.
-pub fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
-}
-
-/// The error reason for a line that is not a command, quoting a bounded prefix of it.
-pub(super) fn unknown_command(line: &str) -> String {
-    let word = line.split(' ').next().unwrap_or_default();
-    if word.is_empty() {
-        return "unknown command (empty)".to_owned();
-    }
-    let quoted = truncate(word, MAX_QUOTED);
-    let ellipsis = if quoted.len() < word.len() { "..." } else { "" };
-    format!("unknown command {quoted:?}{ellipsis}")
-}
 
 /// The STATS reply for the supervisor's answer: one line of JSON, or an `ERR` line.
 pub fn stats_line<S: Serialize>(answer: Result<S, impl std::fmt::Display>) -> String {
@@ -68,24 +42,6 @@ pub fn message_line(group: &GroupName, message: &[u8], max_line: usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn truncate_respects_char_boundaries() {
-        assert_eq!(truncate("abc", 64), "abc");
-        assert_eq!(truncate("abcdef", 3), "abc");
-        assert_eq!(truncate("aé", 2), "a");
-        assert_eq!(truncate("ééé", 4), "éé");
-    }
-
-    #[test]
-    fn unknown_command_reason_is_bounded() {
-        assert_eq!(unknown_command("FOO bar"), "unknown command \"FOO\"");
-        assert_eq!(unknown_command(""), "unknown command (empty)");
-        let long = "Z".repeat(10_000);
-        let reason = unknown_command(&long);
-        assert!(reason.len() < MAX_QUOTED + 32, "{reason}");
-        assert!(reason.ends_with("\"..."));
-    }
 
     #[test]
     fn stats_line_is_json_or_err() {

@@ -9,5 +9,5 @@ mod encode;
 mod protocol;
 
 pub use codec::{LineCodec, LineError};
-pub use encode::{message_line, stats_line, truncate, MAX_QUOTED};
+pub use encode::{message_line, stats_line};
 pub use protocol::LineProtocol;

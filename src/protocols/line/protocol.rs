@@ -1,26 +1,26 @@
-//! [`LineProtocol`]: the `line` protocol's handler, one value per connection.
+//! [`LineProtocol`]: the `line` protocol's handler, one value per connection, and how
+//! `line` writes the server's replies.
 //!
-//! It answers `ECHO`, `BCAST`, `PING`, `STATS`, `CSTATS`, `JOIN`, `LEAVE` and `PUB`,
-//! takes a client's `PONG` silently, and sends the heartbeat `PING` when the connection
-//! is idle.
+//! Every line is parsed into a [`Command`] and carried out by [`commands::dispatch`],
+//! as for every protocol.
 
-use super::encode::unknown_command;
 use super::{message_line, stats_line, LineCodec};
+use crate::backends::DeliveryReport;
 use crate::cluster_stats::ClusterStats;
-use crate::commands::group::{group_name, join_group, DEFAULT_MAX_GROUPS};
+use crate::commands::{self, Command, Context, Replies};
 use bytes::Bytes;
+use serde::Serialize;
+use std::fmt::Display;
 use switchboard::protocol::Idle;
-use switchboard::{GroupEncoder, Outbox, Protocol, Snapshot};
+use switchboard::{GroupEncoder, GroupName, Outbox, Protocol};
 
 /// The `line` protocol of PROTOCOL.md, one value per connection.
 #[derive(Debug, Clone)]
 pub struct LineProtocol {
     /// The longest line accepted from a client; longer ones close the connection.
     pub max_line: usize,
-    /// Answers `CSTATS` under this server's node name.
-    pub cluster: ClusterStats,
-    /// Named groups this connection may be in at once; a `JOIN` beyond is refused.
-    pub max_groups: usize,
+    /// What the commands act on: the cluster of `CSTATS`, the `JOIN` limit.
+    pub context: Context,
 }
 
 impl LineProtocol {
@@ -28,52 +28,20 @@ impl LineProtocol {
     pub fn new(max_line: usize) -> Self {
         LineProtocol {
             max_line,
-            cluster: ClusterStats::default(),
-            max_groups: DEFAULT_MAX_GROUPS,
+            context: Context::default(),
         }
     }
 
     /// The same protocol with connections in at most `max_groups` named groups.
-    pub fn with_max_groups(self, max_groups: usize) -> Self {
-        LineProtocol { max_groups, ..self }
-    }
-
-    /// `JOIN <name>`: `JOINED <name>`, or an error packet.
-    fn join(&self, name: &str, out: &mut Outbox<String>) {
-        match group_name(name.as_bytes()) {
-            Ok(group) => match join_group(out, group, self.max_groups) {
-                Ok(()) => out.reply(format!("JOINED {name}")),
-                Err(reason) => out.bad_packet(reason),
-            },
-            Err(reason) => out.bad_packet(reason),
-        }
-    }
-
-    /// `LEAVE <name>`: `LEFT <name>` (member or not), or an error packet.
-    fn leave(&self, name: &str, out: &mut Outbox<String>) {
-        match group_name(name.as_bytes()) {
-            Ok(group) => {
-                out.leave(group.as_str());
-                out.reply(format!("LEFT {name}"));
-            }
-            Err(reason) => out.bad_packet(reason),
-        }
-    }
-
-    /// `PUB <name> <text>`: no reply; the text to every member of the group.
-    fn publish(&self, rest: &str, out: &mut Outbox<String>) {
-        let Some((name, text)) = rest.split_once(' ') else {
-            return out.bad_packet("PUB takes a group name and a message");
-        };
-        match group_name(name.as_bytes()) {
-            Ok(group) => out.publish(group, Bytes::copy_from_slice(text.as_bytes())),
-            Err(reason) => out.bad_packet(reason),
-        }
+    pub fn with_max_groups(mut self, max_groups: usize) -> Self {
+        self.context.max_groups = max_groups;
+        self
     }
 
     /// The same protocol answering `CSTATS` with `cluster`.
-    pub fn with_cluster(self, cluster: ClusterStats) -> Self {
-        LineProtocol { cluster, ..self }
+    pub fn with_cluster(mut self, cluster: ClusterStats) -> Self {
+        self.context.cluster = cluster;
+        self
     }
 }
 
@@ -88,35 +56,12 @@ impl Protocol for LineProtocol {
     }
 
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
-        let command = line.split(' ').next().unwrap_or_default();
-        match (command, line.len() == command.len()) {
-            ("ECHO", _) => out.reply(line),
-            ("BCAST", _) => out.broadcast(line),
-            ("PING", true) => out.reply("PONG".to_owned()),
-            // The answer to a heartbeat: receiving it was the point.
-            ("PONG", true) => {}
-            ("STATS", true) => {
-                let board = out.handle().clone();
-                out.defer(async move { stats_line::<Snapshot>(board.stats().await) });
-            }
-            ("CSTATS", true) => {
-                let gather = self.cluster.gather(out.handle().clone());
-                out.defer(async move { stats_line(gather.await) });
-            }
-            ("PING" | "PONG" | "STATS" | "CSTATS", false) => {
-                out.bad_packet(format!("{command} takes no argument"))
-            }
-            ("JOIN", false) => self.join(&line[command.len() + 1..], out),
-            ("LEAVE", false) => self.leave(&line[command.len() + 1..], out),
-            ("PUB", false) => self.publish(&line[command.len() + 1..], out),
-            ("JOIN" | "LEAVE", true) => out.bad_packet(format!("{command} takes a group name")),
-            ("PUB", true) => out.bad_packet("PUB takes a group name and a message"),
-            _ => out.bad_packet(unknown_command(&line)),
-        }
+        let parsed = Command::from_line(&line);
+        commands::dispatch::<Self>(parsed, line, &self.context, out);
     }
 
     fn error_reply(&self, reason: &str) -> Option<String> {
-        Some(format!("ERR {reason}"))
+        Some(Self::error(reason))
     }
 
     /// `MSG <name> <text>`, within this connection's `max_line`.
@@ -129,9 +74,55 @@ impl Protocol for LineProtocol {
 
     /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a `PONG`.
     fn on_idle(&mut self, idle: Idle, out: &mut Outbox<String>) {
-        if idle == Idle::Read {
-            out.reply("PING".to_owned());
-        }
+        commands::heartbeat::<Self>(idle, out);
+    }
+}
+
+/// The server's answers as lines (the codec adds the line ending).
+impl Replies for LineProtocol {
+    type Packet = String;
+
+    /// `PONG` (a line PING has no payload).
+    fn pong(_payload: Bytes) -> String {
+        "PONG".to_owned()
+    }
+
+    /// `PING`.
+    fn ping() -> String {
+        "PING".to_owned()
+    }
+
+    /// `JOINED <name>`.
+    fn joined(group: &GroupName) -> String {
+        format!("JOINED {}", group.as_str())
+    }
+
+    /// `LEFT <name>`.
+    fn left(group: &GroupName) -> String {
+        format!("LEFT {}", group.as_str())
+    }
+
+    /// The snapshot as one line of JSON.
+    fn stats<S: Serialize, E: Display>(answer: Result<S, E>) -> String {
+        stats_line(answer)
+    }
+
+    /// `{"nodes": ...}` as one line of JSON.
+    fn cluster_stats<S: Serialize, E: Display>(answer: Result<S, E>) -> String {
+        stats_line(answer)
+    }
+
+    /// The report as one line of JSON (`line` has no REPLICATE request of its own).
+    fn replicated(report: &DeliveryReport) -> String {
+        serde_json::to_string(report).unwrap_or_else(|e| {
+            tracing::warn!("delivery report not encodable: {e}");
+            "ERR delivery report unavailable".to_owned()
+        })
+    }
+
+    /// `ERR <reason>`.
+    fn error(reason: &str) -> String {
+        format!("ERR {reason}")
     }
 }
 
