@@ -47,7 +47,7 @@ pub fn join_group<R>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchboard::Handle;
+    use crate::protocols::testing::outbox;
 
     #[test]
     fn a_name_is_1_to_64_bytes_of_the_allowed_characters() {
@@ -79,7 +79,7 @@ mod tests {
 
     #[test]
     fn a_join_beyond_max_groups_is_refused_and_a_rejoin_is_not() {
-        let mut out = Outbox::<()>::new(1, "127.0.0.1:1".parse().unwrap(), Handle::disconnected());
+        let mut out = outbox::<()>();
         assert_eq!(join_group(&mut out, GroupName::from("a"), 1), Ok(()));
         assert_eq!(join_group(&mut out, GroupName::from("a"), 1), Ok(()));
         assert_eq!(

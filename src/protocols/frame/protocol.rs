@@ -153,7 +153,7 @@ impl Replies for FrameProtocol {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocols::testing::wire;
+    use crate::protocols::testing::{handle_all, handle_on, only, outbox, running_outbox, wire};
     use switchboard::protocol::Action;
     use switchboard::GroupName;
 
@@ -194,24 +194,11 @@ mod tests {
 
     /// Runs `handle` for one frame on a fresh outbox and returns the actions.
     fn handle(frame: Frame) -> Vec<Action<Frame>> {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let peer = "127.0.0.1:1".parse().unwrap();
-        let mut out = Outbox::new(1, peer, supervisor);
-        FrameProtocol::new(64).handle(frame, &mut out);
-        out.take()
+        handle_all(&mut FrameProtocol::new(64), [frame])
     }
 
-    fn only(actions: Vec<Action<Frame>>) -> Action<Frame> {
-        assert_eq!(actions.len(), 1, "one action expected");
-        actions.into_iter().next().unwrap()
-    }
-
-    #[actix_rt::test]
-    async fn echo_ping_and_broadcast() {
+    #[test]
+    fn echo_ping_and_broadcast() {
         let echo = Frame::new(Frame::ECHO, &b"e"[..]);
         assert!(matches!(only(handle(echo.clone())), Action::Reply(f) if f == echo));
         let bcast = Frame::new(Frame::BROADCAST, &b"b"[..]);
@@ -221,15 +208,17 @@ mod tests {
         assert!(matches!(only(handle(ping)), Action::Reply(f) if f == pong));
     }
 
-    #[actix_rt::test]
-    async fn replicate_without_backends_reports_nobody() {
+    #[test]
+    fn replicate_without_backends_reports_nobody() {
         let reply = only(handle(Frame::new(Frame::REPLICATE, &b"r"[..])));
         assert!(matches!(reply, Action::Reply(f) if f == DeliveryReport::default().to_frame()));
     }
 
     #[actix_rt::test]
     async fn stats_is_deferred_json() {
-        let Action::Defer(reply) = only(handle(Frame::new(Frame::STATS, Bytes::new()))) else {
+        let stats = Frame::new(Frame::STATS, Bytes::new());
+        let actions = handle_on(&mut FrameProtocol::new(64), &mut running_outbox(), [stats]);
+        let Action::Defer(reply) = only(actions) else {
             panic!("STATS must be deferred");
         };
         let frame = reply.await;
@@ -240,12 +229,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn cluster_stats_is_deferred_json_under_the_node_name() {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut out = running_outbox();
         let mut protocol = FrameProtocol::new(64).with_cluster(ClusterStats::new("n1"));
         protocol.handle(Frame::new(Frame::CLUSTER_STATS, &b"ignored"[..]), &mut out);
         let Action::Defer(reply) = only(out.take()) else {
@@ -258,21 +242,16 @@ mod tests {
         assert_eq!(json["nodes"].as_object().unwrap().len(), 1, "{json}");
     }
 
-    #[actix_rt::test]
-    async fn pong_is_taken_silently() {
+    #[test]
+    fn pong_is_taken_silently() {
         for payload in [&b""[..], &b"anything"[..]] {
             assert!(handle(Frame::new(Frame::PONG, payload)).is_empty());
         }
     }
 
-    #[actix_rt::test]
-    async fn read_idle_sends_an_empty_ping_and_other_kinds_nothing() {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+    #[test]
+    fn read_idle_sends_an_empty_ping_and_other_kinds_nothing() {
+        let mut out = outbox();
         let mut protocol = FrameProtocol::new(64);
         protocol.on_idle(Idle::Write, &mut out);
         protocol.on_idle(Idle::All, &mut out);
@@ -282,8 +261,8 @@ mod tests {
         assert!(matches!(only(out.take()), Action::Reply(f) if f == ping));
     }
 
-    #[actix_rt::test]
-    async fn server_and_unknown_opcodes_are_bad_packets() {
+    #[test]
+    fn server_and_unknown_opcodes_are_bad_packets() {
         for op in [
             0x00,
             Frame::STATS_REPLY,
@@ -302,28 +281,14 @@ mod tests {
         }
     }
 
-    /// Runs `handle` for each frame on one outbox and returns the actions.
-    fn handle_all(protocol: &mut FrameProtocol, frames: &[Frame]) -> Vec<Action<Frame>> {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
-        for frame in frames {
-            protocol.handle(frame.clone(), &mut out);
-        }
-        out.take()
-    }
-
-    #[actix_rt::test]
-    async fn join_twice_leave_twice_and_publish() {
+    #[test]
+    fn join_twice_leave_twice_and_publish() {
         let join = Frame::new(Frame::JOIN, &b"lobby"[..]);
         let leave = Frame::new(Frame::LEAVE, &b"lobby"[..]);
         let publish = Frame::new(Frame::PUBLISH, &b"\x05lobbyhi"[..]);
         let actions = handle_all(
             &mut FrameProtocol::new(64),
-            &[
+            [
                 join.clone(),
                 join,
                 publish.clone(),
@@ -359,8 +324,8 @@ mod tests {
         assert!(matches!(&actions[7], Action::Publish { member: false, .. }));
     }
 
-    #[actix_rt::test]
-    async fn bad_names_and_name_lens_are_bad_packets() {
+    #[test]
+    fn bad_names_and_name_lens_are_bad_packets() {
         let long = vec![b'a'; 65];
         let mut bad = vec![
             Frame::new(Frame::JOIN, Bytes::new()),
@@ -377,11 +342,11 @@ mod tests {
         publish_long.extend(&long);
         bad.push(Frame::new(Frame::PUBLISH, publish_long));
         for frame in bad {
-            let actions = handle_all(&mut FrameProtocol::new(64), std::slice::from_ref(&frame));
+            let actions = handle_all(&mut FrameProtocol::new(64), [frame.clone()]);
             assert!(matches!(only(actions), Action::Bad(_)), "{frame:?}");
         }
         let max = vec![b'Z'; 64];
-        let actions = handle_all(&mut FrameProtocol::new(64), &[Frame::new(Frame::JOIN, max)]);
+        let actions = handle_all(&mut FrameProtocol::new(64), [Frame::new(Frame::JOIN, max)]);
         assert!(matches!(&actions[0], Action::Join(_)), "64 bytes is a name");
         let reason = crate::commands::group::group_name(&[b'/'; 200]).unwrap_err();
         assert!(
@@ -390,14 +355,14 @@ mod tests {
         );
     }
 
-    #[actix_rt::test]
-    async fn a_join_beyond_max_groups_is_too_many() {
+    #[test]
+    fn a_join_beyond_max_groups_is_too_many() {
         let mut protocol = FrameProtocol::new(64).with_max_groups(2);
         let joins: Vec<Frame> = ["a", "b", "a", "c"]
             .iter()
             .map(|name| Frame::new(Frame::JOIN, name.as_bytes().to_vec()))
             .collect();
-        let actions = handle_all(&mut protocol, &joins);
+        let actions = handle_all(&mut protocol, joins);
         assert_eq!(actions.len(), 6);
         assert!(matches!(&actions[4], Action::Reply(f) if f.opcode == Frame::JOINED));
         assert!(matches!(&actions[5], Action::Bad(r) if r == "too many groups"));

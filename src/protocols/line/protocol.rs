@@ -129,6 +129,7 @@ impl Replies for LineProtocol {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocols::testing::{handle_all, handle_on, only, outbox, running_outbox};
     use switchboard::protocol::Action;
     use switchboard::GroupName;
 
@@ -138,26 +139,25 @@ mod tests {
         assert_eq!(reply.as_deref(), Some("ERR line too long"));
     }
 
+    #[test]
+    fn replies_are_lines_without_their_ending() {
+        let lobby = GroupName::from("lobby");
+        assert_eq!(LineProtocol::joined(&lobby), "JOINED lobby");
+        assert_eq!(LineProtocol::left(&lobby), "LEFT lobby");
+        assert_eq!(LineProtocol::pong(Bytes::new()), "PONG");
+        assert_eq!(
+            LineProtocol::replicated(&DeliveryReport::default()),
+            r#"{"acked":[],"faulty":[]}"#
+        );
+    }
+
     /// Runs `handle` for one line on a fresh outbox and returns the actions.
     fn handle(line: &str) -> Vec<Action<String>> {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let peer = "127.0.0.1:1".parse().unwrap();
-        let mut out = Outbox::new(1, peer, supervisor);
-        LineProtocol::new(64).handle(line.to_owned(), &mut out);
-        out.take()
+        handle_all(&mut LineProtocol::new(64), [line])
     }
 
-    fn only(actions: Vec<Action<String>>) -> Action<String> {
-        assert_eq!(actions.len(), 1, "one action expected");
-        actions.into_iter().next().unwrap()
-    }
-
-    #[actix_rt::test]
-    async fn commands_are_answered() {
+    #[test]
+    fn commands_are_answered() {
         for line in ["ECHO hello world", "ECHO", "ECHO "] {
             assert!(matches!(only(handle(line)), Action::Reply(r) if r == line));
         }
@@ -167,7 +167,8 @@ mod tests {
 
     #[actix_rt::test]
     async fn stats_is_deferred_json_line() {
-        let Action::Defer(reply) = only(handle("STATS")) else {
+        let actions = handle_on(&mut LineProtocol::new(64), &mut running_outbox(), ["STATS"]);
+        let Action::Defer(reply) = only(actions) else {
             panic!("STATS must be deferred");
         };
         let line = reply.await;
@@ -178,12 +179,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn cstats_is_deferred_json_line_under_the_node_name() {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+        let mut out = running_outbox();
         let mut protocol = LineProtocol::new(64).with_cluster(ClusterStats::new("n1"));
         protocol.handle("CSTATS".to_owned(), &mut out);
         let Action::Defer(reply) = only(out.take()) else {
@@ -195,19 +191,14 @@ mod tests {
         assert!(json["nodes"]["n1"]["connections"].is_object(), "{json}");
     }
 
-    #[actix_rt::test]
-    async fn pong_is_taken_silently() {
+    #[test]
+    fn pong_is_taken_silently() {
         assert!(handle("PONG").is_empty());
     }
 
-    #[actix_rt::test]
-    async fn read_idle_sends_ping_and_other_kinds_nothing() {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
+    #[test]
+    fn read_idle_sends_ping_and_other_kinds_nothing() {
+        let mut out = outbox();
         let mut protocol = LineProtocol::new(64);
         protocol.on_idle(Idle::Write, &mut out);
         protocol.on_idle(Idle::All, &mut out);
@@ -216,8 +207,8 @@ mod tests {
         assert!(matches!(only(out.take()), Action::Reply(r) if r == "PING"));
     }
 
-    #[actix_rt::test]
-    async fn anything_else_is_a_bad_packet() {
+    #[test]
+    fn anything_else_is_a_bad_packet() {
         for line in [
             "",
             "PING x",
@@ -232,22 +223,8 @@ mod tests {
         }
     }
 
-    /// Runs `handle` for each line on one outbox and returns the actions.
-    fn handle_all(protocol: &mut LineProtocol, lines: &[&str]) -> Vec<Action<String>> {
-        let supervisor = switchboard::Switchboard::start(
-            switchboard::SwitchboardConfig::default().with_workers(0),
-        )
-        .handle()
-        .clone();
-        let mut out = Outbox::new(1, "127.0.0.1:1".parse().unwrap(), supervisor);
-        for line in lines {
-            protocol.handle((*line).to_owned(), &mut out);
-        }
-        out.take()
-    }
-
-    #[actix_rt::test]
-    async fn join_leave_and_pub() {
+    #[test]
+    fn join_leave_and_pub() {
         let lines = [
             "JOIN lobby",
             "JOIN lobby",
@@ -256,7 +233,7 @@ mod tests {
             "LEAVE lobby",
             "PUB lobby ",
         ];
-        let actions = handle_all(&mut LineProtocol::new(64), &lines);
+        let actions = handle_all(&mut LineProtocol::new(64), lines);
         let lobby = GroupName::from("lobby");
         assert_eq!(actions.len(), 8);
         assert!(matches!(&actions[0], Action::Join(g) if *g == lobby));
@@ -275,8 +252,8 @@ mod tests {
         );
     }
 
-    #[actix_rt::test]
-    async fn bad_group_commands_are_bad_packets() {
+    #[test]
+    fn bad_group_commands_are_bad_packets() {
         let long = format!("JOIN {}", "a".repeat(65));
         for line in [
             "JOIN",
@@ -290,11 +267,11 @@ mod tests {
             "PUB lobby",
             "PUB bad!name text",
         ] {
-            let actions = handle_all(&mut LineProtocol::new(64), &[line]);
+            let actions = handle_all(&mut LineProtocol::new(64), [line]);
             assert!(matches!(only(actions), Action::Bad(_)), "{line:?}");
         }
         let mut protocol = LineProtocol::new(64).with_max_groups(1);
-        let actions = handle_all(&mut protocol, &["JOIN a", "JOIN b"]);
+        let actions = handle_all(&mut protocol, ["JOIN a", "JOIN b"]);
         assert!(matches!(&actions[2], Action::Bad(r) if r == "too many groups"));
     }
 
