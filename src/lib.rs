@@ -1,6 +1,7 @@
 //! The Switchboard server as a library: the demo protocols of PROTOCOL.md (`frame`
-//! and `line`), the configuration and the command line. The `switchboard` binary
-//! wires them to the switchboard library; integration tests use them directly.
+//! and `line`) and the commands they share, the configuration and the command line.
+//! The `switchboard` binary wires them to the switchboard library; integration tests
+//! use them directly.
 
 pub mod backends;
 pub mod bench;

@@ -2,7 +2,8 @@
 //!
 //! [`LineCodec`] cuts the byte stream into lines; [`LineProtocol`] is the per-connection
 //! handler the listeners run; [`stats_line`] and [`message_line`] write the lines the
-//! server builds.
+//! server builds. What a line asks for is a [`Command`](crate::commands::Command),
+//! parsed and applied in [`crate::commands`].
 
 mod codec;
 mod encode;
