@@ -8,8 +8,8 @@ mod support;
 use serde_json::Value;
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
-use support::Server;
+use std::time::Duration;
+use support::{wait_exit, Server};
 
 /// How long one bench run may take before the test fails.
 const BENCH_WAIT: Duration = Duration::from_secs(30);
@@ -23,17 +23,11 @@ fn bench(args: &[&str]) -> (ExitStatus, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + BENCH_WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("switchboard bench {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(
+        &mut child,
+        &format!("switchboard bench {args:?}"),
+        BENCH_WAIT,
+    );
     let (mut out, mut err) = (String::new(), String::new());
     child
         .stdout

@@ -14,15 +14,8 @@ mod support;
 
 use nats::Nats;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
-
-const JOIN: u8 = 0x0A;
-const JOINED: u8 = 0x0B;
-const PUBLISH: u8 = 0x0E;
-const MESSAGE: u8 = 0x0F;
-const CLUSTER_STATS: u8 = 0x10;
-const CLUSTER_STATS_REPLY: u8 = 0x11;
 
 /// Starts node `name` of the cluster at `url`, reconnecting within 50..500 ms.
 fn node(url: &str, name: &str) -> Server {
@@ -76,10 +69,8 @@ impl Member {
     async fn publish(&mut self, group: &str, text: &str) {
         match self {
             Member::Frame(c) => {
-                let mut payload = vec![group.len() as u8];
-                payload.extend_from_slice(group.as_bytes());
-                payload.extend_from_slice(text.as_bytes());
-                c.send(PUBLISH, &payload).await;
+                c.send(PUBLISH, &publish_payload(group, text.as_bytes()))
+                    .await;
             }
             Member::Line(c) => c.send(&format!("PUB {group} {text}")).await,
         }
@@ -173,15 +164,15 @@ async fn cluster_until(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
+    until(what, limit, async || {
         let cluster = cluster_of(c).await;
         if check(&cluster) {
-            return cluster;
+            Ok(cluster)
+        } else {
+            Err(cluster.to_string())
         }
-        assert!(Instant::now() < deadline, "{what}: {cluster}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// CSTATS over `line`, as JSON.
@@ -414,10 +405,7 @@ async fn without_nats_local_delivery_goes_on_and_nothing_is_buffered() {
     let mut batch = Vec::new();
     for i in 0..FAR {
         let text = format!("{i}-{body}");
-        let mut payload = vec![3u8];
-        payload.extend_from_slice(b"far");
-        payload.extend_from_slice(text.as_bytes());
-        batch.extend_from_slice(&encode(PUBLISH, &payload));
+        batch.extend_from_slice(&encode(PUBLISH, &publish_payload("far", text.as_bytes())));
         if batch.len() > 256 * 1024 {
             publisher.send_raw(&batch).await;
             batch.clear();
@@ -538,9 +526,7 @@ async fn a_burst_crosses_nodes_whole_and_in_order() {
     const N: usize = 20_000;
     let mut batch = Vec::new();
     for i in 0..N {
-        let mut payload = vec![5u8];
-        payload.extend_from_slice(b"burst");
-        payload.extend_from_slice(format!("m-{i}").as_bytes());
+        let payload = publish_payload("burst", format!("m-{i}").as_bytes());
         batch.extend_from_slice(&encode(PUBLISH, &payload));
     }
     let mut publisher = FrameClient::connect(nodes[0].frame).await;
@@ -571,17 +557,7 @@ fn bench_fanout_measures_delivery_across_nodes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bench fanout did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut child, "bench fanout", Duration::from_secs(30));
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(status.success(), "{out}");

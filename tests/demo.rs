@@ -3,7 +3,8 @@
 //! removal and every member of its room got every message.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use switchboard_testkit::wait_exit;
 
 #[test]
 fn the_demo_sees_every_expected_removal_and_exits_0() {
@@ -14,17 +15,7 @@ fn the_demo_sees_every_expected_removal_and_exits_0() {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("demo did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = wait_exit(&mut child, "the demo", Duration::from_secs(60));
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(status.success(), "demo failed:\n{out}");

@@ -7,21 +7,6 @@ mod support;
 use serde_json::Value;
 use support::*;
 
-const JOIN: u8 = 0x0A;
-const JOINED: u8 = 0x0B;
-const LEAVE: u8 = 0x0C;
-const LEFT: u8 = 0x0D;
-const PUBLISH: u8 = 0x0E;
-const MESSAGE: u8 = 0x0F;
-
-/// A PUBLISH (and MESSAGE) payload: `name_len | name | message`.
-fn publish_payload(group: &str, message: &[u8]) -> Vec<u8> {
-    let mut payload = vec![group.len() as u8];
-    payload.extend_from_slice(group.as_bytes());
-    payload.extend_from_slice(message);
-    payload
-}
-
 /// A frame client, registered, in `groups`.
 async fn frame_member(server: &Server, groups: &[&str]) -> FrameClient {
     let mut client = FrameClient::connect(server.frame).await;

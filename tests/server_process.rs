@@ -170,31 +170,29 @@ async fn accounting_holds_under_load() {
     // The observer's own earlier STATS replies are part of the totals too; the reply
     // being read is not (the snapshot was taken before it was written).
     let mut observer = FrameClient::connect(server.frame).await;
-    let deadline = std::time::Instant::now() + WAIT;
     let mut replies_before = 0u64;
-    loop {
+    let what = format!("the totals to match the {received} bytes received");
+    let snap = until(&what, WAIT, async || {
         let bytes_before = observer.received_bytes;
         let snap = observer.stats().await;
         let sent_bytes = snap["sent_bytes_total"].as_u64().unwrap();
         let sent = snap["sent_packets_total"].as_u64().unwrap();
-        let queued = snap["queued_packets_total"].as_u64().unwrap();
-        let dropped = snap["dropped_packets_total"].as_u64().unwrap();
         let settled = snap["connections"]["frame"] == 1
             && sent_bytes == received + bytes_before
             && sent == 8 * (1 + 200 + 160) + replies_before;
-        if settled {
-            assert_eq!(queued, sent + dropped, "{snap}");
-            assert_eq!(dropped, 0, "{snap}");
-            assert_eq!(snap["send_failures_total"], 0, "{snap}");
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "totals never matched: received {received}: {snap}"
-        );
         replies_before += 1;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        match settled {
+            true => Ok(snap),
+            false => Err(snap.to_string()),
+        }
+    })
+    .await;
+    let queued = snap["queued_packets_total"].as_u64().unwrap();
+    let sent = snap["sent_packets_total"].as_u64().unwrap();
+    let dropped = snap["dropped_packets_total"].as_u64().unwrap();
+    assert_eq!(queued, sent + dropped, "{snap}");
+    assert_eq!(dropped, 0, "{snap}");
+    assert_eq!(snap["send_failures_total"], 0, "{snap}");
 }
 
 #[tokio::test]

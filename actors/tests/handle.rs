@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{record_removals, Client, Talk};
+use common::{record_removals, LineClient, Talk};
 use std::net::SocketAddr;
 use std::time::Duration;
 use switchboard::codec::Lines;
@@ -44,14 +44,14 @@ impl tokio_util::codec::Encoder<u32> for NumberCodec {
 }
 
 /// A switchboard with a `talk` listener, and `n` clients greeted and registered.
-async fn start(n: usize) -> (Switchboard, SocketAddr, Vec<(u64, Client)>) {
+async fn start(n: usize) -> (Switchboard, SocketAddr, Vec<(u64, LineClient)>) {
     let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
     let listener = switchboard::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = board.listen(listener, || Talk).unwrap().local_addr;
     let mut clients = Vec::new();
     for _ in 0..n {
-        let mut client = Client::connect(addr).await;
-        assert_eq!(client.line().await.as_deref(), Some("hello"));
+        let mut client = LineClient::connect(addr).await;
+        assert_eq!(client.recv().await.as_deref(), Some("hello"));
         // Greeted means registered: the registration is sent before the greeting.
         let list = board.handle().list(Some("talk")).await.unwrap();
         let known: Vec<u64> = clients.iter().map(|(id, _)| *id).collect();
@@ -70,7 +70,7 @@ async fn send_to_encodes_with_the_connections_codec_and_refuses_what_would_break
         .send_to::<Talk>(*id, "typed".to_owned())
         .await
         .unwrap();
-    assert_eq!(client.line().await.as_deref(), Some("typed"));
+    assert_eq!(client.recv().await.as_deref(), Some("typed"));
 
     // A line break inside a line would end it early: the codec refuses, nothing is
     // written, and the connection lives on.
@@ -80,7 +80,7 @@ async fn send_to_encodes_with_the_connections_codec_and_refuses_what_would_break
         .send_to::<Talk>(*id, "after".to_owned())
         .await
         .unwrap();
-    assert_eq!(client.line().await.as_deref(), Some("after"));
+    assert_eq!(client.recv().await.as_deref(), Some("after"));
     let report = handle
         .inspect(vec![*id], Duration::from_secs(1))
         .await
@@ -124,7 +124,7 @@ async fn join_and_leave_on_a_connections_behalf_drive_publishes_and_membership()
 
     assert_eq!(handle.publish("room", "first").await, Ok(2));
     for (_, client) in &mut clients {
-        assert_eq!(client.line().await.as_deref(), Some("room: first"));
+        assert_eq!(client.recv().await.as_deref(), Some("room: first"));
     }
     assert_eq!(handle.leave(b, "room").await, Ok(true));
     assert_eq!(
@@ -133,10 +133,10 @@ async fn join_and_leave_on_a_connections_behalf_drive_publishes_and_membership()
         "not a member any more"
     );
     assert_eq!(handle.publish("room", "second").await, Ok(1));
-    assert_eq!(clients[0].1.line().await.as_deref(), Some("room: second"));
+    assert_eq!(clients[0].1.recv().await.as_deref(), Some("room: second"));
     // b got nothing after leaving: its next line is the echo of what it sends now.
     clients[1].1.send("ping").await;
-    assert_eq!(clients[1].1.line().await.as_deref(), Some("echo ping"));
+    assert_eq!(clients[1].1.recv().await.as_deref(), Some("echo ping"));
     assert_eq!(
         handle.join(424_242, "room").await,
         Err(SendError::UnknownConnection(424_242))
@@ -149,7 +149,7 @@ async fn broadcast_encodes_once_for_every_member() {
     let handed = board.handle().broadcast(&Talk, "to all".to_owned()).await;
     assert_eq!(handed, Ok(3));
     for (_, client) in &mut clients {
-        assert_eq!(client.line().await.as_deref(), Some("to all"));
+        assert_eq!(client.recv().await.as_deref(), Some("to all"));
     }
     let bad = board.handle().broadcast(&Talk, "a\nb".to_owned()).await;
     assert!(matches!(bad, Err(SendError::Encode(_))), "{bad:?}");
@@ -166,10 +166,10 @@ async fn close_removes_with_the_reason_and_subscribers_hear_it() {
         .await
         .unwrap();
     handle.close(*id, RemovalReason::Idle).await.unwrap();
-    assert_eq!(client.line().await.as_deref(), Some("last words"));
-    assert_eq!(client.line().await, None, "closed after the flush");
+    assert_eq!(client.recv().await.as_deref(), Some("last words"));
+    assert_eq!(client.recv().await, None, "closed after the flush");
     common::eventually("the removal announced", || async {
-        removed.lock().unwrap().iter().any(|r| r.id == *id)
+        removed.seen().await.iter().any(|r| r.id == *id)
     })
     .await;
     let stats = handle.stats().await.unwrap();

@@ -8,7 +8,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{eventually, Client};
+use common::{eventually, LineClient};
 use std::net::SocketAddr;
 use std::time::Duration;
 use switchboard::codec::Lines;
@@ -99,10 +99,10 @@ fn start(workers: usize, limits: ConnectionLimits) -> (Switchboard, SocketAddr, 
 
 /// Connects and waits for an echo, so the connection runs before the next one comes
 /// (connections go to the workers in turn).
-async fn connect(addr: SocketAddr) -> Client {
-    let mut client = Client::connect(addr).await;
+async fn connect(addr: SocketAddr) -> LineClient {
+    let mut client = LineClient::connect(addr).await;
     client.send("ECHO up").await;
-    assert_eq!(client.line().await.as_deref(), Some("up"));
+    assert_eq!(client.recv().await.as_deref(), Some("up"));
     client
 }
 
@@ -115,7 +115,7 @@ async fn members(board: &Handle, group: &str, n: usize) {
 }
 
 /// Writes `lines` in one write.
-async fn send_all(client: &mut Client, lines: impl Iterator<Item = String>) {
+async fn send_all(client: &mut LineClient, lines: impl Iterator<Item = String>) {
     let batch: String = lines.map(|l| l + "\n").collect();
     client.writer.write_all(batch.as_bytes()).await.unwrap();
 }
@@ -148,7 +148,7 @@ async fn two_publishers_reach_every_member(workers: usize) {
     // Its own copies, in order with its reply; the outsider's interleaved.
     let (mut own, mut others) = (0, 0);
     loop {
-        let line = publisher.line().await.expect("a line");
+        let line = publisher.recv().await.expect("a line");
         if line == "after" {
             break;
         }
@@ -164,7 +164,7 @@ async fn two_publishers_reach_every_member(workers: usize) {
         let prefix = if *plain { "room " } else { "[room] " };
         let (mut a, mut b) = (0, 0);
         while a < N || b < N {
-            let line = r.line().await.expect("a message");
+            let line = r.recv().await.expect("a message");
             let text = line.strip_prefix(prefix).expect("this protocol's encoding");
             if let Some(n) = text.strip_prefix('a') {
                 assert_eq!(n, a.to_string(), "the member publisher's in order");
@@ -175,10 +175,10 @@ async fn two_publishers_reach_every_member(workers: usize) {
             }
         }
         r.send("ECHO end").await;
-        assert_eq!(r.line().await.as_deref(), Some("end"), "nothing more");
+        assert_eq!(r.recv().await.as_deref(), Some("end"), "nothing more");
     }
     while others < N {
-        assert_eq!(publisher.line().await, Some(format!("room b{others}")));
+        assert_eq!(publisher.recv().await, Some(format!("room b{others}")));
         others += 1;
     }
     board.shutdown().await;
@@ -198,18 +198,18 @@ async fn without_workers_the_accepting_thread_has_the_one_hub() {
 async fn a_broadcast_reaches_its_protocol_on_every_worker_and_the_others_not() {
     let (board, plain, tagged) = start(2, ConnectionLimits::default());
     let mut sender = connect(plain).await;
-    let mut same: Vec<Client> = Vec::new();
+    let mut same: Vec<LineClient> = Vec::new();
     for _ in 0..3 {
         same.push(connect(plain).await);
     }
     let mut other = connect(tagged).await;
     send_all(&mut sender, (0..50).map(|i| format!("BC {i}"))).await;
     for i in 0..50 {
-        assert_eq!(sender.line().await, Some(format!("bc {i}")), "own copy");
+        assert_eq!(sender.recv().await, Some(format!("bc {i}")), "own copy");
     }
     for client in &mut same {
         for i in 0..50 {
-            assert_eq!(client.line().await, Some(format!("bc {i}")));
+            assert_eq!(client.recv().await, Some(format!("bc {i}")));
         }
     }
     let handed = board
@@ -219,10 +219,10 @@ async fn a_broadcast_reaches_its_protocol_on_every_worker_and_the_others_not() {
         .unwrap();
     assert_eq!(handed, 4);
     for client in same.iter_mut().chain([&mut sender]) {
-        assert_eq!(client.line().await.as_deref(), Some("from outside"));
+        assert_eq!(client.recv().await.as_deref(), Some("from outside"));
     }
     other.send("ECHO only").await;
-    assert_eq!(other.line().await.as_deref(), Some("only"), "no broadcast");
+    assert_eq!(other.recv().await.as_deref(), Some("only"), "no broadcast");
     board.shutdown().await;
 }
 
@@ -262,7 +262,7 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
                 c.send("ECHO done").await;
                 let mut last: Option<usize> = None;
                 loop {
-                    let line = c.line().await.expect("a line");
+                    let line = c.recv().await.expect("a line");
                     if line == "LEFT room" {
                         break;
                     }
@@ -272,7 +272,7 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
                     last = Some(n);
                 }
                 assert_eq!(
-                    c.line().await.as_deref(),
+                    c.recv().await.as_deref(),
                     Some("done"),
                     "nothing after LEFT"
                 );
@@ -293,11 +293,11 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
     let _publisher = flood.await.unwrap();
     for s in &mut steady {
         for i in 0..N {
-            let line = s.line().await.expect("a message");
+            let line = s.recv().await.expect("a message");
             assert_eq!(line.rsplit(' ').next(), Some(i.to_string().as_str()));
         }
         s.send("ECHO end").await;
-        assert_eq!(s.line().await.as_deref(), Some("end"), "exactly once each");
+        assert_eq!(s.recv().await.as_deref(), Some("end"), "exactly once each");
     }
     let sup = board.handle().clone();
     members(&sup, "room", 4).await;
@@ -321,21 +321,21 @@ async fn a_publisher_over_its_budget_stops_reading_until_the_hubs_hand_its_bytes
     let text = "x".repeat(200);
     send_all(&mut publisher, (0..10).map(|_| format!("PUB room {text}"))).await;
     for _ in 0..10 {
-        assert_eq!(control.line().await, Some(format!("room {text}")));
+        assert_eq!(control.recv().await, Some(format!("room {text}")));
     }
     // The 2000 bytes are still on their way through worker 1's hub: no reading.
     publisher.send("ECHO late").await;
-    let early = tokio::time::timeout(Duration::from_millis(700), publisher.line()).await;
+    let early = tokio::time::timeout(Duration::from_millis(700), publisher.recv()).await;
     assert!(early.is_err(), "the publisher read while over its budget");
     control.send("ECHO alive").await;
     assert_eq!(
-        control.line().await.as_deref(),
+        control.recv().await.as_deref(),
         Some("alive"),
         "worker 0 reads"
     );
 
     // The hub wakes up and hands them on: the publisher reads again.
-    assert_eq!(sleeper.line().await.as_deref(), Some("AWAKE"));
-    assert_eq!(publisher.line().await.as_deref(), Some("late"));
+    assert_eq!(sleeper.recv().await.as_deref(), Some("AWAKE"));
+    assert_eq!(publisher.recv().await.as_deref(), Some("late"));
     board.shutdown().await;
 }

@@ -9,10 +9,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// How long starting, stopping or a monitoring wait may take.
-const WAIT: Duration = Duration::from_secs(10);
+use std::time::Duration;
+use switchboard_testkit::{wait_until, WAIT};
 
 /// A running (or stopped, restartable) `nats-server`.
 pub struct Nats {
@@ -101,16 +99,11 @@ impl Nats {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run nats-server: {e}"));
         self.child = Some(child);
-        let deadline = Instant::now() + WAIT;
         for port in [self.port, self.monitor] {
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "nats-server did not listen on {port}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_until(&format!("nats-server to listen on {port}"), WAIT, || {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            });
         }
     }
 
@@ -144,18 +137,8 @@ impl Nats {
 
     /// Waits until the server has exactly `count` subscriptions to `subject`.
     pub fn wait_subscriptions(&self, subject: &str, count: usize) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let now = self.subscriptions(subject);
-            if now == count {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{subject}: {now} subscriptions, expected {count}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let what = format!("{count} subscriptions to {subject}");
+        wait_until(&what, WAIT, || self.subscriptions(subject) == count);
     }
 }
 

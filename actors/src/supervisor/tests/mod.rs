@@ -15,6 +15,7 @@ use crate::{ConnId, ConnectionRemoved, ConnectionReport, GroupEncoder, RemovalRe
 use actix::{Actor, ActorContext, Addr, Context, Handler, ResponseFuture};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
+use switchboard_testkit::Recording;
 
 /// A stand-in for a connection: records what the supervisor hands it (in order, group
 /// packets the supervisor could not encode included) and the reasons it is closed
@@ -188,27 +189,11 @@ impl Fake {
     }
 }
 
-/// Records the removals it is told of.
-struct Removals(Arc<Mutex<Vec<ConnectionRemoved>>>);
-
-impl Actor for Removals {
-    type Context = Context<Self>;
-}
-
-impl Handler<ConnectionRemoved> for Removals {
-    type Result = ();
-    fn handle(&mut self, event: ConnectionRemoved, _: &mut Context<Self>) {
-        if let Ok(mut removed) = self.0.lock() {
-            removed.push(event);
-        }
-    }
-}
-
-/// Subscribes a fresh recorder to `supervisor`'s removals; returns what it records.
-fn record_removals(supervisor: &Addr<super::Supervisor>) -> Arc<Mutex<Vec<ConnectionRemoved>>> {
-    let removed = Arc::new(Mutex::new(Vec::new()));
-    supervisor.do_send(super::Subscribe(
-        Removals(removed.clone()).start().recipient(),
-    ));
+/// Subscribes a fresh recorder to `supervisor`'s removals. Its `seen()` is a round trip
+/// through the recorder's mailbox: once the supervisor has answered a later message, every
+/// removal it announced before is in it.
+fn record_removals(supervisor: &Addr<super::Supervisor>) -> Recording<ConnectionRemoved> {
+    let removed = Recording::start();
+    supervisor.do_send(super::Subscribe(removed.recipient()));
     removed
 }
