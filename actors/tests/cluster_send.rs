@@ -1,7 +1,10 @@
 //! Sends to one connection anywhere in a cluster: two switchboards in one process, each
 //! with its own NATS link (nodes `a` and `b`) to one real `nats-server` on loopback,
 //! and line clients over loopback sockets.
-#![cfg(feature = "nats")]
+//!
+//! The crate's tests always build with the `nats` feature (a dev-dependency of the
+//! crate on itself turns it on), so `cargo test -p switchboard` runs these; without the
+//! feature this file does not compile, rather than vanishing from the run.
 
 mod common;
 #[path = "../../tests/support/nats.rs"]
