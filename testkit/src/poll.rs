@@ -60,12 +60,23 @@ pub async fn until<T>(
 /// Blocks the thread until `check` holds, for at most `limit` of real time; for code
 /// outside an async runtime (child processes, a NATS server's monitoring).
 pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    wait_for(what, limit, || {
+        check().then_some(()).ok_or_else(String::new)
+    });
+}
+
+/// The blocking [`until`]: polls `probe` until it answers `Ok`, for at most `limit` of
+/// real time, and returns that value; an `Err` is what was seen instead.
+pub fn wait_for<T>(what: &str, limit: Duration, mut probe: impl FnMut() -> Result<T, String>) -> T {
     let deadline = std::time::Instant::now() + limit;
-    while !check() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}"
-        );
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                std::time::Instant::now() < deadline,
+                "timed out after {limit:?} waiting for {what}; last seen: {seen}"
+            ),
+        }
         std::thread::sleep(POLL);
     }
 }

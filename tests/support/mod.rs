@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 
 pub use switchboard_testkit::process::status_kib;
 pub use switchboard_testkit::{
-    eventually, until, wait_exit, wait_until, LineClient, Recording, POLL, WAIT,
+    eventually, until, wait_exit, wait_for, wait_until, LineClient, Recording, POLL, WAIT,
 };
 
 // The `frame` opcodes, as PROTOCOL.md defines them.
@@ -298,6 +298,32 @@ pub fn encode(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out.push(opcode);
     out.extend_from_slice(payload);
     out
+}
+
+/// The server's stats snapshot from `GET /stats` of its `--metrics` address: read from
+/// outside, without a connection of its own (which would count, or be removed).
+pub fn http_stats(metrics: SocketAddr) -> Value {
+    let (status, body) = switchboard_testkit::http::get(metrics, "/stats");
+    assert_eq!(status, 200, "GET /stats: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
+}
+
+/// Polls `GET /stats` of `metrics` until `check` holds, for at most `limit`; returns
+/// the snapshot that satisfied it. It blocks the thread between polls: call it from a
+/// test thread, or `spawn_blocking`.
+pub fn http_stats_until(
+    metrics: SocketAddr,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    wait_for(what, limit, || {
+        let snap = http_stats(metrics);
+        match check(&snap) {
+            true => Ok(snap),
+            false => Err(snap.to_string()),
+        }
+    })
 }
 
 /// Polls the server's stats until `check` holds, for at most [`WAIT`]; returns the

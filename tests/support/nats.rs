@@ -5,7 +5,6 @@
 //! cluster tests never skip.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -118,13 +117,9 @@ impl Nats {
     /// `GET path` on the monitoring port, as JSON.
     pub fn monitor(&self, path: &str) -> serde_json::Value {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.monitor));
-        let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+        let (status, body) = switchboard_testkit::http::get(addr, path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
     }
 
     /// How many subscriptions to exactly `subject` the server has.
