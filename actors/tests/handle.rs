@@ -6,6 +6,8 @@ mod common;
 
 use common::{record_removals, LineClient, Talk};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard::codec::Lines;
 use switchboard::config::SwitchboardConfig;
@@ -143,16 +145,67 @@ async fn join_and_leave_on_a_connections_behalf_drive_publishes_and_membership()
     );
 }
 
+/// `talk` whose codec counts every response it encodes (the connections' own replies
+/// included), so a test can tell how often a broadcast was encoded.
+struct Counted(Arc<AtomicUsize>);
+
+impl Protocol for Counted {
+    const NAME: &'static str = "talk";
+    type Request = String;
+    type Response = String;
+    type Codec = CountingCodec;
+    fn codec(&self) -> CountingCodec {
+        CountingCodec(Lines::new(256), self.0.clone())
+    }
+    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+        Talk.handle(line, out)
+    }
+}
+
+/// [`Lines`], counting encodes.
+struct CountingCodec(Lines, Arc<AtomicUsize>);
+
+impl tokio_util::codec::Decoder for CountingCodec {
+    type Item = switchboard::Inbound<String>;
+    type Error = <Lines as tokio_util::codec::Decoder>::Error;
+    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        self.0.decode(src)
+    }
+}
+
+impl tokio_util::codec::Encoder<String> for CountingCodec {
+    type Error = <Lines as tokio_util::codec::Encoder<String>>::Error;
+    fn encode(&mut self, line: String, dst: &mut bytes::BytesMut) -> Result<(), Self::Error> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.encode(line, dst)
+    }
+}
+
 #[actix_rt::test]
 async fn broadcast_encodes_once_for_every_member() {
     let (board, _, mut clients) = start(3).await;
-    let handed = board.handle().broadcast(&Talk, "to all".to_owned()).await;
+    let encodes = Arc::new(AtomicUsize::new(0));
+    let protocol = Counted(encodes.clone());
+    let handed = board
+        .handle()
+        .broadcast(&protocol, "to all".to_owned())
+        .await;
     assert_eq!(handed, Ok(3));
     for (_, client) in &mut clients {
         assert_eq!(client.recv().await.as_deref(), Some("to all"));
     }
-    let bad = board.handle().broadcast(&Talk, "a\nb".to_owned()).await;
+    assert_eq!(
+        encodes.load(Ordering::SeqCst),
+        1,
+        "one encode for 3 members"
+    );
+    let bad = board.handle().broadcast(&protocol, "a\nb".to_owned()).await;
     assert!(matches!(bad, Err(SendError::Encode(_))), "{bad:?}");
+    assert_eq!(
+        encodes.load(Ordering::SeqCst),
+        2,
+        "refused at its one encode"
+    );
 }
 
 #[actix_rt::test]
