@@ -80,6 +80,16 @@ impl Handler<Close> for StandIn {
     }
 }
 
+/// A round trip through a stand-in's mailbox: answered after everything queued before.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Sync;
+
+impl Handler<Sync> for StandIn {
+    type Result = ();
+    fn handle(&mut self, _: Sync, _: &mut Context<Self>) {}
+}
+
 impl Handler<Inspect> for StandIn {
     type Result = ResponseFuture<ConnectionReport>;
     fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
@@ -114,6 +124,8 @@ struct Fake {
     packets: Arc<Mutex<Vec<GroupPacket>>>,
     /// Why it was closed.
     closed: Arc<Mutex<Vec<RemovalReason>>>,
+    /// Its mailbox, for the barrier of [`settled`].
+    addr: Addr<StandIn>,
 }
 
 impl Fake {
@@ -149,7 +161,7 @@ impl Fake {
             status: status.clone(),
         }
         .start();
-        let link: Link = Arc::new(addr);
+        let link: Link = Arc::new(addr.clone());
         sup.do_send(Register(Member {
             status: status.clone(),
             link,
@@ -160,6 +172,7 @@ impl Fake {
             status,
             packets,
             closed,
+            addr,
         }
     }
 
@@ -186,6 +199,19 @@ impl Fake {
     /// The reasons it was closed with.
     fn closed(&self) -> Vec<RemovalReason> {
         self.closed.lock().unwrap().clone()
+    }
+}
+
+/// The barrier before looking at what stand-ins were handed: a round trip through the
+/// supervisor's mailbox (whatever it was sent before is handled, and what that handed on
+/// is queued for the members), then through each of `fakes`' mailboxes (handled too).
+/// A stand-in that was stopped (closed) has nothing more to handle and is skipped.
+async fn settled(sup: &Addr<Supervisor>, fakes: &[&Fake]) {
+    sup.send(crate::stats::GetStats)
+        .await
+        .expect("the supervisor answers");
+    for fake in fakes {
+        let _ = fake.addr.send(Sync).await;
     }
 }
 
