@@ -206,7 +206,21 @@ async fn shutdown_delivers_what_was_queued() {
     client.send("ECHO ready").await;
     assert_eq!(client.recv().await.as_deref(), Some("ready"));
     client.send("LATER last").await;
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // The LATER was read (its reply is deferred) before the shutdown begins: the
+    // connection's own count of requests says so.
+    let id = server.only_id().await;
+    until("the LATER read", WAIT, async || {
+        let found = server.sup().inspect(vec![id], WAIT).await.unwrap();
+        let received = found
+            .first()
+            .and_then(|m| m.report.as_ref())
+            .map(|r| r.traffic.received_packets);
+        match received {
+            Some(2) => Ok(()),
+            other => Err(format!("{other:?} requests read")),
+        }
+    })
+    .await;
     let closing = server.board.shutdown().await;
     assert_eq!(closing, 1);
     assert_eq!(client.recv().await.as_deref(), Some("last"));

@@ -10,14 +10,19 @@ mod common;
 use bytes::Bytes;
 use common::{eventually, LineClient};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use switchboard::codec::Lines;
 use switchboard::config::{ConnectionLimits, SwitchboardConfig};
 use switchboard::*;
 use tokio::io::AsyncWriteExt;
 
+/// Set while a `SLEEP` blocks its worker thread.
+static ASLEEP: AtomicBool = AtomicBool::new(false);
+
 /// Lines in: `JOIN g`, `LEAVE g` (answered `LEFT g`), `PUB g text`, `BC text` (a
-/// broadcast to the protocol group), `ECHO x`, `SLEEP ms` (blocks the worker thread).
+/// broadcast to the protocol group), `ECHO x`, `SLEEP ms` (blocks the worker thread,
+/// with [`ASLEEP`] set meanwhile), `WHERE` (answered with the worker thread's id).
 fn handle(line: String, out: &mut Outbox<String>) {
     let mut words = line.splitn(3, ' ');
     match (words.next(), words.next(), words.next()) {
@@ -32,9 +37,12 @@ fn handle(line: String, out: &mut Outbox<String>) {
         (Some("BC"), Some(text), None) => out.broadcast(format!("bc {text}")),
         (Some("ECHO"), Some(text), None) => out.reply(text.to_owned()),
         (Some("SLEEP"), Some(ms), None) => {
+            ASLEEP.store(true, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+            ASLEEP.store(false, Ordering::SeqCst);
             out.reply("AWAKE".to_owned());
         }
+        (Some("WHERE"), None, None) => out.reply(format!("{:?}", std::thread::current().id())),
         _ => out.bad_packet("bad command"),
     }
 }
@@ -104,6 +112,12 @@ async fn connect(addr: SocketAddr) -> LineClient {
     client.send("ECHO up").await;
     assert_eq!(client.recv().await.as_deref(), Some("up"));
     client
+}
+
+/// The id of the worker thread `client`'s connection runs on.
+async fn thread_of(client: &mut LineClient) -> String {
+    client.send("WHERE").await;
+    client.recv().await.expect("an answer to WHERE")
 }
 
 /// Waits until `group` has `n` members.
@@ -308,22 +322,41 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
 async fn a_publisher_over_its_budget_stops_reading_until_the_hubs_hand_its_bytes_on() {
     let limits = ConnectionLimits::default().with_max_publish_in_flight(1000);
     let (board, plain, _) = start(2, limits);
-    // In turn: worker 0, worker 1, worker 0.
+    // The publisher and the control member on one worker, the sleeper on the other,
+    // whichever way the connections were spread: each says which thread it is on.
     let mut publisher = connect(plain).await;
-    let mut sleeper = connect(plain).await;
-    let mut control = connect(plain).await;
+    let home = thread_of(&mut publisher).await;
+    let (mut sleeper, mut control) = (None, None);
+    for _ in 0..8 {
+        if sleeper.is_some() && control.is_some() {
+            break;
+        }
+        let mut client = connect(plain).await;
+        let same = thread_of(&mut client).await == home;
+        match (same, &sleeper, &control) {
+            (false, None, _) => sleeper = Some(client),
+            (true, _, None) => control = Some(client),
+            _ => {}
+        }
+    }
+    let mut sleeper = sleeper.expect("a connection on the other worker");
+    let mut control = control.expect("another connection on the publisher's worker");
     control.send("JOIN room").await;
     members(board.handle(), "room", 1).await;
 
-    // Worker 1's thread, and so its hub, is busy for a while.
+    // The other worker's thread, and so its hub, is busy for a while.
     sleeper.send("SLEEP 2000").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the other worker asleep", || async {
+        ASLEEP.load(Ordering::SeqCst)
+    })
+    .await;
     let text = "x".repeat(200);
     send_all(&mut publisher, (0..10).map(|_| format!("PUB room {text}"))).await;
     for _ in 0..10 {
         assert_eq!(control.recv().await, Some(format!("room {text}")));
     }
-    // The 2000 bytes are still on their way through worker 1's hub: no reading.
+    // The 2000 bytes are still on their way through the sleeping worker's hub: no
+    // reading.
     publisher.send("ECHO late").await;
     let early = tokio::time::timeout(Duration::from_millis(700), publisher.recv()).await;
     assert!(early.is_err(), "the publisher read while over its budget");
@@ -331,7 +364,7 @@ async fn a_publisher_over_its_budget_stops_reading_until_the_hubs_hand_its_bytes
     assert_eq!(
         control.recv().await.as_deref(),
         Some("alive"),
-        "worker 0 reads"
+        "the publisher's worker reads"
     );
 
     // The hub wakes up and hands them on: the publisher reads again.
