@@ -108,22 +108,18 @@ fn text_of<'a>(dom: &'a str, id: &str) -> &'a str {
     &rest[start..end]
 }
 
-/// GET `{base}stats` (`base` ends with `/`) until `check` holds.
-async fn stats_until_http(base: &str, what: &str, check: impl Fn(&Value) -> bool) {
-    until(what, WAIT, async || {
-        let mut response = awc::Client::default()
-            .get(format!("{base}stats"))
-            .timeout(WAIT)
-            .send()
-            .await
-            .unwrap();
-        let stats: Value = response.json().await.unwrap();
-        match check(&stats) {
-            true => Ok(()),
-            false => Err(stats.to_string()),
-        }
-    })
-    .await;
+/// `GET {base}stats` (`base` is `http://ADDR/`) until `check` holds, for at most
+/// [`WAIT`].
+async fn stats_until_http(base: &str, what: &str, check: impl Fn(&Value) -> bool + Send + 'static) {
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|e| panic!("{base} is not http://ADDR/: {e}"));
+    let what = what.to_owned();
+    tokio::task::spawn_blocking(move || http_stats_until(addr, &what, WAIT, check))
+        .await
+        .unwrap();
 }
 
 #[actix_rt::test]
