@@ -8,8 +8,8 @@ mod support;
 
 use serde_json::Value;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
-use support::{FrameClient, LineClient, BROADCAST, ECHO, WAIT};
+
+use support::{until, FrameClient, LineClient, BROADCAST, ECHO, WAIT};
 use switchboard::{ListenerHandle, Switchboard};
 use switchboard_server::config::Config;
 use switchboard_server::protocols::frame::FrameProtocol;
@@ -269,21 +269,17 @@ async fn metrics_parse_as_prometheus_text_and_count_sent_bytes() {
     client.send(ECHO, b"count me").await;
     client.recv().await;
     // Connections report their counters in batches: poll until the bytes show.
-    let deadline = Instant::now() + WAIT;
-    let metrics = loop {
+    let metrics = until("the sent bytes in /metrics", WAIT, async || {
         let (status, text) = app.get("/metrics").await;
         assert_eq!(status, 200, "{text}");
         let metrics = openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
         let sent = metrics.value("switchboard_sent_bytes_total", &[("protocol", "frame")]);
-        if sent == Some(client.received_bytes as f64) {
-            break metrics;
+        match sent == Some(client.received_bytes as f64) {
+            true => Ok(metrics),
+            false => Err(text),
         }
-        assert!(
-            Instant::now() < deadline,
-            "sent bytes never showed:\n{text}"
-        );
-        actix_rt::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     assert_eq!(metrics.types["switchboard_sent_bytes"], "counter");
     assert_eq!(metrics.types["switchboard_connections"], "gauge");
     assert_eq!(

@@ -1,15 +1,18 @@
 //! Smoke test of `switchboard bench`: each scenario once, at a tiny size, through the
-//! real binary against a real server. It checks that the figures are there and sane
-//! (replies counted, fan-out complete and in order, the slow client removed), never
-//! how fast anything was: speed belongs in BENCHMARKS.md.
+//! real binary against a real server. It checks that the figures are there and right
+//! (replies counted, fan-out complete and in order, the slow client removed; the
+//! server's CPU time and memory within what the test reads from `/proc` itself, and
+//! the derived figures consistent with the ones they come from), never how fast
+//! anything was: speed belongs in BENCHMARKS.md.
 
 mod support;
 
 use serde_json::Value;
 use std::io::Read;
 use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
-use support::Server;
+use std::time::Duration;
+use support::{wait_exit, Server};
+use switchboard_testkit::process as status;
 
 /// How long one bench run may take before the test fails.
 const BENCH_WAIT: Duration = Duration::from_secs(30);
@@ -23,17 +26,11 @@ fn bench(args: &[&str]) -> (ExitStatus, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + BENCH_WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("switchboard bench {args:?} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(
+        &mut child,
+        &format!("switchboard bench {args:?}"),
+        BENCH_WAIT,
+    );
     let (mut out, mut err) = (String::new(), String::new());
     child
         .stdout
@@ -53,6 +50,48 @@ fn bench(args: &[&str]) -> (ExitStatus, String, String) {
 /// Runs a scenario that must succeed; returns its one JSON line.
 fn figures(server: &Server, scenario: &[&str]) -> Value {
     figures_at(server.frame, server.pid(), scenario)
+}
+
+/// Clock ticks per second of `/proc/PID/stat` times.
+fn ticks_per_second() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    assert!(ticks > 0, "no clock tick rate");
+    ticks as f64
+}
+
+/// Runs a scenario against `server` as [`figures`] does, and reads from `/proc` itself,
+/// around the whole run, the CPU seconds the server used and its peak memory (KiB): a
+/// bench figure measured within the run cannot be above them.
+fn figures_measured(server: &Server, scenario: &[&str]) -> (Value, f64, u64) {
+    let cpu = || status::cpu_ticks(server.pid()).expect("the server's CPU ticks");
+    let before = cpu();
+    let json = figures(server, scenario);
+    let used = (cpu() - before) as f64 / ticks_per_second();
+    (json, used, server.status_kib("VmHWM"))
+}
+
+/// The server's CPU seconds the bench reports, checked against what the test measured
+/// around the run (one tick of slack for the bench's own reading); `count` divided by
+/// it is `per_cpu_key`.
+fn check_server_cpu(json: &Value, measured: f64, count: &str, per_cpu_key: &str) -> f64 {
+    let cpu = number(json, "server_cpu_s");
+    let tick = 1.0 / ticks_per_second();
+    assert!(
+        cpu <= measured + tick + 0.001,
+        "server_cpu_s {cpu} above the {measured} s measured around the run: {json}"
+    );
+    let per_cpu = number(json, per_cpu_key);
+    let expected = if cpu > 0.0 {
+        number(json, count) / cpu
+    } else {
+        0.0
+    };
+    assert!(
+        (per_cpu - expected).abs() <= 0.001 + expected * 1e-9,
+        "{per_cpu_key} {per_cpu} is not {count} / server_cpu_s = {expected}: {json}"
+    );
+    cpu
 }
 
 /// Runs a scenario that must succeed against the server at `addr` (process `pid`).
@@ -81,7 +120,7 @@ fn number(json: &Value, key: &str) -> f64 {
 #[test]
 fn echo_counts_replies_and_latency() {
     let server = Server::start("");
-    let json = figures(
+    let (json, measured_cpu, _) = figures_measured(
         &server,
         &[
             "echo",
@@ -104,8 +143,9 @@ fn echo_counts_replies_and_latency() {
         number(&json, "max_us"),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{json}");
-    assert!(number(&json, "server_cpu_s") >= 0.0);
-    assert!(number(&json, "frames_per_server_cpu_s") >= 0.0);
+    // 0.3 s of echoes at a window of 2 costs the server more than a clock tick.
+    let cpu = check_server_cpu(&json, measured_cpu, "frames", "frames_per_server_cpu_s");
+    assert!(cpu > 0.0, "the server did the echoing: {json}");
 }
 
 #[test]
@@ -183,7 +223,7 @@ const ROOMS: &[&str] = &[
     "16",
 ];
 
-fn assert_rooms_complete(json: &Value) {
+fn assert_rooms_complete(json: &Value, measured_cpu: f64) {
     assert_eq!(json["scenario"], "rooms", "{json}");
     assert_eq!(json["in_order"], true, "{json}");
     assert_eq!(number(json, "groups"), 10.0);
@@ -191,34 +231,58 @@ fn assert_rooms_complete(json: &Value) {
     assert_eq!(number(json, "expected_deliveries"), 1500.0);
     assert_eq!(number(json, "deliveries"), 1500.0, "{json}");
     assert!(number(json, "deliveries_per_s") > 0.0, "{json}");
-    assert!(number(json, "server_cpu_s") >= 0.0, "{json}");
+    check_server_cpu(
+        json,
+        measured_cpu,
+        "deliveries",
+        "deliveries_per_server_cpu_s",
+    );
 }
 
 #[test]
 fn rooms_reaches_every_member_in_order_on_switchboard() {
     let server = Server::start("");
-    assert_rooms_complete(&figures(&server, ROOMS));
+    let (json, measured_cpu, _) = figures_measured(&server, ROOMS);
+    assert_rooms_complete(&json, measured_cpu);
 }
 
 #[test]
 fn rooms_reaches_every_member_in_order_on_the_baseline() {
     let server = Baseline::start();
-    assert_rooms_complete(&figures_at(server.frame, server.child.id(), ROOMS));
+    let pid = server.child.id();
+    let before = status::cpu_ticks(pid).unwrap();
+    let json = figures_at(server.frame, pid, ROOMS);
+    let measured_cpu = (status::cpu_ticks(pid).unwrap() - before) as f64 / ticks_per_second();
+    assert_rooms_complete(&json, measured_cpu);
 }
 
 #[test]
 fn idle_measures_server_memory() {
     let server = Server::start("");
-    let json = figures(&server, &["idle", "--conns", "20", "--settle-s", "0"]);
+    let (json, _, peak_kib) =
+        figures_measured(&server, &["idle", "--conns", "20", "--settle-s", "0"]);
     assert_eq!(number(&json, "conns"), 20.0);
-    assert!(number(&json, "rss_after_kib") > 0.0, "{json}");
-    assert!(number(&json, "rss_per_conn_bytes") >= 0.0, "{json}");
+    let (before, after) = (
+        number(&json, "rss_before_kib"),
+        number(&json, "rss_after_kib"),
+    );
+    // The server's memory, in KiB: a running process's, and never above its peak.
+    assert!(before > 0.0 && after > 0.0, "{json}");
+    assert!(
+        before <= peak_kib as f64 && after <= peak_kib as f64,
+        "above the server's peak of {peak_kib} KiB: {json}"
+    );
+    let per_conn = (after - before).max(0.0) * 1024.0 / 20.0;
+    assert!(
+        (number(&json, "rss_per_conn_bytes") - per_conn).abs() < 0.001,
+        "rss_per_conn_bytes is not the growth over 20 conns ({per_conn}): {json}"
+    );
 }
 
 #[test]
 fn slow_client_is_removed_and_others_go_on() {
     let server = Server::start("write_timeout_ms = 300");
-    let json = figures(
+    let (json, _, peak_kib) = figures_measured(
         &server,
         &[
             "slow",
@@ -235,7 +299,15 @@ fn slow_client_is_removed_and_others_go_on() {
     assert!(number(&json, "others_frames") > 0.0, "{json}");
     let closed = number(&json, "slow_closed_after_s");
     assert!(closed > 0.0 && closed <= 1.5, "{json}");
-    assert!(number(&json, "rss_growth_kib") >= 0.0, "{json}");
+    // The server's memory as sampled during the run: a running process's, never above
+    // its peak, and the growth is the difference.
+    let (start, max) = (number(&json, "rss_start_kib"), number(&json, "rss_max_kib"));
+    assert!(0.0 < start && start <= max, "{json}");
+    assert!(
+        max <= peak_kib as f64,
+        "above the server's peak of {peak_kib} KiB: {json}"
+    );
+    assert_eq!(number(&json, "rss_growth_kib"), max - start, "{json}");
     assert!(number(&json, "slow_sent_bytes") > 0.0, "{json}");
 }
 

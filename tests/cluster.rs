@@ -14,15 +14,8 @@ mod support;
 
 use nats::Nats;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
-
-const JOIN: u8 = 0x0A;
-const JOINED: u8 = 0x0B;
-const PUBLISH: u8 = 0x0E;
-const MESSAGE: u8 = 0x0F;
-const CLUSTER_STATS: u8 = 0x10;
-const CLUSTER_STATS_REPLY: u8 = 0x11;
 
 /// Starts node `name` of the cluster at `url`, reconnecting within 50..500 ms.
 fn node(url: &str, name: &str) -> Server {
@@ -76,10 +69,8 @@ impl Member {
     async fn publish(&mut self, group: &str, text: &str) {
         match self {
             Member::Frame(c) => {
-                let mut payload = vec![group.len() as u8];
-                payload.extend_from_slice(group.as_bytes());
-                payload.extend_from_slice(text.as_bytes());
-                c.send(PUBLISH, &payload).await;
+                c.send(PUBLISH, &publish_payload(group, text.as_bytes()))
+                    .await;
             }
             Member::Line(c) => c.send(&format!("PUB {group} {text}")).await,
         }
@@ -138,12 +129,49 @@ impl Member {
         }
         got
     }
+}
 
-    /// Asserts nothing more arrives: after a pause, a PING's PONG comes next.
-    async fn nothing_more(&mut self, who: &str) {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.ping().await;
-        assert_eq!(self.next().await, Got::Pong, "{who}: an extra copy arrived");
+/// How a marker travels: published to a group, or broadcast to its protocol.
+#[derive(Clone, Copy)]
+enum Via<'a> {
+    Group(&'a str),
+    Broadcast,
+}
+
+/// Asserts that no extra copy of what `publishers` (indexes into `members`) sent has
+/// arrived or is still coming, without waiting on a guess: each publisher sends one
+/// last marker the same way, and as a publisher's messages reach every member in
+/// order, through NATS too, a late copy of an earlier one would come before its
+/// marker. Every member's next messages must be exactly the markers, then the answer
+/// to a PING (nothing queued behind them either).
+async fn nothing_more(members: &mut [Member], publishers: &[usize], via: Via<'_>) {
+    let mut markers = Vec::new();
+    for &p in publishers {
+        let marker = format!("end-of-{p}");
+        match via {
+            Via::Group(group) => members[p].publish(group, &marker).await,
+            Via::Broadcast => members[p].broadcast(&marker).await,
+        }
+        markers.push(marker);
+    }
+    markers.sort();
+    for (k, m) in members.iter_mut().enumerate() {
+        let got = m.take(markers.len()).await;
+        let mut texts: Vec<String> = got
+            .iter()
+            .map(|g| match g {
+                Got::Msg(_, text) | Got::Bcast(text) => text.clone(),
+                other => panic!("member {k}: {other:?} before the markers: {got:?}"),
+            })
+            .collect();
+        texts.sort();
+        assert_eq!(texts, markers, "member {k}: an extra copy arrived");
+        m.ping().await;
+        assert_eq!(
+            m.next().await,
+            Got::Pong,
+            "member {k}: more after the markers"
+        );
     }
 }
 
@@ -173,15 +201,15 @@ async fn cluster_until(
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
+    until(what, limit, async || {
         let cluster = cluster_of(c).await;
         if check(&cluster) {
-            return cluster;
+            Ok(cluster)
+        } else {
+            Err(cluster.to_string())
         }
-        assert!(Instant::now() < deadline, "{what}: {cluster}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// CSTATS over `line`, as JSON.
@@ -247,8 +275,8 @@ async fn publishes_reach_frame_and_line_members_on_every_node_once_in_order() {
                 "member {k}: its own copies before its PONG"
             );
         }
-        m.nothing_more(&format!("member {k}")).await;
     }
+    nothing_more(&mut members, &[0, 5], Via::Group("room")).await;
 
     let mut stats = FrameClient::connect(nodes[1].frame).await;
     let b = cluster_of(&mut stats).await;
@@ -256,8 +284,8 @@ async fn publishes_reach_frame_and_line_members_on_every_node_once_in_order() {
     assert_eq!(b["connected"], true, "{b}");
     assert_eq!(
         b["received_total"],
-        2 * N as u64,
-        "{b}: from a and c, own echo ignored"
+        2 * (N + 1) as u64,
+        "{b}: from a and c (their messages and markers), own echo ignored"
     );
     assert_eq!(b["failed_total"], 0, "{b}");
 
@@ -308,13 +336,13 @@ async fn broadcasts_reach_every_node_once_in_order() {
                 "own broadcasts before the PONG"
             );
         }
-        m.nothing_more(&format!("frame member {k}")).await;
     }
+    nothing_more(&mut frames, &[0], Via::Broadcast).await;
     for (k, m) in lines.iter_mut().enumerate() {
         let got = m.take(N).await;
         assert_eq!(texts_from(&got, "l-"), sequence("l-", N), "line member {k}");
-        m.nothing_more(&format!("line member {k}")).await;
     }
+    nothing_more(&mut lines, &[2], Via::Broadcast).await;
 }
 
 #[tokio::test]
@@ -358,11 +386,13 @@ async fn cluster_stats_lists_every_node_and_a_killed_node_affects_only_its_own()
     for i in 0..10 {
         members[0].publish("room", &format!("x-{i}")).await;
     }
-    for k in [0, 2] {
-        let got = members[k].take(10).await;
+    // b's member has nobody to talk to any more.
+    drop(members.remove(1));
+    for (k, m) in members.iter_mut().enumerate() {
+        let got = m.take(10).await;
         assert_eq!(texts_from(&got, "x-"), sequence("x-", 10), "member {k}");
-        members[k].nothing_more(&format!("member {k}")).await;
     }
+    nothing_more(&mut members, &[0], Via::Group("room")).await;
     let answer = cstats(&mut asker).await;
     assert_eq!(node_names(&answer), ["a", "c"], "{answer}");
 }
@@ -414,10 +444,7 @@ async fn without_nats_local_delivery_goes_on_and_nothing_is_buffered() {
     let mut batch = Vec::new();
     for i in 0..FAR {
         let text = format!("{i}-{body}");
-        let mut payload = vec![3u8];
-        payload.extend_from_slice(b"far");
-        payload.extend_from_slice(text.as_bytes());
-        batch.extend_from_slice(&encode(PUBLISH, &payload));
+        batch.extend_from_slice(&encode(PUBLISH, &publish_payload("far", text.as_bytes())));
         if batch.len() > 256 * 1024 {
             publisher.send_raw(&batch).await;
             batch.clear();
@@ -460,8 +487,13 @@ async fn without_nats_local_delivery_goes_on_and_nothing_is_buffered() {
         Got::Msg("room".into(), "after".into()),
         "nothing from the outage, then the new message"
     );
-    far.nothing_more("far").await;
-    there.nothing_more("there").await;
+    // Nothing of the 40 MB meant for `far` is delivered late: the same publisher's
+    // marker comes first.
+    nats.wait_subscriptions("switchboard.group.far", 1);
+    let mut far_group = [Member::Frame(publisher), far];
+    far_group[0].join("far").await;
+    nothing_more(&mut far_group, &[0], Via::Group("far")).await;
+    nothing_more(&mut [here, there], &[0], Via::Group("room")).await;
 }
 
 #[tokio::test]
@@ -538,23 +570,24 @@ async fn a_burst_crosses_nodes_whole_and_in_order() {
     const N: usize = 20_000;
     let mut batch = Vec::new();
     for i in 0..N {
-        let mut payload = vec![5u8];
-        payload.extend_from_slice(b"burst");
-        payload.extend_from_slice(format!("m-{i}").as_bytes());
+        let payload = publish_payload("burst", format!("m-{i}").as_bytes());
         batch.extend_from_slice(&encode(PUBLISH, &payload));
     }
     let mut publisher = FrameClient::connect(nodes[0].frame).await;
     publisher.send_raw(&batch).await;
     let got = there.take(N).await;
     assert_eq!(texts_from(&got, "m-"), sequence("m-", N));
-    there.nothing_more("there").await;
+    let mut burst = [Member::Frame(publisher), there];
+    burst[0].join("burst").await;
+    nothing_more(&mut burst, &[0], Via::Group("burst")).await;
     let mut a = FrameClient::connect(nodes[0].frame).await;
     let mut b = FrameClient::connect(nodes[1].frame).await;
     let a = cluster_of(&mut a).await;
     let b = cluster_of(&mut b).await;
-    assert_eq!(a["published_total"], N as u64, "{a}");
+    // The burst and the marker.
+    assert_eq!(a["published_total"], N as u64 + 1, "{a}");
     assert_eq!(a["failed_total"], 0, "{a}");
-    assert_eq!(b["received_total"], N as u64, "{b}");
+    assert_eq!(b["received_total"], N as u64 + 1, "{b}");
     assert_eq!(b["slow_consumer_total"], 0, "{b}");
 }
 
@@ -571,17 +604,7 @@ fn bench_fanout_measures_delivery_across_nodes() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bench fanout did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut child, "bench fanout", Duration::from_secs(30));
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     assert!(status.success(), "{out}");

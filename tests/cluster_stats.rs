@@ -10,9 +10,6 @@ use serde_json::Value;
 use std::io::Write;
 use support::*;
 
-const CLUSTER_STATS: u8 = 0x10;
-const CLUSTER_STATS_REPLY: u8 = 0x11;
-
 /// Sends CLUSTER_STATS with `payload` and returns the JSON answer.
 async fn frame_cluster_stats(c: &mut FrameClient, payload: &[u8]) -> Value {
     c.send(CLUSTER_STATS, payload).await;

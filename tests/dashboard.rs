@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
 
 /// Virtual milliseconds the page runs before its DOM is taken: a few polls.
@@ -86,18 +86,7 @@ fn browse(browser: &Path, url: &str, mode: &str) -> String {
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let deadline = Instant::now() + BROWSER_WAIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish {mode} within {BROWSER_WAIT:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child, &format!("chromium {mode}"), BROWSER_WAIT);
     let out = out.join().unwrap_or_default();
     let err = err.join().unwrap_or_default();
     assert!(
@@ -119,26 +108,18 @@ fn text_of<'a>(dom: &'a str, id: &str) -> &'a str {
     &rest[start..end]
 }
 
-/// GET `{base}stats` (`base` ends with `/`) until `check` holds.
-async fn stats_until_http(base: &str, what: &str, check: impl Fn(&Value) -> bool) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let mut response = awc::Client::default()
-            .get(format!("{base}stats"))
-            .timeout(WAIT)
-            .send()
-            .await
-            .unwrap();
-        let stats: Value = response.json().await.unwrap();
-        if check(&stats) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stats never showed {what}: {stats}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+/// `GET {base}stats` (`base` is `http://ADDR/`) until `check` holds, for at most
+/// [`WAIT`].
+async fn stats_until_http(base: &str, what: &str, check: impl Fn(&Value) -> bool + Send + 'static) {
+    let addr: std::net::SocketAddr = base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|e| panic!("{base} is not http://ADDR/: {e}"));
+    let what = what.to_owned();
+    tokio::task::spawn_blocking(move || http_stats_until(addr, &what, WAIT, check))
+        .await
+        .unwrap();
 }
 
 #[actix_rt::test]

@@ -4,7 +4,9 @@
 //! edge cases of the protocol description), mutations of it, and random bytes. For
 //! each input, fed whole and in random chunks, the codecs must not panic, must decode
 //! the same items whichever way the bytes are cut, and must hold no more memory than
-//! the bytes they were given. Encoded items decode back to themselves.
+//! the bytes they were given. Encoded items decode back to themselves, and frames and
+//! lines written here by hand from PROTOCOL.md decode to what they hold and are what
+//! the codecs write.
 //!
 //! `FUZZ_CASES` sets the number of generated inputs per property (default 256); CI
 //! runs a longer pass.
@@ -175,8 +177,132 @@ fn the_corpus_edge_cases_decode_as_the_protocol_says() {
     assert!(lines("no_newline").is_empty());
 }
 
+// ----- bytes written by hand from PROTOCOL.md ------------------------------------------
+//
+// The round trips below go through the codec both ways, so a mistake made the same way
+// in both directions would pass them. These build the wire format here, from the
+// protocol description, and check the codec against it in each direction.
+
+/// A frame as PROTOCOL.md writes it: `length:u32 big-endian | opcode:u8 | payload`,
+/// `length` counting the body (opcode and payload).
+fn wire_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let length = 1 + payload.len() as u32;
+    let mut out = length.to_be_bytes().to_vec();
+    out.push(opcode);
+    out.extend_from_slice(payload);
+    out
+}
+
+/// What the frame decoder must make of a well-formed frame.
+fn request(opcode: u8, payload: &[u8]) -> Outcome {
+    let frame = Frame {
+        opcode,
+        payload: bytes::Bytes::copy_from_slice(payload),
+    };
+    Outcome::Item(format!("{:?}", switchboard::Inbound::Request(frame)))
+}
+
+#[test]
+fn hand_built_frames_at_the_limits_decode_as_the_protocol_says() {
+    let decode = |input: &[u8]| decode_in_chunks(FrameCodec::new(MAX_FRAME), input, &[]);
+    // `length` 1: an opcode and no payload.
+    assert_eq!(decode(&[0, 0, 0, 1, 0x03]), [request(0x03, b"")]);
+    // `length` == max_frame is allowed; one more is not, and ends the stream.
+    let largest = vec![b'x'; MAX_FRAME - 1];
+    assert_eq!(
+        decode(&wire_frame(0x01, &largest)),
+        [request(0x01, &largest)]
+    );
+    let too_large = [&(MAX_FRAME as u32 + 1).to_be_bytes()[..], &[0x01]].concat();
+    assert_eq!(
+        decode(&too_large),
+        [Outcome::Error("frame too large".into())]
+    );
+    // `length` 0 is a bad packet, and the next frame is still read.
+    let outcomes = decode(&[&[0, 0, 0, 0][..], &wire_frame(0x03, b"p")].concat());
+    assert!(
+        matches!(&outcomes[..], [Outcome::Item(bad), next] if bad.starts_with("Bad") && *next == request(0x03, b"p")),
+        "{outcomes:?}"
+    );
+    // The length is big-endian: 0x00000102 is 258 bytes of body, not 513.
+    let body = [&[0x01][..], &[b'y'; 257]].concat();
+    let input = [&[0, 0, 1, 2][..], &body].concat();
+    assert_eq!(decode(&input), [request(0x01, &[b'y'; 257])]);
+}
+
+#[test]
+fn hand_built_lines_decode_as_the_protocol_says() {
+    let decode = |input: &[u8]| decode_in_chunks(LineCodec::new(MAX_LINE), input, &[]);
+    let request = |text: &str| {
+        Outcome::Item(format!(
+            "{:?}",
+            switchboard::Inbound::Request(text.to_owned())
+        ))
+    };
+    // `\n` ends a line, a trailing `\r` is not part of it, other bytes are.
+    assert_eq!(
+        decode(b"ECHO a\nPING\r\nECHO  two  \n"),
+        [request("ECHO a"), request("PING"), request("ECHO  two  ")]
+    );
+    // At most max_line bytes, not counting the ending.
+    let longest = "E".repeat(MAX_LINE);
+    assert_eq!(
+        decode(format!("{longest}\r\n").as_bytes()),
+        [request(&longest)]
+    );
+    let outcomes = decode(format!("{longest}E\n").as_bytes());
+    assert!(matches!(&outcomes[..], [Outcome::Error(_)]), "{outcomes:?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases()))]
+
+    #[test]
+    fn hand_built_frames_decode_to_their_fields_and_encode_to_the_same_bytes(
+        frames in prop::collection::vec((any::<u8>(), prop::collection::vec(any::<u8>(), 0..300)), 0..20),
+        cuts in prop::collection::vec(1usize..64, 0..64),
+    ) {
+        let wire: Vec<u8> = frames.iter().flat_map(|(op, payload)| wire_frame(*op, payload)).collect();
+        let decoded = decode_in_chunks(FrameCodec::new(MAX_FRAME), &wire, &cuts);
+        let expected: Vec<Outcome> = frames.iter().map(|(op, payload)| request(*op, payload)).collect();
+        prop_assert_eq!(decoded, expected);
+        let mut codec = FrameCodec::new(MAX_FRAME);
+        let mut encoded = BytesMut::new();
+        for (opcode, payload) in &frames {
+            let frame = Frame { opcode: *opcode, payload: bytes::Bytes::copy_from_slice(payload) };
+            codec.encode(frame, &mut encoded).expect("encodes");
+        }
+        prop_assert_eq!(&encoded[..], &wire[..]);
+    }
+
+    #[test]
+    fn hand_built_lines_decode_to_their_text_and_encode_to_the_same_bytes(
+        lines in prop::collection::vec(("[ -~]{0,100}", any::<bool>()), 0..20),
+        cuts in prop::collection::vec(1usize..64, 0..64),
+    ) {
+        // Each ends with `\n` or `\r\n`, as a client may send it.
+        let wire: Vec<u8> = lines
+            .iter()
+            .flat_map(|(text, crlf)| {
+                let ending: &[u8] = if *crlf { b"\r\n" } else { b"\n" };
+                [text.as_bytes(), ending].concat()
+            })
+            .collect();
+        let decoded = decode_in_chunks(LineCodec::new(MAX_LINE), &wire, &cuts);
+        let expected: Vec<Outcome> = lines
+            .iter()
+            .map(|(text, _)| Outcome::Item(format!("{:?}", switchboard::Inbound::Request(text.clone()))))
+            .collect();
+        prop_assert_eq!(decoded, expected);
+        // The server ends its lines with `\n`.
+        let mut codec = LineCodec::new(MAX_LINE);
+        let mut encoded = BytesMut::new();
+        for (text, _) in &lines {
+            codec.encode(text.clone(), &mut encoded).expect("encodes");
+        }
+        let written: Vec<u8> = lines.iter().flat_map(|(text, _)| [text.as_bytes(), b"\n"].concat()).collect();
+        prop_assert_eq!(&encoded[..], &written[..]);
+    }
 
     #[test]
     fn random_bytes_decode_the_same_however_they_are_cut(

@@ -7,21 +7,6 @@ mod support;
 use serde_json::Value;
 use support::*;
 
-const JOIN: u8 = 0x0A;
-const JOINED: u8 = 0x0B;
-const LEAVE: u8 = 0x0C;
-const LEFT: u8 = 0x0D;
-const PUBLISH: u8 = 0x0E;
-const MESSAGE: u8 = 0x0F;
-
-/// A PUBLISH (and MESSAGE) payload: `name_len | name | message`.
-fn publish_payload(group: &str, message: &[u8]) -> Vec<u8> {
-    let mut payload = vec![group.len() as u8];
-    payload.extend_from_slice(group.as_bytes());
-    payload.extend_from_slice(message);
-    payload
-}
-
 /// A frame client, registered, in `groups`.
 async fn frame_member(server: &Server, groups: &[&str]) -> FrameClient {
     let mut client = FrameClient::connect(server.frame).await;
@@ -293,7 +278,10 @@ async fn a_message_that_cannot_be_a_line_reaches_frame_members_and_fails_for_lin
 
 #[tokio::test]
 async fn leave_answers_left_member_or_not_and_a_left_group_sends_nothing() {
-    let server = Server::start("");
+    // One worker, so one hub hands a publish to every member in the same step: once
+    // one member has it, a copy for any other is already queued ahead of what that
+    // connection is asked next.
+    let server = Server::start("workers = 1");
     let mut frame = FrameClient::connect(server.frame).await;
     frame.send(LEAVE, b"nobody").await;
     assert_eq!(frame.recv().await, (LEFT, b"nobody".to_vec()));
@@ -305,14 +293,29 @@ async fn leave_answers_left_member_or_not_and_a_left_group_sends_nothing() {
     assert_eq!(frame.recv().await, (JOINED, b"room".to_vec()));
     frame.send(LEAVE, b"room").await;
     assert_eq!(frame.recv().await, (LEFT, b"room".to_vec()));
-    line.send("PUB room anyone").await;
+    // Its own publish: a member would get its copy before the reply to a later request.
+    frame.send(PUBLISH, &publish_payload("room", b"mine")).await;
     frame.send(PING, b"x").await;
     assert_eq!(
         frame.recv().await,
         (PONG, b"x".to_vec()),
         "no longer a member"
     );
+    // Another's publish, seen arriving at a member that stayed: after that, `frame`'s
+    // next answer is its PONG.
+    let mut witness = frame_member(&server, &["room"]).await;
+    line.send("PUB room anyone").await;
+    assert_eq!(
+        witness.recv().await,
+        (MESSAGE, publish_payload("room", b"anyone"))
+    );
+    frame.send(PING, b"y").await;
+    assert_eq!(
+        frame.recv().await,
+        (PONG, b"y".to_vec()),
+        "no longer a member"
+    );
     let snap = frame.stats().await;
-    assert_eq!(counts(&snap), (0, 0));
+    assert_eq!(counts(&snap), (1, 1), "the witness alone");
     assert_eq!(snap["error_packets_total"], 0);
 }

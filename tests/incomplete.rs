@@ -151,17 +151,6 @@ async fn frame_timeout_zero_removes_an_incomplete_frame_at_once() {
     removed_for_frame_timeout(&mut observer, 2).await;
 }
 
-/// A field of `/proc/PID/status` in KiB (`VmRSS`: touched memory; `VmData`: private
-/// writable memory mapped, touched or not).
-fn status_kib(server: &Server, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Connections that each announce a 64 KiB frame and send 10 bytes of it.
 const HOLDERS: usize = 200;
 
@@ -179,7 +168,7 @@ async fn an_announced_length_costs_no_memory_until_it_arrives() {
         .as_u64()
         .unwrap();
     let before = server.rss_kib();
-    let data_before = status_kib(&server, "VmData");
+    let data_before = server.status_kib("VmData");
     let mut partial = 65536u32.to_be_bytes().to_vec();
     partial.push(ECHO);
     partial.extend_from_slice(&[0xAB; 9]);
@@ -194,7 +183,7 @@ async fn an_announced_length_costs_no_memory_until_it_arrives() {
     .await;
     let after = server.rss_kib();
     let grown = after.saturating_sub(before);
-    let data_after = status_kib(&server, "VmData");
+    let data_after = server.status_kib("VmData");
     let mapped = data_after.saturating_sub(data_before);
     // 64 KiB each would be 12.5 MiB, touched (VmRSS) or merely allocated (VmData);
     // the bytes that arrived are 2.7 KiB in all.

@@ -7,7 +7,7 @@ mod openmetrics;
 mod support;
 
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
 
 /// GET `path` from the server's metrics address: status, content type, body.
@@ -52,8 +52,7 @@ async fn metrics_flag_serves_prometheus_text_and_stats() {
     client.send(ECHO, b"measured").await;
     assert_eq!(client.recv().await, (ECHO, b"measured".to_vec()));
 
-    let deadline = Instant::now() + WAIT;
-    loop {
+    until("the sent bytes in /metrics", WAIT, async || {
         let (status, content_type, text) = get(&server, "/metrics").await;
         assert_eq!(status, 200, "{text}");
         assert!(
@@ -63,15 +62,12 @@ async fn metrics_flag_serves_prometheus_text_and_stats() {
         let metrics = openmetrics::parse(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
         assert_eq!(metrics.types["switchboard_sent_bytes"], "counter");
         let sent = metrics.value("switchboard_sent_bytes_total", &[("protocol", "frame")]);
-        if sent == Some(client.received_bytes as f64) {
-            break;
+        match sent == Some(client.received_bytes as f64) {
+            true => Ok(()),
+            false => Err(text),
         }
-        assert!(
-            Instant::now() < deadline,
-            "sent bytes never showed:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
 
     let (status, _, body) = get(&server, "/stats").await;
     assert_eq!(status, 200, "{body}");
@@ -218,8 +214,7 @@ async fn connections_rank_by_idle_errors_and_sent_and_page() {
     // The sent bytes are what each client really received (the figure is recorded just
     // after the write, so it is polled for).
     let received = [chatty, erring, quiet].map(|c| c.received_bytes);
-    let deadline = Instant::now() + WAIT;
-    let by_sent = loop {
+    let by_sent = until("the sent bytes in the listing", WAIT, async || {
         let by_sent = get_json(&server, "/connections?sort=sent", 200).await;
         let sent: Vec<u64> = (0..3)
             .map(|i| {
@@ -228,15 +223,12 @@ async fn connections_rank_by_idle_errors_and_sent_and_page() {
                     .unwrap_or(0)
             })
             .collect();
-        if sent == received {
-            break by_sent;
+        match sent == received {
+            true => Ok(by_sent),
+            false => Err(format!("{sent:?} != {received:?}: {by_sent}")),
         }
-        assert!(
-            Instant::now() < deadline,
-            "{sent:?} != {received:?}: {by_sent}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    })
+    .await;
     assert_eq!(
         peers(&by_sent),
         [peer(chatty), peer(erring), peer(quiet)],
@@ -336,33 +328,28 @@ async fn connections_sort_by_queued_puts_a_peer_that_stopped_reading_first() {
             .and_then(|c| c["queued_bytes"].as_u64())
             .unwrap_or(0)
     };
-    let deadline = Instant::now() + WAIT;
     // Each broadcast also reaches `stalled`, which never reads: kernel buffers fill
     // (and may grow), then its queue grows. The publisher reads its own copy each time,
     // so its queue empties once its last copy is written (its figure is recorded just
     // after the write). One listing must show both.
-    let top = loop {
+    let what = "a listing with the stalled queue full and the publisher's empty";
+    let top = until(what, WAIT, async || {
         for _ in 0..20 {
             publisher.send(BROADCAST, &body).await;
             assert_eq!(publisher.recv().await.1.len(), body.len());
         }
-        let mut settled = None;
+        let mut last = Value::Null;
         for _ in 0..10 {
             let listing = get_json(&server, "/connections", 200).await;
             if queued_of(&listing, &stalled) > 0 && queued_of(&listing, &publisher) == 0 {
-                settled = Some(listing);
-                break;
+                return Ok(listing);
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            last = listing;
+            tokio::time::sleep(POLL).await;
         }
-        if let Some(listing) = settled {
-            break listing;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never a listing with the stalled queue full and the publisher's empty"
-        );
-    };
+        Err(last.to_string())
+    })
+    .await;
     assert_eq!(peers(&top), [peer(&stalled), peer(&publisher)], "{top}");
     assert!(queued_of(&top, &stalled) > 0, "{top}");
 }

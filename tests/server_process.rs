@@ -4,6 +4,7 @@ mod support;
 
 use std::time::Duration;
 use support::*;
+use switchboard_server::config::Config;
 
 #[test]
 fn bad_config_exits_2_naming_the_key_or_address() {
@@ -170,31 +171,29 @@ async fn accounting_holds_under_load() {
     // The observer's own earlier STATS replies are part of the totals too; the reply
     // being read is not (the snapshot was taken before it was written).
     let mut observer = FrameClient::connect(server.frame).await;
-    let deadline = std::time::Instant::now() + WAIT;
     let mut replies_before = 0u64;
-    loop {
+    let what = format!("the totals to match the {received} bytes received");
+    let snap = until(&what, WAIT, async || {
         let bytes_before = observer.received_bytes;
         let snap = observer.stats().await;
         let sent_bytes = snap["sent_bytes_total"].as_u64().unwrap();
         let sent = snap["sent_packets_total"].as_u64().unwrap();
-        let queued = snap["queued_packets_total"].as_u64().unwrap();
-        let dropped = snap["dropped_packets_total"].as_u64().unwrap();
         let settled = snap["connections"]["frame"] == 1
             && sent_bytes == received + bytes_before
             && sent == 8 * (1 + 200 + 160) + replies_before;
-        if settled {
-            assert_eq!(queued, sent + dropped, "{snap}");
-            assert_eq!(dropped, 0, "{snap}");
-            assert_eq!(snap["send_failures_total"], 0, "{snap}");
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "totals never matched: received {received}: {snap}"
-        );
         replies_before += 1;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        match settled {
+            true => Ok(snap),
+            false => Err(snap.to_string()),
+        }
+    })
+    .await;
+    let queued = snap["queued_packets_total"].as_u64().unwrap();
+    let sent = snap["sent_packets_total"].as_u64().unwrap();
+    let dropped = snap["dropped_packets_total"].as_u64().unwrap();
+    assert_eq!(queued, sent + dropped, "{snap}");
+    assert_eq!(dropped, 0, "{snap}");
+    assert_eq!(snap["send_failures_total"], 0, "{snap}");
 }
 
 #[tokio::test]
@@ -217,4 +216,219 @@ async fn accepting_pauses_at_max_connections() {
     assert_eq!(snap["accepted_total"], 2, "{snap}");
     drop(b);
     assert_eq!(c.recv().await, (PONG, b"third".to_vec()));
+}
+
+// ----- removal reasons that only one cause may produce ---------------------------------
+
+/// Sends 60 KB ECHO requests on `client` without reading a reply, until the server stops
+/// taking them (its queue for the client is full and it stopped reading) or 1000 are
+/// sent; returns the client.
+async fn flood_without_reading(mut client: FrameClient) -> FrameClient {
+    let request = encode(ECHO, &[7u8; 60_000]);
+    for _ in 0..1000 {
+        let sent = tokio::time::timeout(Duration::from_millis(500), client.try_send_raw(&request));
+        if !matches!(sent.await, Ok(Ok(()))) {
+            break;
+        }
+    }
+    client
+}
+
+/// Packets the server has queued and neither written nor dropped yet, in `snap`.
+fn on_the_way(snap: &serde_json::Value) -> u64 {
+    let count = |key: &str| snap[key].as_u64().unwrap_or(0);
+    count("queued_packets_total") - count("sent_packets_total") - count("dropped_packets_total")
+}
+
+/// The reasons of the recent send failures to `peer` in `snap`.
+fn failure_reasons(snap: &serde_json::Value, peer: &str) -> Vec<String> {
+    let failures = snap["recent_failures"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    failures
+        .iter()
+        .filter(|f| f["peer"] == peer)
+        .map(|f| f["reason"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_reset_while_replies_are_queued_is_an_io_error() {
+    // Neither limit can act first: the queue is large and the write timeout long.
+    let server = Server::start("write_timeout_ms = 60000\nmax_outbound_bytes = 268435456");
+    let mut observer = FrameClient::connect(server.frame).await;
+    observer.ready().await;
+    let client = FrameClient::connect(server.frame).await;
+    let peer = client.stream.local_addr().unwrap().to_string();
+    let client = flood_without_reading(client).await;
+    let held = stats_until(&mut observer, "replies held for the client", |s| {
+        on_the_way(s) > 0
+    })
+    .await;
+    // A reset, not a close: RST with replies still queued on both sides.
+    client.stream.set_zero_linger().unwrap();
+    drop(client);
+    let snap = stats_until(&mut observer, "the reset client's removal", |s| {
+        s["connections"]["frame"] == 1
+    })
+    .await;
+    let removed = &snap["removed_total"];
+    assert_eq!(removed["io_error"], 1, "{snap}");
+    for other in ["peer_closed", "write_timeout", "slow_consumer"] {
+        assert_eq!(removed[other], 0, "{other}: {snap}");
+    }
+    // What it held is recorded as failed, with the reason.
+    assert!(
+        snap["send_failures_total"].as_u64() > Some(0),
+        "{held}\n{snap}"
+    );
+    let reasons = failure_reasons(&snap, &peer);
+    assert!(
+        !reasons.is_empty() && reasons.iter().all(|r| r.starts_with("io error")),
+        "{reasons:?}"
+    );
+}
+
+#[tokio::test]
+async fn broadcasts_past_the_byte_budget_remove_a_slow_consumer_before_any_timeout() {
+    // A peer whose queue passes 64 KiB is removed at once; the write timeout (60 s)
+    // could not have run.
+    let server = Server::start("write_timeout_ms = 60000\nmax_outbound_bytes = 65536");
+    let mut sender = FrameClient::connect(server.frame).await;
+    sender.ready().await;
+    let mut stalled = FrameClient::connect(server.frame).await;
+    stalled.ready().await;
+    let peer = stalled.stream.local_addr().unwrap().to_string();
+    let started = std::time::Instant::now();
+    // Broadcasts reach `stalled`, which never reads: once the socket buffers are full
+    // (a few MB), its queue grows past the budget. The sender reads its own copies.
+    let body = vec![b'b'; 60_000];
+    let snap = until("the slow consumer's removal", WAIT, async || {
+        for _ in 0..20 {
+            sender.send(BROADCAST, &body).await;
+            assert_eq!(sender.recv().await, (BROADCAST, body.clone()));
+        }
+        let snap = sender.stats().await;
+        match snap["removed_total"]["slow_consumer"] == 1 {
+            true => Ok(snap),
+            false => Err(snap.to_string()),
+        }
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(10), "removed after {took:?}");
+    let removed = &snap["removed_total"];
+    for other in ["write_timeout", "io_error", "peer_closed"] {
+        assert_eq!(removed[other], 0, "{other}: {snap}");
+    }
+    assert_eq!(
+        snap["connections"]["frame"], 1,
+        "only the sender is left: {snap}"
+    );
+    // The packet that did not fit is refused for the full queue, and what was queued
+    // is dropped with the removal's reason.
+    let reasons = failure_reasons(&snap, &peer);
+    assert!(
+        reasons.iter().any(|r| r.contains("slow_consumer"))
+            && reasons
+                .iter()
+                .all(|r| r.contains("slow_consumer") || r.contains("outbound queue full")),
+        "{reasons:?}"
+    );
+    stalled.expect_closed().await;
+}
+
+// ----- the shutdown flush is bounded ----------------------------------------------------
+
+/// The limits of the shutdown tests: a flush may take 600 ms; neither the write timeout
+/// nor the queue limit can end the never-reading client's connection first.
+const DRAIN: &str =
+    "shutdown_timeout_ms = 600\nwrite_timeout_ms = 60000\nmax_outbound_bytes = 268435456";
+
+#[tokio::test]
+async fn sigterm_with_a_client_that_never_reads_exits_0_within_the_shutdown_timeout() {
+    let mut server = Server::start(DRAIN);
+    let mut observer = FrameClient::connect(server.frame).await;
+    observer.ready().await;
+    let client = flood_without_reading(FrameClient::connect(server.frame).await).await;
+    stats_until(&mut observer, "replies held for the client", |s| {
+        on_the_way(s) > 0
+    })
+    .await;
+    let signalled = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit();
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(0), "{status}");
+    // It tried to flush for the whole timeout (the client could never take the data),
+    // and no longer: the supervisor waits the timeout plus 200 ms at most.
+    assert!(
+        took >= Duration::from_millis(550) && took < Duration::from_millis(600 + 2000),
+        "exited {took:?} after SIGTERM"
+    );
+    drop(client);
+}
+
+/// The same drain in-process, where the figures can still be read once it is over: the
+/// replies the client never took are send failures, each with its reason (the close's
+/// deadline passed).
+#[actix_rt::test]
+async fn what_a_shutdown_could_not_flush_is_counted_as_send_failures() {
+    let loopback: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let config = Config {
+        frame: loopback,
+        line: loopback,
+        shutdown_timeout_ms: 600,
+        write_timeout_ms: 60_000,
+        max_outbound_bytes: 256 << 20,
+        ..Config::default()
+    };
+    let bind = || switchboard::bind(loopback).unwrap();
+    let running = switchboard_server::server::start(&config, bind(), bind()).unwrap();
+    let handle = running.board.handle().clone();
+    let client = FrameClient::connect(running.frame.local_addr).await;
+    let peer = client.stream.local_addr().unwrap().to_string();
+    let client = flood_without_reading(client).await;
+    until("replies held for the client", WAIT, async || {
+        let snap = handle.stats().await.unwrap();
+        let held = snap.queued_packets_total - snap.sent_packets_total - snap.dropped_packets_total;
+        match held > 0 {
+            true => Ok(()),
+            false => Err(format!("{snap:?}")),
+        }
+    })
+    .await;
+    let stopping = std::time::Instant::now();
+    assert_eq!(running.stop().await, 1, "one connection closing");
+    let took = stopping.elapsed();
+    assert!(
+        took < Duration::from_millis(600 + 1000),
+        "stopped after {took:?}"
+    );
+    let snap = handle.stats().await.unwrap();
+    // Every reply was written or dropped, and every one dropped is a send failure.
+    assert!(snap.dropped_packets_total > 0, "{snap:?}");
+    assert_eq!(
+        snap.queued_packets_total,
+        snap.sent_packets_total + snap.dropped_packets_total,
+        "{snap:?}"
+    );
+    assert_eq!(
+        snap.send_failures_total,
+        snap.dropped_packets_total + snap.refused_packets_total,
+        "{snap:?}"
+    );
+    assert_eq!(snap.removed_total.get("shutdown"), Some(&1), "{snap:?}");
+    let reasons: Vec<String> = snap
+        .recent_failures
+        .iter()
+        .filter(|f| f.peer == peer)
+        .map(|f| f.reason.to_string())
+        .collect();
+    assert!(
+        !reasons.is_empty() && reasons.iter().all(|r| r == "close deadline passed"),
+        "{reasons:?}"
+    );
+    drop(client);
 }

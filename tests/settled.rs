@@ -239,8 +239,7 @@ async fn ack_timeout_zero_times_out_at_once() {
 }
 
 /// With `ack_timeout_ms = 0` a health check waits no time, so none can be answered and
-/// the backend should never be up. The library marks it up anyway: the check's expiry is
-/// a zero-length timer, and an answer that arrives before the timer runs counts as an ack.
+/// the backend is never up, even one that answers at once.
 #[tokio::test]
 async fn ack_timeout_zero_means_no_health_check_is_answered() {
     let backend = Server::start("");
@@ -382,7 +381,14 @@ async fn a_stats_frame_with_a_payload_is_answered() {
 
 #[tokio::test]
 async fn idle_timeout_zero_removes_at_the_first_sweep() {
-    let server = Server::start("idle_timeout_ms = 0\nhealth_interval_ms = 100");
+    // Every connection is idle at once, so the stats are read over HTTP, from outside.
+    let server = Server::start_with_args(
+        "idle_timeout_ms = 0\nhealth_interval_ms = 100",
+        &["--metrics", "127.0.0.1:0"],
+    );
+    let metrics = server.metrics.expect("a metrics address");
+    let before = http_stats(metrics);
+    assert_eq!(before["removed_total"]["idle"], 0, "{before}");
     let mut c = FrameClient::connect(server.frame).await;
     let opened = Instant::now();
     let mut frames = Vec::new();
@@ -390,15 +396,21 @@ async fn idle_timeout_zero_removes_at_the_first_sweep() {
         frames.push(frame);
         assert!(frames.len() < 10, "{frames:?}");
     }
-    assert!(
-        frames.iter().all(|f| *f == (ERROR, b"idle".to_vec())),
-        "{frames:?}"
-    );
+    assert_eq!(frames, [(ERROR, b"idle".to_vec())], "told why, then closed");
     assert!(
         opened.elapsed() < Duration::from_secs(2),
         "{:?}",
         opened.elapsed()
     );
+    let after = tokio::task::spawn_blocking(move || {
+        http_stats_until(metrics, "the idle removal", WAIT, |s| {
+            s["connections"]["frame"] == 0
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(after["removed_total"]["idle"], 1, "{after}");
+    assert_eq!(after["accepted_total"], 1, "{after}");
 }
 
 #[tokio::test]
@@ -406,25 +418,29 @@ async fn write_timeout_zero_removes_a_peer_that_does_not_read() {
     let server = Server::start("write_timeout_ms = 0\nmax_outbound_bytes = 268435456");
     let mut reader = FrameClient::connect(server.frame).await;
     reader.ready().await;
-    let mut c = FrameClient::connect(server.frame).await;
-    let payload = vec![b'w'; 60_000];
-    let frame = encode(ECHO, &payload);
-    // Ask for echoes and never read them: the server's writes soon stop progressing.
+    let c = FrameClient::connect(server.frame).await;
+    let frame = encode(ECHO, &[b'w'; 60_000]);
+    // Ask for echoes and never read them: once the socket buffers are full (a few MB,
+    // well under a second on loopback), the server's writes stop progressing.
     let started = Instant::now();
-    for _ in 0..2000 {
-        if c.try_send_raw(&frame).await.is_err() {
-            break;
+    let writer = tokio::spawn(async move {
+        let mut c = c;
+        for _ in 0..2000 {
+            if c.try_send_raw(&frame).await.is_err() {
+                break;
+            }
         }
-        if started.elapsed() > WAIT {
-            break;
-        }
-        let snap = reader.stats().await;
-        if snap["removed_total"]["write_timeout"] == 1 {
-            return;
-        }
-    }
-    stats_until(&mut reader, "write_timeout removal", |s| {
+    });
+    let snap = stats_until(&mut reader, "write_timeout removal", |s| {
         s["removed_total"]["write_timeout"] == 1
     })
     .await;
+    // At once, not after the default write timeout (10 s).
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "removed after {took:?}: {snap}"
+    );
+    assert_eq!(snap["removed_total"]["slow_consumer"], 0, "{snap}");
+    writer.abort();
 }

@@ -10,7 +10,7 @@ mod tls_support;
 use std::time::{Duration, Instant};
 use support::*;
 use tls_support::TestCert;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn echo_over_tls_on_both_listeners() {
@@ -205,4 +205,112 @@ fn an_unreadable_or_unparseable_file_exits_2_naming_it() {
     ]));
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("tls_key"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_tls_1_2_client_is_served() {
+    let cert = TestCert::new();
+    let server = Server::start(&cert.config());
+    let only_1_2 = cert.client_config_for(&[&tokio_rustls::rustls::version::TLS12]);
+    let stream = cert
+        .connect_with(server.frame, only_1_2)
+        .await
+        .expect("a TLS 1.2 handshake");
+    assert_eq!(
+        stream.get_ref().1.protocol_version(),
+        Some(tokio_rustls::rustls::ProtocolVersion::TLSv1_2)
+    );
+    let mut frame = FrameClient::over(stream);
+    frame.send(ECHO, b"over 1.2").await;
+    assert_eq!(frame.recv().await, (ECHO, b"over 1.2".to_vec()));
+    // The default client still gets 1.3.
+    let tls13 = cert.connect(server.line).await;
+    assert_eq!(
+        tls13.get_ref().1.protocol_version(),
+        Some(tokio_rustls::rustls::ProtocolVersion::TLSv1_3)
+    );
+}
+
+/// A ClientHello of TLS 1.`minor - 1` (`minor` 1 is TLS 1.0, 2 is 1.1, 3 is 1.2) written
+/// by hand (RFC 5246, section 7.4.1.2) as a client that knows nothing newer sends it:
+/// no `supported_versions` extension, a handshake record versioned TLS 1.0. It offers
+/// ECDHE suites with AES-128 (GCM, which the server has, and CBC) and the extensions a
+/// TLS 1.2 server needs to pick one (signature algorithms, groups, point formats), so
+/// that its version is the only thing that can make the server refuse it.
+fn client_hello(minor: u8) -> Vec<u8> {
+    fn extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+        out.extend_from_slice(&kind.to_be_bytes());
+        out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        out.extend_from_slice(data);
+    }
+    let mut hello = vec![3, minor]; // client_version
+    hello.extend_from_slice(&[0x5a; 32]); // random
+    hello.push(0); // session_id: empty
+                   // ECDHE-ECDSA- and ECDHE-RSA-AES128-GCM-SHA256, ECDHE-ECDSA-AES128-SHA.
+    hello.extend_from_slice(&[0, 6, 0xc0, 0x2b, 0xc0, 0x2f, 0xc0, 0x09]);
+    hello.extend_from_slice(&[1, 0]); // compression_methods: null
+    let mut extensions = Vec::new();
+    // signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256.
+    extension(&mut extensions, 13, &[0, 6, 4, 3, 8, 4, 4, 1]);
+    // supported_groups: x25519, secp256r1.
+    extension(&mut extensions, 10, &[0, 4, 0, 0x1d, 0, 0x17]);
+    // ec_point_formats: uncompressed.
+    extension(&mut extensions, 11, &[1, 0]);
+    hello.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+    hello.extend_from_slice(&extensions);
+    let mut handshake = vec![1]; // client_hello
+    handshake.extend_from_slice(&(hello.len() as u32).to_be_bytes()[1..]);
+    handshake.extend_from_slice(&hello);
+    let mut record = vec![0x16, 3, 1];
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+/// Sends the hand-written ClientHello of TLS 1.`minor - 1` and returns the first
+/// record of the answer (header and body), or what came before the connection closed.
+async fn answer_to_hello(addr: std::net::SocketAddr, minor: u8) -> Vec<u8> {
+    let mut client = FrameClient::connect(addr).await;
+    client.send_raw(&client_hello(minor)).await;
+    let mut header = [0u8; 5];
+    if client.stream.read_exact(&mut header).await.is_err() {
+        return Vec::new();
+    }
+    let len = u16::from_be_bytes([header[3], header[4]]);
+    let mut body = Vec::new();
+    let mut rest = (&mut client.stream).take(u64::from(len));
+    let read = tokio::time::timeout(WAIT, rest.read_to_end(&mut body)).await;
+    assert!(
+        matches!(read, Ok(Ok(n)) if n == usize::from(len)),
+        "not a record: {header:02x?} then {body:02x?}"
+    );
+    [&header[..], &body].concat()
+}
+
+#[tokio::test]
+async fn tls_1_1_and_1_0_clients_are_refused_with_a_protocol_version_alert() {
+    let cert = TestCert::new();
+    let server = Server::start(&cert.config());
+    // The same hello as TLS 1.2 is answered with a ServerHello: it is well formed.
+    let answer = answer_to_hello(server.frame, 3).await;
+    assert!(
+        answer.len() > 5 && answer[0] == 0x16 && answer[5] == 2,
+        "TLS 1.2: answered {answer:02x?}"
+    );
+    for minor in [2u8, 1] {
+        // One fatal alert (2), protocol_version (70): never a ServerHello.
+        let answer = answer_to_hello(server.frame, minor).await;
+        assert_eq!(
+            (answer.first(), answer.get(5..7)),
+            (Some(&0x15), Some(&[2u8, 70][..])),
+            "TLS 1.{}: answered {answer:02x?}",
+            minor - 1
+        );
+    }
+    let mut tls = cert.frame(server.frame).await;
+    let snap = stats_until(&mut tls, "the refusals counted", |s| {
+        s["removed_total"]["tls_handshake"].as_u64() >= Some(2)
+    })
+    .await;
+    assert_eq!(snap["connections"]["frame"], 1, "{snap}");
 }

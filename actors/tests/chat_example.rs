@@ -8,15 +8,15 @@ mod common;
 #[path = "../examples/chat.rs"]
 mod chat;
 
-use common::{eventually, record_removals, Client};
+use common::{eventually, record_removals, LineClient};
 use switchboard::RemovalReason;
 use tokio::io::AsyncWriteExt;
 
 /// Sends `line` and checks the next line that comes back.
-async fn says(client: &mut Client, line: &str, answer: &str) {
+async fn says(client: &mut LineClient, line: &str, answer: &str) {
     client.send(line).await;
     assert_eq!(
-        client.line().await.as_deref(),
+        client.recv().await.as_deref(),
         Some(answer),
         "after {line:?}"
     );
@@ -28,9 +28,9 @@ async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_ro
     let removed = record_removals(board.handle());
     let addr = listener.local_addr;
     let (mut alice, mut bob, mut carol) = (
-        Client::connect(addr).await,
-        Client::connect(addr).await,
-        Client::connect(addr).await,
+        LineClient::connect(addr).await,
+        LineClient::connect(addr).await,
+        LineClient::connect(addr).await,
     );
 
     says(
@@ -51,11 +51,11 @@ async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_ro
     // A message reaches every member of its room, the sender's own copy included...
     alice.send("MSG lobby hello room").await;
     assert_eq!(
-        alice.line().await.as_deref(),
+        alice.recv().await.as_deref(),
         Some("MSG lobby alice hello room")
     );
     assert_eq!(
-        bob.line().await.as_deref(),
+        bob.recv().await.as_deref(),
         Some("MSG lobby alice hello room")
     );
     // ...and nobody else: the first message carol sees is from her own room.
@@ -72,9 +72,9 @@ async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_ro
         .write_all(b"JOIN lobby\nWHO lobby\n")
         .await
         .unwrap();
-    assert_eq!(carol.line().await.as_deref(), Some("JOINED lobby"));
+    assert_eq!(carol.recv().await.as_deref(), Some("JOINED lobby"));
     assert_eq!(
-        carol.line().await.as_deref(),
+        carol.recv().await.as_deref(),
         Some("WHO lobby alice bob carol")
     );
     says(&mut carol, "LEAVE lobby", "LEFT lobby").await;
@@ -94,15 +94,12 @@ async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_ro
     says(&mut bob, "JOIN lobby", "JOINED lobby").await;
     says(&mut bob, "JOIN garden", "JOINED garden").await;
     drop(bob);
-    eventually("bob is removed", || {
-        let removed = removed.clone();
-        async move {
-            removed
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|r| r.reason == RemovalReason::PeerClosed)
-        }
+    eventually("bob is removed", || async {
+        removed
+            .seen()
+            .await
+            .iter()
+            .any(|r| r.reason == RemovalReason::PeerClosed)
     })
     .await;
     says(&mut alice, "WHO lobby", "WHO lobby alice").await;
@@ -117,7 +114,7 @@ async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_ro
 #[actix_rt::test]
 async fn bad_input_gets_an_err_reply_and_the_connection_lives_on() {
     let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into()).unwrap();
-    let mut c = Client::connect(listener.local_addr).await;
+    let mut c = LineClient::connect(listener.local_addr).await;
     let names = "(names are 1 to 32 letters, digits, '-' or '_')";
 
     says(&mut c, "HELLO", "ERR commands: NICK, JOIN, LEAVE, MSG, WHO").await;
@@ -152,7 +149,7 @@ async fn bad_input_gets_an_err_reply_and_the_connection_lives_on() {
     .await;
     says(&mut c, "WHO", &format!("ERR usage: WHO <room> {names}")).await;
     c.writer.write_all(b"\xff\xfe\n").await.unwrap();
-    assert_eq!(c.line().await.as_deref(), Some("ERR invalid utf-8"));
+    assert_eq!(c.recv().await.as_deref(), Some("ERR invalid utf-8"));
 
     // A bounded number of rooms per connection.
     for i in 0..16 {

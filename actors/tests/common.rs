@@ -1,14 +1,14 @@
-//! A tiny line protocol for driving connection actors in tests, and helpers.
-#![allow(dead_code)]
+//! What the library's integration tests share: small test protocols (`TestProto`,
+//! `Talk`) and the removal recorder, plus the scaffolding of `switchboard-testkit`
+//! re-exported (bounded waits, the line client), so a test needs only `mod common;`.
+#![allow(dead_code, unused_imports)]
 
 use bytes::BytesMut;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard::{ConnectionRemoved, Inbound, Outbox, Protocol, RemovalReason};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder, LinesCodec, LinesCodecError};
+
+pub use switchboard_testkit::{eventually, until, LineClient, Recording, TestCert, WAIT};
 
 /// `ECHO x` -> `x`, `BAD` -> bad packet, `ALL x` -> broadcast `x`, `BYE` -> close,
 /// `BIG n` -> a reply of n bytes, `LATER x` -> deferred `x` after 50 ms,
@@ -76,75 +76,13 @@ impl Protocol for TestProto {
     }
 }
 
-/// Records every removal the supervisor announces.
-pub struct Removals(pub Arc<Mutex<Vec<ConnectionRemoved>>>);
-
-impl actix::Actor for Removals {
-    type Context = actix::Context<Self>;
-}
-
-impl actix::Handler<ConnectionRemoved> for Removals {
-    type Result = ();
-    fn handle(&mut self, msg: ConnectionRemoved, _: &mut actix::Context<Self>) {
-        self.0.lock().unwrap().push(msg);
-    }
-}
-
-/// Subscribes a fresh recorder to the removals of `board`'s switchboard; returns what it
-/// records.
-pub fn record_removals(board: &switchboard::Handle) -> Arc<Mutex<Vec<ConnectionRemoved>>> {
-    use actix::Actor;
-    let removed = Arc::new(Mutex::new(Vec::new()));
-    board.subscribe(Removals(removed.clone()).start().recipient());
+/// Subscribes a fresh recorder to the removals of `board`'s switchboard; its
+/// [`Recording::seen`] is what it recorded, everything announced before the call
+/// included.
+pub fn record_removals(board: &switchboard::Handle) -> Recording<ConnectionRemoved> {
+    let removed = Recording::start();
+    board.subscribe(removed.recipient());
     removed
-}
-
-/// A line client over loopback.
-pub struct Client {
-    pub reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    pub writer: tokio::net::tcp::OwnedWriteHalf,
-}
-
-impl Client {
-    pub async fn connect(addr: SocketAddr) -> Client {
-        let (r, w) = TcpStream::connect(addr).await.unwrap().into_split();
-        Client {
-            reader: BufReader::new(r),
-            writer: w,
-        }
-    }
-
-    pub async fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-
-    /// The next line, or None at EOF; panics after 5 s so a test always ends.
-    pub async fn line(&mut self) -> Option<String> {
-        let mut s = String::new();
-        let n = tokio::time::timeout(Duration::from_secs(5), self.reader.read_line(&mut s))
-            .await
-            .expect("no line within 5 s")
-            .unwrap_or(0);
-        (n > 0).then(|| s.trim_end().to_string())
-    }
-}
-
-/// Polls `check` every 20 ms for at most 5 s.
-pub async fn eventually<F, Fut>(what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..250 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// A line protocol on `codec::Lines` that says `hello`, answers `echo <line>`, and

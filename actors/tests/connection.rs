@@ -3,9 +3,8 @@
 mod common;
 
 use bytes::Bytes;
-use common::{eventually, Client, TestProto};
+use common::{eventually, until, LineClient, Recording, TestProto, WAIT};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard::config::{ConnectionLimits, SupervisorConfig};
 use switchboard::{
@@ -16,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 struct Server {
     board: Switchboard,
     addr: SocketAddr,
-    removed: Arc<Mutex<Vec<ConnectionRemoved>>>,
+    removed: Recording<ConnectionRemoved>,
 }
 
 impl Server {
@@ -58,14 +57,12 @@ impl Server {
     }
 
     async fn removal_of(&self, id: u64) -> RemovalReason {
-        let removed = self.removed.clone();
-        eventually("removal", || {
-            let removed = removed.clone();
-            async move { removed.lock().unwrap().iter().any(|r| r.id == id) }
+        until("removal", WAIT, async || {
+            let seen = self.removed.seen().await;
+            let found = seen.iter().find(|r| r.id == id).map(|r| r.reason);
+            found.ok_or(format!("{seen:?}"))
         })
-        .await;
-        let list = self.removed.lock().unwrap();
-        list.iter().find(|r| r.id == id).unwrap().reason
+        .await
     }
 }
 
@@ -76,17 +73,17 @@ fn limits() -> ConnectionLimits {
 #[actix_rt::test]
 async fn nth_error_packet_removes_after_delivering_every_error_reply() {
     let server = Server::start(limits());
-    let mut client = Client::connect(server.addr).await;
+    let mut client = LineClient::connect(server.addr).await;
     client.send("ECHO hi").await;
-    assert_eq!(client.line().await.as_deref(), Some("hi"));
+    assert_eq!(client.recv().await.as_deref(), Some("hi"));
     let id = server.only_id().await;
     for _ in 0..3 {
         client.send("NOPE").await;
     }
     for _ in 0..3 {
-        assert_eq!(client.line().await.as_deref(), Some("ERR bad command NOPE"));
+        assert_eq!(client.recv().await.as_deref(), Some("ERR bad command NOPE"));
     }
-    assert_eq!(client.line().await, None, "closed after the third");
+    assert_eq!(client.recv().await, None, "closed after the third");
     assert_eq!(server.removal_of(id).await, RemovalReason::ErrorPackets);
     let snap = server.sup().stats().await.unwrap();
     assert_eq!(snap.error_packets_total, 3);
@@ -95,13 +92,13 @@ async fn nth_error_packet_removes_after_delivering_every_error_reply() {
 #[actix_rt::test]
 async fn replies_keep_request_order_around_deferred_ones() {
     let server = Server::start(limits());
-    let mut client = Client::connect(server.addr).await;
+    let mut client = LineClient::connect(server.addr).await;
     client.send("LATER one").await;
     client.send("ECHO two").await;
     client.send("LATER three").await;
     client.send("ECHO four").await;
     for want in ["one", "two", "three", "four"] {
-        assert_eq!(client.line().await.as_deref(), Some(want));
+        assert_eq!(client.recv().await.as_deref(), Some(want));
     }
 }
 
@@ -109,7 +106,7 @@ async fn replies_keep_request_order_around_deferred_ones() {
 async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
     let server = Server::start(limits().with_max_outbound_bytes(64 * 1024));
     // Connected but never reading: its socket buffers fill, then our queue.
-    let client = Client::connect(server.addr).await;
+    let client = LineClient::connect(server.addr).await;
     let id = server.registered_id().await;
     let packet = Bytes::from(vec![b'x'; 16 * 1024]);
     let mut refusal = None;
@@ -147,7 +144,7 @@ async fn send_over_the_byte_budget_is_refused_and_removes_the_slow_consumer() {
 #[actix_rt::test]
 async fn a_peer_that_stops_reading_is_removed_at_the_write_timeout() {
     let server = Server::start(limits().with_write_timeout(Duration::from_millis(300)));
-    let mut client = Client::connect(server.addr).await;
+    let mut client = LineClient::connect(server.addr).await;
     // Ask for more than the socket buffers hold, and never read it.
     client.send("BIG 1000000").await;
     client.send("BIG 1000000").await;
@@ -160,7 +157,7 @@ async fn a_peer_that_stops_reading_is_removed_at_the_write_timeout() {
 #[actix_rt::test]
 async fn peer_close_flushes_and_counts_traffic() {
     let server = Server::start(limits());
-    let mut client = Client::connect(server.addr).await;
+    let mut client = LineClient::connect(server.addr).await;
     client.send("ECHO abc").await;
     client.send("BIG 200000").await;
     client.writer.shutdown().await.ok();
@@ -191,39 +188,53 @@ async fn peer_close_flushes_and_counts_traffic() {
 #[actix_rt::test]
 async fn broadcast_goes_to_every_member_of_the_group() {
     let server = Server::start(limits());
-    let mut a = Client::connect(server.addr).await;
-    let mut b = Client::connect(server.addr).await;
+    let mut a = LineClient::connect(server.addr).await;
+    let mut b = LineClient::connect(server.addr).await;
     for c in [&mut a, &mut b] {
         c.send("ECHO ready").await;
-        assert_eq!(c.line().await.as_deref(), Some("ready"));
+        assert_eq!(c.recv().await.as_deref(), Some("ready"));
     }
     a.send("ALL news").await;
-    assert_eq!(a.line().await.as_deref(), Some("news"));
-    assert_eq!(b.line().await.as_deref(), Some("news"));
+    assert_eq!(a.recv().await.as_deref(), Some("news"));
+    assert_eq!(b.recv().await.as_deref(), Some("news"));
 }
 
 #[actix_rt::test]
 async fn shutdown_delivers_what_was_queued() {
     let server = Server::start(limits());
-    let mut client = Client::connect(server.addr).await;
+    let mut client = LineClient::connect(server.addr).await;
     client.send("ECHO ready").await;
-    assert_eq!(client.line().await.as_deref(), Some("ready"));
+    assert_eq!(client.recv().await.as_deref(), Some("ready"));
     client.send("LATER last").await;
-    tokio::time::sleep(Duration::from_millis(10)).await;
+    // The LATER was read (its reply is deferred) before the shutdown begins: the
+    // connection's own count of requests says so.
+    let id = server.only_id().await;
+    until("the LATER read", WAIT, async || {
+        let found = server.sup().inspect(vec![id], WAIT).await.unwrap();
+        let received = found
+            .first()
+            .and_then(|m| m.report.as_ref())
+            .map(|r| r.traffic.received_packets);
+        match received {
+            Some(2) => Ok(()),
+            other => Err(format!("{other:?} requests read")),
+        }
+    })
+    .await;
     let closing = server.board.shutdown().await;
     assert_eq!(closing, 1);
-    assert_eq!(client.line().await.as_deref(), Some("last"));
-    assert_eq!(client.line().await.as_deref(), Some("ERR shutdown"));
-    assert_eq!(client.line().await, None);
+    assert_eq!(client.recv().await.as_deref(), Some("last"));
+    assert_eq!(client.recv().await.as_deref(), Some("ERR shutdown"));
+    assert_eq!(client.recv().await, None);
 }
 
 #[actix_rt::test]
 async fn an_encode_failure_is_recorded_and_the_connection_lives_on() {
     let server = Server::start(limits());
-    let mut client = Client::connect(server.addr).await;
+    let mut client = LineClient::connect(server.addr).await;
     client.send("SPLIT").await;
     client.send("ECHO still here").await;
-    assert_eq!(client.line().await.as_deref(), Some("still here"));
+    assert_eq!(client.recv().await.as_deref(), Some("still here"));
     let sup = server.sup().clone();
     eventually("the refusal in the stats", || {
         let sup = sup.clone();
@@ -246,7 +257,7 @@ async fn a_file_region_arrives_exactly_and_in_order_with_packets_around_it() {
         .map(|i| (i * 7 % 251) as u8)
         .collect();
     std::io::Write::write_all(&mut file, &content).unwrap();
-    let mut client = Client::connect(server.addr).await;
+    let mut client = LineClient::connect(server.addr).await;
     client.send("ECHO head").await;
     client
         .send(&format!("FILE {}", file.path().display()))

@@ -6,9 +6,9 @@ mod fake_backend;
 
 use actix::Addr;
 use bytes::Bytes;
-use common::eventually;
+use common::{eventually, Recording};
 use fake_backend::{answering, refusing_addr, silent, FakeBackend, Lines};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard::connector::*;
 use switchboard::*;
@@ -17,7 +17,7 @@ use tokio::time::Instant;
 /// A switchboard whose removals are recorded.
 struct Board {
     board: Switchboard,
-    removed: Arc<Mutex<Vec<ConnectionRemoved>>>,
+    removed: Recording<ConnectionRemoved>,
 }
 
 impl Board {
@@ -35,8 +35,8 @@ impl Board {
         Destination::start(addr, &self.board, config, || Lines)
     }
 
-    fn removals(&self, reason: RemovalReason) -> usize {
-        let removed = self.removed.lock().unwrap();
+    async fn removals(&self, reason: RemovalReason) -> usize {
+        let removed = self.removed.seen().await;
         removed
             .iter()
             .filter(|r| r.protocol == "backend" && r.reason == reason)
@@ -228,7 +228,7 @@ async fn a_backend_that_accepts_and_never_answers_fails_its_health_checks() {
     .await;
     assert!(!report(&dest).await.up, "never answered, never up");
     eventually("the removal announced", || async {
-        board.removals(RemovalReason::HealthCheck) >= 1
+        board.removals(RemovalReason::HealthCheck).await >= 1
     })
     .await;
     let snap = board.stats().await;
@@ -274,7 +274,7 @@ async fn a_zero_health_timeout_is_never_met_however_fast_the_answer() {
     })
     .await;
     eventually("the removal announced", || async {
-        board.removals(RemovalReason::HealthCheck) >= 1
+        board.removals(RemovalReason::HealthCheck).await >= 1
     })
     .await;
     let snap = board.stats().await;
@@ -336,7 +336,7 @@ async fn a_sender_that_served_enough_is_retired_and_replaced() {
         2
     );
     eventually("the retired sender's removal", || async {
-        board.removals(RemovalReason::Closed) == 1
+        board.removals(RemovalReason::Closed).await == 1
     })
     .await;
 }
@@ -352,7 +352,7 @@ async fn a_broken_connection_marks_the_backend_down_until_it_answers_again() {
     drop(backend);
     until_up(&dest, false).await;
     eventually("removal as io_error", || async {
-        board.removals(RemovalReason::IoError) == 1
+        board.removals(RemovalReason::IoError).await == 1
     })
     .await;
     assert_eq!(board.stats().await.backends[&addr.to_string()], "down");
@@ -430,7 +430,7 @@ async fn a_stopped_destination_closes_its_senders_and_dials_no_more() {
     until_up(&dest, true).await;
     dest.send(StopDestination).await.unwrap();
     eventually("the sender's removal", || async {
-        board.removals(RemovalReason::Shutdown) == 1
+        board.removals(RemovalReason::Shutdown).await == 1
     })
     .await;
     assert!(dest.send(Describe).await.is_err(), "stopped");

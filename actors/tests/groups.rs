@@ -5,7 +5,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{eventually, Client};
+use common::{eventually, LineClient};
 use std::time::Duration;
 use switchboard::codec::Lines;
 use switchboard::config::SwitchboardConfig;
@@ -98,23 +98,23 @@ async fn an_encode_failure_is_a_send_failure_for_each_member_of_that_protocol_on
     let escaped = listen(&board, || Escaped);
     let mut texts = Vec::new();
     for _ in 0..2 {
-        let mut client = Client::connect(text).await;
+        let mut client = LineClient::connect(text).await;
         client.send("JOIN room").await;
         texts.push(client);
     }
-    let mut publisher = Client::connect(escaped).await;
+    let mut publisher = LineClient::connect(escaped).await;
     publisher.send("JOIN room").await;
     members(board.handle(), "room", 3).await;
 
     publisher.send("PUB room two\\nlines").await;
     publisher.send("PUB room fine").await;
     publisher.send("ECHO after").await;
-    assert_eq!(publisher.line().await.as_deref(), Some("room two\\nlines"));
-    assert_eq!(publisher.line().await.as_deref(), Some("room fine"));
-    assert_eq!(publisher.line().await.as_deref(), Some("after"));
+    assert_eq!(publisher.recv().await.as_deref(), Some("room two\\nlines"));
+    assert_eq!(publisher.recv().await.as_deref(), Some("room fine"));
+    assert_eq!(publisher.recv().await.as_deref(), Some("after"));
     for client in &mut texts {
         assert_eq!(
-            client.line().await.as_deref(),
+            client.recv().await.as_deref(),
             Some("room fine"),
             "the message with a line break is not delivered"
         );
@@ -156,9 +156,9 @@ async fn an_encode_failure_is_a_send_failure_for_each_member_of_that_protocol_on
 async fn a_closed_connection_leaves_its_groups() {
     let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
     let addr = listen(&board, || Text);
-    let mut staying = Client::connect(addr).await;
+    let mut staying = LineClient::connect(addr).await;
     staying.send("JOIN a").await;
-    let mut leaving = Client::connect(addr).await;
+    let mut leaving = LineClient::connect(addr).await;
     for group in ["a", "b", "c"] {
         leaving.send(&format!("JOIN {group}")).await;
     }
@@ -171,5 +171,5 @@ async fn a_closed_connection_leaves_its_groups() {
     let snap = sup.stats().await.unwrap();
     assert_eq!((snap.groups, snap.group_members), (1, 1));
     staying.send("PUB a still").await;
-    assert_eq!(staying.line().await.as_deref(), Some("a still"));
+    assert_eq!(staying.recv().await.as_deref(), Some("a still"));
 }

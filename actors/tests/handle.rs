@@ -4,8 +4,10 @@
 
 mod common;
 
-use common::{record_removals, Client, Talk};
+use common::{record_removals, LineClient, Talk};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard::codec::Lines;
 use switchboard::config::SwitchboardConfig;
@@ -44,14 +46,14 @@ impl tokio_util::codec::Encoder<u32> for NumberCodec {
 }
 
 /// A switchboard with a `talk` listener, and `n` clients greeted and registered.
-async fn start(n: usize) -> (Switchboard, SocketAddr, Vec<(u64, Client)>) {
+async fn start(n: usize) -> (Switchboard, SocketAddr, Vec<(u64, LineClient)>) {
     let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
     let listener = switchboard::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = board.listen(listener, || Talk).unwrap().local_addr;
     let mut clients = Vec::new();
     for _ in 0..n {
-        let mut client = Client::connect(addr).await;
-        assert_eq!(client.line().await.as_deref(), Some("hello"));
+        let mut client = LineClient::connect(addr).await;
+        assert_eq!(client.recv().await.as_deref(), Some("hello"));
         // Greeted means registered: the registration is sent before the greeting.
         let list = board.handle().list(Some("talk")).await.unwrap();
         let known: Vec<u64> = clients.iter().map(|(id, _)| *id).collect();
@@ -70,7 +72,7 @@ async fn send_to_encodes_with_the_connections_codec_and_refuses_what_would_break
         .send_to::<Talk>(*id, "typed".to_owned())
         .await
         .unwrap();
-    assert_eq!(client.line().await.as_deref(), Some("typed"));
+    assert_eq!(client.recv().await.as_deref(), Some("typed"));
 
     // A line break inside a line would end it early: the codec refuses, nothing is
     // written, and the connection lives on.
@@ -80,7 +82,7 @@ async fn send_to_encodes_with_the_connections_codec_and_refuses_what_would_break
         .send_to::<Talk>(*id, "after".to_owned())
         .await
         .unwrap();
-    assert_eq!(client.line().await.as_deref(), Some("after"));
+    assert_eq!(client.recv().await.as_deref(), Some("after"));
     let report = handle
         .inspect(vec![*id], Duration::from_secs(1))
         .await
@@ -124,7 +126,7 @@ async fn join_and_leave_on_a_connections_behalf_drive_publishes_and_membership()
 
     assert_eq!(handle.publish("room", "first").await, Ok(2));
     for (_, client) in &mut clients {
-        assert_eq!(client.line().await.as_deref(), Some("room: first"));
+        assert_eq!(client.recv().await.as_deref(), Some("room: first"));
     }
     assert_eq!(handle.leave(b, "room").await, Ok(true));
     assert_eq!(
@@ -133,26 +135,77 @@ async fn join_and_leave_on_a_connections_behalf_drive_publishes_and_membership()
         "not a member any more"
     );
     assert_eq!(handle.publish("room", "second").await, Ok(1));
-    assert_eq!(clients[0].1.line().await.as_deref(), Some("room: second"));
+    assert_eq!(clients[0].1.recv().await.as_deref(), Some("room: second"));
     // b got nothing after leaving: its next line is the echo of what it sends now.
     clients[1].1.send("ping").await;
-    assert_eq!(clients[1].1.line().await.as_deref(), Some("echo ping"));
+    assert_eq!(clients[1].1.recv().await.as_deref(), Some("echo ping"));
     assert_eq!(
         handle.join(424_242, "room").await,
         Err(SendError::UnknownConnection(424_242))
     );
 }
 
+/// `talk` whose codec counts every response it encodes (the connections' own replies
+/// included), so a test can tell how often a broadcast was encoded.
+struct Counted(Arc<AtomicUsize>);
+
+impl Protocol for Counted {
+    const NAME: &'static str = "talk";
+    type Request = String;
+    type Response = String;
+    type Codec = CountingCodec;
+    fn codec(&self) -> CountingCodec {
+        CountingCodec(Lines::new(256), self.0.clone())
+    }
+    fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+        Talk.handle(line, out)
+    }
+}
+
+/// [`Lines`], counting encodes.
+struct CountingCodec(Lines, Arc<AtomicUsize>);
+
+impl tokio_util::codec::Decoder for CountingCodec {
+    type Item = switchboard::Inbound<String>;
+    type Error = <Lines as tokio_util::codec::Decoder>::Error;
+    fn decode(&mut self, src: &mut bytes::BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        self.0.decode(src)
+    }
+}
+
+impl tokio_util::codec::Encoder<String> for CountingCodec {
+    type Error = <Lines as tokio_util::codec::Encoder<String>>::Error;
+    fn encode(&mut self, line: String, dst: &mut bytes::BytesMut) -> Result<(), Self::Error> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.encode(line, dst)
+    }
+}
+
 #[actix_rt::test]
 async fn broadcast_encodes_once_for_every_member() {
     let (board, _, mut clients) = start(3).await;
-    let handed = board.handle().broadcast(&Talk, "to all".to_owned()).await;
+    let encodes = Arc::new(AtomicUsize::new(0));
+    let protocol = Counted(encodes.clone());
+    let handed = board
+        .handle()
+        .broadcast(&protocol, "to all".to_owned())
+        .await;
     assert_eq!(handed, Ok(3));
     for (_, client) in &mut clients {
-        assert_eq!(client.line().await.as_deref(), Some("to all"));
+        assert_eq!(client.recv().await.as_deref(), Some("to all"));
     }
-    let bad = board.handle().broadcast(&Talk, "a\nb".to_owned()).await;
+    assert_eq!(
+        encodes.load(Ordering::SeqCst),
+        1,
+        "one encode for 3 members"
+    );
+    let bad = board.handle().broadcast(&protocol, "a\nb".to_owned()).await;
     assert!(matches!(bad, Err(SendError::Encode(_))), "{bad:?}");
+    assert_eq!(
+        encodes.load(Ordering::SeqCst),
+        2,
+        "refused at its one encode"
+    );
 }
 
 #[actix_rt::test]
@@ -166,10 +219,10 @@ async fn close_removes_with_the_reason_and_subscribers_hear_it() {
         .await
         .unwrap();
     handle.close(*id, RemovalReason::Idle).await.unwrap();
-    assert_eq!(client.line().await.as_deref(), Some("last words"));
-    assert_eq!(client.line().await, None, "closed after the flush");
+    assert_eq!(client.recv().await.as_deref(), Some("last words"));
+    assert_eq!(client.recv().await, None, "closed after the flush");
     common::eventually("the removal announced", || async {
-        removed.lock().unwrap().iter().any(|r| r.id == *id)
+        removed.seen().await.iter().any(|r| r.id == *id)
     })
     .await;
     let stats = handle.stats().await.unwrap();

@@ -8,16 +8,21 @@
 mod common;
 
 use bytes::Bytes;
-use common::{eventually, Client};
+use common::{eventually, LineClient};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use switchboard::codec::Lines;
 use switchboard::config::{ConnectionLimits, SwitchboardConfig};
 use switchboard::*;
 use tokio::io::AsyncWriteExt;
 
+/// Set while a `SLEEP` blocks its worker thread.
+static ASLEEP: AtomicBool = AtomicBool::new(false);
+
 /// Lines in: `JOIN g`, `LEAVE g` (answered `LEFT g`), `PUB g text`, `BC text` (a
-/// broadcast to the protocol group), `ECHO x`, `SLEEP ms` (blocks the worker thread).
+/// broadcast to the protocol group), `ECHO x`, `SLEEP ms` (blocks the worker thread,
+/// with [`ASLEEP`] set meanwhile), `WHERE` (answered with the worker thread's id).
 fn handle(line: String, out: &mut Outbox<String>) {
     let mut words = line.splitn(3, ' ');
     match (words.next(), words.next(), words.next()) {
@@ -32,9 +37,12 @@ fn handle(line: String, out: &mut Outbox<String>) {
         (Some("BC"), Some(text), None) => out.broadcast(format!("bc {text}")),
         (Some("ECHO"), Some(text), None) => out.reply(text.to_owned()),
         (Some("SLEEP"), Some(ms), None) => {
+            ASLEEP.store(true, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(ms.parse().unwrap_or(0)));
+            ASLEEP.store(false, Ordering::SeqCst);
             out.reply("AWAKE".to_owned());
         }
+        (Some("WHERE"), None, None) => out.reply(format!("{:?}", std::thread::current().id())),
         _ => out.bad_packet("bad command"),
     }
 }
@@ -99,11 +107,17 @@ fn start(workers: usize, limits: ConnectionLimits) -> (Switchboard, SocketAddr, 
 
 /// Connects and waits for an echo, so the connection runs before the next one comes
 /// (connections go to the workers in turn).
-async fn connect(addr: SocketAddr) -> Client {
-    let mut client = Client::connect(addr).await;
+async fn connect(addr: SocketAddr) -> LineClient {
+    let mut client = LineClient::connect(addr).await;
     client.send("ECHO up").await;
-    assert_eq!(client.line().await.as_deref(), Some("up"));
+    assert_eq!(client.recv().await.as_deref(), Some("up"));
     client
+}
+
+/// The id of the worker thread `client`'s connection runs on.
+async fn thread_of(client: &mut LineClient) -> String {
+    client.send("WHERE").await;
+    client.recv().await.expect("an answer to WHERE")
 }
 
 /// Waits until `group` has `n` members.
@@ -115,7 +129,7 @@ async fn members(board: &Handle, group: &str, n: usize) {
 }
 
 /// Writes `lines` in one write.
-async fn send_all(client: &mut Client, lines: impl Iterator<Item = String>) {
+async fn send_all(client: &mut LineClient, lines: impl Iterator<Item = String>) {
     let batch: String = lines.map(|l| l + "\n").collect();
     client.writer.write_all(batch.as_bytes()).await.unwrap();
 }
@@ -148,7 +162,7 @@ async fn two_publishers_reach_every_member(workers: usize) {
     // Its own copies, in order with its reply; the outsider's interleaved.
     let (mut own, mut others) = (0, 0);
     loop {
-        let line = publisher.line().await.expect("a line");
+        let line = publisher.recv().await.expect("a line");
         if line == "after" {
             break;
         }
@@ -164,7 +178,7 @@ async fn two_publishers_reach_every_member(workers: usize) {
         let prefix = if *plain { "room " } else { "[room] " };
         let (mut a, mut b) = (0, 0);
         while a < N || b < N {
-            let line = r.line().await.expect("a message");
+            let line = r.recv().await.expect("a message");
             let text = line.strip_prefix(prefix).expect("this protocol's encoding");
             if let Some(n) = text.strip_prefix('a') {
                 assert_eq!(n, a.to_string(), "the member publisher's in order");
@@ -175,10 +189,10 @@ async fn two_publishers_reach_every_member(workers: usize) {
             }
         }
         r.send("ECHO end").await;
-        assert_eq!(r.line().await.as_deref(), Some("end"), "nothing more");
+        assert_eq!(r.recv().await.as_deref(), Some("end"), "nothing more");
     }
     while others < N {
-        assert_eq!(publisher.line().await, Some(format!("room b{others}")));
+        assert_eq!(publisher.recv().await, Some(format!("room b{others}")));
         others += 1;
     }
     board.shutdown().await;
@@ -198,18 +212,18 @@ async fn without_workers_the_accepting_thread_has_the_one_hub() {
 async fn a_broadcast_reaches_its_protocol_on_every_worker_and_the_others_not() {
     let (board, plain, tagged) = start(2, ConnectionLimits::default());
     let mut sender = connect(plain).await;
-    let mut same: Vec<Client> = Vec::new();
+    let mut same: Vec<LineClient> = Vec::new();
     for _ in 0..3 {
         same.push(connect(plain).await);
     }
     let mut other = connect(tagged).await;
     send_all(&mut sender, (0..50).map(|i| format!("BC {i}"))).await;
     for i in 0..50 {
-        assert_eq!(sender.line().await, Some(format!("bc {i}")), "own copy");
+        assert_eq!(sender.recv().await, Some(format!("bc {i}")), "own copy");
     }
     for client in &mut same {
         for i in 0..50 {
-            assert_eq!(client.line().await, Some(format!("bc {i}")));
+            assert_eq!(client.recv().await, Some(format!("bc {i}")));
         }
     }
     let handed = board
@@ -219,10 +233,10 @@ async fn a_broadcast_reaches_its_protocol_on_every_worker_and_the_others_not() {
         .unwrap();
     assert_eq!(handed, 4);
     for client in same.iter_mut().chain([&mut sender]) {
-        assert_eq!(client.line().await.as_deref(), Some("from outside"));
+        assert_eq!(client.recv().await.as_deref(), Some("from outside"));
     }
     other.send("ECHO only").await;
-    assert_eq!(other.line().await.as_deref(), Some("only"), "no broadcast");
+    assert_eq!(other.recv().await.as_deref(), Some("only"), "no broadcast");
     board.shutdown().await;
 }
 
@@ -262,7 +276,7 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
                 c.send("ECHO done").await;
                 let mut last: Option<usize> = None;
                 loop {
-                    let line = c.line().await.expect("a line");
+                    let line = c.recv().await.expect("a line");
                     if line == "LEFT room" {
                         break;
                     }
@@ -272,7 +286,7 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
                     last = Some(n);
                 }
                 assert_eq!(
-                    c.line().await.as_deref(),
+                    c.recv().await.as_deref(),
                     Some("done"),
                     "nothing after LEFT"
                 );
@@ -293,11 +307,11 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
     let _publisher = flood.await.unwrap();
     for s in &mut steady {
         for i in 0..N {
-            let line = s.line().await.expect("a message");
+            let line = s.recv().await.expect("a message");
             assert_eq!(line.rsplit(' ').next(), Some(i.to_string().as_str()));
         }
         s.send("ECHO end").await;
-        assert_eq!(s.line().await.as_deref(), Some("end"), "exactly once each");
+        assert_eq!(s.recv().await.as_deref(), Some("end"), "exactly once each");
     }
     let sup = board.handle().clone();
     members(&sup, "room", 4).await;
@@ -308,34 +322,53 @@ async fn joins_leaves_and_removals_during_a_flood_lose_nothing_and_deliver_nothi
 async fn a_publisher_over_its_budget_stops_reading_until_the_hubs_hand_its_bytes_on() {
     let limits = ConnectionLimits::default().with_max_publish_in_flight(1000);
     let (board, plain, _) = start(2, limits);
-    // In turn: worker 0, worker 1, worker 0.
+    // The publisher and the control member on one worker, the sleeper on the other,
+    // whichever way the connections were spread: each says which thread it is on.
     let mut publisher = connect(plain).await;
-    let mut sleeper = connect(plain).await;
-    let mut control = connect(plain).await;
+    let home = thread_of(&mut publisher).await;
+    let (mut sleeper, mut control) = (None, None);
+    for _ in 0..8 {
+        if sleeper.is_some() && control.is_some() {
+            break;
+        }
+        let mut client = connect(plain).await;
+        let same = thread_of(&mut client).await == home;
+        match (same, &sleeper, &control) {
+            (false, None, _) => sleeper = Some(client),
+            (true, _, None) => control = Some(client),
+            _ => {}
+        }
+    }
+    let mut sleeper = sleeper.expect("a connection on the other worker");
+    let mut control = control.expect("another connection on the publisher's worker");
     control.send("JOIN room").await;
     members(board.handle(), "room", 1).await;
 
-    // Worker 1's thread, and so its hub, is busy for a while.
+    // The other worker's thread, and so its hub, is busy for a while.
     sleeper.send("SLEEP 2000").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("the other worker asleep", || async {
+        ASLEEP.load(Ordering::SeqCst)
+    })
+    .await;
     let text = "x".repeat(200);
     send_all(&mut publisher, (0..10).map(|_| format!("PUB room {text}"))).await;
     for _ in 0..10 {
-        assert_eq!(control.line().await, Some(format!("room {text}")));
+        assert_eq!(control.recv().await, Some(format!("room {text}")));
     }
-    // The 2000 bytes are still on their way through worker 1's hub: no reading.
+    // The 2000 bytes are still on their way through the sleeping worker's hub: no
+    // reading.
     publisher.send("ECHO late").await;
-    let early = tokio::time::timeout(Duration::from_millis(700), publisher.line()).await;
+    let early = tokio::time::timeout(Duration::from_millis(700), publisher.recv()).await;
     assert!(early.is_err(), "the publisher read while over its budget");
     control.send("ECHO alive").await;
     assert_eq!(
-        control.line().await.as_deref(),
+        control.recv().await.as_deref(),
         Some("alive"),
-        "worker 0 reads"
+        "the publisher's worker reads"
     );
 
     // The hub wakes up and hands them on: the publisher reads again.
-    assert_eq!(sleeper.line().await.as_deref(), Some("AWAKE"));
-    assert_eq!(publisher.line().await.as_deref(), Some("late"));
+    assert_eq!(sleeper.recv().await.as_deref(), Some("AWAKE"));
+    assert_eq!(publisher.recv().await.as_deref(), Some("late"));
     board.shutdown().await;
 }

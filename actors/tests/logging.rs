@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Client;
+use common::LineClient;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use switchboard::codec::Lines;
@@ -54,9 +54,9 @@ async fn a_connections_events_carry_its_id_peer_and_protocol() {
     let board = Switchboard::start(SwitchboardConfig::default().with_workers(1));
     let listener = switchboard::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = board.listen(listener, || Talk).unwrap().local_addr;
-    let mut client = Client::connect(addr).await;
+    let mut client = LineClient::connect(addr).await;
     client.send("hi").await;
-    assert_eq!(client.line().await.as_deref(), Some("hi"));
+    assert_eq!(client.recv().await.as_deref(), Some("hi"));
     let member = board.handle().list(None).await.unwrap().remove(0);
 
     // The codec refuses a line break inside a line: logged by the connection.

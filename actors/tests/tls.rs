@@ -5,49 +5,22 @@
 
 mod common;
 
-use common::{eventually, record_removals, TestProto};
+use common::{eventually, record_removals, until, TestCert, TestProto, WAIT};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::config::{ConnectionLimits, SupervisorConfig};
-use switchboard::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use switchboard::rustls::{self, ClientConfig, ClientConnection, RootCertStore, ServerConfig};
+use switchboard::rustls::{self, ClientConfig, ClientConnection};
 use switchboard::{RemovalReason, Switchboard, SwitchboardConfig};
 
 type TlsClient = BufReader<rustls::StreamOwned<ClientConnection, TcpStream>>;
-
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A server config with a fresh self-signed certificate, and a client config trusting it.
-fn configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
-    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let cert: CertificateDer<'static> = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
-    let server = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.clone()], key)
-        .unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    let client = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    (Arc::new(server), Arc::new(client))
-}
 
 /// A blocking TLS client; every read gives up after 5 s so a test always ends.
 fn connect(addr: SocketAddr, config: Arc<ClientConfig>) -> TlsClient {
     let tcp = TcpStream::connect(addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let name = "localhost".try_into().unwrap();
-    let conn = ClientConnection::new(config, name).unwrap();
+    let conn = ClientConnection::new(config, TestCert::server_name()).unwrap();
     BufReader::new(rustls::StreamOwned::new(conn, tcp))
 }
 
@@ -65,7 +38,8 @@ fn start(limits: ConnectionLimits) -> (Switchboard, SocketAddr, Arc<ClientConfig
             .with_max_connections(100)
             .with_workers(1),
     );
-    let (server, client) = configs();
+    let cert = TestCert::localhost();
+    let (server, client) = (cert.server_config(), cert.client_config());
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let handle = board.listen_tls(listener, server, || TestProto).unwrap();
     (board, handle.local_addr, client)
@@ -134,12 +108,12 @@ async fn a_close_flushes_the_replies_then_sends_close_notify() {
     .await
     .unwrap();
     assert_eq!(lines, Ok(vec!["one\n".len(), 300_001]));
-    eventually("the removal", || {
-        let removed = removed.clone();
-        async move { !removed.lock().unwrap().is_empty() }
+    let reason = until("the removal", WAIT, async || {
+        let seen = removed.seen().await;
+        seen.first().map(|r| r.reason).ok_or("nothing".to_owned())
     })
     .await;
-    assert_eq!(removed.lock().unwrap()[0].reason, RemovalReason::Closed);
+    assert_eq!(reason, RemovalReason::Closed);
 }
 
 #[actix_rt::test]
@@ -160,13 +134,10 @@ async fn a_plain_text_peer_is_removed_as_tls_handshake() {
         !answer.windows(2).any(|w| w == b"hi"),
         "served in the clear"
     );
-    eventually("the removal", || {
-        let removed = removed.clone();
-        async move { !removed.lock().unwrap().is_empty() }
+    let reason = until("the removal", WAIT, async || {
+        let seen = removed.seen().await;
+        seen.first().map(|r| r.reason).ok_or("nothing".to_owned())
     })
     .await;
-    assert_eq!(
-        removed.lock().unwrap()[0].reason,
-        RemovalReason::TlsHandshake
-    );
+    assert_eq!(reason, RemovalReason::TlsHandshake);
 }

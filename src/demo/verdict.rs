@@ -95,4 +95,84 @@ mod tests {
         assert!(!outcomes[2].met, "never removed");
         assert_eq!(outcomes[2].removed_with, None);
     }
+
+    #[test]
+    fn a_members_first_removal_is_the_one_judged() {
+        let expectations = [Expectation {
+            who: "slow",
+            reasons: SLOW,
+        }];
+        // Removed for the wrong reason first: a later right one does not make up for it.
+        let wrong_first = [
+            ("slow", RemovalReason::PeerClosed),
+            ("slow", RemovalReason::WriteTimeout),
+        ];
+        let outcome = &judge(&expectations, &wrong_first)[0];
+        assert!(!outcome.met);
+        assert_eq!(outcome.removed_with, Some(RemovalReason::PeerClosed));
+        // And the other way round: the first removal is the expected one.
+        let right_first = [
+            ("slow", RemovalReason::SlowConsumer),
+            ("slow", RemovalReason::PeerClosed),
+        ];
+        let outcome = &judge(&expectations, &right_first)[0];
+        assert!(outcome.met);
+        assert_eq!(outcome.removed_with, Some(RemovalReason::SlowConsumer));
+    }
+
+    #[test]
+    fn another_members_removal_does_not_count() {
+        let expectations = [
+            Expectation {
+                who: "bad",
+                reasons: &[RemovalReason::ErrorPackets],
+            },
+            Expectation {
+                who: "quiet",
+                reasons: &[RemovalReason::Idle],
+            },
+        ];
+        // "?" is a removal the demo could not name: it satisfies nobody.
+        let removals = [
+            ("quiet", RemovalReason::ErrorPackets),
+            ("?", RemovalReason::ErrorPackets),
+            ("bad", RemovalReason::Idle),
+        ];
+        let outcomes = judge(&expectations, &removals);
+        let summary: Vec<(&str, bool, Option<RemovalReason>)> = outcomes
+            .iter()
+            .map(|o| (o.who, o.met, o.removed_with))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("bad", false, Some(RemovalReason::Idle)),
+                ("quiet", false, Some(RemovalReason::ErrorPackets)),
+            ]
+        );
+        assert_eq!(outcomes[0].expected, "error_packets");
+    }
+
+    #[test]
+    fn every_expectation_met_in_the_order_given() {
+        let expectations = [
+            Expectation {
+                who: "quiet",
+                reasons: &[RemovalReason::Idle],
+            },
+            Expectation {
+                who: "slow",
+                reasons: SLOW,
+            },
+        ];
+        let removals = [
+            ("slow", RemovalReason::WriteTimeout),
+            ("quiet", RemovalReason::Idle),
+        ];
+        let outcomes = judge(&expectations, &removals);
+        let who: Vec<&str> = outcomes.iter().map(|o| o.who).collect();
+        assert_eq!(who, ["quiet", "slow"]);
+        assert!(outcomes.iter().all(|o| o.met), "{outcomes:?}");
+        assert!(judge(&expectations, &[]).iter().all(|o| !o.met));
+    }
 }

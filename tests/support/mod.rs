@@ -1,20 +1,31 @@
-//! Drives the real `switchboard` binary over loopback sockets for end-to-end tests.
+//! Drives the real `switchboard` binary over loopback sockets for end-to-end tests:
+//! [`Server`] starts it (killed when the handle drops), [`FrameClient`] speaks `frame`
+//! with the opcodes of PROTOCOL.md written out here (never taken from the server's
+//! code), and [`stats_until`] polls its STATS.
 //!
-//! Every wait is bounded: a test that goes wrong fails within seconds instead of hanging,
-//! and the server process is killed when its handle drops.
-#![allow(dead_code)]
+//! The scaffolding shared with the library's tests comes from `switchboard-testkit`
+//! and is re-exported: bounded waits ([`eventually`], [`until`], [`wait_until`]), the
+//! [`LineClient`], [`wait_exit`] and `/proc` figures. Included by every test file with
+//! `mod support;`; `support/tls.rs`, `support/nats.rs` and `support/openmetrics.rs` are
+//! included by the files that need them (`#[path = "support/tls.rs"] mod tls_support;`).
+//!
+//! Every wait is bounded: a test that goes wrong fails within seconds instead of hanging.
+#![allow(dead_code, unused_imports)]
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-/// How long any single wait may take before the test fails.
-pub const WAIT: Duration = Duration::from_secs(10);
+pub use switchboard_testkit::process::status_kib;
+pub use switchboard_testkit::{
+    eventually, until, wait_exit, wait_for, wait_until, LineClient, Recording, POLL, WAIT,
+};
 
+// The `frame` opcodes, as PROTOCOL.md defines them.
 pub const ECHO: u8 = 0x01;
 pub const BROADCAST: u8 = 0x02;
 pub const PING: u8 = 0x03;
@@ -23,7 +34,23 @@ pub const STATS: u8 = 0x05;
 pub const STATS_REPLY: u8 = 0x06;
 pub const REPLICATE: u8 = 0x08;
 pub const REPLICATE_REPLY: u8 = 0x09;
+pub const JOIN: u8 = 0x0A;
+pub const JOINED: u8 = 0x0B;
+pub const LEAVE: u8 = 0x0C;
+pub const LEFT: u8 = 0x0D;
+pub const PUBLISH: u8 = 0x0E;
+pub const MESSAGE: u8 = 0x0F;
+pub const CLUSTER_STATS: u8 = 0x10;
+pub const CLUSTER_STATS_REPLY: u8 = 0x11;
 pub const ERROR: u8 = 0x7F;
+
+/// A PUBLISH (and MESSAGE) payload: `name_len | name | message`.
+pub fn publish_payload(group: &str, message: &[u8]) -> Vec<u8> {
+    let mut payload = vec![group.len() as u8];
+    payload.extend_from_slice(group.as_bytes());
+    payload.extend_from_slice(message);
+    payload
+}
 
 /// A running server process.
 pub struct Server {
@@ -120,12 +147,12 @@ impl Server {
 
     /// Resident memory of the server process, in KiB.
     pub fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap()
+        self.status_kib("VmRSS")
+    }
+
+    /// A `kB` field of the server's `/proc/PID/status` (`VmRSS`, `VmHWM`, `VmData`).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        status_kib(self.pid(), field).unwrap_or_else(|| panic!("no {field} for the server"))
     }
 
     pub fn signal(&self, signal: i32) {
@@ -140,31 +167,18 @@ impl Server {
     pub fn freeze(&self) {
         self.signal(libc::SIGSTOP);
         let stat = format!("/proc/{}/stat", self.pid());
-        let deadline = Instant::now() + WAIT;
-        loop {
+        wait_until("the server to stop", WAIT, || {
             let state = std::fs::read_to_string(&stat).unwrap_or_default();
             // The state follows the parenthesised command name: "pid (comm) T ...".
-            let stopped = state
+            state
                 .rsplit_once(") ")
-                .is_some_and(|(_, rest)| rest.starts_with('T'));
-            if stopped {
-                return;
-            }
-            assert!(Instant::now() < deadline, "process never stopped: {state}");
-            std::thread::sleep(std::time::Duration::from_millis(2));
-        }
+                .is_some_and(|(_, rest)| rest.starts_with('T'))
+        });
     }
 
-    /// Waits for the process to exit.
+    /// Waits for the process to exit, for at most [`WAIT`].
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_exit(&mut self.child, "the server", WAIT)
     }
 }
 
@@ -183,19 +197,10 @@ pub fn run_to_exit(args: &[&str]) -> (ExitStatus, String) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-            return (status, err);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("switchboard {args:?} did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let status = wait_exit(&mut child, &format!("switchboard {args:?}"), WAIT);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    (status, err)
 }
 
 /// A `frame` protocol client, over TCP or any byte stream (TLS).
@@ -295,62 +300,46 @@ pub fn encode(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A `line` protocol client, over TCP or any byte stream's halves (TLS).
-pub struct LineClient<R = tokio::net::tcp::OwnedReadHalf, W = tokio::net::tcp::OwnedWriteHalf> {
-    pub reader: tokio::io::BufReader<R>,
-    pub writer: W,
+/// The server's stats snapshot from `GET /stats` of its `--metrics` address: read from
+/// outside, without a connection of its own (which would count, or be removed).
+pub fn http_stats(metrics: SocketAddr) -> Value {
+    let (status, body) = switchboard_testkit::http::get(metrics, "/stats");
+    assert_eq!(status, 200, "GET /stats: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
-impl LineClient {
-    pub async fn connect(addr: SocketAddr) -> LineClient {
-        let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .unwrap()
-            .unwrap();
-        let (r, w) = stream.into_split();
-        LineClient {
-            reader: tokio::io::BufReader::new(r),
-            writer: w,
+/// Polls `GET /stats` of `metrics` until `check` holds, for at most `limit`; returns
+/// the snapshot that satisfied it. It blocks the thread between polls: call it from a
+/// test thread, or `spawn_blocking`.
+pub fn http_stats_until(
+    metrics: SocketAddr,
+    what: &str,
+    limit: Duration,
+    check: impl Fn(&Value) -> bool,
+) -> Value {
+    wait_for(what, limit, || {
+        let snap = http_stats(metrics);
+        match check(&snap) {
+            true => Ok(snap),
+            false => Err(snap.to_string()),
         }
-    }
+    })
 }
 
-impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> LineClient<R, W> {
-    pub async fn send(&mut self, line: &str) {
-        self.writer
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .unwrap();
-        self.writer.flush().await.unwrap();
-    }
-
-    /// The next line without its ending, or None at EOF.
-    pub async fn recv(&mut self) -> Option<String> {
-        let mut s = String::new();
-        let n = tokio::time::timeout(WAIT, self.reader.read_line(&mut s))
-            .await
-            .expect("no line in time")
-            .unwrap_or(0);
-        (n > 0).then(|| s.trim_end_matches('\n').to_string())
-    }
-}
-
-/// Polls the server's stats until `check` holds, for at most `WAIT`.
+/// Polls the server's stats until `check` holds, for at most [`WAIT`]; returns the
+/// snapshot that satisfied it.
 pub async fn stats_until<S: AsyncRead + AsyncWrite + Unpin>(
     client: &mut FrameClient<S>,
     what: &str,
     check: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
+    until(what, WAIT, async || {
         let snap = client.stats().await;
         if check(&snap) {
-            return snap;
+            Ok(snap)
+        } else {
+            Err(snap.to_string())
         }
-        assert!(
-            Instant::now() < deadline,
-            "stats never showed {what}: {snap}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }

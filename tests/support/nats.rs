@@ -5,14 +5,11 @@
 //! cluster tests never skip.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// How long starting, stopping or a monitoring wait may take.
-const WAIT: Duration = Duration::from_secs(10);
+use std::time::Duration;
+use switchboard_testkit::{wait_until, WAIT};
 
 /// A running (or stopped, restartable) `nats-server`.
 pub struct Nats {
@@ -101,16 +98,11 @@ impl Nats {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run nats-server: {e}"));
         self.child = Some(child);
-        let deadline = Instant::now() + WAIT;
         for port in [self.port, self.monitor] {
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
-            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-                assert!(
-                    Instant::now() < deadline,
-                    "nats-server did not listen on {port}"
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
+            wait_until(&format!("nats-server to listen on {port}"), WAIT, || {
+                TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+            });
         }
     }
 
@@ -125,13 +117,9 @@ impl Nats {
     /// `GET path` on the monitoring port, as JSON.
     pub fn monitor(&self, path: &str) -> serde_json::Value {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.monitor));
-        let mut stream = TcpStream::connect_timeout(&addr, WAIT).unwrap();
-        stream.set_read_timeout(Some(WAIT)).unwrap();
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+        let (status, body) = switchboard_testkit::http::get(addr, path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"))
     }
 
     /// How many subscriptions to exactly `subject` the server has.
@@ -144,18 +132,8 @@ impl Nats {
 
     /// Waits until the server has exactly `count` subscriptions to `subject`.
     pub fn wait_subscriptions(&self, subject: &str, count: usize) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let now = self.subscriptions(subject);
-            if now == count {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{subject}: {now} subscriptions, expected {count}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let what = format!("{count} subscriptions to {subject}");
+        wait_until(&what, WAIT, || self.subscriptions(subject) == count);
     }
 }
 

@@ -1,55 +1,31 @@
-//! TLS for end-to-end tests: a self-signed certificate made when the test runs (its PEM
-//! files in a temporary directory, for `tls_cert` and `tls_key`) and real rustls clients
-//! (tokio-rustls) that trust it, speaking `frame` and `line` inside TLS.
+//! TLS for end-to-end tests: the shared self-signed certificate (its PEM files for
+//! `tls_cert` and `tls_key`) and real rustls clients (tokio-rustls) that trust it,
+//! speaking `frame` and `line` inside TLS.
 #![allow(dead_code)]
 
 use super::{FrameClient, LineClient, WAIT};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
-use tokio::io::{BufReader, ReadHalf, WriteHalf};
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
-use tokio_rustls::rustls::{self, ClientConfig, RootCertStore};
+use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::TlsConnector;
 
-/// A self-signed certificate for `localhost`, written out as PEM files.
+/// A self-signed certificate for `localhost` (the shared one of `switchboard-testkit`),
+/// with the server's configuration keys and clients that trust it.
 pub struct TestCert {
-    /// Holds the PEM files for as long as the certificate is used.
-    dir: tempfile::TempDir,
-    /// The certificate (`tls_cert`).
-    pub cert: PathBuf,
-    /// Its private key (`tls_key`).
-    pub key: PathBuf,
-    /// A client configuration that trusts the certificate.
+    /// The certificate, its PEM files and its rustls configurations.
+    pub inner: switchboard_testkit::TestCert,
+    /// A client configuration that trusts the certificate (TLS 1.2 and 1.3).
     client: Arc<ClientConfig>,
 }
 
 impl TestCert {
     pub fn new() -> TestCert {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let cert = dir.path().join("cert.pem");
-        let key = dir.path().join("key.pem");
-        std::fs::write(&cert, certified.cert.pem()).unwrap();
-        std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
-        let mut roots = RootCertStore::empty();
-        roots
-            .add(CertificateDer::from(certified.cert.der().to_vec()))
-            .unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let client = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        TestCert {
-            dir,
-            cert,
-            key,
-            client: Arc::new(client),
-        }
+        let inner = switchboard_testkit::TestCert::localhost();
+        let client = inner.client_config();
+        TestCert { inner, client }
     }
 
     /// The TOML lines that turn TLS on with this certificate.
@@ -63,15 +39,27 @@ impl TestCert {
 
     /// A TLS connection to `addr`, handshake done.
     pub async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
-        let connector = TlsConnector::from(self.client.clone());
-        let name = ServerName::try_from("localhost").unwrap();
+        self.connect_with(addr, self.client.clone())
+            .await
+            .expect("TLS connect failed")
+    }
+
+    /// A TLS connection to `addr` with the client configuration `client` (one that
+    /// offers only some versions), or the handshake's error.
+    pub async fn connect_with(
+        &self,
+        addr: SocketAddr,
+        client: Arc<ClientConfig>,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let connector = TlsConnector::from(client);
         tokio::time::timeout(WAIT, async {
             let tcp = TcpStream::connect(addr).await?;
-            connector.connect(name, tcp).await
+            connector
+                .connect(switchboard_testkit::TestCert::server_name(), tcp)
+                .await
         })
         .await
         .expect("TLS connect timed out")
-        .expect("TLS connect failed")
     }
 
     /// A `frame` client inside TLS.
@@ -82,10 +70,15 @@ impl TestCert {
     /// A `line` client inside TLS.
     pub async fn line(&self, addr: SocketAddr) -> TlsLineClient {
         let (reader, writer) = tokio::io::split(self.connect(addr).await);
-        LineClient {
-            reader: BufReader::new(reader),
-            writer,
-        }
+        LineClient::over(reader, writer)
+    }
+}
+
+/// The shared certificate's files (`cert`, `key`) and configurations.
+impl std::ops::Deref for TestCert {
+    type Target = switchboard_testkit::TestCert;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
     }
 }
 

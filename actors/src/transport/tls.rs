@@ -199,8 +199,8 @@ impl TlsSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
-    use rustls::{ClientConfig, ClientConnection, RootCertStore};
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConfig, ClientConnection};
 
     /// Both directions of an in-memory connection; the server's side is nonblocking
     /// and its outbound direction holds at most `room` bytes.
@@ -239,30 +239,10 @@ mod tests {
         }
     }
 
-    fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-        Arc::new(rustls::crypto::ring::default_provider())
-    }
-
     /// A server config with a fresh self-signed certificate, and a client trusting it.
     fn configs() -> (Arc<ServerConfig>, Arc<ClientConfig>) {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let cert: CertificateDer<'static> = certified.cert.der().clone();
-        let key =
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
-        let server = ServerConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(vec![cert.clone()], key)
-            .unwrap();
-        let mut roots = RootCertStore::empty();
-        roots.add(cert).unwrap();
-        let client = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        (Arc::new(server), Arc::new(client))
+        let cert = switchboard_testkit::TestCert::localhost();
+        (cert.server_config(), cert.client_config())
     }
 
     /// Moves the client's records to the wire and the server's to the client.

@@ -40,10 +40,17 @@ fn a_graceful_close_over_tls_waits_for_confirmation() {
 }
 
 #[test]
-fn a_late_tls_handshake_is_removed_without_a_flush() {
-    let mut h = Harness::new(ConnectionLimits::default());
-    h.conn.begin_handshake(h.now);
-    assert!(h.next_deadline());
+fn a_late_tls_handshake_is_removed_at_its_deadline_without_a_flush() {
+    let timeout = Duration::from_millis(700);
+    let limits = ConnectionLimits::default().with_tls_handshake_timeout(timeout);
+    let mut h = Harness::new(limits);
+    let began = h.now;
+    h.conn.begin_handshake(began);
+    assert_eq!(h.conn.poll_timeout(), Some(began + timeout), "the deadline");
+    // A millisecond before it, the connection is still open.
+    h.advance(timeout - Duration::from_millis(1));
+    assert!(h.removals.is_empty() && !h.stopped, "{:?}", h.removals);
+    h.advance(Duration::from_millis(1));
     assert_eq!(h.removals, [RemovalReason::TlsHandshake]);
     assert!(h.stopped && !h.shutdown_write);
 }

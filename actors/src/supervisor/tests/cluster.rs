@@ -14,7 +14,6 @@ use crate::*;
 use actix::{Actor, Addr};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// What the link was told, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,10 +76,6 @@ fn join(fake: &Fake, sup: &Addr<Supervisor>, group: &str) {
     );
 }
 
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(50)).await;
-}
-
 fn group(name: &str) -> Interest {
     Interest::Group(name.into())
 }
@@ -108,7 +103,7 @@ async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries(
     let second = register(&sup, 2);
     join(&second, &sup, "lobby");
     join(&second, &sup, "side");
-    settle().await;
+    super::settled(&sup, &[]).await;
     assert_eq!(recorder.take(), [Told::Interest(group("side"), true)]);
 
     // A local publish is delivered here and handed to the link once.
@@ -144,7 +139,7 @@ async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries(
         .await
         .unwrap();
     assert_eq!(handed, 2);
-    settle().await;
+    super::settled(&sup, &[&early, &second]).await;
     assert_eq!(recorder.take(), []);
     assert_eq!(
         early.delivered(),
@@ -175,13 +170,13 @@ async fn the_link_hears_local_traffic_and_interest_but_never_its_own_deliveries(
         id: 1,
         reason: RemovalReason::PeerClosed,
     });
-    settle().await;
+    super::settled(&sup, &[]).await;
     assert_eq!(recorder.take(), [Told::Interest(group("side"), false)]);
     sup.do_send(Deregister {
         id: 2,
         reason: RemovalReason::PeerClosed,
     });
-    settle().await;
+    super::settled(&sup, &[]).await;
     let mut told = recorder.take();
     told.sort_by_key(|t| format!("{t:?}"));
     assert_eq!(

@@ -11,7 +11,6 @@ use actix::{Actor, Addr};
 use bytes::{BufMut, Bytes, BytesMut};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// An encoder writing `tag | group | ' ' | message`, counting its calls.
 fn counting_encoder(tag: u8, calls: Arc<AtomicUsize>) -> GroupEncoder {
@@ -30,11 +29,6 @@ fn supervisor() -> (Addr<Supervisor>, Addr<Stats>) {
     let stats = Stats::default().start();
     let sup = Supervisor::new(SupervisorConfig::default(), stats.clone()).start();
     (sup, stats)
-}
-
-/// Lets the stand-ins' mailboxes drain.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(50)).await;
 }
 
 #[actix_rt::test]
@@ -64,7 +58,8 @@ async fn a_message_is_encoded_once_per_protocol_present_in_the_group() {
     assert_eq!(handed, 5);
     assert_eq!(a_calls.load(Ordering::SeqCst), 1, "once for protocol a");
     assert_eq!(b_calls.load(Ordering::SeqCst), 1, "once for protocol b");
-    settle().await;
+    let everyone: Vec<&Fake> = a.iter().chain(&b).chain([&outsider]).collect();
+    super::settled(&sup, &everyone).await;
     for member in &a {
         assert_eq!(member.got(), [Ok(Bytes::from_static(b"alobby hello"))]);
     }
@@ -105,7 +100,7 @@ async fn a_publishers_own_encoding_is_reused_and_it_is_left_out() {
         0,
         "encoded once, by the publisher"
     );
-    settle().await;
+    super::settled(&sup, &members.iter().collect::<Vec<_>>()).await;
     assert!(
         members[0].got().is_empty(),
         "the publisher queued its own copies"

@@ -15,6 +15,7 @@ use crate::{ConnId, ConnectionRemoved, ConnectionReport, GroupEncoder, RemovalRe
 use actix::{Actor, ActorContext, Addr, Context, Handler, ResponseFuture};
 use bytes::Bytes;
 use std::sync::{Arc, Mutex};
+use switchboard_testkit::Recording;
 
 /// A stand-in for a connection: records what the supervisor hands it (in order, group
 /// packets the supervisor could not encode included) and the reasons it is closed
@@ -79,6 +80,16 @@ impl Handler<Close> for StandIn {
     }
 }
 
+/// A round trip through a stand-in's mailbox: answered after everything queued before.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Sync;
+
+impl Handler<Sync> for StandIn {
+    type Result = ();
+    fn handle(&mut self, _: Sync, _: &mut Context<Self>) {}
+}
+
 impl Handler<Inspect> for StandIn {
     type Result = ResponseFuture<ConnectionReport>;
     fn handle(&mut self, _: Inspect, _: &mut Context<Self>) -> Self::Result {
@@ -113,6 +124,8 @@ struct Fake {
     packets: Arc<Mutex<Vec<GroupPacket>>>,
     /// Why it was closed.
     closed: Arc<Mutex<Vec<RemovalReason>>>,
+    /// Its mailbox, for the barrier of [`settled`].
+    addr: Addr<StandIn>,
 }
 
 impl Fake {
@@ -148,7 +161,7 @@ impl Fake {
             status: status.clone(),
         }
         .start();
-        let link: Link = Arc::new(addr);
+        let link: Link = Arc::new(addr.clone());
         sup.do_send(Register(Member {
             status: status.clone(),
             link,
@@ -159,6 +172,7 @@ impl Fake {
             status,
             packets,
             closed,
+            addr,
         }
     }
 
@@ -188,27 +202,24 @@ impl Fake {
     }
 }
 
-/// Records the removals it is told of.
-struct Removals(Arc<Mutex<Vec<ConnectionRemoved>>>);
-
-impl Actor for Removals {
-    type Context = Context<Self>;
-}
-
-impl Handler<ConnectionRemoved> for Removals {
-    type Result = ();
-    fn handle(&mut self, event: ConnectionRemoved, _: &mut Context<Self>) {
-        if let Ok(mut removed) = self.0.lock() {
-            removed.push(event);
-        }
+/// The barrier before looking at what stand-ins were handed: a round trip through the
+/// supervisor's mailbox (whatever it was sent before is handled, and what that handed on
+/// is queued for the members), then through each of `fakes`' mailboxes (handled too).
+/// A stand-in that was stopped (closed) has nothing more to handle and is skipped.
+async fn settled(sup: &Addr<Supervisor>, fakes: &[&Fake]) {
+    sup.send(crate::stats::GetStats)
+        .await
+        .expect("the supervisor answers");
+    for fake in fakes {
+        let _ = fake.addr.send(Sync).await;
     }
 }
 
-/// Subscribes a fresh recorder to `supervisor`'s removals; returns what it records.
-fn record_removals(supervisor: &Addr<super::Supervisor>) -> Arc<Mutex<Vec<ConnectionRemoved>>> {
-    let removed = Arc::new(Mutex::new(Vec::new()));
-    supervisor.do_send(super::Subscribe(
-        Removals(removed.clone()).start().recipient(),
-    ));
+/// Subscribes a fresh recorder to `supervisor`'s removals. Its `seen()` is a round trip
+/// through the recorder's mailbox: once the supervisor has answered a later message, every
+/// removal it announced before is in it.
+fn record_removals(supervisor: &Addr<super::Supervisor>) -> Recording<ConnectionRemoved> {
+    let removed = Recording::start();
+    supervisor.do_send(super::Subscribe(removed.recipient()));
     removed
 }
