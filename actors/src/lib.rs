@@ -120,6 +120,7 @@ mod status;
 mod supervisor;
 mod traffic;
 mod transport;
+pub mod websocket;
 
 /// The examples of the README (the repository's, which is also this crate's), compiled
 /// and run as doctests so they stay true.
