@@ -11,6 +11,7 @@
 
 pub mod cases;
 pub mod drive;
+pub mod feed;
 pub mod wire;
 
 /// The size limit every implementation is configured with in the suite.

@@ -22,9 +22,14 @@ fn width(lead: u8) -> usize {
     }
 }
 
-/// Whether `bytes` is valid UTF-8 or a valid beginning of it.
+/// Whether `bytes` is valid UTF-8 or a valid beginning of it: how many bytes are whole
+/// characters.
 fn valid_prefix(bytes: &[u8]) -> Result<usize, ()> {
-    match std::str::from_utf8(bytes) {
+    // The fast check first; where it fails, the one that says where and why.
+    if simdutf8::basic::from_utf8(bytes).is_ok() {
+        return Ok(bytes.len());
+    }
+    match simdutf8::compat::from_utf8(bytes) {
         Ok(_) => Ok(bytes.len()),
         Err(e) if e.error_len().is_none() => Ok(e.valid_up_to()),
         Err(_) => Err(()),
