@@ -39,8 +39,10 @@
 //! The rest lives in modules: [`config`] (every knob, with its default), [`codec`]
 //! (a line codec every line protocol needs), [`protocol`] (what a handler works with),
 //! [`stats`] (the snapshot's parts), [`connector`] (dialling backends, sending to many
-//! with acks), [`cluster`] (groups across servers over NATS) and [`core`] (the
-//! connection's state machine without I/O, for those who drive it themselves).
+//! with acks), [`cluster`] (groups across servers over NATS), [`core`] (the
+//! connection's state machine without I/O, for those who drive it themselves) and
+//! [`websocket`] (RFC 6455 for the server side without I/O: the handshake, a strict
+//! message reader, the server's frames).
 //!
 //! # Runtime: an actix system, not `#[tokio::main]`
 //!
@@ -120,6 +122,7 @@ mod status;
 mod supervisor;
 mod traffic;
 mod transport;
+pub mod websocket;
 
 /// The examples of the README (the repository's, which is also this crate's), compiled
 /// and run as doctests so they stay true.
