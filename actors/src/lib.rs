@@ -154,7 +154,6 @@ pub(crate) use groups::{
 };
 pub(crate) use listener::{ProtocolFactory, Workers};
 pub(crate) use member::{Close, Deliver, DeliverBatch, Member};
-pub(crate) use protocol::Idle;
 pub(crate) use stats::Stats;
 pub(crate) use status::ConnectionStatus;
 pub(crate) use supervisor::{Shutdown, Supervisor};

@@ -53,7 +53,7 @@ pub struct ConnectionLimits {
     pub frame_timeout: Duration,
     /// When nothing was received, sent, or either, for this long, the protocol's
     /// [`on_idle`](crate::Protocol::on_idle) is called (Netty's `IdleStateHandler`);
-    /// a server heartbeat is a reply to [`Idle::Read`](crate::Idle::Read). Default: all off.
+    /// a server heartbeat is a reply to [`Idle::Read`](crate::protocol::Idle::Read). Default: all off.
     pub idle: IdleLimits,
     /// How long a TLS handshake may take before the connection is removed
     /// (`tls_handshake`). Default: 10 s.
@@ -64,11 +64,11 @@ pub struct ConnectionLimits {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IdleLimits {
-    /// Nothing received for this long: [`Idle::Read`](crate::Idle::Read).
+    /// Nothing received for this long: [`Idle::Read`](crate::protocol::Idle::Read).
     pub read: Option<Duration>,
-    /// Nothing written to the socket for this long: [`Idle::Write`](crate::Idle::Write).
+    /// Nothing written to the socket for this long: [`Idle::Write`](crate::protocol::Idle::Write).
     pub write: Option<Duration>,
-    /// Neither for this long: [`Idle::All`](crate::Idle::All).
+    /// Neither for this long: [`Idle::All`](crate::protocol::Idle::All).
     pub all: Option<Duration>,
 }
 

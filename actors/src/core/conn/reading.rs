@@ -58,13 +58,14 @@ impl<P: Protocol> Conn<P> {
                 // Nothing left to decode: a quiet connection keeps no action list.
                 self.outbox.actions = Vec::new();
             }
-            self.timers.set_frame_started(None);
+            self.timers.stop(Timer::Frame);
         } else if held {
             // What is left waits for us, not for the peer: no frame deadline.
-            self.timers.set_frame_started(None);
-        } else if decoded || self.timers.frame_started().is_none() {
+            self.timers.stop(Timer::Frame);
+        } else if decoded || !self.timers.is_set(Timer::Frame) {
             // What is left began in the bytes that just arrived.
-            self.timers.set_frame_started(Some(now));
+            let deadline = now + self.limits.frame_timeout;
+            self.timers.set(Timer::Frame, Some(deadline));
         }
     }
 

@@ -65,7 +65,7 @@ fn a_graceful_close_waits_for_the_deferred_reply_then_flushes_in_order() {
     h.send(&burst);
     h.feed_all();
     h.close(RemovalReason::Closed);
-    assert_eq!(h.conn.phase(), Phase::Closing);
+    assert_eq!(h.conn.phase(), Phase::Closing(RemovalReason::Closed));
     assert_eq!(
         h.deliver(3),
         Err(SendError::Closing),
@@ -75,7 +75,7 @@ fn a_graceful_close_waits_for_the_deferred_reply_then_flushes_in_order() {
     h.write_all();
     assert_eq!(h.written().iter().map(|w| w.1).collect::<Vec<_>>(), [0, 1]);
     assert!(h.shutdown_write);
-    assert_eq!(h.conn.phase(), Phase::Lingering);
+    assert_eq!(h.conn.phase(), Phase::Lingering(RemovalReason::Closed));
     h.eof();
     assert!(h.stopped);
     h.check();
@@ -90,7 +90,7 @@ fn a_deferred_reply_that_never_comes_is_recorded_at_the_close_deadline() {
     h.feed_all();
     h.close(RemovalReason::Closed);
     h.advance(Duration::from_millis(2999));
-    assert_eq!(h.conn.phase(), Phase::Closing);
+    assert_eq!(h.conn.phase(), Phase::Closing(RemovalReason::Closed));
     h.advance(Duration::from_millis(1));
     assert!(h.stopped);
     let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());

@@ -42,7 +42,7 @@ fn a_graceful_close_over_tls_waits_for_confirmation() {
 #[test]
 fn a_late_tls_handshake_is_removed_without_a_flush() {
     let mut h = Harness::new(ConnectionLimits::default());
-    h.conn.begin_handshake(h.now);
+    h.conn.handle_handshake_started(h.now);
     assert!(h.next_deadline());
     assert_eq!(h.removals, [RemovalReason::TlsHandshake]);
     assert!(h.stopped && !h.shutdown_write);
@@ -51,7 +51,7 @@ fn a_late_tls_handshake_is_removed_without_a_flush() {
 #[test]
 fn a_finished_handshake_clears_its_deadline() {
     let mut h = Harness::new(ConnectionLimits::default());
-    h.conn.begin_handshake(h.now);
-    h.conn.handshake_done();
+    h.conn.handle_handshake_started(h.now);
+    h.conn.handle_handshake_done(h.now);
     assert_eq!(h.conn.poll_timeout(), None);
 }
