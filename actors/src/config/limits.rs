@@ -58,6 +58,23 @@ pub struct ConnectionLimits {
     /// How long a TLS handshake may take before the connection is removed
     /// (`tls_handshake`). Default: 10 s.
     pub tls_handshake_timeout: Duration,
+    /// How long a new connection has to authenticate
+    /// ([`Outbox::authenticate`](crate::Outbox::authenticate)); one that has not by
+    /// then gets the protocol's error reply for `authentication timeout` and is removed
+    /// ([`RemovalReason::AuthTimeout`](crate::RemovalReason::AuthTimeout)). While it is
+    /// on, a connection that has not authenticated is not in the audience of
+    /// broadcasts and may join and publish to no named group. Default: `None`
+    /// (connections need not authenticate).
+    pub auth_timeout: Option<Duration>,
+    /// Packets a connection may send per second, on average: past it, reading from it
+    /// pauses until its token bucket has a token again, so the peer is slowed by TCP
+    /// flow control; nothing it sent is refused or lost, and other connections are not
+    /// slowed. Every decoded packet takes a token, a bad one too. Default: 0 (off).
+    pub max_messages_per_s: u32,
+    /// The bucket's size: packets a connection may send at once before the rate
+    /// applies; the bucket starts full. Default: 0 (as many as
+    /// [`max_messages_per_s`](Self::max_messages_per_s)).
+    pub max_messages_burst: u32,
 }
 
 /// The three idle kinds of Netty's `IdleStateHandler`; `None` turns one off.
@@ -91,6 +108,9 @@ impl Default for ConnectionLimits {
             frame_timeout: Duration::from_secs(30),
             idle: IdleLimits::default(),
             tls_handshake_timeout: Duration::from_secs(10),
+            auth_timeout: None,
+            max_messages_per_s: 0,
+            max_messages_burst: 0,
         }
     }
 }
@@ -142,6 +162,9 @@ crate::config::setters!(ConnectionLimits {
     with_frame_timeout => frame_timeout: Duration,
     with_idle => idle: IdleLimits,
     with_tls_handshake_timeout => tls_handshake_timeout: Duration,
+    with_auth_timeout => auth_timeout: Option<Duration>,
+    with_max_messages_per_s => max_messages_per_s: u32,
+    with_max_messages_burst => max_messages_burst: u32,
 });
 
 crate::config::setters!(IdleLimits {

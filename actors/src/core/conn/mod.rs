@@ -11,8 +11,9 @@
 //!
 //! Inside: the phase machine (open, closing, lingering, done), one admission rule for
 //! every packet, the byte-bounded outbound queue, reply order behind deferred replies,
-//! the error-packet count, the read-pause watermarks, the write-progress deadline, the
-//! incomplete-frame deadline, the idle kinds and the close sequence.
+//! the error-packet count and denials, the read-pause watermarks, the message-rate
+//! bucket, the deadlines (write progress, incomplete frame, authentication, the idle
+//! kinds, the application's timer) and the close sequence.
 
 mod admission;
 mod closing;
@@ -27,6 +28,7 @@ use super::back_to_back::{BackToBack, Handout};
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
 use super::packet_ends::PacketEnds;
+use super::rate::Rate;
 use super::replies::ReplyOrder;
 use super::timers::{Timer, Timers};
 use crate::protocol::{Action, Idle, Inbound, Outbox, Protocol};
@@ -81,6 +83,9 @@ pub struct Conn<P: Protocol> {
     /// Reading is paused because too many of the bytes this connection published or
     /// broadcast are still on their way to the members (the owner keeps that count).
     publish_paused: bool,
+    /// Reading is paused because the peer sent faster than `max_messages_per_s`: the
+    /// message-rate bucket is empty until [`Timer::Rate`] falls.
+    rate_paused: bool,
     /// What the owner has to do, oldest first.
     events: VecDeque<Event<P::Response>>,
     /// A packet was queued behind another since the counters' last report: the
@@ -107,6 +112,10 @@ impl<P: Protocol> Conn<P> {
         limits: Arc<ConnectionLimits>,
         now: Instant,
     ) -> Self {
+        let mut timers = Timers::new(now, &limits.idle);
+        if let Some(timeout) = limits.auth_timeout {
+            timers.set(Timer::Auth, Some(now + timeout));
+        }
         Conn {
             codec: protocol.codec(),
             protocol,
@@ -119,11 +128,12 @@ impl<P: Protocol> Conn<P> {
             publishes: Vec::new(),
             group_encoder: None,
             ledger: Ledger::new(limits.max_failure_records),
-            timers: Timers::new(now, &limits.idle),
+            timers,
             phase: Phase::Open,
             peer_closed: false,
             read_paused: false,
             publish_paused: false,
+            rate_paused: false,
             events: VecDeque::new(),
             busy: false,
             limits,
@@ -408,6 +418,23 @@ impl<P: Protocol> Conn<P> {
                 self.last_word(now, "frame timeout");
                 self.begin_close(now, RemovalReason::FrameTimeout);
             }
+            Timer::Auth => {
+                if self.outbox.user.is_none() {
+                    self.last_word(now, "authentication timeout");
+                    self.begin_close(now, RemovalReason::AuthTimeout);
+                }
+            }
+            Timer::Rate => {
+                self.rate_paused = false;
+                if self.phase == Phase::Open && !self.read_buf.is_empty() {
+                    // The packets read before the bucket ran dry go on first.
+                    self.decode_all(now);
+                }
+            }
+            Timer::Application => {
+                self.protocol.on_timer(&mut self.outbox);
+                self.run_actions(now);
+            }
             Timer::ReadIdle => self.idle(now, Timer::ReadIdle, Idle::Read),
             Timer::WriteIdle => self.idle(now, Timer::WriteIdle, Idle::Write),
             Timer::AllIdle => self.idle(now, Timer::AllIdle, Idle::All),
@@ -462,6 +489,21 @@ impl<P: Protocol> Conn<P> {
     /// Deferred replies not filled yet.
     pub(super) fn outstanding_replies(&self) -> usize {
         self.replies.outstanding()
+    }
+
+    /// When `timer` falls, if it is armed.
+    pub(crate) fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.timers.get(timer)
+    }
+
+    /// Whether reading is paused for the message rate.
+    pub(crate) fn rate_paused(&self) -> bool {
+        self.rate_paused
+    }
+
+    /// The user the handler authenticated the connection as.
+    pub(crate) fn outbox_user(&self) -> Option<&crate::User> {
+        self.outbox.user()
     }
 
     /// Packets queued or taken by the transport and not yet confirmed.

@@ -28,6 +28,7 @@ impl<P: Protocol> Conn<P> {
             Phase::Open => {
                 !self.read_paused
                     && !self.publish_paused
+                    && !self.rate_paused
                     && self.replies.outstanding() < self.limits.max_deferred
             }
             Phase::Lingering(_) => true,
