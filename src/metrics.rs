@@ -54,7 +54,7 @@ pub struct Family {
 type GroupFigure = fn(&GroupSnapshot) -> u64;
 
 /// The per-protocol counters: name, help, and where the figure comes from.
-const GROUP_COUNTERS: [(&str, &str, GroupFigure); 10] = [
+const GROUP_COUNTERS: [(&str, &str, GroupFigure); 11] = [
     (
         "switchboard_accepted_connections",
         "Connections ever registered",
@@ -95,6 +95,11 @@ const GROUP_COUNTERS: [(&str, &str, GroupFigure); 10] = [
         "switchboard_refused_packets",
         "Packets refused before queueing",
         |g| g.traffic.refused_packets,
+    ),
+    (
+        "switchboard_denied",
+        "Requests refused for want of permission",
+        |g| g.traffic.denied,
     ),
     (
         "switchboard_send_failures",

@@ -3,7 +3,7 @@
 //! A protocol is two things: a tokio-util codec that cuts the byte stream into
 //! requests and encodes responses, and a handler that turns each request into actions
 //! (reply, broadcast to the group, join, leave or publish to a named group, defer a
-//! reply, count a bad packet, close).
+//! reply, count a bad packet or a denial, authenticate, set a timer, close).
 //!
 //! The codec must decode *structurally*: input that is framed but malformed (an
 //! unknown opcode, an empty frame, invalid UTF-8) is handed up as [`Inbound::Bad`], so
@@ -11,12 +11,14 @@
 //! longer be trusted (an oversize length): the connection counts one error packet,
 //! sends the protocol's error reply, and is removed with reason `error_packets`.
 
-use crate::{ConnId, FileRegion, GroupEncoder, GroupName, Handle, RemovalReason};
+use crate::identity::AuthError;
+use crate::{ConnId, FileRegion, GroupEncoder, GroupName, Handle, RemovalReason, User};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::time::Duration;
 use tokio_util::codec::{Decoder, Encoder};
 
 /// One decoded item: a request, or a framed packet the codec found malformed.
@@ -93,6 +95,13 @@ pub trait Protocol: Unpin + 'static {
     /// `out.reply(ping)` on [`Idle::Read`].
     fn on_idle(&mut self, _idle: Idle, _out: &mut Outbox<Self::Response>) {}
 
+    /// Called when the timer set with [`Outbox::set_timer`] falls (once; set it again
+    /// for another). The connection keeps the timer among its own deadlines, so it
+    /// needs no task of its own and cannot fire after the connection closed: a token's
+    /// expiry is `out.set_timer(expiry)` at authentication and
+    /// `out.close_with(reason, goodbye)` here.
+    fn on_timer(&mut self, _out: &mut Outbox<Self::Response>) {}
+
     /// Called once when the connection is removed, with the reason: clean up
     /// application state kept for it. Nothing can be sent any more.
     fn on_close(&mut self, _reason: RemovalReason) {}
@@ -121,6 +130,9 @@ pub enum Action<R> {
     SendFile(FileRegion),
     /// Count one error packet and send the protocol's error reply for `reason`.
     Bad(String),
+    /// Count one denial (not an error packet) and send the protocol's error reply for
+    /// `reason`.
+    Deny(String),
     /// Join the named group (the connection was not a member yet).
     Join(GroupName),
     /// Leave the named group (the connection was a member).
@@ -137,6 +149,12 @@ pub enum Action<R> {
     },
     /// Flush what is queued and close, removed with this reason.
     Close(RemovalReason),
+    /// Send this last reply, flush what is queued and close, removed with this reason.
+    CloseWith(RemovalReason, R),
+    /// The connection authenticated as this user.
+    Authenticate(User),
+    /// Call [`Protocol::on_timer`] after this long; `None` cancels the timer.
+    SetTimer(Option<Duration>),
 }
 
 /// Where a handler puts its actions; also tells it which connection it serves.
@@ -154,6 +172,8 @@ pub struct Outbox<R> {
     /// the others pay one pointer instead of an empty set's 48 bytes.
     #[allow(clippy::box_collection)]
     pub(crate) groups: Option<Box<HashSet<GroupName>>>,
+    /// Who the connection authenticated as, once it did.
+    pub(crate) user: Option<User>,
 }
 
 impl<R> Outbox<R> {
@@ -166,6 +186,7 @@ impl<R> Outbox<R> {
             peer,
             handle,
             groups: None,
+            user: None,
         }
     }
 
@@ -252,9 +273,52 @@ impl<R> Outbox<R> {
         self.actions.push(Action::Bad(reason.into()));
     }
 
+    /// Refuses a request the peer may not make: sends the protocol's error reply for
+    /// `reason` and counts one denial (`denied` in the stats), but not an error packet,
+    /// so a peer refused any number of times is not removed for it.
+    pub fn deny(&mut self, reason: impl Into<String>) {
+        self.actions.push(Action::Deny(reason.into()));
+    }
+
     /// Flushes what is queued, then closes the connection with `reason`.
     pub fn close(&mut self, reason: RemovalReason) {
         self.actions.push(Action::Close(reason));
+    }
+
+    /// Sends `last_reply`, flushes what is queued, then closes the connection with
+    /// `reason` (one of the library's, or [`RemovalReason::Application`] for one of
+    /// the application's own): a goodbye the peer reads before the connection ends.
+    pub fn close_with(&mut self, reason: RemovalReason, last_reply: R) {
+        self.actions.push(Action::CloseWith(reason, last_reply));
+    }
+
+    /// Authenticates the connection as `user`: from now on the user is known to the
+    /// switchboard, and an authentication deadline
+    /// ([`ConnectionLimits::auth_timeout`](crate::ConnectionLimits::auth_timeout)) no
+    /// longer applies. A connection authenticates once.
+    pub fn authenticate(&mut self, user: User) -> Result<(), AuthError> {
+        if self.user.is_some() {
+            return Err(AuthError::AlreadyAuthenticated);
+        }
+        self.user = Some(user.clone());
+        self.actions.push(Action::Authenticate(user));
+        Ok(())
+    }
+
+    /// The user the connection authenticated as, if it did.
+    pub fn user(&self) -> Option<&User> {
+        self.user.as_ref()
+    }
+
+    /// Calls [`Protocol::on_timer`] once `after` has passed, unless the connection
+    /// closed before. A connection has one such timer: setting it again replaces it.
+    pub fn set_timer(&mut self, after: Duration) {
+        self.actions.push(Action::SetTimer(Some(after)));
+    }
+
+    /// Cancels the timer of [`set_timer`](Self::set_timer), if one is set.
+    pub fn cancel_timer(&mut self) {
+        self.actions.push(Action::SetTimer(None));
     }
 
     /// The connection's id.

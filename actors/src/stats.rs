@@ -144,6 +144,8 @@ pub struct Snapshot {
     pub dropped_packets_total: u64,
     /// Packets refused before queueing.
     pub refused_packets_total: u64,
+    /// Requests refused for want of permission (never error packets).
+    pub denied_total: u64,
     /// Named groups with at least one member.
     pub groups: u64,
     /// Memberships in named groups.
@@ -230,6 +232,7 @@ impl Stats {
         snap.queued_packets_total = total.queued_packets;
         snap.dropped_packets_total = total.dropped_packets;
         snap.refused_packets_total = total.refused_packets;
+        snap.denied_total = total.denied;
         snap.groups = self.named.groups;
         snap.group_members = self.named.members;
         snap.recent_failures = self.recent_failures.iter().cloned().collect();

@@ -27,6 +27,9 @@ pub struct Traffic {
     pub dropped_packets: u64,
     /// Packets refused before queueing (over budget, closing, encode error).
     pub refused_packets: u64,
+    /// Requests refused for want of permission: answered, never counted as error
+    /// packets ([`Outbox::deny`](crate::Outbox::deny)).
+    pub denied: u64,
 }
 
 impl Traffic {
@@ -40,6 +43,7 @@ impl Traffic {
         self.queued_packets += other.queued_packets;
         self.dropped_packets += other.dropped_packets;
         self.refused_packets += other.refused_packets;
+        self.denied += other.denied;
     }
 
     /// Sum of two counters.

@@ -53,22 +53,39 @@ pub struct ConnectionLimits {
     pub frame_timeout: Duration,
     /// When nothing was received, sent, or either, for this long, the protocol's
     /// [`on_idle`](crate::Protocol::on_idle) is called (Netty's `IdleStateHandler`);
-    /// a server heartbeat is a reply to [`Idle::Read`](crate::Idle::Read). Default: all off.
+    /// a server heartbeat is a reply to [`Idle::Read`](crate::protocol::Idle::Read). Default: all off.
     pub idle: IdleLimits,
     /// How long a TLS handshake may take before the connection is removed
     /// (`tls_handshake`). Default: 10 s.
     pub tls_handshake_timeout: Duration,
+    /// How long a new connection has to authenticate
+    /// ([`Outbox::authenticate`](crate::Outbox::authenticate)); one that has not by
+    /// then gets the protocol's error reply for `authentication timeout` and is removed
+    /// ([`RemovalReason::AuthTimeout`](crate::RemovalReason::AuthTimeout)). While it is
+    /// on, a connection that has not authenticated is not in the audience of
+    /// broadcasts and may join and publish to no named group. Default: `None`
+    /// (connections need not authenticate).
+    pub auth_timeout: Option<Duration>,
+    /// Packets a connection may send per second, on average: past it, reading from it
+    /// pauses until its token bucket has a token again, so the peer is slowed by TCP
+    /// flow control; nothing it sent is refused or lost, and other connections are not
+    /// slowed. Every decoded packet takes a token, a bad one too. Default: 0 (off).
+    pub max_messages_per_s: u32,
+    /// The bucket's size: packets a connection may send at once before the rate
+    /// applies; the bucket starts full. Default: 0 (as many as
+    /// [`max_messages_per_s`](Self::max_messages_per_s)).
+    pub max_messages_burst: u32,
 }
 
 /// The three idle kinds of Netty's `IdleStateHandler`; `None` turns one off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IdleLimits {
-    /// Nothing received for this long: [`Idle::Read`](crate::Idle::Read).
+    /// Nothing received for this long: [`Idle::Read`](crate::protocol::Idle::Read).
     pub read: Option<Duration>,
-    /// Nothing written to the socket for this long: [`Idle::Write`](crate::Idle::Write).
+    /// Nothing written to the socket for this long: [`Idle::Write`](crate::protocol::Idle::Write).
     pub write: Option<Duration>,
-    /// Neither for this long: [`Idle::All`](crate::Idle::All).
+    /// Neither for this long: [`Idle::All`](crate::protocol::Idle::All).
     pub all: Option<Duration>,
 }
 
@@ -91,6 +108,9 @@ impl Default for ConnectionLimits {
             frame_timeout: Duration::from_secs(30),
             idle: IdleLimits::default(),
             tls_handshake_timeout: Duration::from_secs(10),
+            auth_timeout: None,
+            max_messages_per_s: 0,
+            max_messages_burst: 0,
         }
     }
 }
@@ -142,6 +162,9 @@ crate::config::setters!(ConnectionLimits {
     with_frame_timeout => frame_timeout: Duration,
     with_idle => idle: IdleLimits,
     with_tls_handshake_timeout => tls_handshake_timeout: Duration,
+    with_auth_timeout => auth_timeout: Option<Duration>,
+    with_max_messages_per_s => max_messages_per_s: u32,
+    with_max_messages_burst => max_messages_burst: u32,
 });
 
 crate::config::setters!(IdleLimits {

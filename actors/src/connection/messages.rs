@@ -111,7 +111,7 @@ impl<P: Protocol> Handler<CreditRestored> for Connection<P> {
     type Result = ();
     fn handle(&mut self, _: CreditRestored, ctx: &mut Context<Self>) {
         let _span = self.enter();
-        self.core.handle_publish_credit(false);
+        self.core.handle_publish_credit(now(), false);
         self.drive(ctx);
     }
 }
@@ -145,8 +145,8 @@ impl<P: Protocol> Handler<Control> for Connection<P> {
                     given,
                 }),
             },
-            Control::Join(group) => self.core.handle_membership(now, group, true),
-            Control::Leave(group) => self.core.handle_membership(now, group, false),
+            Control::Join(group) => self.core.join_group(now, group),
+            Control::Leave(group) => self.core.leave_group(now, group.as_str()),
         };
         self.drive(ctx);
         result

@@ -216,42 +216,27 @@ impl<P: Protocol> Connection<P> {
     fn drive(&mut self, ctx: &mut Context<Self>) {
         if self.handshaking && !self.transport.is_handshaking() {
             self.handshaking = false;
-            self.core.handshake_done();
+            self.core.handle_handshake_done(now());
         }
         while let Some(event) = self.core.poll_event() {
-            match self.tell(event, ctx) {
-                Some(Event::Defer { seq, reply }) => {
-                    ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
-                        let _span = act.enter();
-                        act.core.fill_deferred(now(), seq, reply);
-                        act.drive(ctx);
-                        act.wake_io();
-                    }));
-                }
-                Some(Event::ShutdownWrite) => {
-                    if let Err(e) = self.transport.shutdown(&self.stream) {
-                        tracing::debug!("connection {}: shutdown failed: {e}", self.id());
-                    }
-                }
-                Some(Event::Stop) => ctx.stop(),
-                _ => {}
+            self.carry_out(event, ctx);
+        }
+        if !self.core.publish_paused() && self.credit.as_ref().is_some_and(|c| c.exhausted()) {
+            // Its broadcasts and publishes just spent the credit: reading pauses.
+            self.core.handle_publish_credit(now(), true);
+            while let Some(event) = self.core.poll_event() {
+                self.carry_out(event, ctx);
             }
         }
         self.status.set_queued_bytes(self.core.queued_bytes());
         self.status.set_error_packets(self.core.error_packets());
         self.status.set_sent_bytes(self.core.traffic().sent_bytes);
-        if !self.core.publish_paused() && self.credit.as_ref().is_some_and(|c| c.exhausted()) {
-            self.core.handle_publish_credit(true);
-        }
         self.arm_timer(ctx);
     }
 
-    /// Hands the core's messages for others to them; returns what the shell must do.
-    fn tell(
-        &mut self,
-        event: Event<P::Response>,
-        ctx: &Context<Self>,
-    ) -> Option<Event<P::Response>> {
+    /// Carries out one of the core's events: hands its messages for others to them,
+    /// runs a deferred reply, shuts the write half, stops.
+    fn carry_out(&mut self, event: Event<P::Response>, ctx: &mut Context<Self>) {
         let id = self.id();
         match event {
             Event::Report(delta) => {
@@ -294,9 +279,22 @@ impl<P: Protocol> Connection<P> {
                 self.context.supervisor().do_send(Leave { id, group });
             }
             Event::Publish(messages) => self.publish(messages.into(), ctx),
-            other => return Some(other),
+            Event::Defer { seq, reply } => {
+                ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
+                    let _span = act.enter();
+                    act.core.handle_deferred(now(), seq, reply);
+                    act.drive(ctx);
+                    act.wake_io();
+                }));
+            }
+            Event::ShutdownWrite => {
+                if let Err(e) = self.transport.shutdown(&self.stream) {
+                    tracing::debug!("connection {id}: shutdown failed: {e}");
+                }
+            }
+            // Also while stopping already (`stopped`), where it changes nothing.
+            Event::Stop => ctx.stop(),
         }
-        None
     }
 
     /// Tells the supervisor (or, through it, the stats) something: through its
@@ -321,7 +319,7 @@ impl<P: Protocol> Connection<P> {
     }
 
     /// Hands this turn's broadcasts to every hub (its own copies are queued already).
-    fn broadcast(&mut self, packets: Arc<[Bytes]>, ctx: &Context<Self>) {
+    fn broadcast(&mut self, packets: Arc<[Bytes]>, ctx: &mut Context<Self>) {
         let bytes = packets.iter().map(Bytes::len).sum();
         let ticket = self.ticket(bytes, ctx);
         for hub in self.context.hubs.all().iter() {
@@ -342,7 +340,7 @@ impl<P: Protocol> Connection<P> {
     }
 
     /// Hands this turn's publishes to every hub (its own copies are queued already).
-    fn publish(&mut self, messages: Arc<[Published]>, ctx: &Context<Self>) {
+    fn publish(&mut self, messages: Arc<[Published]>, ctx: &mut Context<Self>) {
         let bytes = messages.iter().map(|m| m.message.len()).sum();
         let ticket = self.ticket(bytes, ctx);
         let publisher = Some((self.id(), P::NAME));
@@ -405,7 +403,7 @@ impl<P: Protocol> Actor for Connection<P> {
         ctx.spawn(syscalls::Io::new());
         if self.transport.is_handshaking() {
             self.handshaking = true;
-            self.core.begin_handshake(now());
+            self.core.handle_handshake_started(now());
         }
         self.core.handle_open(now());
         if self.broken {
@@ -420,7 +418,7 @@ impl<P: Protocol> Actor for Connection<P> {
         // Stopped from outside (the arbiter is going away): nothing may vanish silently.
         self.core.handle_stopped(now());
         while let Some(event) = self.core.poll_event() {
-            self.tell(event, ctx);
+            self.carry_out(event, ctx);
         }
         // The reasons of its send failures outlive the connection in the stats.
         let failures = self.core.recent_failures(now(), SystemTime::now());

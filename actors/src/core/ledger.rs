@@ -57,6 +57,11 @@ impl Ledger {
         self.unreported.sent_packets += packets as u64;
     }
 
+    /// A request was refused for want of permission.
+    pub fn denied(&mut self) {
+        self.unreported.denied += 1;
+    }
+
     /// A packet never entered the queue.
     pub fn refused(&mut self, at: Instant, reason: FailureReason, size: usize) {
         self.unreported.refused_packets += 1;

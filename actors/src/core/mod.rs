@@ -10,6 +10,7 @@ pub(crate) mod failures;
 mod ledger;
 pub mod outbound;
 mod packet_ends;
+mod rate;
 pub(crate) mod replies;
 mod timers;
 

@@ -1,23 +1,71 @@
-//! Every deadline one connection keeps, as compact instants.
+//! Every deadline one connection keeps: a table with one slot per kind of [`Timer`],
+//! as compact instants (quinn-proto's `TimerTable`).
 //!
-//! The connection core reads no clock: each input carries `now`, and [`Timers::next`]
-//! tells the owner when the earliest deadline falls, so the owner runs one timer per
-//! connection, whatever the number of rules. The instants are kept as 8-byte offsets
-//! from the connection's opening: ten of them cost a hundred thousand idle connections
-//! 8 MB instead of 16.
+//! The connection core reads no clock: each input carries `now`, and
+//! [`Timers::next`] tells the owner when the earliest deadline falls, so the owner runs
+//! one timer per connection, whatever the number of rules. The core expires them in one
+//! loop over [`Timer::VALUES`] with an exhaustive match, so a new deadline is one more
+//! variant. The instants are kept as 8-byte offsets from the connection's opening:
+//! the fourteen of them cost a hundred thousand idle connections 11 MB instead of 22.
 
-use crate::{ConnectionLimits, Idle, IdleLimits};
+use crate::IdleLimits;
 use std::num::NonZeroU64;
 use std::time::{Duration, Instant};
 
-use super::conn::Phase;
+/// A kind of deadline; each has one slot in the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// The TLS handshake must have finished.
+    Handshake,
+    /// Queued bytes must have made progress (`write_timeout`); armed while bytes are
+    /// queued.
+    Write,
+    /// The incomplete inbound packet must be complete (`frame_timeout`).
+    Frame,
+    /// The connection must have authenticated (`auth_timeout`).
+    Auth,
+    /// Reading, paused over the message rate, resumes: the bucket has a token again.
+    Rate,
+    /// Nothing received for the read-idle limit: `on_idle(Read)`.
+    ReadIdle,
+    /// Nothing written for the write-idle limit: `on_idle(Write)`.
+    WriteIdle,
+    /// Neither for the all-idle limit: `on_idle(All)`.
+    AllIdle,
+    /// The application's own timer ([`Protocol::on_timer`](crate::Protocol::on_timer)).
+    Application,
+    /// While closing, the end of the flush; while lingering, the end of lingering.
+    Phase,
+    /// The unreported counters are due at the stats actor.
+    Report,
+}
+
+impl Timer {
+    /// Every kind, in the order the core expires them at one instant.
+    pub const VALUES: [Timer; 11] = [
+        Timer::Handshake,
+        Timer::Write,
+        Timer::Frame,
+        Timer::Auth,
+        Timer::Rate,
+        Timer::ReadIdle,
+        Timer::WriteIdle,
+        Timer::AllIdle,
+        Timer::Application,
+        Timer::Phase,
+        Timer::Report,
+    ];
+
+    /// The number of kinds: the table's size.
+    const COUNT: usize = Timer::VALUES.len();
+}
 
 /// An instant as nanoseconds after the connection opened, plus one (so that an
 /// `Option<Stamp>` is 8 bytes too). Instants before the opening count as the opening.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Stamp(NonZeroU64);
 
-/// The instants a connection's deadlines are measured from.
+/// The deadlines of one connection, and the instants its reports need.
 #[derive(Debug, Clone)]
 pub(crate) struct Timers {
     /// When the connection opened: the origin of every stamp.
@@ -26,41 +74,31 @@ pub(crate) struct Timers {
     last_receive: Option<Stamp>,
     /// When the socket last took bytes from us; `None` until it does.
     last_send: Option<Stamp>,
-    /// Origin of the read-idle period: the last receive, or the last time it fired.
-    read_from: Stamp,
-    /// Origin of the write-idle period: the last write, or the last time it fired.
-    write_from: Stamp,
-    /// Origin of the all-idle period: the last receive or write, or the last firing.
-    all_from: Stamp,
-    /// When the queue last made progress or became non-empty: the write timeout's origin.
-    write_since: Stamp,
-    /// When the first byte of the incomplete inbound frame arrived.
-    frame_started: Option<Stamp>,
-    /// While closing, the flush deadline; while lingering, the end of lingering.
-    phase_end: Option<Stamp>,
-    /// The TLS handshake deadline, while one is under way.
-    handshake: Option<Stamp>,
-    /// When the unreported counters are due at the stats actor.
-    report: Option<Stamp>,
+    /// When the message-rate bucket is full again (see `rate.rs`); `None`: full since
+    /// the opening.
+    bucket_full: Option<Stamp>,
+    /// One deadline per [`Timer`], `None` while it is not armed.
+    deadlines: [Option<Stamp>; Timer::COUNT],
 }
 
 impl Timers {
-    /// Deadlines of a connection opened at `now`.
-    pub fn new(now: Instant) -> Self {
-        let opened = Stamp(NonZeroU64::MIN);
-        Timers {
+    /// Deadlines of a connection opened at `now`: its idle periods begin.
+    pub fn new(now: Instant, idle: &IdleLimits) -> Self {
+        let mut timers = Timers {
             born: now,
             last_receive: None,
             last_send: None,
-            read_from: opened,
-            write_from: opened,
-            all_from: opened,
-            write_since: opened,
-            frame_started: None,
-            phase_end: None,
-            handshake: None,
-            report: None,
+            bucket_full: None,
+            deadlines: [None; Timer::COUNT],
+        };
+        for (timer, limit) in [
+            (Timer::ReadIdle, idle.read),
+            (Timer::WriteIdle, idle.write),
+            (Timer::AllIdle, idle.all),
+        ] {
+            timers.set(timer, limit.map(|limit| now + limit));
         }
+        timers
     }
 
     fn stamp(&self, at: Instant) -> Stamp {
@@ -73,143 +111,93 @@ impl Timers {
         self.born + Duration::from_nanos(stamp.0.get() - 1)
     }
 
-    fn get(&self, stamp: Option<Stamp>) -> Option<Instant> {
-        stamp.map(|s| self.instant(s))
+    /// When `timer` falls, if it is armed.
+    pub fn get(&self, timer: Timer) -> Option<Instant> {
+        self.deadlines[timer as usize].map(|s| self.instant(s))
     }
 
-    fn put(&self, at: Option<Instant>) -> Option<Stamp> {
-        at.map(|at| self.stamp(at))
+    /// Arms `timer` for `at`, or disarms it (`None`).
+    pub fn set(&mut self, timer: Timer, at: Option<Instant>) {
+        self.deadlines[timer as usize] = at.map(|at| self.stamp(at));
     }
 
-    /// The peer sent bytes at `now`.
-    pub fn received(&mut self, now: Instant) {
-        let now = self.stamp(now);
-        self.last_receive = Some(now);
-        self.read_from = now;
-        self.all_from = now;
+    /// Disarms `timer`.
+    pub fn stop(&mut self, timer: Timer) {
+        self.deadlines[timer as usize] = None;
     }
 
-    /// The socket took bytes at `now`: write progress.
-    pub fn wrote(&mut self, now: Instant) {
-        let now = self.stamp(now);
-        self.last_send = Some(now);
-        self.write_since = now;
-        self.write_from = now;
-        self.all_from = now;
+    /// Disarms every timer but those in `keep`.
+    pub fn stop_all_but(&mut self, keep: &[Timer]) {
+        for timer in Timer::VALUES {
+            if !keep.contains(&timer) {
+                self.stop(timer);
+            }
+        }
+    }
+
+    /// Whether `timer` is armed.
+    pub fn is_set(&self, timer: Timer) -> bool {
+        self.deadlines[timer as usize].is_some()
+    }
+
+    /// Whether `timer` is armed and fell at or before `now`.
+    pub fn expired(&self, timer: Timer, now: Instant) -> bool {
+        self.get(timer).is_some_and(|at| at <= now)
+    }
+
+    /// The earliest armed deadline.
+    pub fn next(&self) -> Option<Instant> {
+        let earliest = self.deadlines.iter().flatten().min()?;
+        Some(self.instant(*earliest))
+    }
+
+    /// The peer sent bytes at `now`: the read and all idle periods start again.
+    pub fn received(&mut self, now: Instant, idle: &IdleLimits) {
+        self.last_receive = Some(self.stamp(now));
+        self.restart(Timer::ReadIdle, idle.read, now);
+        self.restart(Timer::AllIdle, idle.all, now);
+    }
+
+    /// The socket took bytes at `now`: write progress, and the write and all idle
+    /// periods start again.
+    pub fn wrote(&mut self, now: Instant, write_timeout: Duration, idle: &IdleLimits) {
+        self.last_send = Some(self.stamp(now));
+        self.restart(Timer::Write, Some(write_timeout), now);
+        self.restart(Timer::WriteIdle, idle.write, now);
+        self.restart(Timer::AllIdle, idle.all, now);
+    }
+
+    /// Starts `timer`'s next period of `limit` at `now`, if it is armed (a connection
+    /// that is closing keeps no idle or write timers).
+    pub fn restart(&mut self, timer: Timer, limit: Option<Duration>, now: Instant) {
+        if self.is_set(timer) {
+            self.set(timer, limit.map(|limit| now + limit));
+        }
     }
 
     /// When the peer last sent bytes.
     pub fn last_receive(&self) -> Option<Instant> {
-        self.get(self.last_receive)
+        self.last_receive.map(|s| self.instant(s))
     }
 
     /// When the socket last took bytes from us.
     pub fn last_send(&self) -> Option<Instant> {
-        self.get(self.last_send)
+        self.last_send.map(|s| self.instant(s))
     }
 
-    /// When the write timeout's period began.
-    pub fn write_since(&self) -> Instant {
-        self.instant(self.write_since)
+    /// When the connection opened.
+    pub fn born(&self) -> Instant {
+        self.born
     }
 
-    /// The queue became non-empty at `now`: the write timeout counts from here.
-    pub fn set_write_since(&mut self, now: Instant) {
-        self.write_since = self.stamp(now);
+    /// When the message-rate bucket is full again.
+    pub fn bucket_full(&self) -> Instant {
+        self.bucket_full.map_or(self.born, |s| self.instant(s))
     }
 
-    /// When the first byte of the incomplete inbound frame arrived.
-    pub fn frame_started(&self) -> Option<Instant> {
-        self.get(self.frame_started)
-    }
-
-    /// Sets (or clears) when the incomplete inbound frame began.
-    pub fn set_frame_started(&mut self, at: Option<Instant>) {
-        self.frame_started = self.put(at);
-    }
-
-    /// The closing or lingering deadline.
-    pub fn phase_end(&self) -> Option<Instant> {
-        self.get(self.phase_end)
-    }
-
-    /// Sets (or clears) the closing or lingering deadline.
-    pub fn set_phase_end(&mut self, at: Option<Instant>) {
-        self.phase_end = self.put(at);
-    }
-
-    /// The TLS handshake deadline.
-    pub fn handshake(&self) -> Option<Instant> {
-        self.get(self.handshake)
-    }
-
-    /// Sets (or clears) the TLS handshake deadline.
-    pub fn set_handshake(&mut self, at: Option<Instant>) {
-        self.handshake = self.put(at);
-    }
-
-    /// When the unreported counters are due.
-    pub fn report(&self) -> Option<Instant> {
-        self.get(self.report)
-    }
-
-    /// Sets (or clears) when the unreported counters are due.
-    pub fn set_report(&mut self, at: Option<Instant>) {
-        self.report = self.put(at);
-    }
-
-    /// Whether the idle period of `idle` passed at `now`; if so its next period starts.
-    pub fn idle_passed(&mut self, idle: Idle, limits: &IdleLimits, now: Instant) -> bool {
-        let (limit, from) = match idle {
-            Idle::Read => (limits.read, self.read_from),
-            Idle::Write => (limits.write, self.write_from),
-            Idle::All => (limits.all, self.all_from),
-        };
-        match limit {
-            Some(limit) if self.instant(from) + limit <= now => {
-                let now = self.stamp(now);
-                match idle {
-                    Idle::Read => self.read_from = now,
-                    Idle::Write => self.write_from = now,
-                    Idle::All => self.all_from = now,
-                }
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The earliest deadline in `phase`; `write_pending` when bytes wait for the socket.
-    pub fn next(
-        &self,
-        limits: &ConnectionLimits,
-        write_pending: bool,
-        phase: Phase,
-    ) -> Option<Instant> {
-        if phase == Phase::Done {
-            return None;
-        }
-        let idle = &limits.idle;
-        let candidates = [
-            self.report(),
-            self.handshake(),
-            match phase {
-                Phase::Closing | Phase::Lingering => self.phase_end(),
-                Phase::Open | Phase::Done => None,
-            },
-        ];
-        let open = if phase == Phase::Open {
-            [
-                write_pending.then(|| self.write_since() + limits.write_timeout),
-                self.frame_started().map(|at| at + limits.frame_timeout),
-                idle.read.map(|d| self.instant(self.read_from) + d),
-                idle.write.map(|d| self.instant(self.write_from) + d),
-                idle.all.map(|d| self.instant(self.all_from) + d),
-            ]
-        } else {
-            [None; 5]
-        };
-        candidates.into_iter().chain(open).flatten().min()
+    /// Sets when the message-rate bucket is full again.
+    pub fn set_bucket_full(&mut self, at: Instant) {
+        self.bucket_full = Some(self.stamp(at));
     }
 }
 
@@ -220,25 +208,61 @@ mod tests {
     #[test]
     fn stamps_keep_instants_to_the_nanosecond_and_options_cost_nothing() {
         assert_eq!(std::mem::size_of::<Option<Stamp>>(), 8);
-        let born = Instant::now();
-        let mut timers = Timers::new(born);
-        let later = born + Duration::new(86_400 * 400, 123_456_789);
-        timers.set_phase_end(Some(later));
-        assert_eq!(timers.phase_end(), Some(later));
-        timers.set_phase_end(Some(born));
         assert_eq!(
-            timers.phase_end(),
+            std::mem::size_of::<Timers>(),
+            std::mem::size_of::<Instant>() + 8 * (3 + Timer::COUNT),
+            "8 bytes per deadline"
+        );
+        let born = Instant::now();
+        let mut timers = Timers::new(born, &IdleLimits::default());
+        assert_eq!(timers.next(), None, "nothing armed at the opening");
+        let later = born + Duration::new(86_400 * 400, 123_456_789);
+        timers.set(Timer::Phase, Some(later));
+        assert_eq!(timers.get(Timer::Phase), Some(later));
+        timers.set(Timer::Phase, Some(born));
+        assert_eq!(
+            timers.get(Timer::Phase),
             Some(born),
             "the opening itself is a stamp"
         );
-        timers.set_phase_end(None);
-        assert_eq!(timers.phase_end(), None);
+        timers.set(Timer::Phase, None);
+        assert_eq!(timers.get(Timer::Phase), None);
         let before = born.checked_sub(Duration::from_secs(1)).unwrap_or(born);
-        timers.set_report(Some(before));
+        timers.set(Timer::Report, Some(before));
         assert_eq!(
-            timers.report(),
+            timers.get(Timer::Report),
             Some(born),
             "earlier instants count as the opening"
+        );
+    }
+
+    #[test]
+    fn the_next_deadline_is_the_earliest_armed_one_and_expiry_includes_its_instant() {
+        let born = Instant::now();
+        let s = Duration::from_secs;
+        let idle = IdleLimits::default().with_read(Some(s(7)));
+        let mut timers = Timers::new(born, &idle);
+        assert_eq!(
+            timers.next(),
+            Some(born + s(7)),
+            "idle periods start at once"
+        );
+        timers.set(Timer::Report, Some(born + s(3)));
+        timers.set(Timer::Frame, Some(born + s(5)));
+        assert_eq!(timers.next(), Some(born + s(3)));
+        assert!(!timers.expired(Timer::Report, born + s(3) - Duration::from_nanos(1)));
+        assert!(timers.expired(Timer::Report, born + s(3)));
+        timers.stop(Timer::Report);
+        assert_eq!(timers.next(), Some(born + s(5)));
+        timers.received(born + s(1), &idle);
+        assert_eq!(timers.get(Timer::ReadIdle), Some(born + s(8)));
+        timers.stop_all_but(&[Timer::Frame]);
+        assert_eq!(timers.next(), Some(born + s(5)));
+        timers.received(born + s(2), &idle);
+        assert_eq!(
+            timers.get(Timer::ReadIdle),
+            None,
+            "a stopped idle timer stays stopped"
         );
     }
 }

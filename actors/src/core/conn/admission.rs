@@ -81,7 +81,7 @@ impl<P: Protocol> Conn<P> {
         while let Some((first, after)) = rest.split_first() {
             match self.phase {
                 // Everything later is refused unrecorded: only the caller would learn of it.
-                Phase::Done => break,
+                Phase::Done(_) => break,
                 Phase::Open => {
                     let was_empty = self.queue.is_empty();
                     let at_start = rest.len() == packets.len();
@@ -113,7 +113,7 @@ impl<P: Protocol> Conn<P> {
                         continue;
                     }
                 }
-                Phase::Closing | Phase::Lingering => {}
+                Phase::Closing(_) | Phase::Lingering(_) => {}
             }
             // The queue stopped at this one (empty, unencodable or past the limit), or
             // the connection is closing: the one-packet rule decides it.
@@ -136,8 +136,10 @@ impl<P: Protocol> Conn<P> {
     /// (starting the write timeout); a packet queued behind another marks the
     /// connection busy.
     fn queued(&mut self, now: Instant, was_empty: bool, n: usize) {
-        if was_empty {
-            self.timers.set_write_since(now);
+        if was_empty && self.phase == Phase::Open {
+            // Bytes wait for the socket: they must make progress within write_timeout.
+            let deadline = now + self.limits.write_timeout;
+            self.timers.set(Timer::Write, Some(deadline));
         }
         if !was_empty || n > 1 {
             self.busy = true;
@@ -156,10 +158,10 @@ impl<P: Protocol> Conn<P> {
     ) -> Result<(), SendError> {
         let open = match self.phase {
             Phase::Open => true,
-            Phase::Closing => origin == Origin::Own,
-            Phase::Lingering => false,
+            Phase::Closing(_) => origin == Origin::Own,
+            Phase::Lingering(_) => false,
             // Nothing is counted any more: the caller alone learns of the refusal.
-            Phase::Done => return Err(SendError::Closing),
+            Phase::Done(_) => return Err(SendError::Closing),
         };
         if !open {
             return Err(self.refuse(now, SendError::Closing, size));

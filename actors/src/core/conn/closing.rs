@@ -2,7 +2,7 @@
 //! an abort that records everything still queued, unconfirmed or held as failed; and
 //! what runs after every input to hand out events and move the phase on.
 
-use super::{Conn, Event, Phase};
+use super::{Conn, Event, Phase, Timer};
 use crate::protocol::Protocol;
 use crate::{FailureReason, RemovalReason};
 use bytes::BytesMut;
@@ -24,17 +24,18 @@ impl<P: Protocol> Conn<P> {
         if matches!(reason, RemovalReason::Idle | RemovalReason::Shutdown) {
             self.last_word(now, reason.as_str());
         }
-        self.phase = Phase::Closing;
+        self.phase = Phase::Closing(reason);
         self.read_buf = BytesMut::new();
-        self.timers.set_frame_started(None);
-        self.timers
-            .set_phase_end(Some(now + self.limits.close_timeout));
+        // Only the handshake and the report outlive the open phase.
+        self.timers.stop_all_but(&[Timer::Handshake, Timer::Report]);
+        let deadline = now + self.limits.close_timeout;
+        self.timers.set(Timer::Phase, Some(deadline));
     }
 
     /// Closes at once: every packet still queued, taken but unconfirmed, or held in
     /// reply order is recorded as failed with `failure`.
     pub(super) fn abort(&mut self, now: Instant, reason: RemovalReason, failure: FailureReason) {
-        if self.phase == Phase::Done {
+        if self.phase.is_done() {
             return;
         }
         for size in self.queue.drain_unwritten() {
@@ -55,26 +56,28 @@ impl<P: Protocol> Conn<P> {
         }
         self.read_buf = BytesMut::new();
         self.remove(reason);
-        self.finish();
+        self.finish(reason);
     }
 
-    /// Leaves the groups, once: the owner reports the counters first, so whoever learns
-    /// of the removal finds them current.
+    /// Leaves the groups, once (while still open): the owner reports the counters
+    /// first, so whoever learns of the removal finds them current. The caller moves the
+    /// phase on.
     pub(super) fn remove(&mut self, reason: RemovalReason) {
-        if self.removal.is_some() {
+        if self.phase != Phase::Open {
             return;
         }
-        self.removal = Some(reason);
         self.protocol.on_close(reason);
         self.report();
         self.events.push_back(Event::Removed(reason));
     }
 
-    pub(super) fn finish(&mut self) {
-        if self.phase == Phase::Done {
+    /// Stops, with the reason of the removal (`reason` if it was never removed).
+    pub(super) fn finish(&mut self, reason: RemovalReason) {
+        if self.phase.is_done() {
             return;
         }
-        self.phase = Phase::Done;
+        self.phase = Phase::Done(self.phase.removal().unwrap_or(reason));
+        self.timers.stop_all_but(&[]);
         self.report();
         self.events.push_back(Event::Stop);
     }
@@ -99,6 +102,10 @@ impl<P: Protocol> Conn<P> {
         }
         self.arm_report(now);
         let queued = self.queue.len_bytes();
+        if queued == 0 {
+            // Nothing waits for the socket: no write progress is due.
+            self.timers.stop(Timer::Write);
+        }
         if queued >= self.limits.read_pause_bytes {
             self.read_paused = true;
         } else if queued <= self.limits.read_pause_bytes / 2 {
@@ -109,23 +116,27 @@ impl<P: Protocol> Conn<P> {
                 .unconfirmed
                 .as_ref()
                 .is_none_or(|pending| pending.ends.is_empty());
-        if self.phase == Phase::Closing && drained && self.replies.is_clear() {
-            self.events.push_back(Event::ShutdownWrite);
-            if self.peer_closed {
-                // Its end was read already: nothing is left to wait for.
-                self.finish();
-            } else {
-                self.phase = Phase::Lingering;
-                self.timers.set_phase_end(Some(now + self.limits.linger));
+        if let Phase::Closing(reason) = self.phase {
+            if drained && self.replies.is_clear() {
+                self.events.push_back(Event::ShutdownWrite);
+                if self.peer_closed {
+                    // Its end was read already: nothing is left to wait for.
+                    self.finish(reason);
+                } else {
+                    self.phase = Phase::Lingering(reason);
+                    let deadline = now + self.limits.linger;
+                    self.timers.set(Timer::Phase, Some(deadline));
+                }
             }
         }
     }
 
     /// Counters changed: they are reported within `stats_interval` from now.
     pub(super) fn arm_report(&mut self, now: Instant) {
-        if self.ledger.has_unreported() && self.timers.report().is_none() {
-            self.timers
-                .set_report(Some(now + self.limits.stats_interval));
+        let due = self.ledger.has_unreported() && !self.timers.is_set(Timer::Report);
+        if due && !self.phase.is_done() {
+            let deadline = now + self.limits.stats_interval;
+            self.timers.set(Timer::Report, Some(deadline));
         }
     }
 }

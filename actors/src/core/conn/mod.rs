@@ -11,8 +11,9 @@
 //!
 //! Inside: the phase machine (open, closing, lingering, done), one admission rule for
 //! every packet, the byte-bounded outbound queue, reply order behind deferred replies,
-//! the error-packet count, the read-pause watermarks, the write-progress deadline, the
-//! incomplete-frame deadline, the idle kinds and the close sequence.
+//! the error-packet count and denials, the read-pause watermarks, the message-rate
+//! bucket, the deadlines (write progress, incomplete frame, authentication, the idle
+//! kinds, the application's timer) and the close sequence.
 
 mod admission;
 mod closing;
@@ -27,8 +28,9 @@ use super::back_to_back::{BackToBack, Handout};
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
 use super::packet_ends::PacketEnds;
+use super::rate::Rate;
 use super::replies::ReplyOrder;
-use super::timers::Timers;
+use super::timers::{Timer, Timers};
 use crate::protocol::{Action, Idle, Inbound, Outbox, Protocol};
 use crate::{
     ConnectionLimits, FailureReason, FileRegion, GroupEncoder, GroupName, Published, RemovalReason,
@@ -70,10 +72,8 @@ pub struct Conn<P: Protocol> {
     ledger: Ledger,
     /// Every deadline the connection keeps.
     timers: Timers,
-    /// Where the connection is in its life.
+    /// Where the connection is in its life, and once removed, why.
     phase: Phase,
-    /// Why it was removed, once it was.
-    removal: Option<RemovalReason>,
     /// The peer ended its stream (its end was read): a close then has nothing to
     /// linger for once its own end is sent.
     peer_closed: bool,
@@ -83,6 +83,9 @@ pub struct Conn<P: Protocol> {
     /// Reading is paused because too many of the bytes this connection published or
     /// broadcast are still on their way to the members (the owner keeps that count).
     publish_paused: bool,
+    /// Reading is paused because the peer sent faster than `max_messages_per_s`: the
+    /// message-rate bucket is empty until [`Timer::Rate`] falls.
+    rate_paused: bool,
     /// What the owner has to do, oldest first.
     events: VecDeque<Event<P::Response>>,
     /// A packet was queued behind another since the counters' last report: the
@@ -109,6 +112,10 @@ impl<P: Protocol> Conn<P> {
         limits: Arc<ConnectionLimits>,
         now: Instant,
     ) -> Self {
+        let mut timers = Timers::new(now, &limits.idle);
+        if let Some(timeout) = limits.auth_timeout {
+            timers.set(Timer::Auth, Some(now + timeout));
+        }
         Conn {
             codec: protocol.codec(),
             protocol,
@@ -121,12 +128,12 @@ impl<P: Protocol> Conn<P> {
             publishes: Vec::new(),
             group_encoder: None,
             ledger: Ledger::new(limits.max_failure_records),
-            timers: Timers::new(now),
+            timers,
             phase: Phase::Open,
-            removal: None,
             peer_closed: false,
             read_paused: false,
             publish_paused: false,
+            rate_paused: false,
             events: VecDeque::new(),
             busy: false,
             limits,
@@ -143,14 +150,15 @@ impl<P: Protocol> Conn<P> {
     }
 
     /// A TLS handshake has begun: it must finish by `now + tls_handshake_timeout`.
-    pub fn begin_handshake(&mut self, now: Instant) {
-        self.timers
-            .set_handshake(Some(now + self.limits.tls_handshake_timeout));
+    pub fn handle_handshake_started(&mut self, now: Instant) {
+        let deadline = now + self.limits.tls_handshake_timeout;
+        self.timers.set(Timer::Handshake, Some(deadline));
     }
 
     /// The TLS handshake finished.
-    pub fn handshake_done(&mut self) {
-        self.timers.set_handshake(None);
+    pub fn handle_handshake_done(&mut self, now: Instant) {
+        self.timers.stop(Timer::Handshake);
+        self.settle(now);
     }
 
     /// Bytes arrived from the peer.
@@ -159,7 +167,7 @@ impl<P: Protocol> Conn<P> {
             return;
         }
         self.ledger.received_bytes(data.len());
-        self.timers.received(now);
+        self.timers.received(now, &self.limits.idle);
         if self.phase == Phase::Open {
             self.read_buf.extend_from_slice(data);
             self.decode_all(now);
@@ -172,8 +180,8 @@ impl<P: Protocol> Conn<P> {
         self.peer_closed = true;
         match self.phase {
             Phase::Open => self.begin_close(now, RemovalReason::PeerClosed),
-            Phase::Lingering => self.finish(),
-            Phase::Closing | Phase::Done => {}
+            Phase::Lingering(reason) => self.finish(reason),
+            Phase::Closing(_) | Phase::Done(_) => {}
         }
         self.settle(now);
     }
@@ -190,7 +198,8 @@ impl<P: Protocol> Conn<P> {
     /// layer confirms once the records holding them are written).
     pub fn handle_written(&mut self, now: Instant, taken: usize, confirmed: usize) {
         if taken > 0 {
-            self.timers.wrote(now);
+            let limits = &self.limits;
+            self.timers.wrote(now, limits.write_timeout, &limits.idle);
         }
         if taken == confirmed && self.unconfirmed.is_none() {
             // Plain TCP: what the socket took has reached it.
@@ -277,22 +286,28 @@ impl<P: Protocol> Conn<P> {
         result
     }
 
-    /// The application joins (`join`) or leaves the named group on this connection's
-    /// behalf, as if its handler had asked: answers whether membership changed. A
-    /// connection that is closing joins nothing.
-    pub fn handle_membership(
+    /// The application joins the named group on this connection's behalf, as if its
+    /// handler had asked: answers whether it was not a member yet. A connection that is
+    /// closing joins nothing.
+    pub fn join_group(&mut self, now: Instant, group: GroupName) -> Result<bool, SendError> {
+        self.membership(now, |outbox| outbox.join(group))
+    }
+
+    /// The application makes this connection leave the named group, as if its handler
+    /// had asked: answers whether it was a member.
+    pub fn leave_group(&mut self, now: Instant, group: &str) -> Result<bool, SendError> {
+        self.membership(now, |outbox| outbox.leave(group))
+    }
+
+    fn membership(
         &mut self,
         now: Instant,
-        group: GroupName,
-        join: bool,
+        change: impl FnOnce(&mut Outbox<P::Response>) -> bool,
     ) -> Result<bool, SendError> {
         if self.phase != Phase::Open {
             return Err(SendError::Closing);
         }
-        let changed = match join {
-            true => self.outbox.join(group),
-            false => self.outbox.leave(group.as_str()),
-        };
+        let changed = change(&mut self.outbox);
         self.run_actions(now);
         self.settle(now);
         Ok(changed)
@@ -308,7 +323,7 @@ impl<P: Protocol> Conn<P> {
     /// A group message could not be encoded for this connection's protocol: recorded
     /// as a send failure with `error`, like any refused packet.
     pub fn group_refused(&mut self, now: Instant, error: SendError) {
-        if self.phase != Phase::Done {
+        if !self.phase.is_done() {
             self.refuse(now, error, 0);
         }
         self.settle(now);
@@ -331,8 +346,9 @@ impl<P: Protocol> Conn<P> {
     /// The owner's count of bytes this connection published or broadcast and that are
     /// not yet handed to the members passed the limit (`exhausted`), or came back under
     /// it: reading pauses until then.
-    pub fn handle_publish_credit(&mut self, exhausted: bool) {
+    pub fn handle_publish_credit(&mut self, now: Instant, exhausted: bool) {
         self.publish_paused = exhausted;
+        self.settle(now);
     }
 
     /// Whether reading is paused for publish credit.
@@ -346,8 +362,9 @@ impl<P: Protocol> Conn<P> {
         self.outbox.is_member(group)
     }
 
-    /// A deferred reply is ready.
-    pub fn fill_deferred(&mut self, now: Instant, seq: u64, reply: P::Response) {
+    /// A deferred reply is ready: `reply` fills slot `seq` of
+    /// [`Event::Defer`](Event::Defer).
+    pub fn handle_deferred(&mut self, now: Instant, seq: u64, reply: P::Response) {
         self.replies.fill(seq, Outgoing::Response(reply));
         self.release_ready(now);
         if self.phase == Phase::Open && !self.read_buf.is_empty() {
@@ -366,38 +383,86 @@ impl<P: Protocol> Conn<P> {
     /// The owner is going away without a close (its thread stops): everything still
     /// queued or held is recorded as failed.
     pub fn handle_stopped(&mut self, now: Instant) {
-        let reason = self.removal.unwrap_or(RemovalReason::Shutdown);
+        let reason = self.phase.removal().unwrap_or(RemovalReason::Shutdown);
         self.abort(now, reason, FailureReason::Removed(reason));
         self.settle(now);
     }
 
-    /// A deadline from [`poll_timeout`](Self::poll_timeout) may have passed.
+    /// A deadline from [`poll_timeout`](Self::poll_timeout) may have passed: every
+    /// timer that fell at or before `now` is expired, in one fixed order (the
+    /// handshake's first, the report's last).
     pub fn handle_timeout(&mut self, now: Instant) {
-        let t = &self.timers;
-        if t.handshake().is_some_and(|at| at <= now) {
-            let reason = RemovalReason::TlsHandshake;
-            self.abort(now, reason, FailureReason::Removed(reason));
-        }
-        match self.phase {
-            Phase::Open => self.open_timeouts(now),
-            Phase::Closing if self.timers.phase_end().is_some_and(|at| at <= now) => {
-                let reason = self.removal.unwrap_or(RemovalReason::Closed);
-                self.abort(now, reason, FailureReason::CloseTimeout);
+        for timer in Timer::VALUES {
+            if self.timers.expired(timer, now) {
+                self.timers.stop(timer);
+                self.expire(now, timer);
             }
-            Phase::Lingering if self.timers.phase_end().is_some_and(|at| at <= now) => {
-                self.finish()
-            }
-            _ => {}
-        }
-        if self.timers.report().is_some_and(|at| at <= now) {
-            self.timers.set_report(None);
-            self.report();
-            self.release_idle_buffers();
         }
         self.settle(now);
     }
 
     // ----- timers --------------------------------------------------------------------
+
+    /// What `timer` falling means.
+    fn expire(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::Handshake => {
+                let reason = RemovalReason::TlsHandshake;
+                self.abort(now, reason, FailureReason::Removed(reason));
+            }
+            Timer::Write => {
+                let reason = RemovalReason::WriteTimeout;
+                self.abort(now, reason, FailureReason::Removed(reason));
+            }
+            Timer::Frame => {
+                self.last_word(now, "frame timeout");
+                self.begin_close(now, RemovalReason::FrameTimeout);
+            }
+            Timer::Auth => {
+                if self.outbox.user.is_none() {
+                    self.last_word(now, "authentication timeout");
+                    self.begin_close(now, RemovalReason::AuthTimeout);
+                }
+            }
+            Timer::Rate => {
+                self.rate_paused = false;
+                if self.phase == Phase::Open && !self.read_buf.is_empty() {
+                    // The packets read before the bucket ran dry go on first.
+                    self.decode_all(now);
+                }
+            }
+            Timer::Application => {
+                self.protocol.on_timer(&mut self.outbox);
+                self.run_actions(now);
+            }
+            Timer::ReadIdle => self.idle(now, Timer::ReadIdle, Idle::Read),
+            Timer::WriteIdle => self.idle(now, Timer::WriteIdle, Idle::Write),
+            Timer::AllIdle => self.idle(now, Timer::AllIdle, Idle::All),
+            Timer::Phase => match self.phase {
+                Phase::Closing(reason) => self.abort(now, reason, FailureReason::CloseTimeout),
+                Phase::Lingering(reason) => self.finish(reason),
+                Phase::Open | Phase::Done(_) => {}
+            },
+            Timer::Report => {
+                self.report();
+                self.release_idle_buffers();
+            }
+        }
+    }
+
+    /// An idle period of `kind` passed: the next one starts now, and the protocol hears
+    /// of it.
+    fn idle(&mut self, now: Instant, timer: Timer, kind: Idle) {
+        let idle = &self.limits.idle;
+        let limit = match kind {
+            Idle::Read => idle.read,
+            Idle::Write => idle.write,
+            Idle::All => idle.all,
+        };
+        self.timers.set(timer, limit.map(|limit| now + limit));
+        self.protocol.on_idle(kind, &mut self.outbox);
+        self.run_actions(now);
+    }
 
     /// Frees the buffers kept for reuse while the connection is busy (the outbound
     /// queue's, the action list) if nothing is in them, and counts it as busy again only
@@ -409,26 +474,6 @@ impl<P: Protocol> Conn<P> {
         self.queue.release_if_empty();
         if self.outbox.actions.is_empty() {
             self.outbox.actions = Vec::new();
-        }
-    }
-
-    fn open_timeouts(&mut self, now: Instant) {
-        let write_timeout = self.limits.write_timeout;
-        if !self.queue.is_empty() && self.timers.write_since() + write_timeout <= now {
-            let reason = RemovalReason::WriteTimeout;
-            return self.abort(now, reason, FailureReason::Removed(reason));
-        }
-        if let Some(started) = self.timers.frame_started() {
-            if started + self.limits.frame_timeout <= now {
-                self.last_word(now, "frame timeout");
-                return self.begin_close(now, RemovalReason::FrameTimeout);
-            }
-        }
-        for idle in [Idle::Read, Idle::Write, Idle::All] {
-            if self.phase == Phase::Open && self.timers.idle_passed(idle, &self.limits.idle, now) {
-                self.protocol.on_idle(idle, &mut self.outbox);
-                self.run_actions(now);
-            }
         }
     }
 }
@@ -444,6 +489,21 @@ impl<P: Protocol> Conn<P> {
     /// Deferred replies not filled yet.
     pub(super) fn outstanding_replies(&self) -> usize {
         self.replies.outstanding()
+    }
+
+    /// When `timer` falls, if it is armed.
+    pub(crate) fn deadline(&self, timer: Timer) -> Option<Instant> {
+        self.timers.get(timer)
+    }
+
+    /// Whether reading is paused for the message rate.
+    pub(crate) fn rate_paused(&self) -> bool {
+        self.rate_paused
+    }
+
+    /// The user the handler authenticated the connection as.
+    pub(crate) fn outbox_user(&self) -> Option<&crate::User> {
+        self.outbox.user()
     }
 
     /// Packets queued or taken by the transport and not yet confirmed.

@@ -19,8 +19,7 @@ impl<P: Protocol> Conn<P> {
     /// The earliest deadline at which [`handle_timeout`](Self::handle_timeout) has
     /// something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers
-            .next(&self.limits, !self.queue.is_empty(), self.phase)
+        self.timers.next()
     }
 
     /// Whether the owner should read from the socket now.
@@ -29,16 +28,17 @@ impl<P: Protocol> Conn<P> {
             Phase::Open => {
                 !self.read_paused
                     && !self.publish_paused
+                    && !self.rate_paused
                     && self.replies.outstanding() < self.limits.max_deferred
             }
-            Phase::Lingering => true,
-            Phase::Closing | Phase::Done => false,
+            Phase::Lingering(_) => true,
+            Phase::Closing(_) | Phase::Done(_) => false,
         }
     }
 
     /// Whether bytes are waiting for the socket.
     pub fn wants_write(&self) -> bool {
-        matches!(self.phase, Phase::Open | Phase::Closing) && !self.queue.is_empty()
+        matches!(self.phase, Phase::Open | Phase::Closing(_)) && !self.queue.is_empty()
     }
 
     /// The next bytes to write, at most `budget` of them: slices into `dst`, or the
@@ -68,7 +68,7 @@ impl<P: Protocol> Conn<P> {
 
     /// Why it was removed, once it was.
     pub fn removal(&self) -> Option<RemovalReason> {
-        self.removal
+        self.phase.removal()
     }
 
     /// Bytes waiting in the outbound queue.

@@ -1,6 +1,7 @@
 //! What the connection does with bytes that arrived: cut them into packets with the
-//! protocol's codec, hand each request to the handler, and carry out the actions it
-//! asked for (reply, broadcast, publish, defer, join, leave, count a bad packet, close).
+//! protocol's codec (as fast as the message rate allows), hand each request to the
+//! handler, and carry out the actions it asked for (reply, broadcast, publish, defer,
+//! join, leave, count a bad packet or a denial, authenticate, set the timer, close).
 
 use super::*;
 use bytes::Buf;
@@ -18,10 +19,15 @@ impl<P: Protocol> Conn<P> {
                 held = true;
                 break;
             }
+            if !self.has_token(now) {
+                // Over the message rate: what was read waits for the bucket.
+                held = true;
+                break;
+            }
             if let Some(n) = self.protocol.raw_echo(&self.read_buf) {
                 if n > 0 && n <= self.read_buf.len() {
                     decoded = true;
-                    self.ledger.received_packet();
+                    self.received_packet(now);
                     self.echo_front(now, n);
                     continue;
                 }
@@ -29,20 +35,20 @@ impl<P: Protocol> Conn<P> {
             match self.codec.decode(&mut self.read_buf) {
                 Ok(Some(Inbound::Request(request))) => {
                     decoded = true;
-                    self.ledger.received_packet();
+                    self.received_packet(now);
                     self.protocol.handle(request, &mut self.outbox);
                     self.run_actions(now);
                 }
                 Ok(Some(Inbound::Bad(reason))) => {
                     decoded = true;
-                    self.ledger.received_packet();
+                    self.received_packet(now);
                     self.bad_packet(now, &reason);
                 }
                 Ok(None) => break,
                 Err(e) => {
                     // The stream cannot be trusted any more: one error packet, the error
                     // reply, and removal at once.
-                    self.ledger.received_packet();
+                    self.received_packet(now);
                     self.ledger.error_packet();
                     let reason = e.to_string();
                     tracing::debug!("framing error: {reason}");
@@ -58,13 +64,39 @@ impl<P: Protocol> Conn<P> {
                 // Nothing left to decode: a quiet connection keeps no action list.
                 self.outbox.actions = Vec::new();
             }
-            self.timers.set_frame_started(None);
+            self.timers.stop(Timer::Frame);
         } else if held {
             // What is left waits for us, not for the peer: no frame deadline.
-            self.timers.set_frame_started(None);
-        } else if decoded || self.timers.frame_started().is_none() {
+            self.timers.stop(Timer::Frame);
+        } else if decoded || !self.timers.is_set(Timer::Frame) {
             // What is left began in the bytes that just arrived.
-            self.timers.set_frame_started(Some(now));
+            let deadline = now + self.limits.frame_timeout;
+            self.timers.set(Timer::Frame, Some(deadline));
+        }
+    }
+
+    /// Whether the message-rate bucket has a token at `now`; if not, reading pauses
+    /// until it has one ([`Timer::Rate`]).
+    fn has_token(&mut self, now: Instant) -> bool {
+        let Some(rate) = Rate::of(&self.limits) else {
+            return true;
+        };
+        let next = rate.next_token(self.timers.bucket_full(), self.timers.born());
+        if next <= now {
+            return true;
+        }
+        self.rate_paused = true;
+        self.timers.set(Timer::Rate, Some(next));
+        false
+    }
+
+    /// One packet was decoded at `now`: counted, and a token taken from the
+    /// message-rate bucket.
+    fn received_packet(&mut self, now: Instant) {
+        self.ledger.received_packet();
+        if let Some(rate) = Rate::of(&self.limits) {
+            let full = rate.take(self.timers.bucket_full(), now);
+            self.timers.set_bucket_full(full);
         }
     }
 
@@ -119,7 +151,22 @@ impl<P: Protocol> Conn<P> {
             }
             Action::SendFile(region) => self.send_in_order(now, Outgoing::File(region)),
             Action::Bad(reason) => self.bad_packet(now, &reason),
+            Action::Deny(reason) => {
+                self.ledger.denied();
+                self.last_word(now, &reason);
+            }
             Action::Close(reason) => self.begin_close(now, reason),
+            Action::CloseWith(reason, last) => {
+                self.send_in_order(now, Outgoing::Response(last));
+                self.begin_close(now, reason);
+            }
+            Action::Authenticate(_) => self.timers.stop(Timer::Auth),
+            Action::SetTimer(after) => {
+                if self.phase == Phase::Open {
+                    let at = after.map(|after| now + after);
+                    self.timers.set(Timer::Application, at);
+                }
+            }
             Action::Join(group) => {
                 let encoder = self.group_encoder();
                 self.events.push_back(Event::Join(group, encoder));

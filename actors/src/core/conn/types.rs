@@ -5,17 +5,32 @@ use crate::protocol::Deferred;
 use crate::{FileRegion, GroupEncoder, GroupName, Published, RemovalReason, SendError, Traffic};
 use bytes::Bytes;
 
-/// Where a connection is in its life.
+/// Where a connection is in its life; once removed, with the reason it was removed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Reading, writing, admitting packets.
     Open,
     /// Removed: admitting only its own last replies, flushing what is queued.
-    Closing,
+    Closing(RemovalReason),
     /// Write half shut: reading and discarding until EOF or the linger deadline.
-    Lingering,
+    Lingering(RemovalReason),
     /// Finished; nothing more happens.
-    Done,
+    Done(RemovalReason),
+}
+
+impl Phase {
+    /// Why the connection was removed, once it was.
+    pub fn removal(self) -> Option<RemovalReason> {
+        match self {
+            Phase::Open => None,
+            Phase::Closing(reason) | Phase::Lingering(reason) | Phase::Done(reason) => Some(reason),
+        }
+    }
+
+    /// Whether it is finished.
+    pub fn is_done(self) -> bool {
+        matches!(self, Phase::Done(_))
+    }
 }
 
 /// Who offers a packet: the connection's own protocol (replies, its own broadcast
@@ -65,7 +80,7 @@ pub enum Event<R> {
     /// Hand these messages, in order, to every other member of their named groups
     /// (this connection's own copies, where it is a member, are already queued).
     Publish(Vec<Published>),
-    /// Run this future; hand its output to [`Conn::fill_deferred`](super::Conn::fill_deferred)
+    /// Run this future; hand its output to [`Conn::handle_deferred`](super::Conn::handle_deferred)
     /// with `seq`.
     Defer {
         /// The reply slot to fill.

@@ -341,7 +341,7 @@ fn a_run_past_the_limit_refuses_from_the_packet_that_passes_it() {
         "the queued ones are dropped with the removal"
     );
     assert_eq!(conn.removal(), Some(RemovalReason::SlowConsumer));
-    assert_eq!(conn.phase(), Phase::Done);
+    assert_eq!(conn.phase(), Phase::Done(RemovalReason::SlowConsumer));
     let failures = conn.recent_failures(now, SystemTime::UNIX_EPOCH);
     assert_eq!(failures.len(), 4);
     assert!(matches!(

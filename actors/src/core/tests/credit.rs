@@ -10,7 +10,7 @@ fn reading_pauses_while_publish_credit_is_exhausted_and_resumes_when_restored() 
     h.send(&request(b'P', 10));
     h.feed_all();
     assert_eq!(h.published.len(), 1);
-    h.conn.handle_publish_credit(true);
+    h.conn.handle_publish_credit(h.now, true);
     assert!(h.conn.publish_paused());
     assert!(!h.conn.wants_read(), "no reading on spent credit");
     h.send(&request(b'P', 10));
@@ -20,7 +20,7 @@ fn reading_pauses_while_publish_credit_is_exhausted_and_resumes_when_restored() 
         1,
         "the second publish waits in the socket"
     );
-    h.conn.handle_publish_credit(false);
+    h.conn.handle_publish_credit(h.now, false);
     assert!(h.conn.wants_read());
     h.feed_all();
     assert_eq!(h.published.len(), 2, "read once the credit is back");
@@ -36,19 +36,19 @@ fn publish_credit_and_the_outbound_watermarks_pause_reading_independently() {
         assert!(offered.is_ok());
     }
     assert!(!h.conn.wants_read(), "paused by the queue");
-    h.conn.handle_publish_credit(true);
-    h.conn.handle_publish_credit(false);
+    h.conn.handle_publish_credit(h.now, true);
+    h.conn.handle_publish_credit(h.now, false);
     assert!(
         !h.conn.wants_read(),
         "restored credit does not lift the queue's pause"
     );
-    h.conn.handle_publish_credit(true);
+    h.conn.handle_publish_credit(h.now, true);
     h.write_all();
     assert!(
         !h.conn.wants_read(),
         "a drained queue does not lift the credit's pause"
     );
-    h.conn.handle_publish_credit(false);
+    h.conn.handle_publish_credit(h.now, false);
     assert!(h.conn.wants_read());
     h.check();
 }
@@ -56,10 +56,10 @@ fn publish_credit_and_the_outbound_watermarks_pause_reading_independently() {
 #[test]
 fn a_lingering_connection_reads_to_the_end_whatever_its_credit() {
     let mut h = Harness::new(limits());
-    h.conn.handle_publish_credit(true);
+    h.conn.handle_publish_credit(h.now, true);
     h.close(RemovalReason::Closed);
     h.write_all();
-    assert_eq!(h.conn.phase(), Phase::Lingering);
+    assert_eq!(h.conn.phase(), Phase::Lingering(RemovalReason::Closed));
     assert!(h.conn.wants_read(), "inbound data is read and discarded");
     h.check();
 }

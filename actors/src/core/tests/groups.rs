@@ -119,8 +119,8 @@ fn the_application_joins_and_leaves_on_the_connections_behalf_until_it_closes() 
     let mut h = Harness::new(ConnectionLimits::default());
     let g = GroupName::from(GROUP);
     let now = h.now;
-    assert_eq!(h.conn.handle_membership(now, g.clone(), true), Ok(true));
-    assert_eq!(h.conn.handle_membership(now, g.clone(), true), Ok(false));
+    assert_eq!(h.conn.join_group(now, g.clone()), Ok(true));
+    assert_eq!(h.conn.join_group(now, g.clone()), Ok(false));
     h.pump();
     // The handler sees the membership the application gave it: its publish now comes
     // back to it as its own copy.
@@ -132,13 +132,13 @@ fn the_application_joins_and_leaves_on_the_connections_behalf_until_it_closes() 
         h.published[0].encoded.is_some(),
         "encoded here, as a member"
     );
-    assert_eq!(h.conn.handle_membership(now, g.clone(), false), Ok(true));
-    assert_eq!(h.conn.handle_membership(now, g.clone(), false), Ok(false));
+    assert_eq!(h.conn.leave_group(now, GROUP), Ok(true));
+    assert_eq!(h.conn.leave_group(now, GROUP), Ok(false));
     h.pump();
     assert_eq!(h.memberships, [(g.clone(), true), (g.clone(), false)]);
     h.close(RemovalReason::Idle);
     assert_eq!(
-        h.conn.handle_membership(h.now, g, true),
+        h.conn.join_group(h.now, g),
         Err(SendError::Closing),
         "a closing connection joins nothing"
     );

@@ -20,6 +20,7 @@ use std::io::IoSlice;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
 use tokio_util::codec::{Decoder, Encoder};
 
 use protocol::*;
@@ -270,7 +271,7 @@ impl Harness {
     /// The oldest deferred reply becomes ready.
     fn fill(&mut self) {
         if let Some((seq, body)) = self.defers.pop_front() {
-            self.conn.fill_deferred(self.now, seq, body);
+            self.conn.handle_deferred(self.now, seq, body);
             self.pump();
         }
     }
@@ -382,13 +383,26 @@ impl Harness {
             "an empty read buffer is freed"
         );
         assert!(self.conn.outstanding_replies() <= self.conn.limits().max_deferred);
+        // A connection that stopped reading for the rate has the deadline that resumes
+        // it: it never stalls, and never needs polling.
+        if self.conn.rate_paused() && self.conn.phase() == Phase::Open {
+            assert!(self
+                .conn
+                .deadline(crate::core::timers::Timer::Rate)
+                .is_some());
+            assert!(!self.conn.wants_read());
+        }
+        // Only the close sequence's deadlines outlive the open phase.
+        if self.conn.phase().is_done() {
+            assert_eq!(self.conn.poll_timeout(), None, "a deadline after the stop");
+        }
         assert!(
             self.removals.len() <= 1,
             "removed twice: {:?}",
             self.removals
         );
         if self.stopped {
-            assert_eq!(self.conn.phase(), Phase::Done);
+            assert!(self.conn.phase().is_done());
             assert_eq!(held, 0, "held replies left at stop");
             assert_eq!(on_the_way, 0, "queued packets left at stop");
             assert_eq!(self.removals.len(), 1, "stopped without a removal");
@@ -417,9 +431,11 @@ fn limits() -> ConnectionLimits {
 
 mod batch;
 mod credit;
+mod deadlines;
 mod groups;
 mod property;
 mod protocol;
+mod rate;
 mod raw;
 mod rules;
 mod tls;

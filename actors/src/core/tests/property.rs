@@ -1,6 +1,8 @@
 //! The property test: random sequences of reads (raw echoes among them), deliveries,
-//! partial writes, TLS confirmations, timer firings, group actions and closes, with
-//! every accounting invariant checked after every step.
+//! partial writes, TLS confirmations, timer firings, group actions, denials,
+//! authentications, the application's timer and closes (with a goodbye among them),
+//! under a message rate and an authentication deadline or without, with every
+//! accounting invariant checked after every step.
 
 use super::*;
 use proptest::prelude::*;
@@ -38,7 +40,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (prop::sample::select(b"EEBBDXCJLPP".to_vec()), 0usize..3000)
+        8 => (prop::sample::select(b"EEBBDXCJLPPNWATt".to_vec()), 0usize..3000)
             .prop_map(|(c, pad)| Op::Request(c, pad)),
         3 => (0usize..3000).prop_map(Op::Raw),
         1 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Op::Garbage),
@@ -57,14 +59,41 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn run(tls: bool, idle: bool, ops: &[Op]) {
+/// Which optional rules a run turns on.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    /// The idle kinds.
+    idle: bool,
+    /// A message rate of 20 a second, 5 at once.
+    rate: bool,
+    /// An authentication deadline of 1.5 s.
+    auth: bool,
+}
+
+fn rules() -> impl Strategy<Value = Rules> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(|(idle, rate, auth)| Rules {
+        idle,
+        rate,
+        auth,
+    })
+}
+
+fn run(tls: bool, rules: Rules, ops: &[Op]) {
     let mut limits = limits();
-    if idle {
+    if rules.idle {
         limits.idle = IdleLimits {
             read: Some(Duration::from_millis(700)),
             write: Some(Duration::from_millis(900)),
             all: Some(Duration::from_millis(1100)),
         };
+    }
+    if rules.rate {
+        limits = limits
+            .with_max_messages_per_s(20)
+            .with_max_messages_burst(5);
+    }
+    if rules.auth {
+        limits = limits.with_auth_timeout(Some(Duration::from_millis(1500)));
     }
     let mut h = Harness::with(limits, tls);
     h.open();
@@ -125,17 +154,17 @@ proptest! {
 
     #[test]
     fn every_packet_is_accounted_for_over_plain_tcp(
-        idle in any::<bool>(),
+        rules in rules(),
         ops in prop::collection::vec(op(), 0..200),
     ) {
-        run(false, idle, &ops);
+        run(false, rules, &ops);
     }
 
     #[test]
     fn every_packet_is_accounted_for_over_tls(
-        idle in any::<bool>(),
+        rules in rules(),
         ops in prop::collection::vec(op(), 0..200),
     ) {
-        run(true, idle, &ops);
+        run(true, rules, &ops);
     }
 }

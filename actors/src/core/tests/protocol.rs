@@ -1,6 +1,7 @@
 //! The test protocol the core is driven with: a `u16` length prefix and one command byte
-//! (echo, broadcast, deferred reply, bad packet, close, join, leave, publish, raw echo),
-//! logging what it produced so tests can check order and accounting.
+//! (echo, broadcast, deferred reply, bad packet, denial, close, close with a goodbye,
+//! authenticate, set or cancel the timer, join, leave, publish, raw echo), logging what
+//! it produced so tests can check order and accounting.
 
 use super::*;
 
@@ -67,6 +68,8 @@ pub(super) struct Log {
     /// Raw requests answered with themselves by `raw_echo`; also the sequence number
     /// the next one must carry to be answered that way.
     pub(super) raw_echoed: Cell<u32>,
+    /// Times `on_timer` was called.
+    pub(super) timers: Cell<u32>,
 }
 
 impl Log {
@@ -85,13 +88,22 @@ impl Log {
 /// The named group the test protocol joins, leaves and publishes to.
 pub(super) const GROUP: &str = "g";
 
+/// The user the test protocol authenticates as.
+pub(super) const USER: &str = "u";
+
+/// The reason of a close with a goodbye.
+pub(super) const BYE: RemovalReason = RemovalReason::Application("bye");
+
 /// The longest message the test protocol's group encoder takes.
 pub(super) const MAX_GROUP_MESSAGE: usize = 2500;
 
-/// Commands: `r` answered raw with itself (see [`Harness::raw`]), `E` echo, `B` broadcast, `D` deferred reply, `X` bad packet, `C` close,
-/// `J` join [`GROUP`], `L` leave it, `P` publish to it (an own output when a member, so
-/// that its copy is accounted and ordered like a reply). The bytes after the command
-/// are padding that sizes the reply.
+/// Commands: `r` answered raw with itself (see [`Harness::raw`]), `E` echo, `B`
+/// broadcast, `D` deferred reply, `X` bad packet, `N` denial, `C` close, `W` close with a
+/// goodbye (reason `bye`), `A` authenticate as [`USER`] (a bad packet if it did
+/// already), `T` set the timer to 100 ms per byte of padding, `t` cancel it, `J` join
+/// [`GROUP`], `L` leave it, `P` publish to it (an own output when a member, so that its
+/// copy is accounted and ordered like a reply). The bytes after the command are padding
+/// that sizes the reply. `on_timer` answers with an own output.
 pub(super) struct TestProto {
     pub(super) log: Rc<Log>,
 }
@@ -129,6 +141,15 @@ impl Protocol for TestProto {
                 out.defer(std::future::pending());
             }
             b'C' => out.close(RemovalReason::Closed),
+            b'W' => out.close_with(BYE, self.log.own(pad)),
+            b'N' => out.deny("denied"),
+            b'A' => {
+                if out.authenticate(crate::User::new(USER)).is_err() {
+                    out.bad_packet("authenticated already");
+                }
+            }
+            b'T' => out.set_timer(Duration::from_millis(100 * pad as u64)),
+            b't' => out.cancel_timer(),
             b'J' => {
                 out.join(GROUP);
             }
@@ -158,6 +179,11 @@ impl Protocol for TestProto {
 
     fn on_close(&mut self, reason: RemovalReason) {
         self.log.closed.borrow_mut().push(reason);
+    }
+
+    fn on_timer(&mut self, out: &mut Outbox<Bytes>) {
+        self.log.timers.set(self.log.timers.get() + 1);
+        out.reply(self.log.own(0));
     }
 
     /// The test codec's framing around the message; a message over

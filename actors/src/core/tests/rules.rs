@@ -65,7 +65,7 @@ fn a_graceful_close_waits_for_the_deferred_reply_then_flushes_in_order() {
     h.send(&burst);
     h.feed_all();
     h.close(RemovalReason::Closed);
-    assert_eq!(h.conn.phase(), Phase::Closing);
+    assert_eq!(h.conn.phase(), Phase::Closing(RemovalReason::Closed));
     assert_eq!(
         h.deliver(3),
         Err(SendError::Closing),
@@ -75,7 +75,7 @@ fn a_graceful_close_waits_for_the_deferred_reply_then_flushes_in_order() {
     h.write_all();
     assert_eq!(h.written().iter().map(|w| w.1).collect::<Vec<_>>(), [0, 1]);
     assert!(h.shutdown_write);
-    assert_eq!(h.conn.phase(), Phase::Lingering);
+    assert_eq!(h.conn.phase(), Phase::Lingering(RemovalReason::Closed));
     h.eof();
     assert!(h.stopped);
     h.check();
@@ -90,7 +90,7 @@ fn a_deferred_reply_that_never_comes_is_recorded_at_the_close_deadline() {
     h.feed_all();
     h.close(RemovalReason::Closed);
     h.advance(Duration::from_millis(2999));
-    assert_eq!(h.conn.phase(), Phase::Closing);
+    assert_eq!(h.conn.phase(), Phase::Closing(RemovalReason::Closed));
     h.advance(Duration::from_millis(1));
     assert!(h.stopped);
     let failures = h.conn.recent_failures(h.now, std::time::SystemTime::now());
@@ -418,5 +418,45 @@ fn a_quiet_connection_keeps_no_buffers_and_a_busy_one_reuses_them() {
     h.feed_all();
     h.write_all();
     assert_eq!(h.conn.retained_capacity(), 0, "and quiet again");
+    h.check();
+}
+
+#[test]
+fn a_denial_is_answered_and_counted_but_is_never_an_error_packet() {
+    let mut h = Harness::new(limits());
+    for _ in 0..10 {
+        h.send(&request(b'N', 0));
+    }
+    h.feed_all();
+    h.write_all();
+    assert_eq!(h.written().len(), 10, "every denial is answered");
+    assert!(h.written().iter().all(|w| w.2 == 5 + "denied".len()));
+    let t = h.conn.traffic();
+    assert_eq!((t.denied, t.error_packets), (10, 0));
+    assert_eq!(
+        h.conn.phase(),
+        Phase::Open,
+        "past max_error_packets, still open"
+    );
+    h.check();
+}
+
+#[test]
+fn close_with_sends_the_goodbye_last_and_removes_with_the_applications_reason() {
+    let mut h = Harness::new(limits());
+    let mut burst = request(b'E', 0);
+    burst.extend(request(b'W', 4));
+    burst.extend(request(b'E', 0));
+    h.send(&burst);
+    h.feed_all();
+    assert_eq!(h.removals, [BYE]);
+    assert_eq!(h.conn.phase(), Phase::Closing(BYE));
+    h.write_all();
+    let written = h.written();
+    assert_eq!(written.len(), 2, "the request after the close is not read");
+    assert_eq!(written[1].2, 5 + 4, "the goodbye comes last");
+    h.eof();
+    assert!(h.stopped);
+    assert_eq!(h.conn.removal(), Some(BYE));
     h.check();
 }

@@ -45,7 +45,7 @@ fn a_late_tls_handshake_is_removed_at_its_deadline_without_a_flush() {
     let limits = ConnectionLimits::default().with_tls_handshake_timeout(timeout);
     let mut h = Harness::new(limits);
     let began = h.now;
-    h.conn.begin_handshake(began);
+    h.conn.handle_handshake_started(began);
     assert_eq!(h.conn.poll_timeout(), Some(began + timeout), "the deadline");
     // A millisecond before it, the connection is still open.
     h.advance(timeout - Duration::from_millis(1));
@@ -58,7 +58,7 @@ fn a_late_tls_handshake_is_removed_at_its_deadline_without_a_flush() {
 #[test]
 fn a_finished_handshake_clears_its_deadline() {
     let mut h = Harness::new(ConnectionLimits::default());
-    h.conn.begin_handshake(h.now);
-    h.conn.handshake_done();
+    h.conn.handle_handshake_started(h.now);
+    h.conn.handle_handshake_done(h.now);
     assert_eq!(h.conn.poll_timeout(), None);
 }

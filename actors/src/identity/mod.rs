@@ -1,0 +1,55 @@
+//! Who is on the other end of a connection: a [`User`], once the protocol's handler
+//! authenticated it with [`Outbox::authenticate`](crate::Outbox::authenticate).
+//!
+//! How a peer proves who it is (a token, a password, a JSON Web Token, a client
+//! certificate) is the application's policy; the library keeps the outcome. From the
+//! moment a handler authenticates its connection, the user is known everywhere the
+//! connection is: its listings, its removal, its log span, the group messages it
+//! publishes.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// An authenticated user: its name. Cheap to clone (one shared allocation).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct User(Arc<UserInner>);
+
+/// What a [`User`] shares between its clones.
+#[derive(PartialEq, Eq, Hash)]
+struct UserInner {
+    /// The name the application knows the user by.
+    name: Box<str>,
+}
+
+impl User {
+    /// The user called `name`.
+    pub fn new(name: impl Into<Box<str>>) -> Self {
+        User(Arc::new(UserInner { name: name.into() }))
+    }
+
+    /// The user's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("User").field(&self.name()).finish()
+    }
+}
+
+impl fmt::Display for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why [`Outbox::authenticate`](crate::Outbox::authenticate) refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The connection authenticated before: its user does not change.
+    #[error("already authenticated")]
+    AlreadyAuthenticated,
+}
