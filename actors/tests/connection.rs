@@ -304,26 +304,29 @@ async fn a_peer_over_its_message_rate_is_slowed_not_refused_and_others_go_on() {
             .with_max_messages_per_s(50)
             .with_max_messages_burst(5),
     );
-    let mut flooder = Client::connect(s.addr).await;
-    let mut other = Client::connect(s.addr).await;
+    let mut flooder = LineClient::connect(s.addr).await;
+    let mut other = LineClient::connect(s.addr).await;
     let started = tokio::time::Instant::now();
     let burst: String = (0..30).map(|i| format!("ECHO {i}\n")).collect();
     flooder.writer.write_all(burst.as_bytes()).await.unwrap();
     for i in 0..5 {
-        assert_eq!(flooder.line().await, Some(i.to_string()), "the burst");
+        assert_eq!(flooder.recv().await, Some(i.to_string()), "the burst");
     }
     // While the flooder waits for its bucket, another peer is answered at once.
     other.send("ECHO still here").await;
-    assert_eq!(other.line().await.as_deref(), Some("still here"));
+    assert_eq!(other.recv().await.as_deref(), Some("still here"));
     for i in 5..30 {
-        assert_eq!(flooder.line().await, Some(i.to_string()), "nothing is lost");
+        assert_eq!(flooder.recv().await, Some(i.to_string()), "nothing is lost");
     }
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(480), "slowed to the rate: {took:?}");
+    assert!(
+        took >= Duration::from_millis(480),
+        "slowed to the rate: {took:?}"
+    );
     let stats = s.sup().stats().await.unwrap();
     assert_eq!(stats.error_packets_total, 0);
     assert_eq!(stats.send_failures_total, 0);
-    assert!(s.removed.lock().unwrap().is_empty(), "nobody removed");
+    assert!(s.removed.seen().await.is_empty(), "nobody removed");
 }
 
 #[actix_rt::test]
@@ -331,11 +334,14 @@ async fn a_peer_that_never_authenticates_gets_the_error_reply_and_is_removed() {
     let s = Server::start(
         ConnectionLimits::default().with_auth_timeout(Some(Duration::from_millis(300))),
     );
-    let mut c = Client::connect(s.addr).await;
+    let mut c = LineClient::connect(s.addr).await;
     let id = s.registered_id().await;
     c.send("ECHO hi").await;
-    assert_eq!(c.line().await.as_deref(), Some("hi"));
-    assert_eq!(c.line().await.as_deref(), Some("ERR authentication timeout"));
-    assert_eq!(c.line().await, None, "then the connection ends");
+    assert_eq!(c.recv().await.as_deref(), Some("hi"));
+    assert_eq!(
+        c.recv().await.as_deref(),
+        Some("ERR authentication timeout")
+    );
+    assert_eq!(c.recv().await, None, "then the connection ends");
     assert_eq!(s.removal_of(id).await, RemovalReason::AuthTimeout);
 }
