@@ -6,6 +6,7 @@
 //! the configuration file (flags win) and validates the result. clap reports malformed
 //! flags itself, naming the flag, and exits with status 2.
 
+use crate::secret::Secret;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -75,6 +76,16 @@ pub struct ServeArgs {
     /// only: not a configuration key.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// The bearer token every request to the `--metrics` address must carry (header
+    /// `Authorization: Bearer TOKEN` or query `?token=TOKEN`); overrides the file's
+    /// `metrics_token`. A command line is visible to other local users: prefer the key.
+    #[arg(long, value_name = "TOKEN", value_parser = secret)]
+    pub metrics_token: Option<Secret>,
+}
+
+/// A flag's value kept as a [`Secret`].
+fn secret(value: &str) -> Result<Secret, String> {
+    Ok(Secret::new(value.to_owned()))
 }
 
 impl Cli {
@@ -141,6 +152,21 @@ mod tests {
         assert_eq!(args.metrics, Some("127.0.0.1:9100".parse().unwrap()));
         let err = parse(&["switchboard", "serve", "--metrics", "nope"]).unwrap_err();
         assert!(err.to_string().contains("--metrics"), "{err}");
+    }
+
+    #[test]
+    fn metrics_token_is_kept_secret() {
+        let args = parse(&[
+            "switchboard",
+            "serve",
+            "--metrics",
+            "127.0.0.1:0",
+            "--metrics-token",
+            "s3cr3t",
+        ])
+        .unwrap();
+        assert!(args.metrics_token.as_ref().unwrap().matches(b"s3cr3t"));
+        assert!(!format!("{args:?}").contains("s3cr3t"));
     }
 
     #[test]

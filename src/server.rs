@@ -148,6 +148,11 @@ pub fn start_with(
     line: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<Running> {
+    if let Some(key) = config.unsupported_key() {
+        return Err(std::io::Error::other(
+            crate::config::ConfigError::NotSupported { key }.to_string(),
+        ));
+    }
     let board = Switchboard::start(switchboard_config(config));
     let (max_frame, max_line) = (config.max_frame, config.max_line);
     let max_groups = config.max_groups;

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 25] = [
+pub const KEYS: [&str; 36] = [
     "frame",
     "line",
     "backends",
@@ -36,6 +36,17 @@ pub const KEYS: [&str; 25] = [
     "tls_cert",
     "tls_key",
     "tls_handshake_timeout_ms",
+    "users",
+    "jwt_secret",
+    "auth_timeout_ms",
+    "tls_client_ca",
+    "max_connections_per_ip",
+    "max_connections_per_user",
+    "max_messages_per_s",
+    "max_messages_burst",
+    "max_outbound_total_bytes",
+    "max_groups_total",
+    "metrics_token",
 ];
 
 /// Parses one address, quoting it in the error.
@@ -80,12 +91,24 @@ fn check_key(key: &str, value: &toml::Value) -> Result<(), ConfigError> {
         })
 }
 
+/// toml's message with the line and column it points at, without the excerpt of the file
+/// toml's own `Display` adds: that line may hold a secret.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    let Some(before) = e.span().and_then(|span| text.get(..span.start)) else {
+        return message.to_owned();
+    };
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
 impl Config {
     /// Parses the TOML text of `file` (named in syntax errors). Not yet validated.
     pub fn from_toml(text: &str, file: &Path) -> Result<Config, ConfigError> {
         let syntax = |e: toml::de::Error| ConfigError::Syntax {
             file: file.to_owned(),
-            message: e.to_string().trim().to_owned(),
+            message: syntax_message(text, &e),
         };
         let table: toml::Table = toml::from_str(text).map_err(syntax)?;
         for (key, value) in &table {
@@ -249,8 +272,20 @@ mod tests {
     fn syntax_error_names_the_file() {
         let err = parse("max_frame = = 1").unwrap_err();
         assert!(
-            err.to_string().starts_with("config file \"test.toml\": "),
+            err.to_string()
+                .starts_with("config file \"test.toml\": line 1, column 13: "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn syntax_error_quotes_no_line_of_the_file() {
+        let err = parse("max_frame = 1\njwt_secret = \"s3cr3t-value\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("config file \"test.toml\": line 2, "),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t"), "{text}");
     }
 }

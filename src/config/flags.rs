@@ -27,6 +27,9 @@ impl Config {
         if let Some(key) = &args.tls_key {
             self.tls_key = Some(key.clone());
         }
+        if let Some(token) = &args.metrics_token {
+            self.metrics_token = Some(token.clone());
+        }
     }
 }
 
@@ -56,6 +59,24 @@ mod tests {
         let err = parse("tls_cert = 1").unwrap_err();
         assert!(
             err.to_string().starts_with("config key \"tls_cert\": "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_metrics_token_flag_overrides_the_key() {
+        let mut c = parse("metrics_token = \"from-file\"").unwrap();
+        c.apply(&ServeArgs::default());
+        assert!(c.metrics_token.as_ref().unwrap().matches(b"from-file"));
+        c.apply(&ServeArgs {
+            metrics_token: Some(crate::secret::Secret::new("from-flag")),
+            ..ServeArgs::default()
+        });
+        assert!(c.metrics_token.as_ref().unwrap().matches(b"from-flag"));
+        let err = parse("metrics_token = 1").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("config key \"metrics_token\": "),
             "{err}"
         );
     }

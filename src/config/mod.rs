@@ -9,12 +9,16 @@
 mod error;
 mod file;
 mod flags;
+mod unsupported;
+mod users;
 mod validate;
 
 pub use error::ConfigError;
 pub use file::KEYS;
+pub use users::UserEntry;
 
 use crate::cli::ServeArgs;
+use crate::secret::Secret;
 use file::{address, addresses};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -80,6 +84,30 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// How long a TLS handshake may take before the connection is removed.
     pub tls_handshake_timeout_ms: u64,
+    /// The static users (`[[users]]`): with them, or with `jwt_secret`, every connection
+    /// must authenticate.
+    pub users: Vec<UserEntry>,
+    /// The HMAC-SHA256 key of JWT tokens; with it, a JWT authenticates.
+    pub jwt_secret: Option<Secret>,
+    /// How long a connection has to authenticate, when identity is on.
+    pub auth_timeout_ms: u64,
+    /// PEM file of the CAs whose client certificates the TLS listeners require.
+    pub tls_client_ca: Option<PathBuf>,
+    /// Connections at once from one address, over every listener; 0 is off.
+    pub max_connections_per_ip: usize,
+    /// Connections at once of one user; 0 is off.
+    pub max_connections_per_user: usize,
+    /// Packets one connection may send per second before its reading pauses; 0 is off.
+    pub max_messages_per_s: u32,
+    /// Packets one connection may send at once before the rate applies; unset: the
+    /// rate itself.
+    pub max_messages_burst: Option<u32>,
+    /// Bytes queued for all connections together before the largest queue is removed.
+    pub max_outbound_total_bytes: usize,
+    /// Named groups on this server at once.
+    pub max_groups_total: usize,
+    /// The bearer token every request to the HTTP port (`--metrics`) must carry.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -116,6 +144,17 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_handshake_timeout_ms: millis(connection.tls_handshake_timeout),
+            users: Vec::new(),
+            jwt_secret: None,
+            auth_timeout_ms: 2000,
+            tls_client_ca: None,
+            max_connections_per_ip: 0,
+            max_connections_per_user: 0,
+            max_messages_per_s: 0,
+            max_messages_burst: None,
+            max_outbound_total_bytes: 1 << 30,
+            max_groups_total: 1_000_000,
+            metrics_token: None,
         }
     }
 }
@@ -185,7 +224,8 @@ impl Config {
 }
 
 /// The configuration for `serve`: the file if `--config` names one (defaults
-/// otherwise), overridden by the flags, then validated.
+/// otherwise), overridden by the flags, then validated (which refuses, too, the keys this
+/// server cannot enforce yet).
 pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
     let mut config = match &args.config {
         Some(file) => Config::from_file(file)?,
@@ -243,6 +283,20 @@ mod tests {
         assert_eq!(c.frame_timeout(), Duration::from_secs(30));
         assert_eq!((c.tls_cert.clone(), c.tls_key.clone()), (None, None));
         assert_eq!(c.tls_handshake_timeout(), Duration::from_secs(10));
+        assert!(c.users.is_empty());
+        assert_eq!(
+            (c.jwt_secret.clone(), c.tls_client_ca.clone()),
+            (None, None)
+        );
+        assert_eq!(c.auth_timeout_ms, 2000);
+        assert_eq!(
+            (c.max_connections_per_ip, c.max_connections_per_user),
+            (0, 0)
+        );
+        assert_eq!((c.max_messages_per_s, c.max_messages_burst), (0, None));
+        assert_eq!(c.max_outbound_total_bytes, 1_073_741_824);
+        assert_eq!(c.max_groups_total, 1_000_000);
+        assert_eq!(c.metrics_token, None);
         c.validate().unwrap();
     }
 

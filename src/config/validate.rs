@@ -61,6 +61,43 @@ impl Config {
                 max: self.reconnect_max_ms,
             });
         }
+        self.validate_identity_and_limits()?;
+        match self.unsupported_key() {
+            Some(key) => Err(ConfigError::NotSupported { key }),
+            None => Ok(()),
+        }
+    }
+
+    /// The keys of identity, limits and the HTTP port.
+    fn validate_identity_and_limits(&self) -> Result<(), ConfigError> {
+        self.authenticator()?;
+        if self.tls_client_ca.is_some() && (self.tls_cert.is_none() || self.tls_key.is_none()) {
+            return Err(ConfigError::Invalid {
+                key: "tls_client_ca",
+                message: "needs \"tls_cert\" and \"tls_key\": client certificates are \
+                          asked for in the TLS handshake"
+                    .to_owned(),
+            });
+        }
+        if self.max_messages_burst == Some(0) {
+            return Err(ConfigError::Zero {
+                key: "max_messages_burst",
+            });
+        }
+        if self.max_outbound_total_bytes == 0 {
+            return Err(ConfigError::Zero {
+                key: "max_outbound_total_bytes",
+            });
+        }
+        if let Some(token) = &self.metrics_token {
+            let visible = |b: &u8| b.is_ascii_graphic();
+            if token.is_empty() || !token.expose().iter().all(visible) {
+                return Err(ConfigError::Invalid {
+                    key: "metrics_token",
+                    message: "must be printable ASCII without spaces, and not empty".to_owned(),
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -165,6 +202,55 @@ mod tests {
             .unwrap()
             .validate()
             .unwrap();
+    }
+
+    #[test]
+    fn tls_client_ca_needs_tls() {
+        let err = parse("tls_client_ca = \"/ca.pem\"")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("config key \"tls_client_ca\": needs \"tls_cert\" and \"tls_key\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn limits_that_make_no_sense() {
+        let err = parse("max_messages_burst = 0")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config key \"max_messages_burst\" must be greater than 0"
+        );
+        let err = parse("max_outbound_total_bytes = 0")
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("max_outbound_total_bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn metrics_token_is_a_visible_word() {
+        parse("metrics_token = \"abc-DEF_123.~+/=\"")
+            .unwrap()
+            .validate_identity_and_limits()
+            .unwrap();
+        for bad in ["", "two words", "tab\\t", "caf\u{e9}"] {
+            let err = parse(&format!("metrics_token = \"{bad}\""))
+                .unwrap()
+                .validate()
+                .unwrap_err();
+            let text = err.to_string();
+            assert!(text.starts_with("config key \"metrics_token\": "), "{text}");
+        }
     }
 
     #[test]

@@ -1,0 +1,96 @@
+//! The keys this server reads and checks but cannot enforce yet: set to anything but
+//! their default, they refuse to start the server rather than promise what it does not
+//! do.
+//!
+//! Identity (`users`, `jwt_secret`, `tls_client_ca`) and the per-address, per-user,
+//! message-rate, outbound-total and group-total limits need the switchboard library to
+//! know a connection's user and to enforce those limits where they belong: at accept,
+//! in the registry and in each connection. Until it does, a configuration naming them
+//! is refused with [`ConfigError::NotSupported`](super::ConfigError::NotSupported). `auth_timeout_ms` is accepted: it only
+//! applies once identity is on.
+
+use super::Config;
+
+impl Config {
+    /// The first key set that this server cannot enforce yet, if any.
+    pub fn unsupported_key(&self) -> Option<&'static str> {
+        let defaults = Config::default();
+        let set = [
+            ("users", !self.users.is_empty()),
+            ("jwt_secret", self.jwt_secret.is_some()),
+            ("tls_client_ca", self.tls_client_ca.is_some()),
+            (
+                "max_connections_per_ip",
+                self.max_connections_per_ip != defaults.max_connections_per_ip,
+            ),
+            (
+                "max_connections_per_user",
+                self.max_connections_per_user != defaults.max_connections_per_user,
+            ),
+            (
+                "max_messages_per_s",
+                self.max_messages_per_s != defaults.max_messages_per_s,
+            ),
+            ("max_messages_burst", self.max_messages_burst.is_some()),
+            (
+                "max_outbound_total_bytes",
+                self.max_outbound_total_bytes != defaults.max_outbound_total_bytes,
+            ),
+            (
+                "max_groups_total",
+                self.max_groups_total != defaults.max_groups_total,
+            ),
+            ("metrics_token", self.metrics_token.is_some()),
+        ];
+        set.into_iter().find(|(_, set)| *set).map(|(key, _)| key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::parse;
+    use super::super::ConfigError;
+
+    #[test]
+    fn keys_not_enforced_yet_refuse_to_start() {
+        for (text, key) in [
+            ("[[users]]\nname = \"a\"\ntoken = \"t\"\n", "users"),
+            ("jwt_secret = \"s\"", "jwt_secret"),
+            (
+                "tls_cert = \"/c\"\ntls_key = \"/k\"\ntls_client_ca = \"/ca\"",
+                "tls_client_ca",
+            ),
+            ("max_connections_per_ip = 10", "max_connections_per_ip"),
+            ("max_connections_per_user = 3", "max_connections_per_user"),
+            ("max_messages_per_s = 200", "max_messages_per_s"),
+            ("max_messages_burst = 50", "max_messages_burst"),
+            (
+                "max_outbound_total_bytes = 67108864",
+                "max_outbound_total_bytes",
+            ),
+            ("max_groups_total = 10", "max_groups_total"),
+        ] {
+            let err = parse(text).unwrap().validate().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::NotSupported { key: k } if k == key),
+                "{text}: {err}"
+            );
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "config key \"{key}\" is not supported yet: this server would not enforce it"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_and_auth_timeout_are_accepted() {
+        let text = "max_connections_per_ip = 0\nmax_connections_per_user = 0\n\
+                    max_messages_per_s = 0\nmax_outbound_total_bytes = 1073741824\n\
+                    max_groups_total = 1000000\nauth_timeout_ms = 500\n";
+        let config = parse(text).unwrap();
+        assert_eq!(config.unsupported_key(), None);
+        config.validate().unwrap();
+    }
+}
