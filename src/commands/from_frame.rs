@@ -1,8 +1,10 @@
 //! [`Command::from_frame`]: a `frame` request as a command, by its opcode.
 
 use super::group::group_name;
+use super::user::user_name;
 use super::Command;
 use crate::protocols::frame::Frame;
+use crate::secret::Secret;
 use bytes::Bytes;
 use switchboard::GroupName;
 
@@ -26,6 +28,9 @@ impl Command {
                 let (group, message) = split_publish(payload)?;
                 Ok(Command::Publish { group, message })
             }
+            // Any payload is a token: a wrong one is refused by AUTH, not by the parser.
+            Frame::AUTH => Ok(Command::Auth(Secret::new(payload.clone()))),
+            Frame::KICK => Ok(Command::Kick(user_name(payload)?)),
             other => Err(format!("unknown opcode 0x{other:02x}")),
         }
     }
@@ -91,6 +96,14 @@ mod tests {
                     message: Bytes::new(),
                 },
             ),
+            (Frame::AUTH, b"tok en", Command::Auth(Secret::new("tok en"))),
+            (Frame::AUTH, b"", Command::Auth(Secret::default())),
+            (
+                Frame::AUTH,
+                b"\xff",
+                Command::Auth(Secret::new(&b"\xff"[..])),
+            ),
+            (Frame::KICK, b"alice", Command::Kick("alice".to_owned())),
         ];
         for (opcode, payload, command) in cases {
             assert_eq!(parse(opcode, payload), Ok(command), "opcode {opcode:#x}");
@@ -110,7 +123,7 @@ mod tests {
     fn every_malformed_frame_has_its_reason() {
         let mut long = vec![65u8];
         long.extend([b'a'; 65]);
-        let cases: [(u8, &[u8], &str); 14] = [
+        let cases: [(u8, &[u8], &str); 19] = [
             (0x00, b"", "unknown opcode 0x00"),
             (Frame::STATS_REPLY, b"", "unknown opcode 0x06"),
             (0x07, b"", "unknown opcode 0x07"),
@@ -118,6 +131,11 @@ mod tests {
             (Frame::JOINED, b"lobby", "unknown opcode 0x0b"),
             (Frame::MESSAGE, b"\x01ax", "unknown opcode 0x0f"),
             (Frame::ERROR, b"x", "unknown opcode 0x7f"),
+            (Frame::AUTHED, b"alice", "unknown opcode 0x13"),
+            (Frame::KICKED, b"alice 1", "unknown opcode 0x15"),
+            (Frame::KICK, b"", "bad user name (empty)"),
+            (Frame::KICK, b"a b", "bad user name \"a b\""),
+            (Frame::KICK, b"\xffx", "bad user name \"\\xffx\""),
             (0xFF, b"", "unknown opcode 0xff"),
             (Frame::JOIN, b"", "bad group name (empty)"),
             (Frame::LEAVE, b"x/y", "bad group name \"x/y\""),

@@ -4,7 +4,9 @@
 //! most [`MAX_QUOTED`] bytes of what the client sent.
 
 use super::group::group_name;
+use super::user::user_name;
 use super::Command;
+use crate::secret::Secret;
 use bytes::Bytes;
 
 /// At most this many bytes of client text are quoted in an error reason.
@@ -43,6 +45,12 @@ impl Command {
                     message: Bytes::copy_from_slice(text.as_bytes()),
                 })
             }
+            // A bare AUTH has an empty token: refused by AUTH, not by the parser.
+            ("AUTH", token) => Ok(Command::Auth(Secret::new(
+                token.unwrap_or_default().to_owned(),
+            ))),
+            ("KICK", Some(name)) => Ok(Command::Kick(user_name(name.as_bytes())?)),
+            ("KICK", None) => Err("KICK takes a user name".to_owned()),
             ("JOIN" | "LEAVE", None) => Err(format!("{word} takes a group name")),
             ("PUB", None) => Err(PUB_ARGUMENTS.to_owned()),
             _ => Err(unknown_command(line)),
@@ -100,6 +108,11 @@ mod tests {
             ("PUB lobby hello there", publish(b"hello there")),
             ("PUB lobby ", publish(b"")),
             ("PUB lobby  two", publish(b" two")),
+            ("AUTH s3cr3t", Command::Auth(Secret::new("s3cr3t"))),
+            ("AUTH a b", Command::Auth(Secret::new("a b"))),
+            ("AUTH ", Command::Auth(Secret::default())),
+            ("AUTH", Command::Auth(Secret::default())),
+            ("KICK alice", Command::Kick("alice".to_owned())),
         ];
         for (line, command) in cases {
             assert_eq!(Command::from_line(line), Ok(command), "{line:?}");
@@ -129,6 +142,11 @@ mod tests {
             ("PUB", "PUB takes a group name and a message"),
             ("PUB lobby", "PUB takes a group name and a message"),
             ("PUB bad!name text", "bad group name \"bad!name\""),
+            ("KICK", "KICK takes a user name"),
+            ("KICK ", "bad user name (empty)"),
+            ("KICK a b", "bad user name \"a b\""),
+            ("AUTHED alice", "unknown command \"AUTHED\""),
+            ("KICKED alice 1", "unknown command \"KICKED\""),
         ];
         for (line, reason) in cases {
             assert_eq!(Command::from_line(line), Err(reason.to_owned()), "{line:?}");

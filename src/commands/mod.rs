@@ -15,16 +15,21 @@ mod from_frame;
 mod from_line;
 pub mod group;
 mod replies;
+mod user;
 
 pub use apply::{dispatch, heartbeat};
 pub use from_frame::split_publish;
 pub use from_line::{truncate, MAX_QUOTED};
 pub use replies::Replies;
+pub use user::user_name;
 
 use crate::backends::Backends;
 use crate::cluster_stats::ClusterStats;
+use crate::identity::Authenticator;
+use crate::secret::Secret;
 use bytes::Bytes;
 use group::DEFAULT_MAX_GROUPS;
+use std::sync::Arc;
 use switchboard::GroupName;
 
 /// One command of the server, parsed from a request of either protocol.
@@ -60,13 +65,18 @@ pub enum Command {
         /// The message, as each member's protocol will encode it.
         message: Bytes,
     },
+    /// AUTH: authenticate with this token (a static user's, or a JWT); answered AUTHED
+    /// with the user's name.
+    Auth(Secret),
+    /// KICK: remove every connection of this user; answered KICKED with how many.
+    Kick(String),
 }
 
 /// What running a command asks to be allowed to do: the one question a permission check
 /// answers before [`Command::apply`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Needs<'a> {
-    /// Nothing: a connection may always do it (PING, PONG).
+    /// Nothing: a connection may always do it (AUTH, PING, PONG).
     Nothing,
     /// An identified connection, where the server identifies them; nothing more (ECHO,
     /// LEAVE).
@@ -76,7 +86,7 @@ pub enum Needs<'a> {
     /// To publish to this group (PUBLISH).
     Publish(&'a GroupName),
     /// To administer the server; the command's name in lower case (`broadcast`,
-    /// `replicate`, `stats`, `cstats`), for a refusal to quote.
+    /// `replicate`, `stats`, `cstats`, `kick`), for a refusal to quote.
     Admin(&'static str),
 }
 
@@ -84,7 +94,7 @@ impl Command {
     /// What running this command asks to be allowed to do.
     pub fn needs(&self) -> Needs<'_> {
         match self {
-            Command::Ping(_) | Command::Pong => Needs::Nothing,
+            Command::Ping(_) | Command::Pong | Command::Auth(_) => Needs::Nothing,
             Command::Echo | Command::Leave(_) => Needs::Identity,
             Command::Join(group) => Needs::Join(group),
             Command::Publish { group, .. } => Needs::Publish(group),
@@ -92,6 +102,7 @@ impl Command {
             Command::Replicate(_) => Needs::Admin("replicate"),
             Command::Stats => Needs::Admin("stats"),
             Command::ClusterStats => Needs::Admin("cstats"),
+            Command::Kick(_) => Needs::Admin("kick"),
         }
     }
 }
@@ -105,16 +116,20 @@ pub struct Context {
     pub cluster: ClusterStats,
     /// Named groups a connection may be in at once; a JOIN beyond is refused.
     pub max_groups: usize,
+    /// Who may connect: with it, every connection must AUTH first; without it, every
+    /// connection is anonymous and AUTH is refused.
+    pub authenticator: Option<Arc<Authenticator>>,
 }
 
 impl Default for Context {
     /// No backends, no cluster (the node is called `local`), at most
-    /// [`DEFAULT_MAX_GROUPS`] groups per connection.
+    /// [`DEFAULT_MAX_GROUPS`] groups per connection, no identity.
     fn default() -> Self {
         Context {
             backends: Backends::default(),
             cluster: ClusterStats::default(),
             max_groups: DEFAULT_MAX_GROUPS,
+            authenticator: None,
         }
     }
 }
@@ -143,6 +158,8 @@ mod tests {
             (Command::Replicate(Bytes::new()), Needs::Admin("replicate")),
             (Command::Stats, Needs::Admin("stats")),
             (Command::ClusterStats, Needs::Admin("cstats")),
+            (Command::Auth(Secret::new("t")), Needs::Nothing),
+            (Command::Kick("alice".to_owned()), Needs::Admin("kick")),
         ];
         for (command, needs) in &cases {
             assert_eq!(command.needs(), *needs, "{command:?}");

@@ -37,6 +37,12 @@ pub trait Replies: 'static {
     /// The answer to REPLICATE: who acked and who did not, as JSON.
     fn replicated(report: &DeliveryReport) -> Self::Packet;
 
+    /// The answer to an AUTH that succeeded: the user's name.
+    fn authed(user: &str) -> Self::Packet;
+
+    /// The answer to KICK: the user named and how many of its connections were removed.
+    fn kicked(user: &str, removed: usize) -> Self::Packet;
+
     /// The error packet carrying `reason` (what the protocol's `error_reply` sends).
     fn error(reason: &str) -> Self::Packet;
 }

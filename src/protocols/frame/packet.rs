@@ -48,6 +48,14 @@ impl Frame {
     pub const PUBLISH: u8 = 0x0E;
     /// A message published to a group, to each member: `name_len:u8 | name | message`.
     pub const MESSAGE: u8 = 0x0F;
+    /// Client authenticates with the token in the payload.
+    pub const AUTH: u8 = 0x12;
+    /// Server's answer to AUTH: the user's name.
+    pub const AUTHED: u8 = 0x13;
+    /// Client (an admin) removes every connection of the user named in the payload.
+    pub const KICK: u8 = 0x14;
+    /// Server's answer to KICK: `<name> <n>`, the user and how many connections went.
+    pub const KICKED: u8 = 0x15;
     /// Server-only: the reason a packet was refused or the connection is closed.
     pub const ERROR: u8 = 0x7F;
 

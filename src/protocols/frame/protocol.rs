@@ -8,10 +8,12 @@
 use super::{json_frame, message_frame, stats_frame, Frame, FrameCodec, HEADER_LEN};
 use crate::backends::{Backends, DeliveryReport};
 use crate::cluster_stats::ClusterStats;
-use crate::commands::{self, Command, Context, Replies};
+use crate::commands::{self, Command, Context, Needs, Replies};
+use crate::identity::{authorize, Authenticator, Decision, Session};
 use bytes::Bytes;
 use serde::Serialize;
 use std::fmt::Display;
+use std::sync::Arc;
 use switchboard::protocol::Idle;
 use switchboard::{GroupEncoder, GroupName, Outbox, Protocol};
 
@@ -21,8 +23,11 @@ pub struct FrameProtocol {
     /// The largest frame body accepted from a client; longer ones close the connection.
     pub max_frame: usize,
     /// What the commands act on: the backends of REPLICATE, the cluster of
-    /// CLUSTER_STATS, the JOIN limit.
+    /// CLUSTER_STATS, the JOIN limit, the users of AUTH.
     pub context: Context,
+    /// What this connection is as far as permissions go (anonymous, not authenticated
+    /// yet, a user).
+    pub session: Session,
 }
 
 impl FrameProtocol {
@@ -39,6 +44,7 @@ impl FrameProtocol {
                 backends,
                 ..Context::default()
             },
+            session: Session::Anonymous,
         }
     }
 
@@ -51,6 +57,15 @@ impl FrameProtocol {
     /// The same protocol answering CLUSTER_STATS with `cluster`.
     pub fn with_cluster(mut self, cluster: ClusterStats) -> Self {
         self.context.cluster = cluster;
+        self
+    }
+
+    /// The same protocol with identity: every connection must AUTH against
+    /// `authenticator` before anything but PING and PONG (`None`: every connection is
+    /// anonymous).
+    pub fn with_authenticator(mut self, authenticator: Option<Arc<Authenticator>>) -> Self {
+        self.session = Session::new(authenticator.is_some());
+        self.context.authenticator = authenticator;
         self
     }
 }
@@ -66,8 +81,12 @@ impl Protocol for FrameProtocol {
     }
 
     /// An ECHO is answered with the frame as it arrived, never decoded: any body of at
-    /// most `max_frame` bytes whose first byte is the ECHO opcode.
+    /// most `max_frame` bytes whose first byte is the ECHO opcode, on a connection
+    /// allowed to ECHO (others take the decoded path, which refuses it).
     fn raw_echo(&mut self, inbound: &[u8]) -> Option<usize> {
+        if authorize(&self.session, Needs::Identity) != Decision::Allow {
+            return None;
+        }
         let length = usize::try_from(u32::from_be_bytes(
             inbound.get(..HEADER_LEN)?.try_into().ok()?,
         ))
@@ -81,7 +100,7 @@ impl Protocol for FrameProtocol {
 
     fn handle(&mut self, frame: Frame, out: &mut Outbox<Frame>) {
         let parsed = Command::from_frame(&frame);
-        commands::dispatch::<Self>(parsed, frame, &self.context, out);
+        commands::dispatch::<Self>(parsed, frame, &self.context, &mut self.session, out);
     }
 
     fn error_reply(&self, reason: &str) -> Option<Frame> {
@@ -144,6 +163,16 @@ impl Replies for FrameProtocol {
         report.to_frame()
     }
 
+    /// AUTHED with the user's name.
+    fn authed(user: &str) -> Frame {
+        Frame::new(Frame::AUTHED, Bytes::copy_from_slice(user.as_bytes()))
+    }
+
+    /// KICKED with `<name> <n>`.
+    fn kicked(user: &str, removed: usize) -> Frame {
+        Frame::new(Frame::KICKED, format!("{user} {removed}"))
+    }
+
     /// ERROR with the reason as UTF-8.
     fn error(reason: &str) -> Frame {
         Frame::error(reason)
@@ -181,6 +210,18 @@ mod tests {
         assert_eq!(
             protocol.raw_echo(&[0xff, 0xff, 0xff, 0xff, Frame::ECHO]),
             None
+        );
+    }
+
+    #[test]
+    fn authed_and_kicked_frames() {
+        assert_eq!(
+            FrameProtocol::authed("alice"),
+            Frame::new(Frame::AUTHED, &b"alice"[..])
+        );
+        assert_eq!(
+            FrameProtocol::kicked("alice", 2),
+            Frame::new(Frame::KICKED, &b"alice 2"[..])
         );
     }
 

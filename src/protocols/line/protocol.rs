@@ -8,9 +8,11 @@ use super::{message_line, stats_line, LineCodec};
 use crate::backends::DeliveryReport;
 use crate::cluster_stats::ClusterStats;
 use crate::commands::{self, Command, Context, Replies};
+use crate::identity::{Authenticator, Session};
 use bytes::Bytes;
 use serde::Serialize;
 use std::fmt::Display;
+use std::sync::Arc;
 use switchboard::protocol::Idle;
 use switchboard::{GroupEncoder, GroupName, Outbox, Protocol};
 
@@ -19,8 +21,12 @@ use switchboard::{GroupEncoder, GroupName, Outbox, Protocol};
 pub struct LineProtocol {
     /// The longest line accepted from a client; longer ones close the connection.
     pub max_line: usize,
-    /// What the commands act on: the cluster of `CSTATS`, the `JOIN` limit.
+    /// What the commands act on: the cluster of `CSTATS`, the `JOIN` limit, the users
+    /// of `AUTH`.
     pub context: Context,
+    /// What this connection is as far as permissions go (anonymous, not authenticated
+    /// yet, a user).
+    pub session: Session,
 }
 
 impl LineProtocol {
@@ -29,6 +35,7 @@ impl LineProtocol {
         LineProtocol {
             max_line,
             context: Context::default(),
+            session: Session::Anonymous,
         }
     }
 
@@ -41,6 +48,15 @@ impl LineProtocol {
     /// The same protocol answering `CSTATS` with `cluster`.
     pub fn with_cluster(mut self, cluster: ClusterStats) -> Self {
         self.context.cluster = cluster;
+        self
+    }
+
+    /// The same protocol with identity: every connection must `AUTH` against
+    /// `authenticator` before anything but `PING` and `PONG` (`None`: every connection
+    /// is anonymous).
+    pub fn with_authenticator(mut self, authenticator: Option<Arc<Authenticator>>) -> Self {
+        self.session = Session::new(authenticator.is_some());
+        self.context.authenticator = authenticator;
         self
     }
 }
@@ -57,7 +73,7 @@ impl Protocol for LineProtocol {
 
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
         let parsed = Command::from_line(&line);
-        commands::dispatch::<Self>(parsed, line, &self.context, out);
+        commands::dispatch::<Self>(parsed, line, &self.context, &mut self.session, out);
     }
 
     fn error_reply(&self, reason: &str) -> Option<String> {
@@ -120,6 +136,16 @@ impl Replies for LineProtocol {
         })
     }
 
+    /// `AUTHED <user>`.
+    fn authed(user: &str) -> String {
+        format!("AUTHED {user}")
+    }
+
+    /// `KICKED <user> <n>`.
+    fn kicked(user: &str, removed: usize) -> String {
+        format!("KICKED {user} {removed}")
+    }
+
     /// `ERR <reason>`.
     fn error(reason: &str) -> String {
         format!("ERR {reason}")
@@ -145,6 +171,8 @@ mod tests {
         assert_eq!(LineProtocol::joined(&lobby), "JOINED lobby");
         assert_eq!(LineProtocol::left(&lobby), "LEFT lobby");
         assert_eq!(LineProtocol::pong(Bytes::new()), "PONG");
+        assert_eq!(LineProtocol::authed("alice"), "AUTHED alice");
+        assert_eq!(LineProtocol::kicked("alice", 3), "KICKED alice 3");
         assert_eq!(
             LineProtocol::replicated(&DeliveryReport::default()),
             r#"{"acked":[],"faulty":[]}"#
