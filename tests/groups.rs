@@ -221,7 +221,7 @@ async fn bad_names_and_bad_name_lens_are_error_packets() {
         &format!("JOIN {long}"),
         "LEAVE a b",
         "PUB",
-        "PUB lobby",
+        "PUB ",
         "PUB bad!name text",
     ] {
         line.send(command).await;

@@ -327,6 +327,54 @@ async fn ping_with_an_argument_and_an_empty_line_are_error_packets() {
     .await;
 }
 
+#[tokio::test]
+async fn pong_with_an_argument_is_taken_silently() {
+    let server = Server::start("");
+    let mut c = LineClient::connect(server.line).await;
+    // More PONGs than max_error_packets: none is an error packet, none is answered.
+    for line in ["PONG x", "PONG", "PONG ", "PONG 1 2 3", "PONG x"] {
+        c.send(line).await;
+    }
+    c.send("PING").await;
+    assert_eq!(c.recv().await.as_deref(), Some("PONG"), "nothing before it");
+    let mut observer = FrameClient::connect(server.frame).await;
+    let snap = observer.stats().await;
+    assert_eq!(snap["error_packets_total"], 0, "{snap}");
+    assert_eq!(snap["connections"]["line"], 1, "{snap}");
+}
+
+#[tokio::test]
+async fn pub_without_text_publishes_an_empty_message() {
+    const JOIN: u8 = 0x0A;
+    const JOINED: u8 = 0x0B;
+    const MESSAGE: u8 = 0x0F;
+    let server = Server::start("");
+    let mut frame = FrameClient::connect(server.frame).await;
+    frame.send(JOIN, b"lobby").await;
+    assert_eq!(frame.recv().await, (JOINED, b"lobby".to_vec()));
+    let mut member = LineClient::connect(server.line).await;
+    member.send("JOIN lobby").await;
+    assert_eq!(member.recv().await.as_deref(), Some("JOINED lobby"));
+    let mut publisher = LineClient::connect(server.line).await;
+    publisher.send("PUB lobby").await;
+    publisher.send("PUB lobby after").await;
+    assert_eq!(member.recv().await.as_deref(), Some("MSG lobby "));
+    assert_eq!(member.recv().await.as_deref(), Some("MSG lobby after"));
+    assert_eq!(frame.recv().await, (MESSAGE, b"\x05lobby".to_vec()));
+    assert_eq!(frame.recv().await, (MESSAGE, b"\x05lobbyafter".to_vec()));
+    // A bare PUB, or one with an empty name, is still an error packet.
+    publisher.send("PUB").await;
+    assert_eq!(
+        publisher.recv().await.as_deref(),
+        Some("ERR PUB takes a group name")
+    );
+    publisher.send("PUB ").await;
+    assert_eq!(
+        publisher.recv().await.as_deref(),
+        Some("ERR bad group name (empty)")
+    );
+}
+
 /// The text between the first and the last `"` of `reason`.
 fn quoted(reason: &str) -> &str {
     let start = reason.find('"').map_or(0, |i| i + 1);

@@ -12,9 +12,6 @@ use bytes::Bytes;
 /// At most this many bytes of client text are quoted in an error reason.
 pub const MAX_QUOTED: usize = 64;
 
-/// The reason for a `PUB` without both a group name and a message.
-const PUB_ARGUMENTS: &str = "PUB takes a group name and a message";
-
 impl Command {
     /// The command a line asks for (line ending excluded), or the reason of its error
     /// packet: an unknown word, an argument where none is taken or none where one is, a
@@ -28,18 +25,16 @@ impl Command {
             ("ECHO", _) => Ok(Command::Echo),
             ("BCAST", _) => Ok(Command::Broadcast),
             ("PING", None) => Ok(Command::Ping(Bytes::new())),
-            ("PONG", None) => Ok(Command::Pong),
+            // The answer to the server's PING, whatever follows it: never an error.
+            ("PONG", _) => Ok(Command::Pong),
             ("STATS", None) => Ok(Command::Stats),
             ("CSTATS", None) => Ok(Command::ClusterStats),
-            ("PING" | "PONG" | "STATS" | "CSTATS", Some(_)) => {
-                Err(format!("{word} takes no argument"))
-            }
+            ("PING" | "STATS" | "CSTATS", Some(_)) => Err(format!("{word} takes no argument")),
             ("JOIN", Some(name)) => Ok(Command::Join(group_name(name.as_bytes())?)),
             ("LEAVE", Some(name)) => Ok(Command::Leave(group_name(name.as_bytes())?)),
             ("PUB", Some(argument)) => {
-                let (name, text) = argument
-                    .split_once(' ')
-                    .ok_or_else(|| PUB_ARGUMENTS.to_owned())?;
+                // `PUB <name>` alone publishes an empty message.
+                let (name, text) = argument.split_once(' ').unwrap_or((argument, ""));
                 Ok(Command::Publish {
                     group: group_name(name.as_bytes())?,
                     message: Bytes::copy_from_slice(text.as_bytes()),
@@ -52,7 +47,7 @@ impl Command {
             ("KICK", Some(name)) => Ok(Command::Kick(user_name(name.as_bytes())?)),
             ("KICK", None) => Err("KICK takes a user name".to_owned()),
             ("JOIN" | "LEAVE", None) => Err(format!("{word} takes a group name")),
-            ("PUB", None) => Err(PUB_ARGUMENTS.to_owned()),
+            ("PUB", None) => Err("PUB takes a group name".to_owned()),
             _ => Err(unknown_command(line)),
         }
     }
@@ -107,6 +102,9 @@ mod tests {
             ("LEAVE lobby", Command::Leave(lobby.clone())),
             ("PUB lobby hello there", publish(b"hello there")),
             ("PUB lobby ", publish(b"")),
+            ("PUB lobby", publish(b"")),
+            ("PONG x", Command::Pong),
+            ("PONG ", Command::Pong),
             ("PUB lobby  two", publish(b" two")),
             ("AUTH s3cr3t", Command::Auth(Secret::new("s3cr3t"))),
             ("AUTH a b", Command::Auth(Secret::new("a b"))),
@@ -130,7 +128,6 @@ mod tests {
             ("REPLICATE x", "unknown command \"REPLICATE\""),
             ("PING x", "PING takes no argument"),
             ("PING ", "PING takes no argument"),
-            ("PONG x", "PONG takes no argument"),
             ("STATS now", "STATS takes no argument"),
             ("CSTATS now", "CSTATS takes no argument"),
             ("JOIN", "JOIN takes a group name"),
@@ -139,8 +136,8 @@ mod tests {
             ("JOIN a b", "bad group name \"a b\""),
             ("JOIN caf\u{e9}", "bad group name \"caf\\xc3\\xa9\""),
             ("LEAVE a/b", "bad group name \"a/b\""),
-            ("PUB", "PUB takes a group name and a message"),
-            ("PUB lobby", "PUB takes a group name and a message"),
+            ("PUB", "PUB takes a group name"),
+            ("PUB ", "bad group name (empty)"),
             ("PUB bad!name text", "bad group name \"bad!name\""),
             ("KICK", "KICK takes a user name"),
             ("KICK ", "bad user name (empty)"),
