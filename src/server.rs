@@ -89,7 +89,8 @@ async fn serve(
     let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
     let http = match metrics {
         Some(listener) => {
-            let state = WebState::new(board.handle().clone(), max_frame, max_line);
+            let state = WebState::new(board.handle().clone(), max_frame, max_line)
+                .with_token(config.metrics_token.clone());
             let server = web::http_server(listener, state, Endpoints::Monitoring)?;
             let handle = server.handle();
             actix_rt::spawn(server);

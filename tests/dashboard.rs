@@ -222,6 +222,48 @@ async fn dashboard_in_chromium_shows_live_connections_and_a_removal() {
     drop(frames);
 }
 
+#[actix_rt::test]
+async fn the_dashboard_works_behind_a_metrics_token() {
+    let browser = chromium();
+    let token = "dashboard-s3cr3t";
+    let server =
+        Server::start_with_args("", &["--metrics", "127.0.0.1:0", "--metrics-token", token]);
+    let mut clients = Vec::new();
+    for _ in 0..2 {
+        let mut client = FrameClient::connect(server.frame).await;
+        client.ready().await;
+        clients.push(client);
+    }
+    let base = format!("http://{}/", server.metrics.expect("no metrics address"));
+    // Opened with the token, the page's own requests carry it.
+    let url = format!("{base}?token={token}");
+    let dom = tokio::task::spawn_blocking({
+        let browser = browser.clone();
+        move || browse(&browser, &url, "--dump-dom")
+    })
+    .await
+    .unwrap();
+    std::fs::write(artefacts().join("with-token.html"), &dom).unwrap();
+    assert_eq!(text_of(&dom, "conn-frame"), "2", "frame connections");
+    assert!(
+        text_of(&dom, "status").starts_with("updated"),
+        "the page reached the server"
+    );
+    for client in &clients {
+        let peer = client.stream.local_addr().unwrap().to_string();
+        assert!(
+            dom.contains(&format!("<td>{peer}</td>")),
+            "{peer} not listed"
+        );
+    }
+    // Without it, the browser gets nothing of the page.
+    let dom = tokio::task::spawn_blocking(move || browse(&browser, &base, "--dump-dom"))
+        .await
+        .unwrap();
+    assert!(!dom.contains("conn-frame"), "{dom}");
+    drop(clients);
+}
+
 /// Kills the demo process when the test ends, however it ends.
 struct Demo(std::process::Child);
 
@@ -288,7 +330,7 @@ async fn demo_with_http_serves_the_dashboard_of_its_front_server() {
         .send_body("x")
         .await
         .unwrap();
-    assert_eq!(response.status().as_u16(), 404);
+    assert_eq!(response.status().as_u16(), 405);
 
     let dom = tokio::task::spawn_blocking(move || browse(&browser, &url, "--dump-dom"))
         .await

@@ -6,6 +6,7 @@
 mod openmetrics;
 mod support;
 
+use awc::http::Method;
 use serde_json::Value;
 use std::time::Duration;
 use support::*;
@@ -30,6 +31,36 @@ async fn get(server: &Server, path: &str) -> (u16, String, String) {
         response.status().as_u16(),
         content_type,
         String::from_utf8(body.to_vec()).unwrap(),
+    )
+}
+
+/// `method` on `path` of the server's metrics address, with `Authorization: Bearer
+/// <bearer>` if given: status, `WWW-Authenticate`, body.
+async fn request(
+    server: &Server,
+    method: Method,
+    path: &str,
+    bearer: Option<&str>,
+) -> (u16, String, String) {
+    let addr = server.metrics.expect("no metrics address printed");
+    let mut request = awc::Client::default()
+        .request(method, format!("http://{addr}{path}"))
+        .timeout(WAIT);
+    if let Some(token) = bearer {
+        request = request.insert_header(("Authorization", format!("Bearer {token}")));
+    }
+    let mut response = request.send().await.unwrap();
+    let body = response.body().await.unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (
+        response.status().as_u16(),
+        challenge,
+        String::from_utf8_lossy(&body).into_owned(),
     )
 }
 
@@ -78,16 +109,95 @@ async fn metrics_flag_serves_prometheus_text_and_stats() {
     // Broadcasting belongs to embedding applications, not to this port.
     for group in ["frame", "line"] {
         let status = post(&server, &format!("/broadcast/{group}"), "to everyone").await;
-        assert_eq!(status, 404, "POST /broadcast/{group} must not exist here");
+        assert_eq!(status, 405, "POST /broadcast/{group} must not exist here");
     }
-    // The read-only endpoints answer GET only.
+    // The read-only endpoints answer GET and HEAD only.
+    for path in ["/", "/stats", "/metrics", "/connections", "/elsewhere"] {
+        assert_eq!(post(&server, path, "x").await, 405, "POST {path}");
+    }
     for path in ["/", "/stats", "/metrics", "/connections"] {
-        assert_eq!(post(&server, path, "x").await, 404, "POST {path}");
+        let (status, _, body) = request(&server, Method::HEAD, path, None).await;
+        assert_eq!((status, body.as_str()), (200, ""), "HEAD {path}");
     }
     let (status, content_type, page) = get(&server, "/").await;
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"), "{content_type}");
     assert!(page.contains("<title>Switchboard</title>"), "{page}");
+}
+
+/// The token of the tests below.
+const TOKEN: &str = "s3cr3t-metrics-token";
+
+#[actix_rt::test]
+async fn a_metrics_token_is_asked_of_every_request_first() {
+    let server =
+        Server::start_with_args("", &["--metrics", "127.0.0.1:0", "--metrics-token", TOKEN]);
+    let mut client = FrameClient::connect(server.frame).await;
+    client.ready().await;
+    let paths = ["/", "/stats", "/metrics", "/connections", "/elsewhere"];
+    // Without the token, or with anything else, whatever the method and path: 401, the
+    // challenge and nothing more.
+    let wrong = [
+        None,
+        Some("s3cr3t-metrics-toke"),
+        Some("s3cr3t-metrics-token2"),
+        Some(""),
+    ];
+    for method in [Method::GET, Method::HEAD, Method::POST, Method::DELETE] {
+        for path in paths {
+            for bearer in wrong {
+                let (status, challenge, body) =
+                    request(&server, method.clone(), path, bearer).await;
+                assert_eq!(status, 401, "{method} {path} {bearer:?}");
+                assert_eq!(challenge, "Bearer", "{method} {path}");
+                assert_eq!(body, "", "{method} {path}: reveals nothing");
+            }
+        }
+    }
+    for path in [
+        "/stats?token=wrong",
+        "/?token=",
+        "/stats?tok=s3cr3t-metrics-token",
+    ] {
+        let (status, _, body) = request(&server, Method::GET, path, None).await;
+        assert_eq!((status, body.as_str()), (401, ""), "{path}");
+    }
+    // With it, in the header or the query: the endpoints as without a token.
+    let (status, _, body) = request(&server, Method::GET, "/stats", Some(TOKEN)).await;
+    assert_eq!(status, 200, "{body}");
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(stats["connections"]["frame"], 1, "{stats}");
+    let (status, _, body) = request(&server, Method::GET, "/metrics", Some(TOKEN)).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("switchboard_sent_bytes_total"), "{body}");
+    let query = format!("/connections?sort=idle&token={TOKEN}&limit=5");
+    let (status, _, body) = request(&server, Method::GET, &query, None).await;
+    assert_eq!(status, 200, "{body}");
+    let listing: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(listing["total"], 1, "{listing}");
+    assert_eq!(listing["limit"], 5, "{listing}");
+    let (status, _, page) = request(&server, Method::GET, &format!("/?token={TOKEN}"), None).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<title>Switchboard</title>"));
+    let (status, _, body) = request(&server, Method::HEAD, "/stats", Some(TOKEN)).await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    // Still read-only once admitted.
+    for method in [Method::POST, Method::PUT, Method::DELETE] {
+        let (status, _, _) = request(&server, method.clone(), "/stats", Some(TOKEN)).await;
+        assert_eq!(status, 405, "{method}");
+    }
+}
+
+#[actix_rt::test]
+async fn the_metrics_token_key_works_like_the_flag() {
+    let server = Server::start_with_args(
+        &format!("metrics_token = \"{TOKEN}\""),
+        &["--metrics", "127.0.0.1:0"],
+    );
+    let (status, _, _) = request(&server, Method::GET, "/stats", None).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = request(&server, Method::GET, "/stats", Some(TOKEN)).await;
+    assert_eq!(status, 200);
 }
 
 #[test]

@@ -40,7 +40,6 @@ impl Config {
                 "max_groups_total",
                 self.max_groups_total != defaults.max_groups_total,
             ),
-            ("metrics_token", self.metrics_token.is_some()),
         ];
         set.into_iter().find(|(_, set)| *set).map(|(key, _)| key)
     }

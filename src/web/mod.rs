@@ -13,17 +13,24 @@
 //!   group). It changes what peers receive, so only an application that embeds
 //!   Switchboard mounts it, behind its own access rules; `switchboard serve` never does.
 //!
+//! [`http_server`] puts [`access`] in front of every route: the bearer token of
+//! [`WebState::token`], checked before anything else, and on a read-only server
+//! ([`Endpoints::Monitoring`]) GET and HEAD only.
+//!
 //! Handlers are thin: they ask the switchboard's handle and shape its answer. Turning a body into a
 //! packet of the demo protocols is the pure [`Group::encode`]. Every refusal is a JSON
 //! `{"error": "..."}` with a 4xx or 5xx status.
 
+pub mod access;
 pub mod listing;
 
 use crate::metrics;
 use crate::protocols::frame::{Frame, FrameCodec, FrameProtocol};
 use crate::protocols::line::LineProtocol;
+use crate::secret::Secret;
+use access::Access;
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{guard, middleware, web, App, HttpRequest, HttpResponse, HttpServer};
 use bytes::{Bytes, BytesMut};
 use listing::ListingQuery;
 use serde::Serialize;
@@ -34,7 +41,7 @@ use switchboard::{ConnectionReport, Handle, MemberInfo, Protocol, SendFailure, T
 use tokio_util::codec::Encoder;
 
 /// The dashboard page: HTML, CSS and script in one file, nothing fetched from elsewhere.
-pub const DASHBOARD: &str = include_str!("dashboard.html");
+pub const DASHBOARD: &str = include_str!("../dashboard.html");
 
 /// What the dashboard page may do once loaded: run its own inline script and style,
 /// and ask the address it came from. Nothing else, and nothing from the internet.
@@ -56,6 +63,9 @@ pub struct WebState {
     /// The most connections one `/connections` answer lists, whatever the query asks
     /// (at most [`listing::MAX_LIMIT`]).
     pub max_listed: usize,
+    /// The bearer token every request must carry (see [`access`]); `None`: anyone may
+    /// ask.
+    pub token: Option<Secret>,
 }
 
 impl WebState {
@@ -68,7 +78,14 @@ impl WebState {
             max_line,
             inspect_timeout: Duration::from_secs(1),
             max_listed: listing::MAX_LIMIT,
+            token: None,
         }
+    }
+
+    /// The same handlers, answering only requests that carry `token` (`None`: any).
+    pub fn with_token(mut self, token: Option<Secret>) -> Self {
+        self.token = token;
+        self
     }
 }
 
@@ -82,13 +99,15 @@ pub enum Endpoints {
 }
 
 /// Mounts the read-only endpoints: `GET /` (the dashboard), `GET /stats`,
-/// `GET /metrics` and `GET /connections`. Only GET is routed (any other method is
-/// answered 404), and no handler changes anything.
+/// `GET /metrics` and `GET /connections`, each for HEAD too. Only GET and HEAD are
+/// routed (any other method is answered 404, or 405 by [`http_server`]'s read-only
+/// server), and no handler changes anything.
 pub fn monitoring(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(dashboard))
-        .route("/stats", web::get().to(stats))
-        .route("/metrics", web::get().to(prometheus))
-        .route("/connections", web::get().to(connections));
+    let read = || web::route().guard(guard::Any(guard::Get()).or(guard::Head()));
+    cfg.route("/", read().to(dashboard))
+        .route("/stats", read().to(stats))
+        .route("/metrics", read().to(prometheus))
+        .route("/connections", read().to(connections));
 }
 
 /// Mounts `POST /broadcast/{protocol}`.
@@ -98,15 +117,25 @@ pub fn control(cfg: &mut web::ServiceConfig) {
 
 /// An actix-web server on `listener` with `endpoints`, on one worker thread and without
 /// signal handling of its own (the embedding application decides when to stop it).
-/// Await the returned server, or spawn it and keep its handle to stop it.
+/// Every request must carry `state`'s token, if it has one, and a monitoring-only
+/// server answers any method but GET and HEAD with 405 (see [`access`]). Await the
+/// returned server, or spawn it and keep its handle to stop it.
 pub fn http_server(
     listener: TcpListener,
     state: WebState,
     endpoints: Endpoints,
 ) -> std::io::Result<actix_web::dev::Server> {
+    let access = web::Data::new(Access {
+        token: state.token.clone(),
+        read_only: endpoints == Endpoints::Monitoring,
+    });
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
-        let app = App::new().app_data(state.clone()).configure(monitoring);
+        let app = App::new()
+            .app_data(state.clone())
+            .app_data(access.clone())
+            .wrap(middleware::from_fn(access::admit))
+            .configure(monitoring);
         match endpoints {
             Endpoints::Monitoring => app,
             Endpoints::All => app.configure(control),
@@ -138,6 +167,8 @@ async fn dashboard() -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, DASHBOARD_POLICY))
         .insert_header((header::CACHE_CONTROL, "no-store"))
+        // Opened as `/?token=...`, the page's address must not travel anywhere.
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .body(DASHBOARD)
 }
 
@@ -245,10 +276,12 @@ pub struct ListingView {
 }
 
 async fn connections(state: web::Data<WebState>, request: HttpRequest) -> HttpResponse {
-    let pairs = match web::Query::<Vec<(String, String)>>::from_query(request.query_string()) {
+    let mut pairs = match web::Query::<Vec<(String, String)>>::from_query(request.query_string()) {
         Ok(pairs) => pairs.into_inner(),
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad query: {e}")),
     };
+    // The port's token, already checked by `access`, is not a listing parameter.
+    pairs.retain(|(name, _)| name != "token");
     let query = match ListingQuery::parse(&pairs) {
         Ok(query) => query,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
