@@ -6,7 +6,7 @@
 //! the configuration file (flags win) and validates the result. clap reports malformed
 //! flags itself, naming the flag, and exits with status 2.
 
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretUrl};
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -58,9 +58,11 @@ pub struct ServeArgs {
     /// Backend for REPLICATE, repeatable; replaces the file's `backends` list.
     #[arg(long = "backend", value_name = "ADDR")]
     pub backends: Vec<SocketAddr>,
-    /// NATS server through which this server joins a cluster: `nats://HOST:PORT`.
+    /// NATS server through which this server joins a cluster: `nats://HOST:PORT`, with
+    /// credentials if NATS asks for them (`nats://USER:PASSWORD@HOST:PORT` or
+    /// `nats://TOKEN@HOST:PORT`; never printed).
     #[arg(long, value_name = "URL")]
-    pub cluster: Option<String>,
+    pub cluster: Option<SecretUrl>,
     /// This server's name in the cluster (default: a random `node-XXXXXXXX`).
     #[arg(long, value_name = "NAME")]
     pub node: Option<String>,
@@ -172,7 +174,12 @@ mod tests {
     #[test]
     fn cluster_url() {
         let args = parse(&["switchboard", "serve", "--cluster", "nats://127.0.0.1:4222"]).unwrap();
-        assert_eq!(args.cluster.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert_eq!(
+            args.cluster.as_ref().map(SecretUrl::expose),
+            Some("nats://127.0.0.1:4222")
+        );
+        let args = parse(&["switchboard", "serve", "--cluster", "nats://u:pa55@h:1"]).unwrap();
+        assert!(!format!("{args:?}").contains("pa55"));
         assert_eq!(parse(&["switchboard"]).unwrap().cluster, None);
     }
 

@@ -1,4 +1,5 @@
-//! [`Secret`]: a token, a password or a key that the server holds but never shows.
+//! [`Secret`]: a token, a password or a key that the server holds but never shows; and
+//! [`SecretUrl`], a URL that may carry credentials and is shown without them.
 //!
 //! Every secret of the configuration (a user's `token`, `jwt_secret`, `metrics_token`)
 //! is a `Secret` from the moment it is read, so no error message, log line, `Debug`
@@ -84,6 +85,65 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A URL that may carry credentials (the `cluster` URL, `nats://USER:PASSWORD@HOST:PORT`
+/// or `nats://TOKEN@HOST:PORT`): printed, debugged and serialized with the password or
+/// token replaced by `***`; [`SecretUrl::expose`] gives the URL itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(String);
+
+impl SecretUrl {
+    /// Keeps `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        SecretUrl(url.into())
+    }
+
+    /// The URL with its credentials, for the one place that dials it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL as it may be printed.
+    pub fn redacted(&self) -> String {
+        switchboard::cluster::redact_url(&self.0)
+    }
+}
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl std::fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::str::FromStr for SecretUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(SecretUrl::new(url))
+    }
+}
+
+impl Serialize for SecretUrl {
+    /// Redacted, like every other output.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretUrl {
+    /// From a string. A value of the wrong type is refused without quoting it.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)
+            .map(SecretUrl)
+            .map_err(|_| serde::de::Error::custom("expected a string"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +168,22 @@ mod tests {
         assert_eq!(secret, Secret::new("hunter2"));
         assert_ne!(secret, Secret::new("hunter"));
         assert!(Secret::default().is_empty() && Secret::default().matches(b""));
+    }
+
+    #[test]
+    fn a_url_is_shown_without_its_credentials() {
+        let url = SecretUrl::new("nats://alice:hunter2@127.0.0.1:4222");
+        for shown in [
+            format!("{url}"),
+            format!("{url:?}"),
+            serde_json::to_string(&url).unwrap(),
+        ] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("nats://alice:***@127.0.0.1:4222"), "{shown}");
+        }
+        assert_eq!(url.expose(), "nats://alice:hunter2@127.0.0.1:4222");
+        let plain = SecretUrl::new("nats://127.0.0.1:4222");
+        assert_eq!(plain.to_string(), "nats://127.0.0.1:4222");
     }
 
     #[test]

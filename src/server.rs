@@ -163,8 +163,9 @@ pub fn start_with(
     tracing::info!("node {node}");
     let cluster = match &config.cluster {
         Some(url) => {
-            let link = NatsCluster::start(cluster_config(config, url, &node), board.handle())
-                .map_err(|e| std::io::Error::other(format!("config key \"cluster\": {e}")))?;
+            let link =
+                NatsCluster::start(cluster_config(config, url.expose(), &node), board.handle())
+                    .map_err(|e| std::io::Error::other(format!("config key \"cluster\": {e}")))?;
             link.attach(board.handle());
             ClusterStats::with_link(link)
         }

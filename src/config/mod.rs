@@ -18,7 +18,7 @@ pub use file::KEYS;
 pub use users::UserEntry;
 
 use crate::cli::ServeArgs;
-use crate::secret::Secret;
+use crate::secret::{Secret, SecretUrl};
 use file::{address, addresses};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -77,7 +77,7 @@ pub struct Config {
     /// This server's name in the cluster; a random one when unset.
     pub node: Option<String>,
     /// The NATS server (`nats://HOST:PORT`) through which this server joins a cluster.
-    pub cluster: Option<String>,
+    pub cluster: Option<SecretUrl>,
     /// PEM certificate chain: with `tls_key`, both listeners speak TLS.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.

@@ -30,7 +30,7 @@ impl Config {
         }
         if let Some(url) = &self.cluster {
             let node = self.node.clone().unwrap_or_else(|| "node".to_owned());
-            switchboard::cluster::ClusterConfig::new(url.as_str(), node)
+            switchboard::cluster::ClusterConfig::new(url.expose(), node)
                 .validate()
                 .map_err(|e| ConfigError::Invalid {
                     key: match e {
@@ -107,19 +107,26 @@ mod tests {
     use super::super::testing::parse;
     use super::*;
     use crate::cli::ServeArgs;
+    use crate::secret::SecretUrl;
 
     #[test]
     fn cluster_is_a_nats_url_from_file_or_flag() {
         let c = parse("cluster = \"nats://127.0.0.1:4222\"").unwrap();
-        assert_eq!(c.cluster.as_deref(), Some("nats://127.0.0.1:4222"));
+        assert_eq!(
+            c.cluster.as_ref().map(SecretUrl::expose),
+            Some("nats://127.0.0.1:4222")
+        );
         c.validate().unwrap();
         assert_eq!(Config::default().cluster, None);
         let mut c = Config::default();
         c.apply(&ServeArgs {
-            cluster: Some("nats://10.0.0.1:4222".to_owned()),
+            cluster: Some(SecretUrl::new("nats://10.0.0.1:4222")),
             ..ServeArgs::default()
         });
-        assert_eq!(c.cluster.as_deref(), Some("nats://10.0.0.1:4222"));
+        assert_eq!(
+            c.cluster.as_ref().map(SecretUrl::expose),
+            Some("nats://10.0.0.1:4222")
+        );
         for bad in [
             "http://127.0.0.1:4222",
             "127.0.0.1:4222",
@@ -142,6 +149,33 @@ mod tests {
             err.to_string().starts_with("config key \"node\": "),
             "{err}"
         );
+    }
+
+    #[test]
+    fn cluster_credentials_are_read_and_never_shown() {
+        for url in [
+            "nats://alice:pa55word@127.0.0.1:4222",
+            "nats://t0k3n-pa55word@h:4222",
+        ] {
+            let c = parse(&format!("cluster = \"{url}\"")).unwrap();
+            c.validate().unwrap();
+            assert_eq!(c.cluster.as_ref().unwrap().expose(), url);
+            assert!(!format!("{c:?}").contains("pa55word"));
+        }
+        for bad in [
+            "http://alice:pa55word@127.0.0.1:4222",
+            "nats://alice:pa55word@",
+            "nats://alice:pa55word@h:1/x",
+            "nats://:pa55word@h:1",
+        ] {
+            let err = parse(&format!("cluster = \"{bad}\""))
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("config key \"cluster\": "), "{err}");
+            assert!(!err.contains("pa55word"), "{err}");
+        }
     }
 
     #[test]

@@ -257,7 +257,7 @@ fn node_config(url: &str, name: &str) -> Config {
     Config {
         frame: loopback,
         line: loopback,
-        cluster: Some(url.to_owned()),
+        cluster: Some(crate::secret::SecretUrl::new(url)),
         node: Some(name.to_owned()),
         reconnect_min_ms: 50,
         reconnect_max_ms: 500,

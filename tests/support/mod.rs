@@ -59,6 +59,8 @@ pub struct Server {
     pub line: SocketAddr,
     /// The HTTP address of `/metrics` and `/stats`, when started with `--metrics`.
     pub metrics: Option<SocketAddr>,
+    /// What the server printed on standard output after its listeners, line by line.
+    pub stdout: std::sync::mpsc::Receiver<String>,
     /// Keeps the config file alive as long as the server.
     _config: tempfile::NamedTempFile,
 }
@@ -76,8 +78,17 @@ impl Server {
 
     /// Like [`Server::start`], logging at `level`; the log lines arrive on the receiver.
     pub fn start_logged(extra: &str, level: &str) -> (Server, std::sync::mpsc::Receiver<String>) {
+        Server::start_logged_with_args(extra, &[], level)
+    }
+
+    /// Like [`Server::start_logged`], with `args` added after `serve --config FILE`.
+    pub fn start_logged_with_args(
+        extra: &str,
+        args: &[&str],
+        level: &str,
+    ) -> (Server, std::sync::mpsc::Receiver<String>) {
         let (tx, rx) = std::sync::mpsc::channel();
-        (Server::spawn(extra, &[], Some((level, tx))), rx)
+        (Server::spawn(extra, args, Some((level, tx))), rx)
     }
 
     fn spawn(
@@ -137,6 +148,7 @@ impl Server {
             frame: frame.unwrap(),
             line: line.unwrap(),
             metrics,
+            stdout: rx,
             _config: file,
         }
     }

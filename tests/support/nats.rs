@@ -21,6 +21,8 @@ pub struct Nats {
     pub monitor: u16,
     /// Holds the configuration file.
     dir: tempfile::TempDir,
+    /// The `authorization` block of the configuration, if clients must authenticate.
+    authorization: Option<String>,
 }
 
 /// The `nats-server` binary: in `PATH`, or where Debian's package puts it.
@@ -57,12 +59,31 @@ impl Nats {
 
     /// Starts a NATS server on `port`.
     pub fn on_port(port: u16) -> Nats {
+        Nats::with_authorization(port, None)
+    }
+
+    /// Starts a NATS server on free loopback ports that accepts only clients
+    /// authenticating as `user` with `password`.
+    pub fn with_user(user: &str, password: &str) -> Nats {
+        let block = format!("authorization {{ user: \"{user}\", password: \"{password}\" }}");
+        Nats::with_authorization(free_port(), Some(block))
+    }
+
+    /// Starts a NATS server on free loopback ports that accepts only clients
+    /// presenting `token`.
+    pub fn with_token(token: &str) -> Nats {
+        let block = format!("authorization {{ token: \"{token}\" }}");
+        Nats::with_authorization(free_port(), Some(block))
+    }
+
+    fn with_authorization(port: u16, authorization: Option<String>) -> Nats {
         let dir = tempfile::tempdir().unwrap();
         let mut nats = Nats {
             child: None,
             port,
             monitor: free_port(),
             dir,
+            authorization,
         };
         nats.restart();
         nats
@@ -85,8 +106,10 @@ impl Nats {
         std::fs::write(
             &config,
             format!(
-                "host: 127.0.0.1\nport: {}\nhttp: \"127.0.0.1:{}\"\n",
-                self.port, self.monitor
+                "host: 127.0.0.1\nport: {}\nhttp: \"127.0.0.1:{}\"\n{}\n",
+                self.port,
+                self.monitor,
+                self.authorization.as_deref().unwrap_or_default()
             ),
         )
         .unwrap();

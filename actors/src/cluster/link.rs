@@ -19,15 +19,15 @@
 //! [`ClusterConfig::buffer_bytes`]; one more is refused before it is sent.
 
 use super::subjects::{self, MAX_NODE_LEN};
+use super::url::{Credentials, NatsUrl};
 use super::{ClusterBroadcast, ClusterCounters, ClusterDeliver, ClusterHook, Interest};
 use crate::{Handle, Published, Supervisor};
 use actix::Addr;
 use async_nats::connection::State;
-use async_nats::{Client, ConnectOptions, Event, ServerAddr};
+use async_nats::{Client, ClientError, ConnectErrorKind, ConnectOptions, Event};
 use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,10 +35,12 @@ use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
 /// How a node joins a cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ClusterConfig {
-    /// The NATS server, `nats://HOST:PORT`.
+    /// The NATS server, `nats://HOST:PORT`, optionally with credentials:
+    /// `nats://USER:PASSWORD@HOST:PORT` or `nats://TOKEN@HOST:PORT` (see
+    /// [`redact_url`](super::redact_url), which is how it is printed).
     pub url: String,
     /// This node's name: unique in the cluster, 1 to 255 bytes.
     pub node: String,
@@ -102,20 +104,9 @@ impl ClusterConfig {
         }
     }
 
-    /// Checks the URL and the node name.
+    /// Checks the URL and the node name. No error quotes the URL's credentials.
     pub fn validate(&self) -> Result<(), ClusterError> {
-        let rest = self
-            .url
-            .strip_prefix("nats://")
-            .ok_or_else(|| ClusterError::Url(format!("{:?} is not a nats:// URL", self.url)))?;
-        if rest.is_empty() || rest.contains('/') || rest.contains(',') {
-            return Err(ClusterError::Url(format!(
-                "{:?} is not a nats://HOST:PORT URL",
-                self.url
-            )));
-        }
-        ServerAddr::from_str(&self.url)
-            .map_err(|e| ClusterError::Url(format!("{:?}: {e}", self.url)))?;
+        NatsUrl::parse(&self.url)?;
         if self.node.is_empty() || self.node.len() > MAX_NODE_LEN {
             return Err(ClusterError::Node(format!(
                 "{:?} must be 1 to {MAX_NODE_LEN} bytes",
@@ -123,6 +114,25 @@ impl ClusterConfig {
             )));
         }
         Ok(())
+    }
+}
+
+impl std::fmt::Debug for ClusterConfig {
+    /// Every field, the URL [`redact_url`](super::redact_url)ed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("url", &super::redact_url(&self.url))
+            .field("node", &self.node)
+            .field("prefix", &self.prefix)
+            .field("reconnect_min", &self.reconnect_min)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("buffer", &self.buffer)
+            .field("buffer_bytes", &self.buffer_bytes)
+            .field("client_capacity", &self.client_capacity)
+            .field("subscription_capacity", &self.subscription_capacity)
+            .field("gather_timeout", &self.gather_timeout)
+            .field("send_timeout", &self.send_timeout)
+            .finish()
     }
 }
 
@@ -210,9 +220,15 @@ impl NatsCluster {
     /// connections.
     /// Fails only on a bad URL or node name. Call it inside a tokio runtime (an actix
     /// system is one); it does not wait for NATS.
+    ///
+    /// Credentials in the URL are handed to the client as credentials, never as part of
+    /// the address it dials and logs. A NATS server that refuses them is retried like
+    /// an unreachable one (the node serves on its own meanwhile, its messages for other
+    /// nodes counted as failed), each refusal logged at `warn`.
     pub fn start(config: ClusterConfig, board: &Handle) -> Result<NatsCluster, ClusterError> {
         let supervisor = board.supervisor().clone();
         config.validate()?;
+        let url = NatsUrl::parse(&config.url)?;
         let counters = Arc::new(Counters::default());
         let events = counters.clone();
         let node_for_log = config.node.clone();
@@ -220,7 +236,18 @@ impl NatsCluster {
             config.reconnect_min,
             config.reconnect_max.max(config.reconnect_min),
         );
-        let options = ConnectOptions::new()
+        let options = match url.credentials {
+            None => ConnectOptions::new(),
+            Some(Credentials::UserPassword { user, password }) => {
+                ConnectOptions::new().user_and_password(user, password)
+            }
+            Some(Credentials::Token(token)) => ConnectOptions::new().token(token),
+        };
+        let refused = [
+            ConnectErrorKind::AuthorizationViolation.to_string(),
+            ConnectErrorKind::Authentication.to_string(),
+        ];
+        let options = options
             .name(format!("switchboard {}", config.node))
             .retry_on_initial_connect()
             .max_reconnects(None)
@@ -234,6 +261,7 @@ impl NatsCluster {
             .event_callback(move |event| {
                 let counters = events.clone();
                 let node = node_for_log.clone();
+                let refused = refused.clone();
                 async move {
                     match event {
                         Event::SlowConsumer(sid) => {
@@ -245,6 +273,10 @@ impl NatsCluster {
                             counters.disconnects.fetch_add(1, Ordering::Relaxed);
                             tracing::warn!("cluster node {node}: disconnected from NATS");
                         }
+                        Event::ClientError(ClientError::Other(kind)) if refused.contains(&kind) => {
+                            tracing::warn!("cluster node {node}: NATS refused this node's credentials ({kind}); serving on its own, retrying");
+                        }
+                        Event::ServerError(e) => tracing::warn!("cluster node {node}: NATS: {e}"),
                         Event::ClientError(e) => tracing::debug!("cluster node {node}: {e}"),
                         other => tracing::info!("cluster node {node}: {other}"),
                     }
@@ -253,12 +285,12 @@ impl NatsCluster {
         // With retry_on_initial_connect the client connects in its own task: the
         // future completes at its first poll.
         let client = options
-            .connect(config.url.as_str())
+            .connect(url.server.as_str())
             .now_or_never()
             .ok_or_else(|| {
-                ClusterError::Url(format!("{:?}: the client did not start", config.url))
+                ClusterError::Url(format!("{:?}: the client did not start", url.server))
             })?
-            .map_err(|e| ClusterError::Url(format!("{:?}: {e}", config.url)))?;
+            .map_err(|e| ClusterError::Url(format!("{:?}: {e}", url.server)))?;
         let (out, rx) = mpsc::channel(config.buffer.max(1));
         let inner = Arc::new(Inner {
             node_name: Arc::from(config.node.as_str()),

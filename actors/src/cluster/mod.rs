@@ -33,6 +33,8 @@ mod direct;
 mod gather;
 #[cfg(feature = "nats")]
 mod link;
+#[cfg(feature = "nats")]
+mod url;
 
 pub use global_id::{GlobalId, GlobalIdError};
 pub use hook::ClusterCounters;
@@ -42,3 +44,5 @@ pub(crate) use hook::{AttachCluster, ClusterBroadcast, ClusterDeliver, ClusterHo
 pub use gather::NodeSnapshots;
 #[cfg(feature = "nats")]
 pub use link::{ClusterConfig, ClusterError, NatsCluster};
+#[cfg(feature = "nats")]
+pub use url::redact_url;
