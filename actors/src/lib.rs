@@ -186,6 +186,8 @@ pub struct Switchboard {
     places: Arc<Semaphore>,
     /// The source of connection ids.
     ids: Arc<AtomicU64>,
+    /// Connections per address over every listener, when limited.
+    addresses: Option<Arc<listener::AddressCounts>>,
     /// What it was started with.
     config: Arc<SwitchboardConfig>,
 }
@@ -205,6 +207,9 @@ impl Switchboard {
                 config.max_connections.min(Semaphore::MAX_PERMITS),
             )),
             ids: Arc::new(AtomicU64::new(1)),
+            addresses: config
+                .max_connections_per_ip
+                .map(listener::AddressCounts::new),
             config: Arc::new(config),
         }
     }
@@ -254,6 +259,7 @@ impl Switchboard {
                 places: self.places.clone(),
                 ids: self.ids.clone(),
                 tls,
+                addresses: self.addresses.clone(),
             },
         )
     }

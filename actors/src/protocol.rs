@@ -103,7 +103,9 @@ pub trait Protocol: Unpin + 'static {
     fn on_timer(&mut self, _out: &mut Outbox<Self::Response>) {}
 
     /// Called once when the connection is removed, with the reason: clean up
-    /// application state kept for it. Nothing can be sent any more.
+    /// application state kept for it. Nothing can be sent any more. Called only for a
+    /// connection whose [`on_open`](Self::on_open) ran: one refused at accept (by a limit)
+    /// sees neither.
     fn on_close(&mut self, _reason: RemovalReason) {}
 }
 

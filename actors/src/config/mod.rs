@@ -60,6 +60,12 @@ pub struct SwitchboardConfig {
     /// Worker threads that own connections (0: the arbiter that accepts). Default: one
     /// per core.
     pub workers: usize,
+    /// Connections at once from one peer address, over every listener together; a
+    /// connection beyond it is accepted, answered with the protocol's error reply for
+    /// "too many connections from this address" and removed with
+    /// [`RemovalReason::IpLimit`](crate::RemovalReason::IpLimit). An IPv4 peer on an
+    /// IPv6 socket counts as its IPv4 address. Default: `None` (no limit).
+    pub max_connections_per_ip: Option<usize>,
 }
 
 impl Default for SwitchboardConfig {
@@ -69,6 +75,7 @@ impl Default for SwitchboardConfig {
             supervisor: SupervisorConfig::default(),
             max_connections: 100_000,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_connections_per_ip: None,
         }
     }
 }
@@ -78,4 +85,5 @@ setters!(SwitchboardConfig {
     with_supervisor => supervisor: SupervisorConfig,
     with_max_connections => max_connections: usize,
     with_workers => workers: usize,
+    with_max_connections_per_ip => max_connections_per_ip: Option<usize>,
 });

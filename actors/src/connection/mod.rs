@@ -22,6 +22,7 @@ use crate::hub::{
     Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay, Hubs,
     Inbox, Ticket,
 };
+use crate::listener::Admission;
 use crate::member::Link;
 use crate::protocol::{Outbox, Protocol};
 use crate::stats::{Failures, TrafficDelta};
@@ -123,8 +124,9 @@ pub(crate) struct Connection<P: Protocol> {
     /// The TLS session could not even be created (logged then): the connection is
     /// removed (`tls_handshake`) as soon as it starts.
     broken: bool,
-    /// Holds one of the listener's `max_connections` places until the actor is dropped.
-    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Holds the listener's places (one of `max_connections`, one of its address's)
+    /// until the actor is dropped; says whether a limit refused it at accept.
+    admission: Admission,
 }
 
 /// Flush consolidation for fan-out: a hub hands a member one batch at a time, and
@@ -157,9 +159,9 @@ impl<P: Protocol> Connection<P> {
         peer: SocketAddr,
         protocol: P,
         context: ConnectionContext,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        admission: Admission,
     ) -> Addr<Self> {
-        Self::start_with(id, stream, peer, protocol, context, permit, None)
+        Self::start_with(id, stream, peer, protocol, context, admission, None)
     }
 
     /// Starts a connection actor that speaks TLS under `tls` when it is given.
@@ -169,7 +171,7 @@ impl<P: Protocol> Connection<P> {
         peer: SocketAddr,
         protocol: P,
         context: ConnectionContext,
-        permit: Option<tokio::sync::OwnedSemaphorePermit>,
+        admission: Admission,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Addr<Self> {
         let outbox = Outbox::new(id, peer, context.handle.clone());
@@ -197,7 +199,7 @@ impl<P: Protocol> Connection<P> {
             cork: Cork::Open,
             handshaking: false,
             broken,
-            _permit: permit,
+            admission,
         }
         .start()
     }
@@ -405,7 +407,12 @@ impl<P: Protocol> Actor for Connection<P> {
             self.handshaking = true;
             self.core.handle_handshake_started(now());
         }
-        self.core.handle_open(now());
+        match self.admission.refused {
+            Some(refusal) => self
+                .core
+                .handle_refused(now(), refusal.reason, refusal.message),
+            None => self.core.handle_open(now()),
+        }
         if self.broken {
             let reason = RemovalReason::TlsHandshake;
             self.failed(reason, FailureReason::Removed(reason));

@@ -48,7 +48,7 @@ impl<B: Backend> Destination<B> {
             Ok(peer) => peer,
             Err(e) => return self.dial_failed(id, e.to_string(), ctx),
         };
-        let connection = Connection::start(id, stream, peer, protocol, context, None);
+        let connection = Connection::start(id, stream, peer, protocol, context, Default::default());
         let link = Link {
             deliver: connection.clone().recipient(),
             close: connection.recipient(),

@@ -66,7 +66,9 @@ impl<P: Protocol> Conn<P> {
         if self.phase != Phase::Open {
             return;
         }
-        self.protocol.on_close(reason);
+        if self.opened {
+            self.protocol.on_close(reason);
+        }
         self.report();
         self.events.push_back(Event::Removed(reason));
     }

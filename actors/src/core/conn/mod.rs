@@ -94,6 +94,8 @@ pub struct Conn<P: Protocol> {
     busy: bool,
     /// The limits this connection enforces.
     limits: Arc<ConnectionLimits>,
+    /// `on_open` ran: only then does `on_close`, so a handler sees both or neither.
+    opened: bool,
 }
 
 /// Packets a TLS layer took and has not yet written: only such connections pay for it.
@@ -137,6 +139,7 @@ impl<P: Protocol> Conn<P> {
             events: VecDeque::new(),
             busy: false,
             limits,
+            opened: false,
         }
     }
 
@@ -144,8 +147,18 @@ impl<P: Protocol> Conn<P> {
 
     /// The connection is ready: runs the protocol's `on_open`.
     pub fn handle_open(&mut self, now: Instant) {
+        self.opened = true;
         self.protocol.on_open(&mut self.outbox);
         self.run_actions(now);
+        self.settle(now);
+    }
+
+    /// A limit refused the connection before it opened (at accept): the protocol's
+    /// error reply for `message` is its one packet, and it is removed for `reason`. Its
+    /// handler never runs: neither `on_open` nor `on_close`.
+    pub fn handle_refused(&mut self, now: Instant, reason: RemovalReason, message: &str) {
+        self.last_word(now, message);
+        self.begin_close(now, reason);
         self.settle(now);
     }
 

@@ -7,10 +7,22 @@
 //! connection holds its place until its actor is gone. Each accepted socket is handed, as a
 //! `std::net::TcpStream`, to the next of the worker arbiters, where it becomes a
 //! connection actor: every core serves connections.
+//!
+//! With [`SwitchboardConfig::max_connections_per_ip`](crate::SwitchboardConfig), each
+//! address may hold that many connections at once over every listener
+//! (`addresses.rs`). A connection beyond it is still accepted (it counts in
+//! `accepted_total`), answered with the protocol's error reply for
+//! [`TOO_MANY_FROM_ADDRESS`] and removed with [`RemovalReason::IpLimit`]; its handler
+//! never runs.
+
+mod addresses;
+
+pub(crate) use addresses::{AddressCounts, AddressPlace};
 
 use crate::connection::{Connection, ConnectionContext};
 use crate::protocol::Protocol;
 use crate::stats::DeclareGroup;
+use crate::RemovalReason;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
 use std::io;
@@ -19,11 +31,15 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Pause after a failed accept (out of file descriptors, say), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The error a connection refused by the per-address limit is answered with (through
+/// the protocol's [`error_reply`](crate::Protocol::error_reply)).
+pub const TOO_MANY_FROM_ADDRESS: &str = "too many connections from this address";
 
 /// Creates the protocol value for each new connection.
 pub type ProtocolFactory<P> = Arc<dyn Fn() -> P + Send + Sync>;
@@ -90,6 +106,55 @@ pub(crate) struct AcceptShared {
     pub ids: Arc<AtomicU64>,
     /// TLS for every connection of this listener, when set.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connections per address, shared by every listener, when limited.
+    pub addresses: Option<Arc<AddressCounts>>,
+}
+
+/// What an accepted connection holds from its listener for as long as its actor lives,
+/// and whether a limit refused it.
+#[derive(Debug, Default)]
+pub(crate) struct Admission {
+    /// One of the `max_connections` places; given back when dropped.
+    #[allow(dead_code)] // Held for its drop.
+    pub place: Option<OwnedSemaphorePermit>,
+    /// Its place in its address's count; given back when dropped.
+    pub address: Option<AddressPlace>,
+    /// A limit refused it: the error reply and the removal reason it gets at once.
+    pub refused: Option<Refusal>,
+}
+
+/// A connection refused at accept: answered with `message` (the protocol's error
+/// reply) and removed for `reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    /// Why it is removed.
+    pub reason: RemovalReason,
+    /// What its peer is told.
+    pub message: &'static str,
+}
+
+impl AcceptShared {
+    /// The admission of a connection from `peer` holding `place`: refused when its
+    /// address has no place left.
+    fn admit(&self, peer: SocketAddr, place: OwnedSemaphorePermit) -> Admission {
+        let mut admission = Admission {
+            place: Some(place),
+            ..Admission::default()
+        };
+        if let Some(addresses) = &self.addresses {
+            match addresses.try_take(peer.ip()) {
+                Some(address) => admission.address = Some(address),
+                None => {
+                    tracing::debug!("refusing {peer}: {TOO_MANY_FROM_ADDRESS}");
+                    admission.refused = Some(Refusal {
+                        reason: RemovalReason::IpLimit,
+                        message: TOO_MANY_FROM_ADDRESS,
+                    });
+                }
+            }
+        }
+        admission
+    }
 }
 
 /// Starts accepting on `listener` (already bound; set non-blocking here).
@@ -141,6 +206,7 @@ async fn accept_loop<P: Protocol>(
                 continue;
             }
         };
+        let admission = shared.admit(peer, place);
         let id = shared.ids.fetch_add(1, Relaxed);
         tracing::debug!("accepted {} connection {id} from {peer}", P::NAME);
         let factory = factory.clone();
@@ -153,8 +219,7 @@ async fn accept_loop<P: Protocol>(
                 .spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
                     Ok(stream) => {
                         let protocol = factory();
-                        let place = Some(place);
-                        Connection::start_with(id, stream, peer, protocol, context, place, tls);
+                        Connection::start_with(id, stream, peer, protocol, context, admission, tls);
                     }
                     Err(e) => tracing::warn!("registering connection from {peer} failed: {e}"),
                 });
