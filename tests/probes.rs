@@ -50,8 +50,12 @@ async fn connect_then_hang_up_is_counted_and_kept_out_of_the_log() {
         1,
         "only the talker's removal is logged: {removals:?}"
     );
+    // (On a machine whose open-file limit is below `max_connections`, the start warns
+    // once about that; it is not about the probes.)
     assert!(
-        lines.iter().all(|l| !l.contains("WARN")),
+        lines
+            .iter()
+            .all(|l| !l.contains("WARN") || l.contains("open-file limit")),
         "nothing at warn: {lines:?}"
     );
 }

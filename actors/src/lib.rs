@@ -184,6 +184,9 @@ pub struct Switchboard {
     workers: Arc<Workers>,
     /// Places left under `max_connections`, shared by every listener.
     places: Arc<Semaphore>,
+    /// How many places there are: `max_connections`, or fewer if the open-file limit
+    /// leaves fewer descriptors.
+    capacity: usize,
     /// The source of connection ids.
     ids: Arc<AtomicU64>,
     /// Connections per address over every listener, when limited.
@@ -198,14 +201,16 @@ impl Switchboard {
         let stats = Stats::default().start();
         let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone());
         let hubs = supervisor.hubs().clone();
+        let workers = Arc::new(Workers::start(config.workers));
+        // After the workers' own descriptors are open.
+        let capacity = listener::connection_capacity(&config).min(Semaphore::MAX_PERMITS);
         Switchboard {
             handle: Handle::new(supervisor.start()),
             stats,
             hubs,
-            workers: Arc::new(Workers::start(config.workers)),
-            places: Arc::new(Semaphore::new(
-                config.max_connections.min(Semaphore::MAX_PERMITS),
-            )),
+            workers,
+            places: Arc::new(Semaphore::new(capacity)),
+            capacity,
             ids: Arc::new(AtomicU64::new(1)),
             addresses: config
                 .max_connections_per_ip
@@ -271,6 +276,15 @@ impl Switchboard {
             limits: Arc::new(self.config.connection.clone()),
             hubs: self.hubs.clone(),
         })
+    }
+
+    /// How many connections its listeners hold at once, over all of them:
+    /// [`max_connections`](SwitchboardConfig::max_connections), or fewer when the
+    /// process's open-file limit leaves fewer descriptors after those open at start and
+    /// the [`descriptor_reserve`](SwitchboardConfig::descriptor_reserve) (a warning said
+    /// so at start). Beyond it accepting pauses.
+    pub fn connection_capacity(&self) -> usize {
+        self.capacity
     }
 
     /// What an application asks of the switchboard: send to, broadcast, publish, list,

@@ -55,7 +55,8 @@ pub struct SwitchboardConfig {
     /// How the supervisor sweeps. Default: see [`SupervisorConfig`].
     pub supervisor: SupervisorConfig,
     /// Accepted connections at once, over every listener; beyond it accepting pauses.
-    /// Default: 100,000.
+    /// The open-file limit may lower it (see
+    /// [`descriptor_reserve`](Self::descriptor_reserve)). Default: 100,000.
     pub max_connections: usize,
     /// Worker threads that own connections (0: the arbiter that accepts). Default: one
     /// per core.
@@ -66,6 +67,15 @@ pub struct SwitchboardConfig {
     /// [`RemovalReason::IpLimit`](crate::RemovalReason::IpLimit). An IPv4 peer on an
     /// IPv6 socket counts as its IPv4 address. Default: `None` (no limit).
     pub max_connections_per_ip: Option<usize>,
+    /// File descriptors kept for the rest of the process (an HTTP port and its
+    /// clients, backends, the cluster link, files): the listeners hold at most the
+    /// open-file limit less the descriptors open at start and this many connections at
+    /// once, pausing there as at `max_connections`. Default: 256.
+    pub descriptor_reserve: usize,
+    /// At start, raise the process's open-file soft limit to its hard limit (as Go's
+    /// runtime does), so that the listeners are not capped by a soft limit of 1024.
+    /// Child processes inherit the raised limit. Default: true.
+    pub raise_open_file_limit: bool,
 }
 
 impl Default for SwitchboardConfig {
@@ -76,6 +86,8 @@ impl Default for SwitchboardConfig {
             max_connections: 100_000,
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_connections_per_ip: None,
+            descriptor_reserve: 256,
+            raise_open_file_limit: true,
         }
     }
 }
@@ -86,4 +98,6 @@ setters!(SwitchboardConfig {
     with_max_connections => max_connections: usize,
     with_workers => workers: usize,
     with_max_connections_per_ip => max_connections_per_ip: Option<usize>,
+    with_descriptor_reserve => descriptor_reserve: usize,
+    with_raise_open_file_limit => raise_open_file_limit: bool,
 });

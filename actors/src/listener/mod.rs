@@ -4,7 +4,8 @@
 //! [`Switchboard::listen`](crate::Switchboard::listen). It accepts only while one of the
 //! `max_connections` places (shared by every listener) is free, so at the limit
 //! accepting pauses (the kernel's backlog holds new peers) instead of failing; each
-//! connection holds its place until its actor is gone. Each accepted socket is handed, as a
+//! connection holds its place until its actor is gone; the open-file limit may leave
+//! fewer places than `max_connections` (`descriptors.rs`). Each accepted socket is handed, as a
 //! `std::net::TcpStream`, to the next of the worker arbiters, where it becomes a
 //! connection actor: every core serves connections.
 //!
@@ -16,8 +17,10 @@
 //! never runs.
 
 mod addresses;
+mod descriptors;
 
 pub(crate) use addresses::{AddressCounts, AddressPlace};
+pub(crate) use descriptors::connection_capacity;
 
 use crate::connection::{Connection, ConnectionContext};
 use crate::protocol::Protocol;
@@ -29,13 +32,10 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
-
-/// Pause after a failed accept (out of file descriptors, say), so the loop never spins.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The error a connection refused by the per-address limit is answered with (through
 /// the protocol's [`error_reply`](crate::Protocol::error_reply)).
@@ -176,6 +176,7 @@ async fn accept_loop<P: Protocol>(
     factory: ProtocolFactory<P>,
     shared: AcceptShared,
 ) {
+    let mut failures = descriptors::AcceptFailures::default();
     loop {
         // Wait for a free place without keeping it: several listeners share the places,
         // and one idle in `accept` must not hold a place another listener could use.
@@ -184,10 +185,24 @@ async fn accept_loop<P: Protocol>(
             Err(_closed) => return,
         }
         let (stream, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
+            Ok(accepted) => {
+                if let Some(line) = failures.succeeded(P::NAME) {
+                    tracing::info!("{line}");
+                }
+                accepted
+            }
+            Err(e) if descriptors::is_connection_error(&e) => {
+                tracing::debug!("accept on {}: {e}", P::NAME);
+                continue;
+            }
             Err(e) => {
-                tracing::warn!("accept on {} failed: {e}", P::NAME);
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                // Out of descriptors or memory: back off instead of spinning, and say
+                // so once per run and then in a summary, not once per retry.
+                let backoff = failures.failed(Instant::now(), P::NAME, &e);
+                if let Some(line) = backoff.log {
+                    tracing::warn!("{line}");
+                }
+                tokio::time::sleep(backoff.pause).await;
                 continue;
             }
         };
