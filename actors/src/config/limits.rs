@@ -134,6 +134,10 @@ pub struct SupervisorConfig {
     pub health_interval: Duration,
     /// A connection silent for this long is removed as idle. Default: 60 s.
     pub idle_timeout: Duration,
+    /// Removals logged with a line each per second; beyond it, removals are counted by
+    /// reason and summarised in one line per second, so a burst does not flood the log
+    /// (all are counted in the stats and announced to subscribers). Default: 10.
+    pub removal_log_lines: u32,
 }
 
 impl Default for SupervisorConfig {
@@ -141,6 +145,7 @@ impl Default for SupervisorConfig {
         SupervisorConfig {
             health_interval: Duration::from_secs(5),
             idle_timeout: Duration::from_secs(60),
+            removal_log_lines: 10,
         }
     }
 }
@@ -176,4 +181,5 @@ crate::config::setters!(IdleLimits {
 crate::config::setters!(SupervisorConfig {
     with_health_interval => health_interval: Duration,
     with_idle_timeout => idle_timeout: Duration,
+    with_removal_log_lines => removal_log_lines: u32,
 });

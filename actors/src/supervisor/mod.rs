@@ -12,8 +12,10 @@
 //! a hub (stand-ins, or [`Register`] used by hand) get them from the supervisor.
 //!
 //! Every removal goes through [`Supervisor::remove`]: it happens once per connection,
-//! carries a [`RemovalReason`], is logged at `info` with the peer, counted by the stats
-//! actor, and announced to every subscriber of [`ConnectionRemoved`].
+//! carries a [`RemovalReason`], is logged at `info` with the peer (one line each while
+//! removals are few, a count by reason once a second in a burst: `removal_log.rs`),
+//! counted by the stats actor, and announced to every subscriber of
+//! [`ConnectionRemoved`].
 
 use crate::cluster::{AttachCluster, ClusterBroadcast, ClusterDeliver, ClusterHook, Interest};
 use crate::groups::Registry;
@@ -38,6 +40,7 @@ mod listing;
 mod messages;
 mod named;
 mod relayed;
+mod removal_log;
 #[cfg(test)]
 mod tests;
 
@@ -77,6 +80,8 @@ pub(crate) struct Supervisor {
     /// broadcast once (after it was handed to the hubs), and every change of local
     /// interest.
     cluster: Option<Arc<dyn ClusterHook>>,
+    /// Which removals get a log line of their own, and the counts of the others.
+    removal_log: removal_log::RemovalLog,
 }
 
 impl Supervisor {
@@ -94,6 +99,7 @@ impl Supervisor {
             shutting_down: false,
             subscribers: Vec::new(),
             stats,
+            removal_log: removal_log::RemovalLog::new(config.removal_log_lines),
             config,
             cluster: None,
         }
@@ -158,10 +164,16 @@ impl Supervisor {
                 "removed {protocol} connection {id} from {peer}: {reason} before sending anything"
             );
         } else {
-            tracing::info!(
-                connection = id, %peer, protocol, %reason,
-                "removed {protocol} connection {id} from {peer}: {reason}"
-            );
+            let (own_line, ended) = self.removal_log.removed(Instant::now().into_std(), reason);
+            if let Some(summary) = ended {
+                tracing::info!(removed = summary.total, "{summary}");
+            }
+            if own_line {
+                tracing::info!(
+                    connection = id, %peer, protocol, %reason,
+                    "removed {protocol} connection {id} from {peer}: {reason}"
+                );
+            }
         }
         self.stats.do_send(stats::Removed { protocol, reason });
         let event = ConnectionRemoved {
@@ -223,6 +235,12 @@ impl Actor for Supervisor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(self.config.health_interval, |act, _| act.sweep());
+        // The summary of a burst of removals is written within a second of its end.
+        ctx.run_interval(removal_log::WINDOW, |act, _| {
+            if let Some(summary) = act.removal_log.tick(Instant::now().into_std()) {
+                tracing::info!(removed = summary.total, "{summary}");
+            }
+        });
     }
 }
 

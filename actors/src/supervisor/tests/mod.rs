@@ -4,6 +4,7 @@
 
 mod cluster;
 mod groups;
+mod logging;
 mod registry;
 
 use crate::connection::{Control, Inspect};
