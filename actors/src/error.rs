@@ -25,6 +25,19 @@ pub enum SendError {
         /// The connection's `max_outbound_bytes`.
         limit: usize,
     },
+    /// The packet would take the bytes queued for all connections together past their
+    /// budget ([`SwitchboardConfig::max_outbound_total_bytes`](crate::SwitchboardConfig)):
+    /// refused, and the connections with the most queued bytes are removed as slow
+    /// consumers to make room.
+    #[error(
+        "outbound bytes of all connections at their limit ({limit}): packet of {packet} refused"
+    )]
+    TotalOverBudget {
+        /// Size of the refused packet.
+        packet: usize,
+        /// The budget of all connections together.
+        limit: usize,
+    },
     /// The packet could not be encoded.
     #[error("encode failed: {0}")]
     Encode(String),

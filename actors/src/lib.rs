@@ -163,6 +163,7 @@ pub(crate) use stats::Stats;
 pub(crate) use status::ConnectionStatus;
 pub(crate) use supervisor::{Shutdown, Supervisor};
 
+use crate::core::budget::OutboundBudget;
 use actix::{Actor, Addr};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -189,6 +190,8 @@ pub struct Switchboard {
     capacity: usize,
     /// The source of connection ids.
     ids: Arc<AtomicU64>,
+    /// The budget of bytes queued for all connections together, when there is one.
+    budget: Option<Arc<OutboundBudget>>,
     /// Connections per address over every listener, when limited.
     addresses: Option<Arc<listener::AddressCounts>>,
     /// What it was started with.
@@ -199,13 +202,23 @@ impl Switchboard {
     /// Starts the actors and worker threads. Call it inside a running actix system.
     pub fn start(config: SwitchboardConfig) -> Self {
         let stats = Stats::default().start();
-        let supervisor = Supervisor::new(config.supervisor.clone(), stats.clone());
+        let mut supervisor = Supervisor::new(config.supervisor.clone(), stats.clone());
+        let budget = config.max_outbound_total_bytes.map(OutboundBudget::new);
+        if let Some(budget) = &budget {
+            supervisor = supervisor.with_budget(budget.clone());
+        }
         let hubs = supervisor.hubs().clone();
+        let supervisor = supervisor.start();
+        if let Some(budget) = &budget {
+            let to = supervisor.clone();
+            budget.on_exhausted(move |needed| to.do_send(supervisor::Reclaim { needed }));
+        }
         let workers = Arc::new(Workers::start(config.workers));
         // After the workers' own descriptors are open.
         let capacity = listener::connection_capacity(&config).min(Semaphore::MAX_PERMITS);
         Switchboard {
-            handle: Handle::new(supervisor.start()),
+            handle: Handle::new(supervisor),
+            budget,
             stats,
             hubs,
             workers,
@@ -275,6 +288,7 @@ impl Switchboard {
             handle: self.handle.clone(),
             limits: Arc::new(self.config.connection.clone()),
             hubs: self.hubs.clone(),
+            budget: self.budget.clone(),
         })
     }
 

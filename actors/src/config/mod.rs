@@ -76,6 +76,15 @@ pub struct SwitchboardConfig {
     /// runtime does), so that the listeners are not capped by a soft limit of 1024.
     /// Child processes inherit the raised limit. Default: true.
     pub raise_open_file_limit: bool,
+    /// Bytes queued for all connections together (in their outbound queues, each also
+    /// bounded by [`ConnectionLimits::max_outbound_bytes`]). A packet that would take
+    /// the total past it is refused
+    /// ([`SendError::TotalOverBudget`](crate::SendError::TotalOverBudget)) and the
+    /// connections with the most queued bytes are removed as
+    /// [`SlowConsumer`](crate::RemovalReason::SlowConsumer) until their bytes cover it,
+    /// so peers that never read cannot add up to an out-of-memory. `None`: no such
+    /// budget. Default: 1 GiB.
+    pub max_outbound_total_bytes: Option<usize>,
 }
 
 impl Default for SwitchboardConfig {
@@ -88,6 +97,7 @@ impl Default for SwitchboardConfig {
             max_connections_per_ip: None,
             descriptor_reserve: 256,
             raise_open_file_limit: true,
+            max_outbound_total_bytes: Some(1 << 30),
         }
     }
 }
@@ -100,4 +110,5 @@ setters!(SwitchboardConfig {
     with_max_connections_per_ip => max_connections_per_ip: Option<usize>,
     with_descriptor_reserve => descriptor_reserve: usize,
     with_raise_open_file_limit => raise_open_file_limit: bool,
+    with_max_outbound_total_bytes => max_outbound_total_bytes: Option<usize>,
 });

@@ -17,6 +17,7 @@ mod syscalls;
 pub(crate) use messages::Control;
 pub use messages::{ConnectionReport, Inspect};
 
+use crate::core::budget::OutboundBudget;
 use crate::core::{Conn, Event};
 use crate::hub::{
     Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay, Hubs,
@@ -65,6 +66,8 @@ pub(crate) struct Shared {
     pub limits: Arc<ConnectionLimits>,
     /// Where broadcasts and group messages fan out.
     pub hubs: Hubs,
+    /// The budget of bytes queued for all connections together, if there is one.
+    pub budget: Option<Arc<OutboundBudget>>,
 }
 
 impl ConnectionContext {
@@ -186,7 +189,11 @@ impl<P: Protocol> Connection<P> {
         let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME);
         Connection {
             span: (!span.is_disabled()).then(|| Box::new(span)),
-            core: Conn::new(protocol, outbox, context.limits.clone(), now()),
+            core: match &context.budget {
+                Some(budget) => Conn::new(protocol, outbox, context.limits.clone(), now())
+                    .with_outbound_budget(budget.local_share()),
+                None => Conn::new(protocol, outbox, context.limits.clone(), now()),
+            },
             stream,
             transport,
             status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),

@@ -5,6 +5,7 @@
 //! carries out what it asks for; tests drive a [`Conn`] directly.
 
 mod back_to_back;
+pub mod budget;
 mod conn;
 pub(crate) mod failures;
 mod ledger;

@@ -15,14 +15,22 @@
 //! bytes stay in the file (the kernel sends them), so they do not count against the
 //! byte limit, which bounds memory.
 //!
+//! With a share of an [`OutboundBudget`](super::budget::OutboundBudget), the queue also
+//! charges that share for every byte it holds in memory and releases it as bytes are
+//! written or dropped (or the queue is dropped), so the bytes queued for all
+//! connections together stay within the budget; a packet the budget has no room for is
+//! refused like one past the queue's own limit ([`OverBudget::total`]).
+//!
 //! It performs no I/O: the connection asks it for [`IoSlice`]s (or the file region at
 //! the front), writes them, and tells it how many bytes the socket took.
 
+use super::budget::BudgetShare;
 use super::packet_ends::PacketEnds;
 use crate::FileRegion;
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::rc::Rc;
 
 /// Packets of one size counted before they are recorded together (fan-out batches are
 /// mostly one run), so a run costs one record, not one per packet.
@@ -71,23 +79,32 @@ impl Default for QueueLimits {
     }
 }
 
-/// A packet the queue refused: it would take the queue past its byte limit.
+/// A packet the queue refused: it would take the queue past its byte limit, or (with
+/// `total`) the bytes of all connections together past their budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OverBudget {
     /// Bytes already queued.
     pub queued: usize,
     /// Size of the refused packet.
     pub packet: usize,
-    /// The queue's limit.
+    /// The limit passed: the queue's, or with `total` the budget's.
     pub limit: usize,
+    /// The budget of all connections together refused it, not the queue's own limit.
+    pub total: bool,
 }
 
 impl From<OverBudget> for crate::SendError {
     fn from(o: OverBudget) -> Self {
-        crate::SendError::OverBudget {
-            queued: o.queued,
-            packet: o.packet,
-            limit: o.limit,
+        match o.total {
+            false => crate::SendError::OverBudget {
+                queued: o.queued,
+                packet: o.packet,
+                limit: o.limit,
+            },
+            true => crate::SendError::TotalOverBudget {
+                packet: o.packet,
+                limit: o.limit,
+            },
         }
     }
 }
@@ -127,6 +144,9 @@ pub struct OutboundQueue {
     written_offset: u64,
     /// The limits this queue enforces.
     limits: QueueLimits,
+    /// The share of the budget of all connections it charges for the bytes it holds in
+    /// memory (always `len_bytes`), if there is such a budget.
+    budget: Option<Rc<BudgetShare>>,
 }
 
 impl OutboundQueue {
@@ -140,6 +160,32 @@ impl OutboundQueue {
             queued_offset: 0,
             written_offset: 0,
             limits,
+            budget: None,
+        }
+    }
+
+    /// An empty queue that also charges `share` for the bytes it holds in memory, and
+    /// refuses a packet the share's budget has no room for.
+    pub fn with_budget(limits: QueueLimits, share: Rc<BudgetShare>) -> Self {
+        let mut queue = OutboundQueue::new(limits);
+        queue.budget = Some(share);
+        queue
+    }
+
+    /// The budget share it charges, if any.
+    pub fn budget(&self) -> Option<&Rc<BudgetShare>> {
+        self.budget.as_ref()
+    }
+
+    /// Charges the budget for `bytes` about to be queued; false if it has no room.
+    fn charge(&self, bytes: usize) -> bool {
+        self.budget.as_ref().is_none_or(|b| b.try_take(bytes))
+    }
+
+    /// Releases `bytes` no longer queued in memory.
+    fn release(&self, bytes: usize) {
+        if let Some(budget) = &self.budget {
+            budget.give_back(bytes);
         }
     }
 
@@ -168,6 +214,8 @@ impl OutboundQueue {
         self.limits
     }
 
+    /// Checks a packet of `packet` bytes against the queue's limit and charges the
+    /// budget for it: the caller queues it next.
     fn admit(&self, packet: usize) -> Result<(), OverBudget> {
         let queued = self.len_bytes();
         if queued + packet > self.limits.max_bytes {
@@ -175,6 +223,15 @@ impl OutboundQueue {
                 queued,
                 packet,
                 limit: self.limits.max_bytes,
+                total: false,
+            });
+        }
+        if !self.charge(packet) {
+            return Err(OverBudget {
+                queued,
+                packet,
+                limit: self.budget.as_ref().map_or(0, |b| b.budget().limit()),
+                total: true,
             });
         }
         Ok(())
@@ -188,7 +245,8 @@ impl OutboundQueue {
             return Ok(());
         }
         if packet.len() < self.limits.coalesce_below {
-            return self.push_slice(&packet);
+            self.copy_into_tail(&packet);
+            return Ok(());
         }
         self.seal_tail();
         self.record_packet(packet.len());
@@ -207,7 +265,7 @@ impl OutboundQueue {
         let mut pending = SameSize::default();
         for packet in packets {
             let len = packet.len();
-            if len == 0 || len > room {
+            if len == 0 || len > room || !self.charge(len) {
                 break;
             }
             room -= len;
@@ -251,7 +309,7 @@ impl OutboundQueue {
             // Only bytes inside `whole` are taken from it: a packet lying anywhere else
             // ends the stretch.
             let follows = span.map_or(ptr >= base, |(_, end)| ptr == end);
-            if len == 0 || len > room || !follows || ptr + len > limit {
+            if len == 0 || len > room || !follows || ptr + len > limit || !self.charge(len) {
                 break;
             }
             room -= len;
@@ -283,7 +341,7 @@ impl OutboundQueue {
     /// limit. Otherwise queues nothing. Returns how many were queued.
     pub fn push_tiled(&mut self, whole: &Bytes, runs: &[(u64, u64)]) -> usize {
         let room = self.limits.max_bytes.saturating_sub(self.len_bytes());
-        if whole.is_empty() || whole.len() > room {
+        if whole.is_empty() || whole.len() > room || !self.charge(whole.len()) {
             return 0;
         }
         if whole.len() >= self.limits.coalesce_below {
@@ -307,14 +365,18 @@ impl OutboundQueue {
     /// written.
     pub fn push_slice(&mut self, packet: &[u8]) -> Result<(), OverBudget> {
         self.admit(packet.len())?;
-        if packet.is_empty() {
-            return Ok(());
+        if !packet.is_empty() {
+            self.copy_into_tail(packet);
         }
+        Ok(())
+    }
+
+    /// Queues an admitted, non-empty packet by copying it into the tail.
+    fn copy_into_tail(&mut self, packet: &[u8]) {
         self.reserve_tail(packet.len());
         self.tail.extend_from_slice(packet);
         self.seal_tail_if_full();
         self.record_packet(packet.len());
-        Ok(())
     }
 
     /// Encodes a packet straight into the tail (no intermediate buffer). If `encode`
@@ -439,6 +501,7 @@ impl OutboundQueue {
     /// `taken` (where they end in the stream, counted from the first byte ever
     /// queued), when it is given.
     pub fn advance_into(&mut self, written: usize, taken: Option<&mut PacketEnds>) -> usize {
+        let in_memory = self.len_bytes();
         let written = written.min((self.queued_offset - self.written_offset) as usize);
         let mut left = written;
         while left > 0 {
@@ -467,6 +530,7 @@ impl OutboundQueue {
             }
         }
         self.written_offset += written as u64;
+        self.release(in_memory - self.len_bytes());
         // An emptied queue keeps its buffers: its owner frees them with
         // `release_if_empty`, at once or once a busy connection went quiet.
         self.ends.pop_through(self.written_offset, taken)
@@ -493,12 +557,20 @@ impl OutboundQueue {
     /// Empties the queue, returning the size of every packet not completely written
     /// (a partly written packet counts with its full size).
     pub fn drain_unwritten(&mut self) -> Vec<usize> {
+        self.release(self.len_bytes());
         let sizes = self.ends.drain_sizes();
         self.chunks.clear();
         self.file_bytes = 0;
         self.tail = BytesMut::new();
         self.written_offset = self.queued_offset;
         sizes
+    }
+}
+
+impl Drop for OutboundQueue {
+    /// Whatever it still holds is no longer queued: the budget gets it back.
+    fn drop(&mut self) {
+        self.release(self.len_bytes());
     }
 }
 
@@ -530,7 +602,8 @@ mod tests {
             OverBudget {
                 queued: 6,
                 packet: 5,
-                limit: 10
+                limit: 10,
+                total: false,
             }
         );
         q.push(Bytes::from_static(b"1234")).unwrap();

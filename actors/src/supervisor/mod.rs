@@ -39,6 +39,7 @@ mod fanout;
 mod listing;
 mod messages;
 mod named;
+mod reclaim;
 mod relayed;
 mod removal_log;
 #[cfg(test)]
@@ -46,6 +47,7 @@ mod tests;
 
 pub(crate) use fanout::{Enroll, Notice};
 pub use messages::*;
+pub(crate) use reclaim::Reclaim;
 pub(crate) use relayed::{Relayed, RelayedBatch};
 
 /// The supervisor actor.
@@ -82,6 +84,12 @@ pub(crate) struct Supervisor {
     cluster: Option<Arc<dyn ClusterHook>>,
     /// Which removals get a log line of their own, and the counts of the others.
     removal_log: removal_log::RemovalLog,
+    /// The budget of bytes queued for all connections together, if there is one: told
+    /// when room was made after it ran out (`reclaim.rs`).
+    budget: Option<Arc<crate::core::budget::OutboundBudget>>,
+    /// Connections removed to make room in the budget whose actors are not gone yet,
+    /// with the bytes they were holding.
+    victims: HashMap<ConnId, usize>,
 }
 
 impl Supervisor {
@@ -100,6 +108,8 @@ impl Supervisor {
             subscribers: Vec::new(),
             stats,
             removal_log: removal_log::RemovalLog::new(config.removal_log_lines),
+            budget: None,
+            victims: HashMap::new(),
             config,
             cluster: None,
         }
@@ -304,6 +314,7 @@ impl Handler<Gone> for Supervisor {
     fn handle(&mut self, msg: Gone, _: &mut Context<Self>) {
         // A member that stops without deregistering (its arbiter died) is removed here.
         self.remove(msg.0, RemovalReason::Shutdown);
+        self.victim_gone(msg.0);
         self.alive = self.alive.saturating_sub(1);
         if self.alive == 0 {
             for waiter in self.drained.drain(..) {

@@ -25,6 +25,7 @@ pub(crate) use types::Outgoing;
 pub use types::{Event, Origin, Phase, RunPacket, Transmit};
 
 use super::back_to_back::{BackToBack, Handout};
+use super::budget::BudgetShare;
 use super::ledger::Ledger;
 use super::outbound::{EncodeRefused, OutboundQueue};
 use super::packet_ends::PacketEnds;
@@ -39,6 +40,7 @@ use crate::{
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 use tokio_util::codec::{Decoder, Encoder};
@@ -141,6 +143,17 @@ impl<P: Protocol> Conn<P> {
             limits,
             opened: false,
         }
+    }
+
+    /// This connection's queue charges `share` (of a budget of the bytes queued for
+    /// all connections together, see [`budget`](crate::core::budget)) for the bytes it
+    /// holds, and refuses what the budget has no room for. For a new connection, before
+    /// anything is queued; a connection that queued something already is left as it is.
+    pub fn with_outbound_budget(mut self, share: Rc<BudgetShare>) -> Self {
+        if self.queue.is_empty() && self.queue.budget().is_none() {
+            self.queue = OutboundQueue::with_budget(self.queue.limits(), share);
+        }
+        self
     }
 
     // ----- inputs --------------------------------------------------------------------

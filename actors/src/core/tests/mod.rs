@@ -7,6 +7,7 @@
 //! confirmations, timer firings and closes, and checks the accounting invariants after
 //! every step.
 
+use super::budget::{BudgetShare, OutboundBudget};
 use super::{Conn, Event, Origin, Phase, Transmit};
 use crate::protocol::{Idle, Inbound, Outbox, Protocol};
 use crate::{
@@ -60,6 +61,9 @@ struct Harness {
     removals: Vec<RemovalReason>,
     shutdown_write: bool,
     stopped: bool,
+    /// The share of a budget of all connections' bytes the core's queue charges, and
+    /// what other connections charge it (held by the test), if the test gives one.
+    budget: Option<(Rc<BudgetShare>, usize)>,
 }
 
 impl Harness {
@@ -91,7 +95,23 @@ impl Harness {
             removals: Vec::new(),
             shutdown_write: false,
             stopped: false,
+            budget: None,
         }
+    }
+
+    /// A harness whose core's queue also charges `share` of a budget of all
+    /// connections' bytes.
+    fn budgeted(limits: ConnectionLimits, tls: bool, share: Rc<BudgetShare>) -> Self {
+        let mut h = Self::with(limits, tls);
+        let core = Conn::new(
+            TestProto { log: h.log.clone() },
+            outbox(),
+            Arc::new(h.conn.limits().clone()),
+            h.now,
+        );
+        h.conn = core.with_outbound_budget(share.clone());
+        h.budget = Some((share, 0));
+        h
     }
 
     /// Carries out what the core asked for.
@@ -395,6 +415,11 @@ impl Harness {
         // Only the close sequence's deadlines outlive the open phase.
         if self.conn.phase().is_done() {
             assert_eq!(self.conn.poll_timeout(), None, "a deadline after the stop");
+        }
+        if let Some((share, others)) = &self.budget {
+            // The queue charges exactly what it holds, whatever the others hold.
+            assert_eq!(share.used(), self.conn.queued_bytes() + others, "budget");
+            assert!(share.used() <= share.budget().limit());
         }
         assert!(
             self.removals.len() <= 1,

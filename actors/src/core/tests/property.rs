@@ -36,6 +36,9 @@ enum Op {
     Close,
     Eof,
     Fail,
+    /// Other connections of the thread charge (true) or release (false) this many
+    /// bytes of the budget share, when the test has one.
+    Rival(bool, usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -56,6 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Close),
         1 => Just(Op::Eof),
         1 => Just(Op::Fail),
+        2 => (any::<bool>(), 0usize..30_000).prop_map(|(take, n)| Op::Rival(take, n)),
     ]
 }
 
@@ -79,6 +83,12 @@ fn rules() -> impl Strategy<Value = Rules> {
 }
 
 fn run(tls: bool, rules: Rules, ops: &[Op]) {
+    run_with(tls, rules, None, ops)
+}
+
+/// Runs `ops`; with `budget`, the core's queue charges a share of a budget of that
+/// many bytes for all connections, which other connections of the thread use too.
+fn run_with(tls: bool, rules: Rules, budget: Option<usize>, ops: &[Op]) {
     let mut limits = limits();
     if rules.idle {
         limits.idle = IdleLimits {
@@ -95,7 +105,10 @@ fn run(tls: bool, rules: Rules, ops: &[Op]) {
     if rules.auth {
         limits = limits.with_auth_timeout(Some(Duration::from_millis(1500)));
     }
-    let mut h = Harness::with(limits, tls);
+    let mut h = match budget {
+        Some(limit) => Harness::budgeted(limits, tls, OutboundBudget::new(limit).new_share()),
+        None => Harness::with(limits, tls),
+    };
     h.open();
     h.check();
     for op in ops {
@@ -121,6 +134,17 @@ fn run(tls: bool, rules: Rules, ops: &[Op]) {
             Op::Close => h.close(RemovalReason::Closed),
             Op::Eof => h.eof(),
             Op::Fail => h.fail(),
+            Op::Rival(take, n) => {
+                if let Some((share, others)) = &mut h.budget {
+                    if take && share.try_take(n) {
+                        *others += n;
+                    } else if !take {
+                        let n = n.min(*others);
+                        share.give_back(n);
+                        *others -= n;
+                    }
+                }
+            }
         }
         h.check();
     }
@@ -139,6 +163,13 @@ fn run(tls: bool, rules: Rules, ops: &[Op]) {
     }
     assert!(h.stopped, "the connection never stopped");
     h.check();
+    if let Some((share, others)) = &h.budget {
+        assert_eq!(
+            share.used(),
+            *others,
+            "the stopped queue gave every byte back"
+        );
+    }
 }
 
 /// Cases per property test: `CORE_PROPTEST_CASES`, or 256.
@@ -158,6 +189,16 @@ proptest! {
         ops in prop::collection::vec(op(), 0..200),
     ) {
         run(false, rules, &ops);
+    }
+
+    #[test]
+    fn every_packet_is_accounted_for_under_a_total_budget(
+        tls in any::<bool>(),
+        rules in rules(),
+        limit in 1usize..48_000,
+        ops in prop::collection::vec(op(), 0..200),
+    ) {
+        run_with(tls, rules, Some(limit), &ops);
     }
 
     #[test]
