@@ -38,11 +38,11 @@
 //!
 //! The rest lives in modules: [`config`] (every knob, with its default), [`codec`]
 //! (a line codec every line protocol needs), [`protocol`] (what a handler works with),
-//! [`stats`] (the snapshot's parts), [`connector`] (dialling backends, sending to many
-//! with acks), [`cluster`] (groups across servers over NATS), [`core`] (the
-//! connection's state machine without I/O, for those who drive it themselves) and
-//! [`websocket`] (RFC 6455 for the server side without I/O: the handshake, a strict
-//! message reader, the server's frames).
+//! [`stats`] (the snapshot's parts), [`tls`] (client certificates for TLS listeners),
+//! [`connector`] (dialling backends, sending to many with acks), [`cluster`] (groups
+//! across servers over NATS), [`core`] (the connection's state machine without I/O, for
+//! those who drive it themselves) and [`websocket`] (RFC 6455 for the server side
+//! without I/O: the handshake, a strict message reader, the server's frames).
 //!
 //! # Runtime: an actix system, not `#[tokio::main]`
 //!
@@ -121,6 +121,7 @@ mod reason;
 pub mod stats;
 mod status;
 mod supervisor;
+pub mod tls;
 mod traffic;
 mod transport;
 pub mod websocket;

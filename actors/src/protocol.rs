@@ -87,7 +87,9 @@ pub trait Protocol: Unpin + 'static {
     }
 
     /// Called once when the connection opens, before anything is read: send a
-    /// welcome, say. Actions asked for here are carried out like a request's.
+    /// welcome, say. Actions asked for here are carried out like a request's. Under
+    /// TLS it runs when the handshake has finished, so the peer's certificates are
+    /// known ([`Outbox::peer_certificates`]).
     fn on_open(&mut self, _out: &mut Outbox<Self::Response>) {}
 
     /// Called when an idle limit of [`ConnectionLimits::idle`](crate::ConnectionLimits)
@@ -105,7 +107,7 @@ pub trait Protocol: Unpin + 'static {
     /// Called once when the connection is removed, with the reason: clean up
     /// application state kept for it. Nothing can be sent any more. Called only for a
     /// connection whose [`on_open`](Self::on_open) ran: one refused at accept (by a limit)
-    /// sees neither.
+    /// or whose TLS handshake failed sees neither.
     fn on_close(&mut self, _reason: RemovalReason) {}
 }
 
@@ -176,6 +178,9 @@ pub struct Outbox<R> {
     pub(crate) groups: Option<Box<HashSet<GroupName>>>,
     /// Who the connection authenticated as, once it did.
     pub(crate) user: Option<User>,
+    /// The certificate chain a TLS client presented and the listener's verifier
+    /// accepted; `None` for plain TCP or a client without a certificate.
+    pub(crate) peer_certificates: Option<crate::transport::PeerCertificates>,
 }
 
 impl<R> Outbox<R> {
@@ -189,6 +194,7 @@ impl<R> Outbox<R> {
             handle,
             groups: None,
             user: None,
+            peer_certificates: None,
         }
     }
 
@@ -331,6 +337,17 @@ impl<R> Outbox<R> {
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
         self.peer
+    }
+
+    /// The certificate chain the peer presented in its TLS handshake, end entity first,
+    /// as verified by the listener's client-certificate verifier (see
+    /// [`tls::client_verifier`](crate::tls::client_verifier)); `None` over plain TCP
+    /// or when the client sent none. Available from
+    /// [`on_open`](Protocol::on_open) on: under TLS, `on_open` runs once the handshake
+    /// has finished. An application authenticates its peer from it (the subject's
+    /// common name, say).
+    pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
+        self.peer_certificates.as_deref()
     }
 
     /// The switchboard, e.g. to ask for its [`stats`](Handle::stats) or a group's

@@ -223,10 +223,7 @@ impl<P: Protocol> Connection<P> {
 
     /// After every input: carries out the core's events, then waits for what it wants.
     fn drive(&mut self, ctx: &mut Context<Self>) {
-        if self.handshaking && !self.transport.is_handshaking() {
-            self.handshaking = false;
-            self.core.handle_handshake_done(now());
-        }
+        self.finish_handshake();
         while let Some(event) = self.core.poll_event() {
             self.carry_out(event, ctx);
         }
@@ -241,6 +238,23 @@ impl<P: Protocol> Connection<P> {
         self.status.set_error_packets(self.core.error_packets());
         self.status.set_sent_bytes(self.core.traffic().sent_bytes);
         self.arm_timer(ctx);
+    }
+
+    /// If the TLS handshake has just finished: the core learns it and the peer's
+    /// certificates, and the connection opens (`on_open` runs), unless a limit refused
+    /// it at accept.
+    fn finish_handshake(&mut self) {
+        if !self.handshaking || self.transport.is_handshaking() {
+            return;
+        }
+        self.handshaking = false;
+        self.core.handle_handshake_done(now());
+        if let Some(chain) = self.transport.peer_certificates() {
+            self.core.set_peer_certificates(chain);
+        }
+        if self.admission.refused.is_none() {
+            self.core.handle_open(now());
+        }
     }
 
     /// Carries out one of the core's events: hands its messages for others to them,
@@ -418,6 +432,9 @@ impl<P: Protocol> Actor for Connection<P> {
             Some(refusal) => self
                 .core
                 .handle_refused(now(), refusal.reason, refusal.message),
+            // Under TLS, once the handshake has finished (`finish_handshake`); never
+            // if TLS could not even start.
+            None if self.handshaking || self.broken => {}
             None => self.core.handle_open(now()),
         }
         if self.broken {

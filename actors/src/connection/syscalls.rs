@@ -197,6 +197,8 @@ impl<P: Protocol> Connection<P> {
                 let result = self.transport.read(&self.stream, &mut scratch);
                 if let Ok(n @ 1..) = result {
                     self.status.touch_rx(tokio::time::Instant::from_std(now));
+                    // The first bytes after a TLS handshake: the connection opens first.
+                    self.finish_handshake();
                     self.core.handle_read(now, &scratch[..n]);
                 }
                 result

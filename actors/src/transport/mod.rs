@@ -18,6 +18,9 @@ use tokio::net::TcpStream;
 /// Bytes of a file region read for TLS at once (one record's worth).
 const FILE_CHUNK: usize = 16 * 1024;
 
+/// A TLS peer's verified certificate chain, end entity first, shared by whoever reads it.
+pub type PeerCertificates = Arc<[rustls::pki_types::CertificateDer<'static>]>;
+
 /// Why a read failed.
 #[derive(Debug)]
 pub(crate) enum ReadFailure {
@@ -164,6 +167,15 @@ impl Transport {
         match self {
             Transport::Plain => false,
             Transport::Tls(tls) => tls.is_handshaking(),
+        }
+    }
+
+    /// The verified certificate chain the TLS peer presented (end entity first), if
+    /// it presented one.
+    pub fn peer_certificates(&self) -> Option<PeerCertificates> {
+        match self {
+            Transport::Plain => None,
+            Transport::Tls(tls) => tls.peer_certificates().map(Arc::from),
         }
     }
 

@@ -61,6 +61,12 @@ impl TlsSession {
         self.conn.is_handshaking()
     }
 
+    /// The certificate chain the client presented, verified by the configuration's
+    /// client-certificate verifier (end entity first); `None` without one.
+    pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
+        self.conn.peer_certificates()
+    }
+
     /// Whether encrypted bytes wait for the socket.
     pub fn wants_write(&self) -> bool {
         self.pending_sent < self.pending.len()

@@ -187,6 +187,15 @@ impl<P: Protocol> Conn<P> {
         self.settle(now);
     }
 
+    /// The certificate chain the TLS peer presented and the verifier accepted (end
+    /// entity first): the handler finds it in [`Outbox::peer_certificates`].
+    pub fn set_peer_certificates(
+        &mut self,
+        chain: Arc<[rustls::pki_types::CertificateDer<'static>]>,
+    ) {
+        self.outbox.peer_certificates = Some(chain);
+    }
+
     /// Bytes arrived from the peer.
     pub fn handle_read(&mut self, now: Instant, data: &[u8]) {
         if data.is_empty() {
