@@ -206,7 +206,7 @@ impl Switchboard {
         let mut supervisor = Supervisor::new(config.supervisor.clone(), stats.clone());
         let budget = config.max_outbound_total_bytes.map(OutboundBudget::new);
         if let Some(budget) = &budget {
-            supervisor = supervisor.with_budget(budget.clone());
+            supervisor = supervisor.with_budget(budget.clone(), config.trim_memory);
         }
         let hubs = supervisor.hubs().clone();
         let supervisor = supervisor.start();

@@ -85,6 +85,12 @@ pub struct SwitchboardConfig {
     /// so peers that never read cannot add up to an out-of-memory. `None`: no such
     /// budget. Default: 1 GiB.
     pub max_outbound_total_bytes: Option<usize>,
+    /// After the bytes queued for all connections have fallen by a sixteenth of
+    /// `max_outbound_total_bytes` (at least 16 MiB), ask the allocator to hand the freed
+    /// memory back to the system (glibc's `malloc_trim`, at most once a second; nothing
+    /// on other platforms): glibc otherwise keeps it, and a process whose never-reading
+    /// peers were removed stays at its peak size. Default: true.
+    pub trim_memory: bool,
 }
 
 impl Default for SwitchboardConfig {
@@ -98,6 +104,7 @@ impl Default for SwitchboardConfig {
             descriptor_reserve: 256,
             raise_open_file_limit: true,
             max_outbound_total_bytes: Some(1 << 30),
+            trim_memory: true,
         }
     }
 }
@@ -111,4 +118,5 @@ setters!(SwitchboardConfig {
     with_descriptor_reserve => descriptor_reserve: usize,
     with_raise_open_file_limit => raise_open_file_limit: bool,
     with_max_outbound_total_bytes => max_outbound_total_bytes: Option<usize>,
+    with_trim_memory => trim_memory: bool,
 });

@@ -37,6 +37,7 @@ use tokio::time::Instant;
 
 mod fanout;
 mod listing;
+mod memory;
 mod messages;
 mod named;
 mod reclaim;
@@ -90,6 +91,8 @@ pub(crate) struct Supervisor {
     /// Connections removed to make room in the budget whose actors are not gone yet,
     /// with the bytes they were holding.
     victims: HashMap<ConnId, usize>,
+    /// When to hand freed memory back to the system (`memory.rs`), if asked to.
+    trimmer: Option<memory::Trimmer>,
 }
 
 impl Supervisor {
@@ -110,6 +113,7 @@ impl Supervisor {
             removal_log: removal_log::RemovalLog::new(config.removal_log_lines),
             budget: None,
             victims: HashMap::new(),
+            trimmer: None,
             config,
             cluster: None,
         }
@@ -249,6 +253,11 @@ impl Actor for Supervisor {
         ctx.run_interval(removal_log::WINDOW, |act, _| {
             if let Some(summary) = act.removal_log.tick(Instant::now().into_std()) {
                 tracing::info!(removed = summary.total, "{summary}");
+            }
+            if let (Some(trimmer), Some(budget)) = (&mut act.trimmer, &act.budget) {
+                if trimmer.observe(budget.limit() - budget.unclaimed()) {
+                    memory::trim();
+                }
             }
         });
     }

@@ -45,8 +45,10 @@ pub(crate) fn victims(
 }
 
 impl Supervisor {
-    /// Sets the budget whose exhaustions this supervisor handles.
-    pub(crate) fn with_budget(mut self, budget: Arc<OutboundBudget>) -> Self {
+    /// Sets the budget whose exhaustions this supervisor handles; with `trim`, it also
+    /// hands freed memory back to the system after a large fall in the bytes queued.
+    pub(crate) fn with_budget(mut self, budget: Arc<OutboundBudget>, trim: bool) -> Self {
+        self.trimmer = trim.then(|| super::memory::Trimmer::new(budget.limit()));
         self.budget = Some(budget);
         self
     }
