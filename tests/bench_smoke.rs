@@ -300,11 +300,15 @@ fn slow_client_is_removed_and_others_go_on() {
     let closed = number(&json, "slow_closed_after_s");
     assert!(closed > 0.0 && closed <= 1.5, "{json}");
     // The server's memory as sampled during the run: a running process's, never above
-    // its peak, and the growth is the difference.
+    // its peak, and the growth is the difference. The kernel counts resident pages per
+    // thread and folds them into the process's figure every 64 page faults, so a
+    // sample may run ahead of the peak it reports later by up to 64 pages a thread:
+    // 1 MiB of slack covers the server's threads; a bench reading the wrong figure is
+    // off by far more.
     let (start, max) = (number(&json, "rss_start_kib"), number(&json, "rss_max_kib"));
     assert!(0.0 < start && start <= max, "{json}");
     assert!(
-        max <= peak_kib as f64,
+        max <= peak_kib as f64 + 1024.0,
         "above the server's peak of {peak_kib} KiB: {json}"
     );
     assert_eq!(number(&json, "rss_growth_kib"), max - start, "{json}");
