@@ -14,10 +14,13 @@
 
 use crate::connection::Control;
 use crate::groups::{GroupMembers, ListGroups, Publish};
+use crate::identity::Users;
 use crate::stats::{GetStats, Snapshot};
+use crate::supervisor::CloseMany;
 use crate::supervisor::{
     Broadcast, BroadcastAcked, BroadcastReport, CloseConnection, ConnectionRemoved, InspectMembers,
-    Inspected, ListConnections, MemberInfo, SendTo, Subscribe, Supervisor, ToConnection,
+    Inspected, ListConnections, ListMembers, MemberInfo, SendTo, Subscribe, Supervisor,
+    ToConnection,
 };
 use crate::{ConnId, GroupName, Protocol, RemovalReason, SendError};
 use actix::{Addr, Recipient};
@@ -36,24 +39,39 @@ pub struct Stopped;
 /// read the stats.
 #[derive(Clone)]
 pub struct Handle {
-    /// The registry every request goes through (shared: cloning a handle allocates
-    /// nothing, where cloning an address creates a sender).
-    supervisor: Arc<Addr<Supervisor>>,
+    /// What every clone shares (cloning a handle allocates nothing, where cloning an
+    /// address creates a sender).
+    shared: Arc<Shared>,
+}
+
+/// What the clones of a [`Handle`] share.
+struct Shared {
+    /// The registry every request goes through.
+    supervisor: Addr<Supervisor>,
+    /// Which connections each user has; connections enter it when they authenticate.
+    users: Users,
 }
 
 impl std::fmt::Debug for Handle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handle")
-            .field("running", &self.supervisor.connected())
+            .field("running", &self.shared.supervisor.connected())
             .finish()
     }
 }
 
 impl Handle {
-    /// The handle of the switchboard whose supervisor is `supervisor`.
-    pub(crate) fn new(supervisor: Addr<Supervisor>) -> Self {
+    /// The handle of the switchboard whose supervisor is `supervisor`, where a user may
+    /// have `max_connections_per_user` connections at once (`None`: any number).
+    pub(crate) fn new(
+        supervisor: Addr<Supervisor>,
+        max_connections_per_user: Option<usize>,
+    ) -> Self {
         Handle {
-            supervisor: Arc::new(supervisor),
+            shared: Arc::new(Shared {
+                supervisor,
+                users: Users::new(max_connections_per_user),
+            }),
         }
     }
 
@@ -62,14 +80,17 @@ impl Handle {
     /// sockets or actors.
     pub fn disconnected() -> Self {
         let (sender, _) = actix::dev::channel::channel(1);
-        Handle {
-            supervisor: Arc::new(Addr::new(sender)),
-        }
+        Handle::new(Addr::new(sender), None)
     }
 
     /// The supervisor, for the crate's own actors.
     pub(crate) fn supervisor(&self) -> &Addr<Supervisor> {
-        &self.supervisor
+        &self.shared.supervisor
+    }
+
+    /// Which connections each user has.
+    pub(crate) fn users(&self) -> &Users {
+        &self.shared.users
     }
 
     /// Sends `response` to connection `id`, encoded by that connection's codec, in
@@ -95,7 +116,7 @@ impl Handle {
     /// for you and so cannot break the peer's framing; this serves callers that hold
     /// encoded bytes already (a relay, a cache).
     pub async fn send_encoded(&self, id: ConnId, packet: Bytes) -> Result<(), SendError> {
-        self.supervisor
+        self.supervisor()
             .send(SendTo { id, packet })
             .await
             .unwrap_or(Err(SendError::Stopped))
@@ -114,7 +135,7 @@ impl Handle {
     }
 
     async fn to_connection(&self, id: ConnId, control: Control) -> Result<bool, SendError> {
-        self.supervisor
+        self.supervisor()
             .send(ToConnection { id, control })
             .await
             .unwrap_or(Err(SendError::Stopped))
@@ -146,7 +167,7 @@ impl Handle {
         if packet.is_empty() {
             return Err(SendError::Empty);
         }
-        self.supervisor
+        self.supervisor()
             .send(Broadcast { protocol, packet })
             .await
             .map_err(|_| SendError::Stopped)
@@ -163,7 +184,7 @@ impl Handle {
         if packet.is_empty() {
             return Err(SendError::Empty);
         }
-        self.supervisor
+        self.supervisor()
             .send(BroadcastAcked { protocol, packet })
             .await
             .map_err(|_| SendError::Stopped)
@@ -181,18 +202,21 @@ impl Handle {
             group: group.into(),
             message: message.into(),
         };
-        self.supervisor.send(publish).await.map_err(|_| Stopped)
+        self.supervisor().send(publish).await.map_err(|_| Stopped)
     }
 
     /// The members of the named group on this server, by id.
     pub async fn members(&self, group: impl Into<GroupName>) -> Result<Vec<MemberInfo>, Stopped> {
         let ask = GroupMembers(group.into());
-        self.supervisor.send(ask).await.map_err(|_| Stopped)
+        self.supervisor().send(ask).await.map_err(|_| Stopped)
     }
 
     /// The named groups with members on this server, and how many each has, by name.
     pub async fn groups(&self) -> Result<Vec<(GroupName, usize)>, Stopped> {
-        self.supervisor.send(ListGroups).await.map_err(|_| Stopped)
+        self.supervisor()
+            .send(ListGroups)
+            .await
+            .map_err(|_| Stopped)
     }
 
     /// The registered connections of protocol group `protocol`, or of every group.
@@ -200,7 +224,7 @@ impl Handle {
         let ask = ListConnections {
             protocol: protocol.map(str::to_owned),
         };
-        self.supervisor.send(ask).await.map_err(|_| Stopped)
+        self.supervisor().send(ask).await.map_err(|_| Stopped)
     }
 
     /// Asks each connection of `ids` for its own report (queue, failures, last
@@ -212,25 +236,81 @@ impl Handle {
         timeout: Duration,
     ) -> Result<Vec<Inspected>, Stopped> {
         let ask = InspectMembers { ids, timeout };
-        self.supervisor.send(ask).await.map_err(|_| Stopped)
+        self.supervisor().send(ask).await.map_err(|_| Stopped)
     }
 
     /// Removes connection `id` with `reason`: what is queued is flushed (when the reason
     /// allows it), then the socket is closed.
     pub async fn close(&self, id: ConnId, reason: RemovalReason) -> Result<(), SendError> {
-        self.supervisor
+        self.supervisor()
             .send(CloseConnection { id, reason })
             .await
             .unwrap_or(Err(SendError::Stopped))
     }
 
+    /// The connections of `user` on this server (those its handlers authenticated as
+    /// that user and that are not removed yet), in the order they authenticated.
+    pub async fn connections_of(&self, user: &str) -> Result<Vec<MemberInfo>, Stopped> {
+        let ids = self.users().connections(user);
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ask = ListMembers(ids);
+        self.supervisor().send(ask).await.map_err(|_| Stopped)
+    }
+
+    /// Sends `response` to each connection of `user` that speaks `P`, encoded by that
+    /// connection's codec, as [`send_to`](Self::send_to) would one by one: the report
+    /// says which admitted it and which refused it, and why.
+    pub async fn send_to_user<P>(
+        &self,
+        user: &str,
+        response: P::Response,
+    ) -> Result<BroadcastReport, Stopped>
+    where
+        P: Protocol,
+        P::Response: Clone + Send,
+    {
+        let mut report = BroadcastReport::default();
+        for member in self.connections_of(user).await? {
+            if member.protocol != P::NAME {
+                continue;
+            }
+            match self.send_to::<P>(member.id, response.clone()).await {
+                Ok(()) => report.delivered += 1,
+                Err(SendError::Stopped) if !self.supervisor().connected() => return Err(Stopped),
+                Err(refused) => report.refused.push((member.id, refused)),
+            }
+        }
+        Ok(report)
+    }
+
+    /// Removes every connection of `user` on this server with `reason`, each after
+    /// the protocol's error reply for `last_word` when one is given (`"kicked"`, say:
+    /// each connection says it in its own protocol's words), then flushes and closes
+    /// them. Answers how many were removed.
+    pub async fn close_user(
+        &self,
+        user: &str,
+        reason: RemovalReason,
+        last_word: Option<&str>,
+    ) -> Result<usize, Stopped> {
+        let ids = self.users().connections(user);
+        let ask = CloseMany {
+            ids,
+            reason,
+            last_word: last_word.map(Arc::from),
+        };
+        self.supervisor().send(ask).await.map_err(|_| Stopped)
+    }
+
     /// Sends every later removal, with its reason, to `subscriber`.
     pub fn subscribe(&self, subscriber: Recipient<ConnectionRemoved>) {
-        self.supervisor.do_send(Subscribe(subscriber));
+        self.supervisor().do_send(Subscribe(subscriber));
     }
 
     /// The figures of this server: connections, removals by reason, traffic, groups.
     pub async fn stats(&self) -> Result<Snapshot, Stopped> {
-        self.supervisor.send(GetStats).await.map_err(|_| Stopped)
+        self.supervisor().send(GetStats).await.map_err(|_| Stopped)
     }
 }

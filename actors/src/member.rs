@@ -28,7 +28,11 @@ pub(crate) trait Reach: Send + Sync {
     /// Group messages from the supervisor.
     fn group(&self, packets: GroupDeliver);
     /// Close with `reason`.
-    fn close(&self, reason: RemovalReason);
+    fn close(&self, reason: RemovalReason) {
+        self.close_saying(reason, None);
+    }
+    /// Close with `reason`, after the protocol's error reply for `last_word` if given.
+    fn close_saying(&self, reason: RemovalReason, last_word: Option<Arc<str>>);
     /// Its own report of itself.
     fn inspect(&self) -> Answer<ConnectionReport>;
     /// An application's request on its behalf.
@@ -57,8 +61,8 @@ where
     fn group(&self, packets: GroupDeliver) {
         self.do_send(packets);
     }
-    fn close(&self, reason: RemovalReason) {
-        self.do_send(Close(reason));
+    fn close_saying(&self, reason: RemovalReason, last_word: Option<Arc<str>>) {
+        self.do_send(Close { reason, last_word });
     }
     fn inspect(&self) -> Answer<ConnectionReport> {
         Box::pin(self.send(Inspect))
@@ -84,9 +88,24 @@ pub struct Deliver(pub Bytes);
 pub struct DeliverBatch(pub Arc<[Bytes]>);
 
 /// Close the connection: flush what is queued (when the reason allows it), then stop.
-#[derive(Message, Clone, Copy)]
+#[derive(Message, Clone)]
 #[rtype(result = "()")]
-pub struct Close(pub RemovalReason);
+pub struct Close {
+    /// The removal reason it will carry.
+    pub reason: RemovalReason,
+    /// Its last word, if any: sent as the protocol's error reply before it closes.
+    pub last_word: Option<Arc<str>>,
+}
+
+impl Close {
+    /// Close for `reason`, without a last word.
+    pub fn new(reason: RemovalReason) -> Self {
+        Close {
+            reason,
+            last_word: None,
+        }
+    }
+}
 
 /// A registered connection, as the supervisor sees it.
 #[derive(Clone)]

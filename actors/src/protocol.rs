@@ -12,12 +12,15 @@
 //! sends the protocol's error reply, and is removed with reason `error_packets`.
 
 use crate::identity::AuthError;
-use crate::{ConnId, FileRegion, GroupEncoder, GroupName, Handle, RemovalReason, User};
+use crate::{
+    ConnId, ConnectionStatus, FileRegion, GroupEncoder, GroupName, Handle, RemovalReason, User,
+};
 use bytes::Bytes;
 use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -155,6 +158,9 @@ pub enum Action<R> {
     Close(RemovalReason),
     /// Send this last reply, flush what is queued and close, removed with this reason.
     CloseWith(RemovalReason, R),
+    /// Send the protocol's error reply for this message, flush what is queued and
+    /// close, removed with this reason.
+    CloseWithError(RemovalReason, String),
     /// The connection authenticated as this user.
     Authenticate(User),
     /// Call [`Protocol::on_timer`] after this long; `None` cancels the timer.
@@ -165,10 +171,8 @@ pub enum Action<R> {
 pub struct Outbox<R> {
     /// The actions asked for so far, carried out in order after `handle` returns.
     pub(crate) actions: Vec<Action<R>>,
-    /// The connection being served.
-    pub(crate) id: ConnId,
-    /// The peer's address.
-    pub(crate) peer: SocketAddr,
+    /// The connection being served: its id, peer and user, shared with the registry.
+    pub(crate) status: Arc<ConnectionStatus>,
     /// The switchboard, for handlers that query the registry or the stats.
     pub(crate) handle: Handle,
     /// The named groups the connection is in, as of the actions asked for so far;
@@ -176,8 +180,6 @@ pub struct Outbox<R> {
     /// the others pay one pointer instead of an empty set's 48 bytes.
     #[allow(clippy::box_collection)]
     pub(crate) groups: Option<Box<HashSet<GroupName>>>,
-    /// Who the connection authenticated as, once it did.
-    pub(crate) user: Option<User>,
     /// The certificate chain a TLS client presented and the listener's verifier
     /// accepted; `None` for plain TCP or a client without a certificate.
     pub(crate) peer_certificates: Option<crate::transport::PeerCertificates>,
@@ -187,13 +189,16 @@ impl<R> Outbox<R> {
     /// An empty outbox for connection `id` of the switchboard behind `handle` (for a
     /// handler's unit test, [`Handle::disconnected`]).
     pub fn new(id: ConnId, peer: SocketAddr, handle: Handle) -> Self {
+        Self::with_status(Arc::new(ConnectionStatus::new(id, "", peer)), handle)
+    }
+
+    /// An empty outbox for the connection whose live figures are `status`.
+    pub(crate) fn with_status(status: Arc<ConnectionStatus>, handle: Handle) -> Self {
         Outbox {
             actions: Vec::new(),
-            id,
-            peer,
+            status,
             handle,
             groups: None,
-            user: None,
             peer_certificates: None,
         }
     }
@@ -224,6 +229,9 @@ impl<R> Outbox<R> {
     /// Joins the named group: from now on the connection receives what is published
     /// there. Answers false, and changes nothing, if it is a member already.
     pub fn join(&mut self, group: impl Into<GroupName>) -> bool {
+        if self.status.awaits_authentication() {
+            return false;
+        }
         let group = group.into();
         if !self.groups.get_or_insert_default().insert(group.clone()) {
             return false;
@@ -246,6 +254,9 @@ impl<R> Outbox<R> {
     /// own protocol's encoding; this connection too, if it is a member, with its copy
     /// queued in order with its replies. A group without members takes nothing.
     pub fn publish(&mut self, group: impl Into<GroupName>, message: impl Into<Bytes>) {
+        if self.status.awaits_authentication() {
+            return;
+        }
         let group = group.into();
         // A group it is in is named by the name it joined with: messages to one group
         // then share one name.
@@ -300,22 +311,51 @@ impl<R> Outbox<R> {
         self.actions.push(Action::CloseWith(reason, last_reply));
     }
 
+    /// Sends the protocol's error reply for `message` (its
+    /// [`error_reply`](Protocol::error_reply)), flushes what is queued, then closes the
+    /// connection with `reason`: the same goodbye in every protocol's words.
+    pub fn close_with_error(&mut self, reason: RemovalReason, message: impl Into<String>) {
+        self.actions
+            .push(Action::CloseWithError(reason, message.into()));
+    }
+
     /// Authenticates the connection as `user`: from now on the user is known to the
-    /// switchboard, and an authentication deadline
+    /// switchboard (in listings, removals, the connection's log span, the group
+    /// messages it publishes, the [`Handle`]'s per-user operations), and an
+    /// authentication deadline
     /// ([`ConnectionLimits::auth_timeout`](crate::ConnectionLimits::auth_timeout)) no
     /// longer applies. A connection authenticates once.
+    ///
+    /// The switchboard counts the user's connections at once, on this thread: when it
+    /// has as many as
+    /// [`max_connections_per_user`](crate::SwitchboardConfig::max_connections_per_user)
+    /// allows, this answers [`AuthError::UserLimit`] and the connection is removed
+    /// ([`RemovalReason::UserLimit`]) after the protocol's error reply for `too many
+    /// connections for this user`; the user's other connections stay.
     pub fn authenticate(&mut self, user: User) -> Result<(), AuthError> {
-        if self.user.is_some() {
+        let status = &self.status;
+        if status.user().is_some() {
             return Err(AuthError::AlreadyAuthenticated);
         }
-        self.user = Some(user.clone());
+        if let Err(refused) = self.handle.users().admit(user.name(), status.id) {
+            self.close_with_error(RemovalReason::UserLimit, refused.to_string());
+            return Err(refused);
+        }
+        status.set_user(user.clone());
         self.actions.push(Action::Authenticate(user));
         Ok(())
     }
 
     /// The user the connection authenticated as, if it did.
     pub fn user(&self) -> Option<&User> {
-        self.user.as_ref()
+        self.status.user()
+    }
+
+    /// Gives up the connection's place among its user's: it was removed.
+    pub(crate) fn release(&self) {
+        if let Some(user) = self.status.user() {
+            self.handle.users().release(user.name(), self.status.id);
+        }
     }
 
     /// Calls [`Protocol::on_timer`] once `after` has passed, unless the connection
@@ -331,12 +371,12 @@ impl<R> Outbox<R> {
 
     /// The connection's id.
     pub fn id(&self) -> ConnId {
-        self.id
+        self.status.id
     }
 
     /// The peer's address.
     pub fn peer(&self) -> SocketAddr {
-        self.peer
+        self.status.peer
     }
 
     /// The certificate chain the peer presented in its TLS handshake, end entity first,
@@ -365,5 +405,13 @@ impl<R> Outbox<R> {
     /// unit-tested as a plain function, without a connection or a socket.
     pub fn take(&mut self) -> Vec<Action<R>> {
         std::mem::take(&mut self.actions)
+    }
+}
+
+impl<R> Drop for Outbox<R> {
+    fn drop(&mut self) {
+        // Normally done at the removal; a connection that went without one (its thread
+        // stopped) must not keep its place among its user's.
+        self.release();
     }
 }

@@ -2,11 +2,13 @@
 //!
 //! The connection actor writes these few atomics as it works; the supervisor reads them
 //! in its health sweep (idle time) and when listing connections, so neither needs a
-//! message round trip per connection.
+//! message round trip per connection. Its handler's outbox reads its id, peer and user
+//! from here too.
 
-use crate::ConnId;
+use crate::{ConnId, User};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -30,6 +32,11 @@ pub struct ConnectionStatus {
     /// Bytes its socket accepted over the connection's lifetime, so listings can rank
     /// connections by what they sent without asking each actor.
     sent_bytes: AtomicU64,
+    /// The user its handler authenticated it as, once it did (set once).
+    user: OnceLock<User>,
+    /// It must authenticate (an authentication deadline is on): until it does, it is in
+    /// no broadcast's audience and may join and publish nowhere.
+    must_authenticate: AtomicBool,
 }
 
 impl ConnectionStatus {
@@ -44,7 +51,35 @@ impl ConnectionStatus {
             queued_bytes: AtomicUsize::new(0),
             error_packets: AtomicU32::new(0),
             sent_bytes: AtomicU64::new(0),
+            user: OnceLock::new(),
+            must_authenticate: AtomicBool::new(false),
         }
+    }
+
+    /// The user the connection authenticated as, if it did.
+    pub fn user(&self) -> Option<&User> {
+        self.user.get()
+    }
+
+    /// Records the user the connection authenticated as; false if it had one already.
+    pub fn set_user(&self, user: User) -> bool {
+        self.user.set(user).is_ok()
+    }
+
+    /// Records whether the connection must authenticate.
+    pub fn set_must_authenticate(&self, must: bool) {
+        self.must_authenticate.store(must, Relaxed);
+    }
+
+    /// Whether the connection has yet to authenticate where it must.
+    pub fn awaits_authentication(&self) -> bool {
+        self.must_authenticate.load(Relaxed) && self.user.get().is_none()
+    }
+
+    /// Whether broadcasts and group messages are for it: not before it authenticated,
+    /// where it must.
+    pub fn in_audience(&self) -> bool {
+        !self.awaits_authentication()
     }
 
     /// Notes that the peer sent something at `now`.

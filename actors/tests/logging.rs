@@ -1,5 +1,5 @@
 //! Every event of a connection is logged inside its span: a subscriber sees the
-//! connection's id, peer and protocol on it.
+//! connection's id, peer and protocol on it, and its user once it authenticated.
 
 mod common;
 
@@ -8,9 +8,9 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use switchboard::codec::Lines;
 use switchboard::config::SwitchboardConfig;
-use switchboard::{Outbox, Protocol, SendError, Switchboard};
+use switchboard::{Outbox, Protocol, SendError, Switchboard, User};
 
-/// Echoes lines.
+/// Echoes lines; `AUTH <name>` authenticates.
 struct Talk;
 
 impl Protocol for Talk {
@@ -22,6 +22,9 @@ impl Protocol for Talk {
         Lines::new(64)
     }
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
+        if let Some(name) = line.strip_prefix("AUTH ") {
+            out.authenticate(User::new(name)).unwrap();
+        }
         out.reply(line);
     }
 }
@@ -72,6 +75,26 @@ async fn a_connections_events_carry_its_id_peer_and_protocol() {
         .unwrap_or_else(|| panic!("no encode failure logged in:\n{text}"));
     let span = format!(
         "connection{{id={} peer={} protocol=\"talk\"}}",
+        member.id, member.peer
+    );
+    assert!(line.contains(&span), "{line:?} lacks {span:?}");
+
+    // Once it authenticated, its events carry its user too.
+    client.send("AUTH alice").await;
+    assert_eq!(client.recv().await.as_deref(), Some("AUTH alice"));
+    captured.0.lock().unwrap().clear();
+    let refused = board
+        .handle()
+        .send_to::<Talk>(member.id, "two\nlines".to_owned())
+        .await;
+    assert!(matches!(refused, Err(SendError::Encode(_))), "{refused:?}");
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.contains("encode failed"))
+        .unwrap_or_else(|| panic!("no encode failure logged in:\n{text}"));
+    let span = format!(
+        "connection{{id={} peer={} protocol=\"talk\" user=\"alice\"}}",
         member.id, member.peer
     );
     assert!(line.contains(&span), "{line:?} lacks {span:?}");

@@ -190,6 +190,7 @@ mod tests {
             error_packets: errors,
             idle_ms,
             sent_bytes: sent,
+            user: None,
         }
     }
 

@@ -91,6 +91,13 @@ pub struct SwitchboardConfig {
     /// on other platforms): glibc otherwise keeps it, and a process whose never-reading
     /// peers were removed stays at its peak size. Default: true.
     pub trim_memory: bool,
+    /// Connections one user may have at once: an authentication
+    /// ([`Outbox::authenticate`](crate::Outbox::authenticate)) that would give a user
+    /// one more is refused and its connection removed
+    /// ([`RemovalReason::UserLimit`](crate::RemovalReason::UserLimit)) after the
+    /// protocol's error reply; the user's other connections stay. Default: `None` (no
+    /// limit).
+    pub max_connections_per_user: Option<usize>,
 }
 
 impl Default for SwitchboardConfig {
@@ -105,6 +112,7 @@ impl Default for SwitchboardConfig {
             raise_open_file_limit: true,
             max_outbound_total_bytes: Some(1 << 30),
             trim_memory: true,
+            max_connections_per_user: None,
         }
     }
 }
@@ -119,4 +127,5 @@ setters!(SwitchboardConfig {
     with_raise_open_file_limit => raise_open_file_limit: bool,
     with_max_outbound_total_bytes => max_outbound_total_bytes: Option<usize>,
     with_trim_memory => trim_memory: bool,
+    with_max_connections_per_user => max_connections_per_user: Option<usize>,
 });

@@ -120,7 +120,10 @@ impl<P: Protocol> Handler<Close> for Connection<P> {
     type Result = ();
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
         let _span = self.enter();
-        self.core.close(now(), msg.0);
+        match msg.last_word {
+            Some(word) => self.core.close_with_error(now(), msg.reason, &word),
+            None => self.core.close(now(), msg.reason),
+        }
         self.drive(ctx);
     }
 }

@@ -19,6 +19,7 @@ pub use messages::{ConnectionReport, Inspect};
 
 use crate::core::budget::OutboundBudget;
 use crate::core::{Conn, Event};
+use crate::groups::Publisher;
 use crate::hub::{
     Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay, Hubs,
     Inbox, Ticket,
@@ -113,9 +114,10 @@ pub(crate) struct Connection<P: Protocol> {
     /// Wakes the I/O task after inputs that arrive outside the mailbox (timers,
     /// deferred replies); set by the task on its first poll.
     waker: Option<Waker>,
-    /// The connection's tracing span (id, peer, protocol), entered around everything
-    /// the connection does, so its events carry who they are about; kept only while a
-    /// subscriber is interested in it (boxed: an idle connection pays one pointer).
+    /// The connection's tracing span (id, peer, protocol, and user once it
+    /// authenticated), entered around everything the connection does, so its events
+    /// carry who they are about; kept only while a subscriber is interested in it
+    /// (boxed: an idle connection pays one pointer).
     span: Option<Box<tracing::Span>>,
     /// The one timer: when it fires, and its handle.
     timer: Option<(Instant, SpawnHandle)>,
@@ -127,6 +129,9 @@ pub(crate) struct Connection<P: Protocol> {
     /// The TLS session could not even be created (logged then): the connection is
     /// removed (`tls_handshake`) as soon as it starts.
     broken: bool,
+    /// It must authenticate before it is in the audience of broadcasts: it registers
+    /// with its hub once it did.
+    unheard: bool,
     /// Holds the listener's places (one of `max_connections`, one of its address's)
     /// until the actor is dropped; says whether a limit refused it at accept.
     admission: Admission,
@@ -177,7 +182,8 @@ impl<P: Protocol> Connection<P> {
         admission: Admission,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Addr<Self> {
-        let outbox = Outbox::new(id, peer, context.handle.clone());
+        let status = Arc::new(ConnectionStatus::new(id, P::NAME, peer));
+        let outbox = Outbox::with_status(status.clone(), context.handle.clone());
         let (transport, broken) = match tls.map(Transport::tls) {
             None => (Transport::Plain, false),
             Some(Ok(transport)) => (transport, false),
@@ -186,7 +192,8 @@ impl<P: Protocol> Connection<P> {
                 (Transport::Plain, true)
             }
         };
-        let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME);
+        let user = tracing::field::Empty;
+        let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME, user);
         Connection {
             span: (!span.is_disabled()).then(|| Box::new(span)),
             core: match &context.budget {
@@ -196,7 +203,7 @@ impl<P: Protocol> Connection<P> {
             },
             stream,
             transport,
-            status: Arc::new(ConnectionStatus::new(id, P::NAME, peer)),
+            status,
             context,
             hub: None,
             inbox: Arc::default(),
@@ -206,6 +213,7 @@ impl<P: Protocol> Connection<P> {
             cork: Cork::Open,
             handshaking: false,
             broken,
+            unheard: false,
             admission,
         }
         .start()
@@ -275,6 +283,14 @@ impl<P: Protocol> Connection<P> {
                     hub.do_send(HubGone(id));
                 }
                 self.relay(Relayed::Removed(Deregister { id, reason }));
+            }
+            Event::Authenticated(user) => {
+                if let Some(span) = &self.span {
+                    span.record("user", user.name());
+                }
+                if std::mem::take(&mut self.unheard) {
+                    self.register_with_hub();
+                }
             }
             Event::Broadcast(packets) => self.broadcast(packets.into(), ctx),
             Event::Join(group, encoder) => {
@@ -366,19 +382,33 @@ impl<P: Protocol> Connection<P> {
     fn publish(&mut self, messages: Arc<[Published]>, ctx: &mut Context<Self>) {
         let bytes = messages.iter().map(|m| m.message.len()).sum();
         let ticket = self.ticket(bytes, ctx);
-        let publisher = Some((self.id(), P::NAME));
+        let publisher = Publisher {
+            id: self.id(),
+            protocol: P::NAME,
+            user: self.status.user().cloned(),
+        };
         for hub in self.context.hubs.all().iter() {
             hub.do_send(HubPublish {
-                publisher,
+                publisher: Some(publisher.clone()),
                 messages: messages.clone(),
                 ticket: Some(ticket.clone()),
             });
         }
         if self.context.hubs.notify_supervisor() {
             self.context.supervisor().do_send(Notice::Published {
-                publisher: self.id(),
-                protocol: P::NAME,
+                publisher,
                 messages,
+            });
+        }
+    }
+
+    /// Joins its hub's members of its protocol group: the audience of broadcasts.
+    fn register_with_hub(&self) {
+        if let Some(hub) = &self.hub {
+            hub.do_send(HubRegister {
+                id: self.id(),
+                protocol: P::NAME,
+                inbox: self.inbox.clone(),
             });
         }
     }
@@ -411,13 +441,12 @@ impl<P: Protocol> Actor for Connection<P> {
         let _span = self.enter();
         // One mailbox address, shared by the supervisor and every group it keeps.
         let link: Link = Arc::new(ctx.address());
-        let hub = self.context.hubs.local(self.context.supervisor());
-        hub.do_send(HubRegister {
-            id: self.id(),
-            protocol: P::NAME,
-            inbox: self.inbox.clone(),
-        });
-        self.hub = Some(hub);
+        self.hub = Some(self.context.hubs.local(self.context.supervisor()));
+        // One that must authenticate first is in no audience until it did.
+        self.unheard = self.status.awaits_authentication();
+        if !self.unheard {
+            self.register_with_hub();
+        }
         self.context.supervisor().do_send(Enroll(Member {
             status: self.status.clone(),
             link,

@@ -197,7 +197,7 @@ impl<B: Backend> Destination<B> {
             if let Some(mut slot) = self.pool.remove(id) {
                 if let Some(link) = slot.link.as_mut() {
                     link.fail_all(&Fault::NotConnected);
-                    link.close.do_send(Close(RemovalReason::Shutdown));
+                    link.close.do_send(Close::new(RemovalReason::Shutdown));
                 }
             }
         }

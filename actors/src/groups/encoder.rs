@@ -1,12 +1,13 @@
 //! How one protocol writes a message published to a named group.
 
 use super::GroupName;
+use crate::User;
 use bytes::Bytes;
 use std::fmt;
 use std::sync::Arc;
 
 /// The signature of a group encoder's function.
-type EncodeFn = dyn Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync;
+type EncodeFn = dyn Fn(&GroupName, &[u8], Option<&User>) -> Result<Bytes, String> + Send + Sync;
 
 /// How a message published to a named group is written on one protocol's wire: the
 /// complete packet (framing included) for `(group, message)`, or why this message
@@ -18,13 +19,30 @@ type EncodeFn = dyn Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync
 /// hub encodes each message once per protocol present among its members of the group.
 /// Connections of one protocol name are expected to hand out encoders that agree; a
 /// hub uses the encoder of one member of each protocol.
+///
+/// An encoder made with [`with_publisher`](Self::with_publisher) also sees the user
+/// the publishing connection authenticated as, so a chat can write who said what
+/// without packing the name into every message.
 #[derive(Clone)]
 pub struct GroupEncoder(Arc<EncodeFn>);
 
 impl GroupEncoder {
-    /// An encoder running `encode`.
+    /// An encoder running `encode(group, message)`.
     pub fn new(
         encode: impl Fn(&GroupName, &[u8]) -> Result<Bytes, String> + Send + Sync + 'static,
+    ) -> Self {
+        GroupEncoder(Arc::new(move |group, message, _| encode(group, message)))
+    }
+
+    /// An encoder running `encode(group, message, publisher)`, where `publisher` is the
+    /// user the publishing connection authenticated as: `None` for a connection that
+    /// did not, for [`Handle::publish`](crate::Handle::publish) from outside any
+    /// connection, and for messages from other servers of a cluster.
+    pub fn with_publisher(
+        encode: impl Fn(&GroupName, &[u8], Option<&User>) -> Result<Bytes, String>
+            + Send
+            + Sync
+            + 'static,
     ) -> Self {
         GroupEncoder(Arc::new(encode))
     }
@@ -35,9 +53,20 @@ impl GroupEncoder {
         GroupEncoder::new(move |_, _| Err(format!("{protocol} has no group encoding")))
     }
 
-    /// The packet for `message` published to `group`, or why there is none.
+    /// The packet for `message` published to `group` by no user, or why there is none.
     pub fn encode(&self, group: &GroupName, message: &[u8]) -> Result<Bytes, String> {
-        (self.0)(group, message)
+        (self.0)(group, message, None)
+    }
+
+    /// The packet for `message` published to `group` by `publisher`, or why there is
+    /// none.
+    pub fn encode_from(
+        &self,
+        group: &GroupName,
+        message: &[u8],
+        publisher: Option<&User>,
+    ) -> Result<Bytes, String> {
+        (self.0)(group, message, publisher)
     }
 }
 

@@ -30,7 +30,7 @@ pub use name::GroupName;
 pub(crate) use registry::{Registry, Run};
 pub(crate) use run::{group_packets, group_run, GroupRun};
 
-use crate::{ConnId, SendError};
+use crate::{ConnId, SendError, User};
 use actix::prelude::*;
 use bytes::Bytes;
 
@@ -94,15 +94,25 @@ pub struct Published {
     pub encoded: Option<Result<Bytes, String>>,
 }
 
-/// The messages a connection published during one turn, in order; it never receives
-/// them from the fan-out (its own copies, if it is a member, are already queued).
+/// Who published a batch of group messages.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    /// The publishing connection: it never receives its batch from the fan-out (its
+    /// own copies, if it is a member, are already queued).
+    pub id: ConnId,
+    /// Its protocol: where its own encodings may be reused.
+    pub protocol: &'static str,
+    /// The user it authenticated as, for the group encoders
+    /// ([`GroupEncoder::with_publisher`]).
+    pub user: Option<User>,
+}
+
+/// The messages a connection published during one turn, in order.
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct PublishBatch {
-    /// The publishing connection.
-    pub publisher: ConnId,
-    /// Its protocol: where its own encodings may be reused.
-    pub protocol: &'static str,
+    /// Who published them.
+    pub publisher: Publisher,
     /// The messages, in publish order.
     pub messages: Vec<Published>,
 }

@@ -1,6 +1,6 @@
 //! Who is in which named group, and the fan-out of published messages to them.
 
-use super::{group_run, GroupCounts, GroupEncoder, GroupName, GroupRun, Published};
+use super::{group_run, GroupCounts, GroupEncoder, GroupName, GroupRun, Published, Publisher};
 use crate::ConnId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -195,10 +195,11 @@ impl<T> Registry<T> {
     pub fn fan_out(
         &self,
         messages: &[Published],
-        publisher: Option<(ConnId, &'static str)>,
+        publisher: Option<&Publisher>,
         wanted: impl Fn(&T) -> bool,
     ) -> Vec<Share<'_, T>> {
-        let except = publisher.map(|(id, _)| id);
+        let except = publisher.map(|p| p.id);
+        let user = publisher.and_then(|p| p.user.as_ref());
         let mut out: HashMap<ConnId, Share<'_, T>> = HashMap::new();
         let mut rest = messages;
         while let Some(first) = rest.first() {
@@ -209,7 +210,7 @@ impl<T> Registry<T> {
                 continue;
             };
             for (&protocol, members) in room {
-                let own = publisher.is_some_and(|(_, p)| p == protocol);
+                let own = publisher.is_some_and(|p| p.protocol == protocol);
                 let mut encoded: Option<Arc<GroupRun>> = None;
                 for &id in members {
                     if Some(id) == except {
@@ -222,7 +223,7 @@ impl<T> Registry<T> {
                     let packets = encoded.get_or_insert_with(|| {
                         let encoded = run.iter().map(|m| match (own, &m.encoded) {
                             (true, Some(own)) => own.clone(),
-                            _ => joined.encoder.encode(name, &m.message),
+                            _ => joined.encoder.encode_from(name, &m.message, user),
                         });
                         Arc::new(group_run(encoded.collect()))
                     });

@@ -3,6 +3,7 @@
 
 use super::credit::Ticket;
 use crate::core::Handout;
+use crate::groups::Publisher;
 use crate::groups::Run;
 use crate::{ConnId, GroupEncoder, GroupName, Published};
 use actix::prelude::*;
@@ -61,7 +62,7 @@ pub(crate) struct HubPublish {
     /// The publishing connection and its protocol (its own copies are queued already,
     /// and its own encodings are reused for its protocol), or none for a publish from
     /// outside any connection.
-    pub publisher: Option<(ConnId, &'static str)>,
+    pub publisher: Option<Publisher>,
     /// The messages, in publish order, shared by every hub.
     pub messages: Arc<[Published]>,
     /// The publisher's credit for these bytes, given back when every hub is done.

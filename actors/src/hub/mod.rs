@@ -169,7 +169,8 @@ impl Handler<HubGone> for Hub {
 impl Handler<HubPublish> for Hub {
     type Result = ();
     fn handle(&mut self, msg: HubPublish, _: &mut Context<Self>) {
-        for (_, inbox, packets) in self.named.fan_out(&msg.messages, msg.publisher, |_| true) {
+        let publisher = msg.publisher.as_ref();
+        for (_, inbox, packets) in self.named.fan_out(&msg.messages, publisher, |_| true) {
             inbox.push(HubDeliver::Group(packets));
         }
         // This hub is done with the batch.

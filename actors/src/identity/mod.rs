@@ -4,9 +4,22 @@
 //! How a peer proves who it is (a token, a password, a JSON Web Token, a client
 //! certificate) is the application's policy; the library keeps the outcome. From the
 //! moment a handler authenticates its connection, the user is known everywhere the
-//! connection is: its listings, its removal, its log span, the group messages it
-//! publishes.
+//! connection is: its listings ([`MemberInfo::user`](crate::MemberInfo::user)), its
+//! removal ([`ConnectionRemoved::user`](crate::ConnectionRemoved::user)), its log span,
+//! the group messages it publishes ([`GroupEncoder::with_publisher`](crate::GroupEncoder::with_publisher)),
+//! and the [`Handle`](crate::Handle)'s per-user operations
+//! ([`connections_of`](crate::Handle::connections_of),
+//! [`send_to_user`](crate::Handle::send_to_user),
+//! [`close_user`](crate::Handle::close_user)). The switchboard keeps which connections
+//! each user has, and enforces
+//! [`max_connections_per_user`](crate::SwitchboardConfig::max_connections_per_user)
+//! there, atomically.
 
+mod index;
+
+pub(crate) use index::Users;
+
+use serde::{Serialize, Serializer};
 use std::fmt;
 use std::sync::Arc;
 
@@ -39,6 +52,13 @@ impl fmt::Debug for User {
     }
 }
 
+/// Serialized as its name.
+impl Serialize for User {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
 impl fmt::Display for User {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -52,4 +72,11 @@ pub enum AuthError {
     /// The connection authenticated before: its user does not change.
     #[error("already authenticated")]
     AlreadyAuthenticated,
+    /// The user has as many connections as
+    /// [`max_connections_per_user`](crate::SwitchboardConfig::max_connections_per_user)
+    /// allows: the connection gets the protocol's error reply for this message and is
+    /// removed ([`RemovalReason::UserLimit`](crate::RemovalReason::UserLimit)); the
+    /// user's other connections stay.
+    #[error("too many connections for this user")]
+    UserLimit,
 }

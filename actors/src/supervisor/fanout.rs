@@ -5,7 +5,7 @@
 //! the [`Notice`] a publishing connection sends after handing its batch to the hubs.
 
 use super::*;
-use crate::groups::group_packets;
+use crate::groups::{group_packets, Publisher};
 use crate::hub::{HubBroadcast, HubPublish};
 
 /// Register a connection whose broadcasts and group messages its hub delivers: the
@@ -23,10 +23,8 @@ pub(crate) struct Enroll(pub Member);
 pub(crate) enum Notice {
     /// Messages published by `publisher` to named groups.
     Published {
-        /// The publishing connection.
-        publisher: ConnId,
-        /// Its protocol.
-        protocol: &'static str,
+        /// Who published them.
+        publisher: Publisher,
         /// The messages, in publish order.
         messages: Arc<[Published]>,
     },
@@ -58,12 +56,17 @@ impl Supervisor {
     pub(super) fn publish_out(
         &self,
         messages: Arc<[Published]>,
-        publisher: Option<(ConnId, &'static str)>,
+        publisher: Option<Publisher>,
         via_hubs: bool,
     ) -> usize {
-        let handed = self.named.count(&messages, publisher.map(|(id, _)| id));
+        let handed = self
+            .named
+            .count(&messages, publisher.as_ref().map(|p| p.id));
         if handed > 0 && self.has_direct_members() {
-            for (_, deliver, packets) in self.named.fan_out(&messages, publisher, Option::is_some) {
+            let shares = self
+                .named
+                .fan_out(&messages, publisher.as_ref(), Option::is_some);
+            for (_, deliver, packets) in shares {
                 if let Some(deliver) = deliver {
                     let packets = packets.iter().flat_map(|(_, run)| group_packets(run));
                     let packets = packets.collect();
@@ -74,7 +77,7 @@ impl Supervisor {
         if via_hubs {
             for hub in self.hubs.all().iter() {
                 hub.do_send(HubPublish {
-                    publisher,
+                    publisher: publisher.clone(),
                     messages: messages.clone(),
                     ticket: None,
                 });
@@ -136,10 +139,9 @@ impl Handler<Notice> for Supervisor {
         match msg {
             Notice::Published {
                 publisher,
-                protocol,
                 messages,
             } => {
-                self.publish_out(messages.clone(), Some((publisher, protocol)), false);
+                self.publish_out(messages.clone(), Some(publisher), false);
                 if let Some(cluster) = &self.cluster {
                     cluster.published(&messages);
                 }

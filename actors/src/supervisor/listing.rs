@@ -25,6 +25,7 @@ pub(super) fn member_info(member: &Member, now: Instant) -> MemberInfo {
         error_packets: status.error_packets(),
         idle_ms: status.idle_for(now).as_millis() as u64,
         sent_bytes: status.sent_bytes(),
+        user: status.user().cloned(),
     }
 }
 
@@ -58,6 +59,15 @@ impl Handler<InspectConnections> for Supervisor {
         members.sort_unstable_by_key(|m| m.status.id);
         members.truncate(msg.limit);
         inspect(members, msg.timeout)
+    }
+}
+
+impl Handler<ListMembers> for Supervisor {
+    type Result = MessageResult<ListMembers>;
+    fn handle(&mut self, ListMembers(ids): ListMembers, _: &mut Context<Self>) -> Self::Result {
+        let now = Instant::now();
+        let found = ids.iter().filter_map(|&id| self.member(id));
+        MessageResult(found.map(|m| member_info(m, now)).collect())
     }
 }
 

@@ -2,6 +2,7 @@
 //! closes, subscriptions to removals, listings and reports, shutdown.
 
 use super::*;
+use crate::User;
 
 /// Hand a request of the [`Handle`](crate::Handle) to connection `id`.
 #[derive(Message)]
@@ -115,7 +116,28 @@ pub struct ConnectionRemoved {
     pub peer: SocketAddr,
     /// Why it was removed.
     pub reason: RemovalReason,
+    /// The user it had authenticated as, if it had.
+    pub user: Option<User>,
 }
+
+/// Close each of these connections still registered, with a reason and, when given, the
+/// protocol's error reply for a last word; answers how many it removed.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub(crate) struct CloseMany {
+    /// The connections.
+    pub ids: Vec<ConnId>,
+    /// The removal reason they will carry.
+    pub reason: RemovalReason,
+    /// What each is told before it closes.
+    pub last_word: Option<Arc<str>>,
+}
+
+/// What the registry knows of these connections (those still registered, in the order
+/// given).
+#[derive(Message)]
+#[rtype(result = "Vec<MemberInfo>")]
+pub(crate) struct ListMembers(pub Vec<ConnId>);
 
 /// List the members of a group (or of every group).
 #[derive(Message)]
@@ -142,6 +164,8 @@ pub struct MemberInfo {
     pub idle_ms: u64,
     /// Bytes its socket accepted since it opened (updated as the connection works).
     pub sent_bytes: u64,
+    /// The user it authenticated as, if it did (serialized as the name, or null).
+    pub user: Option<User>,
 }
 
 /// Ask members of a group (or of every group) for their own [`ConnectionReport`]s.

@@ -169,6 +169,7 @@ impl Supervisor {
             }
         }
         let peer = member.status.peer;
+        let user = member.status.user().cloned();
         let silent_hangup = matches!(reason, RemovalReason::PeerClosed | RemovalReason::IoError)
             && !member.status.has_received();
         if silent_hangup {
@@ -176,6 +177,11 @@ impl Supervisor {
             tracing::debug!(
                 connection = id, %peer, protocol, %reason,
                 "removed {protocol} connection {id} from {peer}: {reason} before sending anything"
+            );
+        } else if let Some(user) = &user {
+            tracing::info!(
+                connection = id, %peer, protocol, %reason, %user,
+                "removed {protocol} connection {id} of {user} from {peer}: {reason}"
             );
         } else {
             let (own_line, ended) = self.removal_log.removed(Instant::now().into_std(), reason);
@@ -195,6 +201,7 @@ impl Supervisor {
             protocol,
             peer,
             reason,
+            user,
         };
         self.subscribers.retain(|s| s.connected());
         for subscriber in &self.subscribers {
@@ -236,11 +243,14 @@ impl Supervisor {
             .filter(|_| !self.dialed.contains(protocol))
     }
 
+    /// The members of `protocol` in the audience of its broadcasts (those that must
+    /// authenticate first are not, until they did).
     fn members_of(&self, protocol: &str) -> impl Iterator<Item = &Member> {
         self.groups
             .get(protocol)
             .into_iter()
             .flat_map(|g| g.values())
+            .filter(|m| m.status.in_audience())
     }
 }
 
@@ -410,6 +420,20 @@ impl Handler<CloseConnection> for Supervisor {
             .ok_or(SendError::UnknownConnection(msg.id))?;
         member.link.close(msg.reason);
         Ok(())
+    }
+}
+
+impl Handler<CloseMany> for Supervisor {
+    type Result = usize;
+    fn handle(&mut self, msg: CloseMany, _: &mut Context<Self>) -> usize {
+        let mut removed = 0;
+        for id in msg.ids {
+            if let Some(member) = self.remove(id, msg.reason) {
+                member.link.close_saying(msg.reason, msg.last_word.clone());
+                removed += 1;
+            }
+        }
+        removed
     }
 }
 

@@ -60,7 +60,7 @@ impl Handler<PublishBatch> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: PublishBatch, _: &mut Context<Self>) -> usize {
         let messages: Arc<[Published]> = msg.messages.into();
-        let handed = self.publish_out(messages.clone(), Some((msg.publisher, msg.protocol)), true);
+        let handed = self.publish_out(messages.clone(), Some(msg.publisher), true);
         if let Some(cluster) = &self.cluster {
             cluster.published(&messages);
         }

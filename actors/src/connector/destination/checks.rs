@@ -102,7 +102,7 @@ impl<B: Backend> Destination<B> {
             if let Some(link) = slot.link.as_mut() {
                 let reason = RemovalReason::HealthCheck;
                 link.fail_all(&Fault::Io(format!("connection removed: {reason}")));
-                link.close.do_send(Close(reason));
+                link.close.do_send(Close::new(reason));
             }
         }
         self.link_lost(id, ctx);

@@ -55,7 +55,7 @@ impl<B: Backend> Destination<B> {
             acks: AckQueue::new(self.config.max_outstanding),
         };
         if let Err(link) = self.pool.connected(id, link) {
-            link.close.do_send(Close(RemovalReason::Shutdown));
+            link.close.do_send(Close::new(RemovalReason::Shutdown));
             return;
         }
         self.health.connected(id);

@@ -196,7 +196,7 @@ impl<B: Backend> Destination<B> {
             tracing::debug!("backend {}: sender {id} retired", self.name);
             if let Some(link) = slot.link.as_mut() {
                 link.fail_all(&Fault::Io("sender retired".to_owned()));
-                link.close.do_send(Close(RemovalReason::Closed));
+                link.close.do_send(Close::new(RemovalReason::Closed));
             }
         }
         self.ensure_sender(ctx);

@@ -66,6 +66,7 @@ impl<P: Protocol> Conn<P> {
         if self.phase != Phase::Open {
             return;
         }
+        self.outbox.release();
         if self.opened {
             self.protocol.on_close(reason);
         }

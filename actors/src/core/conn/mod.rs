@@ -120,6 +120,9 @@ impl<P: Protocol> Conn<P> {
         if let Some(timeout) = limits.auth_timeout {
             timers.set(Timer::Auth, Some(now + timeout));
         }
+        outbox
+            .status
+            .set_must_authenticate(limits.auth_timeout.is_some());
         Conn {
             codec: protocol.codec(),
             protocol,
@@ -415,6 +418,15 @@ impl<P: Protocol> Conn<P> {
         self.settle(now);
     }
 
+    /// Someone asked the connection to close for `reason`, with the protocol's error
+    /// reply for `message` as its last word (if it is still open).
+    pub fn close_with_error(&mut self, now: Instant, reason: RemovalReason, message: &str) {
+        if self.phase == Phase::Open {
+            self.last_word(now, message);
+        }
+        self.close(now, reason);
+    }
+
     /// The owner is going away without a close (its thread stops): everything still
     /// queued or held is recorded as failed.
     pub fn handle_stopped(&mut self, now: Instant) {
@@ -454,7 +466,7 @@ impl<P: Protocol> Conn<P> {
                 self.begin_close(now, RemovalReason::FrameTimeout);
             }
             Timer::Auth => {
-                if self.outbox.user.is_none() {
+                if self.outbox.user().is_none() {
                     self.last_word(now, "authentication timeout");
                     self.begin_close(now, RemovalReason::AuthTimeout);
                 }

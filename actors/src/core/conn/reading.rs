@@ -160,7 +160,14 @@ impl<P: Protocol> Conn<P> {
                 self.send_in_order(now, Outgoing::Response(last));
                 self.begin_close(now, reason);
             }
-            Action::Authenticate(_) => self.timers.stop(Timer::Auth),
+            Action::CloseWithError(reason, message) => {
+                self.last_word(now, &message);
+                self.begin_close(now, reason);
+            }
+            Action::Authenticate(user) => {
+                self.timers.stop(Timer::Auth);
+                self.events.push_back(Event::Authenticated(user));
+            }
             Action::SetTimer(after) => {
                 if self.phase == Phase::Open {
                     let at = after.map(|after| now + after);
@@ -185,7 +192,10 @@ impl<P: Protocol> Conn<P> {
     /// message goes to the other members after this event, with that encoding for the
     /// members of this protocol.
     pub(super) fn publish(&mut self, now: Instant, group: GroupName, message: Bytes, member: bool) {
-        let encoded = member.then(|| self.group_encoder().encode(&group, &message));
+        let encoded = member.then(|| {
+            let encoder = self.group_encoder();
+            encoder.encode_from(&group, &message, self.outbox.user())
+        });
         match &encoded {
             Some(Ok(packet)) => self.send_in_order(now, Outgoing::Packet(packet.clone())),
             Some(Err(e)) => {

@@ -2,7 +2,9 @@
 //! packet, what waits in reply order, what the owner must do, and what to write next.
 
 use crate::protocol::Deferred;
-use crate::{FileRegion, GroupEncoder, GroupName, Published, RemovalReason, SendError, Traffic};
+use crate::{
+    FileRegion, GroupEncoder, GroupName, Published, RemovalReason, SendError, Traffic, User,
+};
 use bytes::Bytes;
 
 /// Where a connection is in its life; once removed, with the reason it was removed for.
@@ -70,6 +72,9 @@ pub enum Event<R> {
     Report(Traffic),
     /// The connection left its groups for this reason (it happens once).
     Removed(RemovalReason),
+    /// The connection authenticated as this user (it happens once): it joins the
+    /// audience of broadcasts if it had to wait for that.
+    Authenticated(User),
     /// Send these encoded packets, in order, to every other member of the protocol
     /// group (this connection's own copies are already queued in order).
     Broadcast(Vec<Bytes>),

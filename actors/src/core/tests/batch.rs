@@ -124,6 +124,7 @@ fn seen(conn: &mut Conn<TestProto>, now: Instant) -> Seen {
         events.push(match event {
             Event::Report(traffic) => format!("report {traffic:?}"),
             Event::Removed(reason) => format!("removed {reason:?}"),
+            Event::Authenticated(user) => format!("authenticated {user}"),
             Event::Broadcast(packets) => format!("broadcast {}", packets.len()),
             Event::Join(group, _) => format!("join {group:?}"),
             Event::Leave(group) => format!("leave {group:?}"),

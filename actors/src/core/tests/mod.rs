@@ -59,6 +59,8 @@ struct Harness {
     published: Vec<Published>,
     /// Removal events seen.
     removals: Vec<RemovalReason>,
+    /// Authentication events seen.
+    authenticated: Vec<crate::User>,
     shutdown_write: bool,
     stopped: bool,
     /// The share of a budget of all connections' bytes the core's queue charges, and
@@ -93,6 +95,7 @@ impl Harness {
             memberships: Vec::new(),
             published: Vec::new(),
             removals: Vec::new(),
+            authenticated: Vec::new(),
             shutdown_write: false,
             stopped: false,
             budget: None,
@@ -121,6 +124,7 @@ impl Harness {
             match event {
                 Event::Report(delta) => self.reported.add(&delta),
                 Event::Removed(reason) => self.removals.push(reason),
+                Event::Authenticated(user) => self.authenticated.push(user),
                 Event::Broadcast(packets) => self.broadcast_out += packets.len(),
                 Event::Join(group, _) => self.memberships.push((group, true)),
                 Event::Leave(group) => self.memberships.push((group, false)),

@@ -88,8 +88,11 @@ async fn a_publishers_own_encoding_is_reused_and_it_is_left_out() {
         .collect();
     let handed = sup
         .send(PublishBatch {
-            publisher: 1,
-            protocol: "a",
+            publisher: Publisher {
+                id: 1,
+                protocol: "a",
+                user: None,
+            },
             messages,
         })
         .await

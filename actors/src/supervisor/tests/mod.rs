@@ -76,7 +76,7 @@ impl Handler<Control> for StandIn {
 impl Handler<Close> for StandIn {
     type Result = ();
     fn handle(&mut self, msg: Close, ctx: &mut Context<Self>) {
-        self.closed.lock().unwrap().push(msg.0);
+        self.closed.lock().unwrap().push(msg.reason);
         ctx.stop();
     }
 }
