@@ -41,6 +41,10 @@ pub enum SendError {
     /// The packet could not be encoded.
     #[error("encode failed: {0}")]
     Encode(String),
+    /// A join (or publish) on the connection's behalf was refused: its user may not,
+    /// or the server has as many named groups as it allows.
+    #[error("{0}")]
+    Refused(crate::Refusal),
     /// An empty packet carries nothing to write.
     #[error("empty packet")]
     Empty,

@@ -123,7 +123,9 @@ impl Handle {
     }
 
     /// Makes connection `id` join the named group, as if its handler had called
-    /// [`Outbox::join`](crate::Outbox::join). Answers whether it was not a member yet.
+    /// [`Outbox::try_join`](crate::Outbox::try_join). Answers whether it was not a
+    /// member yet, or [`SendError::Refused`] when it may not (its user's permissions
+    /// deny it, counted as a denial; or the server has as many groups as it allows).
     pub async fn join(&self, id: ConnId, group: impl Into<GroupName>) -> Result<bool, SendError> {
         self.to_connection(id, Control::Join(group.into())).await
     }

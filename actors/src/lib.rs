@@ -144,7 +144,7 @@ pub use groups::{GroupEncoder, GroupName};
 pub use handle::{Handle, Stopped};
 pub use identity::User;
 pub use listener::{bind, ListenerHandle};
-pub use protocol::{Inbound, Outbox, Protocol};
+pub use protocol::{Inbound, Outbox, Protocol, Refusal};
 pub use reason::RemovalReason;
 pub use stats::Snapshot;
 pub use supervisor::{BroadcastReport, ConnectionRemoved, Inspected, MemberInfo};

@@ -11,7 +11,7 @@
 //! longer be trusted (an oversize length): the connection counts one error packet,
 //! sends the protocol's error reply, and is removed with reason `error_packets`.
 
-use crate::identity::AuthError;
+use crate::identity::{Access, AuthError};
 use crate::{
     ConnId, ConnectionStatus, FileRegion, GroupEncoder, GroupName, Handle, RemovalReason, User,
 };
@@ -112,6 +112,24 @@ pub trait Protocol: Unpin + 'static {
     /// connection whose [`on_open`](Self::on_open) ran: one refused at accept (by a limit)
     /// or whose TLS handshake failed sees neither.
     fn on_close(&mut self, _reason: RemovalReason) {}
+}
+
+/// Why a join or a publish was refused. Its text is what a peer is told
+/// (`permission denied: join lobby`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The connection may not: its user's [`Permissions`](crate::identity::Permissions)
+    /// do not allow it, or it has yet to authenticate where it must. Counted as a
+    /// denial (`denied_total`) when answered with [`Outbox::deny`], or when the
+    /// switchboard refuses it itself.
+    #[error("permission denied: {access} {group}")]
+    Denied {
+        /// What it asked.
+        access: Access,
+        /// Of which group.
+        group: GroupName,
+    },
 }
 
 /// Which kind of idleness passed its limit (Netty's `IdleState`).
@@ -227,17 +245,51 @@ impl<R> Outbox<R> {
     }
 
     /// Joins the named group: from now on the connection receives what is published
-    /// there. Answers false, and changes nothing, if it is a member already.
-    pub fn join(&mut self, group: impl Into<GroupName>) -> bool {
-        if self.status.awaits_authentication() {
-            return false;
-        }
+    /// there. Answers whether it was not a member yet (a second join changes nothing),
+    /// or why the join is refused (see [`Refusal`]); a refusal changes nothing and is
+    /// not answered: the handler answers it ([`deny`](Self::deny) counts a denial).
+    pub fn try_join(&mut self, group: impl Into<GroupName>) -> Result<bool, Refusal> {
         let group = group.into();
-        if !self.groups.get_or_insert_default().insert(group.clone()) {
-            return false;
+        if self.is_member(group.as_str()) {
+            return Ok(false);
         }
+        if !self.may(Access::Join, group.as_str()) {
+            return Err(Refusal::Denied {
+                access: Access::Join,
+                group,
+            });
+        }
+        self.groups.get_or_insert_default().insert(group.clone());
         self.actions.push(Action::Join(group));
-        true
+        Ok(true)
+    }
+
+    /// Like [`try_join`](Self::try_join), answering a refusal itself with the
+    /// protocol's error reply for it (`permission denied: join <group>`, counted as a
+    /// denial, never as an error packet); answers whether the connection joined.
+    pub fn join(&mut self, group: impl Into<GroupName>) -> bool {
+        self.try_join(group).unwrap_or_else(|refusal| {
+            self.refuse(&refusal);
+            false
+        })
+    }
+
+    /// Answers `refusal` with the protocol's error reply: a denial is counted as such.
+    fn refuse(&mut self, refusal: &Refusal) {
+        match refusal {
+            Refusal::Denied { .. } => self.deny(refusal.to_string()),
+        }
+    }
+
+    /// Whether the connection may `access` the named group `group`: always, where no
+    /// connection must authenticate and it did not; as its user's [`Permissions`](crate::identity::Permissions)
+    /// say once it authenticated; never while it has yet to authenticate where it
+    /// must.
+    pub fn may(&self, access: Access, group: &str) -> bool {
+        match self.status.user() {
+            Some(user) => user.may(access, group),
+            None => !self.status.awaits_authentication(),
+        }
     }
 
     /// Leaves the named group. Answers false, and changes nothing, if it was not a
@@ -252,12 +304,22 @@ impl<R> Outbox<R> {
 
     /// Publishes `message` to every member of the named group, each receiving it in its
     /// own protocol's encoding; this connection too, if it is a member, with its copy
-    /// queued in order with its replies. A group without members takes nothing.
-    pub fn publish(&mut self, group: impl Into<GroupName>, message: impl Into<Bytes>) {
-        if self.status.awaits_authentication() {
-            return;
-        }
+    /// queued in order with its replies. A group without members takes nothing. A
+    /// publish the connection may not make ([`may`](Self::may)) delivers nothing and
+    /// is refused (see [`Refusal`]); the handler answers it ([`deny`](Self::deny)
+    /// counts a denial).
+    pub fn try_publish(
+        &mut self,
+        group: impl Into<GroupName>,
+        message: impl Into<Bytes>,
+    ) -> Result<(), Refusal> {
         let group = group.into();
+        if !self.may(Access::Publish, group.as_str()) {
+            return Err(Refusal::Denied {
+                access: Access::Publish,
+                group,
+            });
+        }
         // A group it is in is named by the name it joined with: messages to one group
         // then share one name.
         let known = self.groups.as_ref().and_then(|g| g.get(group.as_str()));
@@ -268,6 +330,16 @@ impl<R> Outbox<R> {
             message: message.into(),
             member,
         });
+        Ok(())
+    }
+
+    /// Like [`try_publish`](Self::try_publish), answering a refusal itself with the
+    /// protocol's error reply for it (`permission denied: publish <group>`, counted as
+    /// a denial, never as an error packet).
+    pub fn publish(&mut self, group: impl Into<GroupName>, message: impl Into<Bytes>) {
+        if let Err(refusal) = self.try_publish(group, message) {
+            self.refuse(&refusal);
+        }
     }
 
     /// Whether the connection is in the named group (as of the actions asked so far).

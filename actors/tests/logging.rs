@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use switchboard::codec::Lines;
 use switchboard::config::SwitchboardConfig;
+use switchboard::identity::Permissions;
 use switchboard::{Outbox, Protocol, SendError, Switchboard, User};
 
 /// Echoes lines; `AUTH <name>` authenticates.
@@ -23,7 +24,8 @@ impl Protocol for Talk {
     }
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
         if let Some(name) = line.strip_prefix("AUTH ") {
-            out.authenticate(User::new(name)).unwrap();
+            out.authenticate(User::new(name, Permissions::all()))
+                .unwrap();
         }
         out.reply(line);
     }

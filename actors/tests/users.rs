@@ -10,16 +10,30 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use switchboard::codec::Lines;
 use switchboard::config::ConnectionLimits;
-use switchboard::identity::AuthError;
+use switchboard::identity::{Access, AuthError, Pattern, Permissions};
 use switchboard::{
-    GroupEncoder, ListenerHandle, Outbox, Protocol, RemovalReason, Switchboard, SwitchboardConfig,
-    User,
+    GroupEncoder, ListenerHandle, Outbox, Protocol, Refusal, RemovalReason, SendError, Switchboard,
+    SwitchboardConfig, User,
 };
 use tokio::io::AsyncWriteExt;
 
 /// `AUTH <name>`, `ECHO <text>`, `ALL <text>` (broadcast), `JOIN <room>`,
-/// `PUB <room> <text>`; a room message is written `MSG <room> <user> <text>`.
+/// `PUB <room> <text>`; a room message is written `MSG <room> <user> <text>`. A user
+/// whose name starts with `guest` may join `chat.>` but not `chat.admins`, and
+/// `user.<its name>.>`, and publish to `chat.*`; any other may do anything.
 struct Chatty;
+
+fn permissions(name: &str) -> Permissions {
+    if !name.starts_with("guest") {
+        return Permissions::all();
+    }
+    let p = |text: &str| Pattern::parse(text).unwrap();
+    Permissions::none()
+        .allow(Access::Join, p("chat.>"))
+        .allow(Access::Join, p("user.{user}.>"))
+        .deny(Access::Join, p("chat.admins"))
+        .allow(Access::Publish, p("chat.*"))
+}
 
 impl Protocol for Chatty {
     const NAME: &'static str = "chatty";
@@ -34,17 +48,18 @@ impl Protocol for Chatty {
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
         let (command, rest) = line.split_once(' ').unwrap_or((&line, ""));
         match command {
-            "AUTH" => match out.authenticate(User::new(rest)) {
+            "AUTH" => match out.authenticate(User::new(rest, permissions(rest))) {
                 Ok(()) => out.reply(format!("AUTHED {rest}")),
                 Err(AuthError::UserLimit) => {} // answered and closed by the switchboard
                 Err(other) => out.bad_packet(other.to_string()),
             },
             "ECHO" => out.reply(rest.to_owned()),
             "ALL" => out.broadcast(rest.to_owned()),
-            "JOIN" => match out.join(rest) {
-                true => out.reply(format!("JOINED {rest}")),
-                false => out.reply(format!("NOJOIN {rest}")),
+            "JOIN" => match out.try_join(rest) {
+                Ok(_) => out.reply(format!("JOINED {rest}")),
+                Err(refusal) => out.deny(refusal.to_string()),
             },
+            // A refused publish is answered by the switchboard itself.
             "PUB" => {
                 let (room, text) = rest.split_once(' ').unwrap_or((rest, ""));
                 out.publish(room, text.to_owned());
@@ -193,11 +208,11 @@ async fn the_handle_reaches_and_closes_every_connection_of_a_user() {
         .seen()
         .await
         .iter()
-        .map(|r| (r.reason, r.user.clone()))
+        .map(|r| (r.reason, r.user.as_ref().map(|u| u.name().to_owned())))
         .collect();
     assert_eq!(
         reasons,
-        vec![(RemovalReason::Kicked, Some(User::new("alice"))); 2]
+        vec![(RemovalReason::Kicked, Some("alice".to_owned())); 2]
     );
     // Bob was not for alice, and lives on; a second kick finds nobody.
     says(&mut bob, "ECHO still here", "still here").await;
@@ -304,7 +319,12 @@ async fn a_connection_that_must_authenticate_hears_no_broadcast_until_it_did() {
     let mut speaker = user(addr, "alice").await;
     let mut waiting = LineClient::connect(addr).await;
     says(&mut waiting, "ECHO here", "here").await;
-    says(&mut waiting, "JOIN lobby", "NOJOIN lobby").await;
+    says(
+        &mut waiting,
+        "JOIN lobby",
+        "ERR permission denied: join lobby",
+    )
+    .await;
 
     speaker.send("ALL before").await;
     assert_eq!(speaker.recv().await.as_deref(), Some("before"));
@@ -322,6 +342,74 @@ async fn a_connection_that_must_authenticate_hears_no_broadcast_until_it_did() {
     assert_eq!(speaker.recv().await.as_deref(), Some("after"));
     assert_eq!(waiting.recv().await.as_deref(), Some("after"));
     says(&mut waiting, "JOIN lobby", "JOINED lobby").await;
+    listener.stop();
+    board.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn permissions_are_checked_on_join_and_publish_for_handlers_and_the_handle_alike() {
+    let (board, listener) = serve(SwitchboardConfig::default().with_workers(1));
+    let handle = board.handle();
+    let addr = listener.local_addr;
+    let mut guest = user(addr, "guest1").await;
+    let mut admin = user(addr, "admin").await;
+    says(&mut admin, "JOIN chat.admins", "JOINED chat.admins").await;
+    says(&mut admin, "JOIN chat.eu.paris", "JOINED chat.eu.paris").await;
+
+    says(&mut guest, "JOIN chat.eu.paris", "JOINED chat.eu.paris").await;
+    says(
+        &mut guest,
+        "JOIN user.guest1.inbox",
+        "JOINED user.guest1.inbox",
+    )
+    .await;
+    // Refused more often than max_error_packets (3): a denial is not an error packet.
+    for _ in 0..5 {
+        says(
+            &mut guest,
+            "JOIN chat.admins",
+            "ERR permission denied: join chat.admins",
+        )
+        .await;
+    }
+    says(
+        &mut guest,
+        "JOIN user.admin.inbox",
+        "ERR permission denied: join user.admin.inbox",
+    )
+    .await;
+    says(
+        &mut guest,
+        "PUB chat.eu.paris hi",
+        "ERR permission denied: publish chat.eu.paris",
+    )
+    .await;
+    guest.send("PUB chat.eu hello").await;
+    says(&mut guest, "ECHO alive", "alive").await;
+
+    // The handle is refused too, with a typed reason, and nothing reaches the peer.
+    let id = handle.connections_of("guest1").await.unwrap()[0].id;
+    let refused = handle.join(id, "chat.admins").await;
+    assert!(
+        matches!(&refused, Err(SendError::Refused(Refusal::Denied { access: Access::Join, group }))
+            if group.as_str() == "chat.admins"),
+        "{refused:?}"
+    );
+    assert_eq!(handle.join(id, "chat.eu").await, Ok(true));
+    // An admin in chat.admins hears nothing from the guest's refused publish.
+    admin.send("PUB chat.admins only us").await;
+    assert_eq!(
+        admin.recv().await.as_deref(),
+        Some("MSG chat.admins admin only us")
+    );
+    says(&mut guest, "ECHO still alive", "still alive").await;
+
+    // Five joins, one more, one publish, the handle's: reported within stats_interval.
+    eventually("eight denials counted", || async {
+        handle.stats().await.unwrap().denied_total == 8
+    })
+    .await;
+    assert_eq!(handle.stats().await.unwrap().error_packets_total, 0);
     listener.stop();
     board.shutdown().await;
 }

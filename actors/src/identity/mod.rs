@@ -14,35 +14,63 @@
 //! each user has, and enforces
 //! [`max_connections_per_user`](crate::SwitchboardConfig::max_connections_per_user)
 //! there, atomically.
+//!
+//! A user comes with its [`Permissions`] on named groups: [`Pattern`]s with NATS
+//! semantics for the groups it may join and publish to, and for those it may not
+//! (deny wins). The switchboard checks them on every join and publish, for handlers and
+//! for the [`Handle`](crate::Handle) alike, and counts each denial (`denied_total`).
 
 mod index;
+mod pattern;
+mod permissions;
 
 pub(crate) use index::Users;
+pub use pattern::{Pattern, PatternError};
+pub use permissions::{Access, Permissions};
 
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::sync::Arc;
 
-/// An authenticated user: its name. Cheap to clone (one shared allocation).
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// An authenticated user: its name and its permissions on named groups. Cheap to
+/// clone (one shared allocation).
+#[derive(Clone, PartialEq, Eq)]
 pub struct User(Arc<UserInner>);
 
 /// What a [`User`] shares between its clones.
-#[derive(PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq)]
 struct UserInner {
     /// The name the application knows the user by.
     name: Box<str>,
+    /// What it may do with named groups.
+    permissions: Permissions,
 }
 
 impl User {
-    /// The user called `name`.
-    pub fn new(name: impl Into<Box<str>>) -> Self {
-        User(Arc::new(UserInner { name: name.into() }))
+    /// The user called `name`, with `permissions` on named groups
+    /// ([`Permissions::all`] for one the application does not restrict,
+    /// [`Permissions::none`] for one that may join and publish nowhere).
+    pub fn new(name: impl Into<Box<str>>, permissions: Permissions) -> Self {
+        User(Arc::new(UserInner {
+            name: name.into(),
+            permissions,
+        }))
     }
 
     /// The user's name.
     pub fn name(&self) -> &str {
         &self.0.name
+    }
+
+    /// What the user may do with named groups.
+    pub fn permissions(&self) -> &Permissions {
+        &self.0.permissions
+    }
+
+    /// Whether the user may `access` the named group `group` (`{user}` in its patterns
+    /// standing for its name).
+    pub fn may(&self, access: Access, group: &str) -> bool {
+        self.0.permissions.allows(access, group, Some(self.name()))
     }
 }
 

@@ -32,7 +32,7 @@ use super::packet_ends::PacketEnds;
 use super::rate::Rate;
 use super::replies::ReplyOrder;
 use super::timers::{Timer, Timers};
-use crate::protocol::{Action, Idle, Inbound, Outbox, Protocol};
+use crate::protocol::{Action, Idle, Inbound, Outbox, Protocol, Refusal};
 use crate::{
     ConnectionLimits, FailureReason, FileRegion, GroupEncoder, GroupName, Published, RemovalReason,
     SendError, Traffic,
@@ -325,30 +325,34 @@ impl<P: Protocol> Conn<P> {
     }
 
     /// The application joins the named group on this connection's behalf, as if its
-    /// handler had asked: answers whether it was not a member yet. A connection that is
-    /// closing joins nothing.
+    /// handler had asked: answers whether it was not a member yet, or why it may not
+    /// ([`SendError::Refused`]; a denial is counted). A connection that is closing joins
+    /// nothing.
     pub fn join_group(&mut self, now: Instant, group: GroupName) -> Result<bool, SendError> {
-        self.membership(now, |outbox| outbox.join(group))
+        self.membership(now, |outbox| outbox.try_join(group))
     }
 
     /// The application makes this connection leave the named group, as if its handler
     /// had asked: answers whether it was a member.
     pub fn leave_group(&mut self, now: Instant, group: &str) -> Result<bool, SendError> {
-        self.membership(now, |outbox| outbox.leave(group))
+        self.membership(now, |outbox| Ok(outbox.leave(group)))
     }
 
     fn membership(
         &mut self,
         now: Instant,
-        change: impl FnOnce(&mut Outbox<P::Response>) -> bool,
+        change: impl FnOnce(&mut Outbox<P::Response>) -> Result<bool, Refusal>,
     ) -> Result<bool, SendError> {
         if self.phase != Phase::Open {
             return Err(SendError::Closing);
         }
         let changed = change(&mut self.outbox);
+        if let Err(Refusal::Denied { .. }) = &changed {
+            self.ledger.denied();
+        }
         self.run_actions(now);
         self.settle(now);
-        Ok(changed)
+        changed.map_err(SendError::Refused)
     }
 
     /// Offers a file region, sent zero-copy in order with the packets around it.

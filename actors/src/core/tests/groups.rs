@@ -144,3 +144,76 @@ fn the_application_joins_and_leaves_on_the_connections_behalf_until_it_closes() 
     );
     h.check();
 }
+
+#[test]
+fn a_user_joins_and_publishes_where_allowed_and_a_refusal_is_a_denial_not_an_error() {
+    let mut h = Harness::new(limits());
+    // Anonymous where nobody must authenticate: anything goes.
+    h.send(&request(b'K', 0));
+    h.feed_all();
+    assert_eq!(h.memberships, [(GroupName::from(SECRET), true)]);
+    let mut burst = request(b'A', 0);
+    for _ in 0..5 {
+        burst.extend(request(b'Q', 3));
+    }
+    burst.extend(request(b'J', 0));
+    burst.extend(request(b'P', 2));
+    h.send(&burst);
+    h.feed_all();
+    h.write_all();
+    let denial = 5 + "permission denied: publish secret".len();
+    let written = h.written();
+    assert_eq!(
+        written.len(),
+        6,
+        "five refusals answered, then the own copy"
+    );
+    assert!(written[..5].iter().all(|w| w.2 == denial), "{written:?}");
+    assert_eq!(h.published.len(), 1, "nothing published to secret");
+    assert_eq!(h.published[0].group.as_str(), GROUP);
+    let t = h.conn.traffic();
+    assert_eq!((t.denied, t.error_packets), (5, 0));
+    assert_eq!(
+        h.conn.phase(),
+        Phase::Open,
+        "past max_error_packets, still open"
+    );
+    h.check();
+}
+
+#[test]
+fn the_application_is_refused_a_join_the_user_may_not_make_and_the_peer_hears_nothing() {
+    let mut h = Harness::new(limits());
+    h.send(&request(b'A', 0));
+    h.feed_all();
+    let refused = h.conn.join_group(h.now, SECRET.into());
+    assert_eq!(
+        refused,
+        Err(SendError::Refused(crate::Refusal::Denied {
+            access: crate::identity::Access::Join,
+            group: SECRET.into(),
+        }))
+    );
+    assert_eq!(h.conn.join_group(h.now, GROUP.into()), Ok(true));
+    h.pump();
+    assert_eq!(h.memberships, [(GroupName::from(GROUP), true)]);
+    assert_eq!(h.conn.traffic().denied, 1);
+    h.write_all();
+    assert!(h.written().is_empty(), "the peer did not ask: no reply");
+    h.check();
+}
+
+#[test]
+fn a_connection_that_must_authenticate_may_join_nothing_until_it_did() {
+    let mut h = Harness::new(limits().with_auth_timeout(Some(Duration::from_secs(5))));
+    h.send(&request(b'J', 0));
+    h.feed_all();
+    assert!(h.memberships.is_empty());
+    assert_eq!(h.conn.traffic().denied, 1);
+    h.send(&request(b'A', 0));
+    h.send(&request(b'J', 0));
+    h.feed_all();
+    assert_eq!(h.memberships, [(GroupName::from(GROUP), true)]);
+    h.write_all();
+    h.check();
+}

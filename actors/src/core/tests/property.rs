@@ -43,7 +43,7 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (prop::sample::select(b"EEBBDXCJLPPNWATt".to_vec()), 0usize..3000)
+        8 => (prop::sample::select(b"EEBBDXCJLPPNWATtKQ".to_vec()), 0usize..3000)
             .prop_map(|(c, pad)| Op::Request(c, pad)),
         3 => (0usize..3000).prop_map(Op::Raw),
         1 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Op::Garbage),

@@ -4,6 +4,7 @@
 //! it produced so tests can check order and accounting.
 
 use super::*;
+use crate::identity::Access;
 
 /// The largest body the test codec accepts.
 pub(super) const MAX_BODY: usize = 4000;
@@ -91,6 +92,19 @@ pub(super) const GROUP: &str = "g";
 /// The user the test protocol authenticates as.
 pub(super) const USER: &str = "u";
 
+/// A group [`USER`] may not join (anyone else may).
+pub(super) const SECRET: &str = "secret";
+
+/// [`USER`], who may join and publish to [`GROUP`] only.
+pub(super) fn user() -> crate::User {
+    use crate::identity::{Access, Pattern, Permissions};
+    let group = || Pattern::parse(GROUP).expect("a pattern");
+    let permissions = Permissions::none()
+        .allow(Access::Join, group())
+        .allow(Access::Publish, group());
+    crate::User::new(USER, permissions)
+}
+
 /// The reason of a close with a goodbye.
 pub(super) const BYE: RemovalReason = RemovalReason::Application("bye");
 
@@ -101,7 +115,9 @@ pub(super) const MAX_GROUP_MESSAGE: usize = 2500;
 /// broadcast, `D` deferred reply, `X` bad packet, `N` denial, `C` close, `W` close with a
 /// goodbye (reason `bye`), `A` authenticate as [`USER`] (a bad packet if it did
 /// already), `T` set the timer to 100 ms per byte of padding, `t` cancel it, `J` join
-/// [`GROUP`], `L` leave it, `P` publish to it (an own output when a member, so that its
+/// [`GROUP`], `K` join [`SECRET`] and `Q` publish to it (refused once authenticated, the
+/// refusal answered), `L` leave [`GROUP`], `P` publish to it (an own output when a
+/// member, so that its
 /// copy is accounted and ordered like a reply). The bytes after the command are padding
 /// that sizes the reply. `on_timer` answers with an own output.
 pub(super) struct TestProto {
@@ -144,7 +160,7 @@ impl Protocol for TestProto {
             b'W' => out.close_with(BYE, self.log.own(pad)),
             b'N' => out.deny("denied"),
             b'A' => {
-                if out.authenticate(crate::User::new(USER)).is_err() {
+                if out.authenticate(user()).is_err() {
                     out.bad_packet("authenticated already");
                 }
             }
@@ -153,11 +169,22 @@ impl Protocol for TestProto {
             b'J' => {
                 out.join(GROUP);
             }
+            b'K' => {
+                out.join(SECRET);
+            }
+            b'Q' if out.is_member(SECRET) && out.may(Access::Publish, SECRET) => {
+                out.publish(SECRET, self.log.own(pad))
+            }
+            // Not a member: no copy comes back; refused, the error reply is an own output.
+            b'Q' => out.publish(SECRET, request),
             b'L' => {
                 out.leave(GROUP);
             }
-            b'P' if out.is_member(GROUP) => out.publish(GROUP, self.log.own(pad)),
-            // Not a member: no copy comes back, so the message is not an own output.
+            b'P' if out.is_member(GROUP) && out.may(Access::Publish, GROUP) => {
+                out.publish(GROUP, self.log.own(pad))
+            }
+            // Not a member: no copy comes back, so the message is not an own output (a
+            // refusal's error reply is one).
             b'P' => out.publish(GROUP, request),
             _ => out.bad_packet("unknown command"),
         }
