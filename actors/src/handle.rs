@@ -13,7 +13,7 @@
 //! caller passes, and the bytes are shared by every member.
 
 use crate::connection::Control;
-use crate::groups::{GroupMembers, ListGroups, Publish};
+use crate::groups::{Census, GroupMembers, ListGroups, Publish};
 use crate::identity::Users;
 use crate::stats::{GetStats, Snapshot};
 use crate::supervisor::CloseMany;
@@ -50,6 +50,8 @@ struct Shared {
     supervisor: Addr<Supervisor>,
     /// Which connections each user has; connections enter it when they authenticate.
     users: Users,
+    /// The named groups and their member counts, under `max_groups_total`.
+    census: Census,
 }
 
 impl std::fmt::Debug for Handle {
@@ -62,15 +64,18 @@ impl std::fmt::Debug for Handle {
 
 impl Handle {
     /// The handle of the switchboard whose supervisor is `supervisor`, where a user may
-    /// have `max_connections_per_user` connections at once (`None`: any number).
+    /// have `max_connections_per_user` connections at once (`None`: any number) and
+    /// there may be `max_groups_total` named groups.
     pub(crate) fn new(
         supervisor: Addr<Supervisor>,
         max_connections_per_user: Option<usize>,
+        max_groups_total: usize,
     ) -> Self {
         Handle {
             shared: Arc::new(Shared {
                 supervisor,
                 users: Users::new(max_connections_per_user),
+                census: Census::new(max_groups_total),
             }),
         }
     }
@@ -80,7 +85,7 @@ impl Handle {
     /// sockets or actors.
     pub fn disconnected() -> Self {
         let (sender, _) = actix::dev::channel::channel(1);
-        Handle::new(Addr::new(sender), None)
+        Handle::new(Addr::new(sender), None, usize::MAX)
     }
 
     /// The supervisor, for the crate's own actors.
@@ -91,6 +96,11 @@ impl Handle {
     /// Which connections each user has.
     pub(crate) fn users(&self) -> &Users {
         &self.shared.users
+    }
+
+    /// The named groups' member counts, under the cap.
+    pub(crate) fn census(&self) -> &Census {
+        &self.shared.census
     }
 
     /// Sends `response` to connection `id`, encoded by that connection's codec, in

@@ -218,7 +218,11 @@ impl Switchboard {
         // After the workers' own descriptors are open.
         let capacity = listener::connection_capacity(&config).min(Semaphore::MAX_PERMITS);
         Switchboard {
-            handle: Handle::new(supervisor, config.max_connections_per_user),
+            handle: Handle::new(
+                supervisor,
+                config.max_connections_per_user,
+                config.max_groups_total,
+            ),
             budget,
             stats,
             hubs,

@@ -130,6 +130,10 @@ pub enum Refusal {
         /// Of which group.
         group: GroupName,
     },
+    /// Joining would create one named group more than
+    /// [`max_groups_total`](crate::SwitchboardConfig::max_groups_total) allows.
+    #[error("too many groups on this server")]
+    TooManyGroups,
 }
 
 /// Which kind of idleness passed its limit (Netty's `IdleState`).
@@ -259,14 +263,18 @@ impl<R> Outbox<R> {
                 group,
             });
         }
+        if self.handle.census().enter(&group).is_err() {
+            return Err(Refusal::TooManyGroups);
+        }
         self.groups.get_or_insert_default().insert(group.clone());
         self.actions.push(Action::Join(group));
         Ok(true)
     }
 
     /// Like [`try_join`](Self::try_join), answering a refusal itself with the
-    /// protocol's error reply for it (`permission denied: join <group>`, counted as a
-    /// denial, never as an error packet); answers whether the connection joined.
+    /// protocol's error reply for it: `permission denied: join <group>` counted as a
+    /// denial (never as an error packet), `too many groups on this server` as an error
+    /// packet. Answers whether the connection joined.
     pub fn join(&mut self, group: impl Into<GroupName>) -> bool {
         self.try_join(group).unwrap_or_else(|refusal| {
             self.refuse(&refusal);
@@ -278,6 +286,7 @@ impl<R> Outbox<R> {
     fn refuse(&mut self, refusal: &Refusal) {
         match refusal {
             Refusal::Denied { .. } => self.deny(refusal.to_string()),
+            Refusal::TooManyGroups => self.bad_packet(refusal.to_string()),
         }
     }
 
@@ -298,6 +307,7 @@ impl<R> Outbox<R> {
         let Some(group) = self.groups.as_mut().and_then(|groups| groups.take(group)) else {
             return false;
         };
+        self.handle.census().leave([&group]);
         self.actions.push(Action::Leave(group));
         true
     }
@@ -423,10 +433,14 @@ impl<R> Outbox<R> {
         self.status.user()
     }
 
-    /// Gives up the connection's place among its user's: it was removed.
-    pub(crate) fn release(&self) {
+    /// Gives up the connection's place among its user's, and its places in the named
+    /// groups' counts: it was removed (it leaves every group). Once.
+    pub(crate) fn release(&mut self) {
         if let Some(user) = self.status.user() {
             self.handle.users().release(user.name(), self.status.id);
+        }
+        if let Some(groups) = self.groups.take() {
+            self.handle.census().leave(groups.iter());
         }
     }
 

@@ -98,6 +98,10 @@ pub struct SwitchboardConfig {
     /// protocol's error reply; the user's other connections stay. Default: `None` (no
     /// limit).
     pub max_connections_per_user: Option<usize>,
+    /// Named groups there may be on this server at once: a join that would create one
+    /// more is refused ([`Refusal::TooManyGroups`](crate::Refusal::TooManyGroups)),
+    /// exactly, however many threads join at once. Default: 1,000,000.
+    pub max_groups_total: usize,
 }
 
 impl Default for SwitchboardConfig {
@@ -113,6 +117,7 @@ impl Default for SwitchboardConfig {
             max_outbound_total_bytes: Some(1 << 30),
             trim_memory: true,
             max_connections_per_user: None,
+            max_groups_total: 1_000_000,
         }
     }
 }
@@ -128,4 +133,5 @@ setters!(SwitchboardConfig {
     with_max_outbound_total_bytes => max_outbound_total_bytes: Option<usize>,
     with_trim_memory => trim_memory: bool,
     with_max_connections_per_user => max_connections_per_user: Option<usize>,
+    with_max_groups_total => max_groups_total: usize,
 });

@@ -20,11 +20,13 @@
 //! order. A publisher that is a member queues its own copy itself, in order with its
 //! replies, and is left out of the fan-out.
 
+mod census;
 mod encoder;
 mod name;
 mod registry;
 mod run;
 
+pub(crate) use census::Census;
 pub use encoder::GroupEncoder;
 pub use name::GroupName;
 pub(crate) use registry::{Registry, Run};
