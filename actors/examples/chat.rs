@@ -1,118 +1,129 @@
-//! A line chat with rooms: the shortest real application of Switchboard's named groups.
+//! An authenticated line chat with rooms: Switchboard's users, permissions, deadlines and
+//! limits in one commented file.
 //!
 //! Run it with `cargo run -p switchboard --example chat [ADDR]` and talk to it from a
 //! few terminals with `nc 127.0.0.1 7100`:
 //!
 //! ```text
-//! NICK alice          -> NICK alice
+//! AUTH alice-secret   -> AUTHED alice         (within 2 s, or the connection ends)
 //! JOIN lobby          -> JOINED lobby
 //! MSG lobby hi all    -> MSG lobby alice hi all   (to every member of lobby, you too)
 //! WHO lobby           -> WHO lobby alice bob
 //! LEAVE lobby         -> LEFT lobby
+//! KICK bob            -> KICKED bob 2         (admins only: each of bob's connections
+//!                                              gets ERR kicked and ends)
 //! ```
 //!
-//! Every mistake is answered `ERR <why>` and the connection lives on. A room is a named
-//! group: the library keeps who is in which room, fans a message out to the members
-//! (encoded once, not once per member), and takes a closed connection out of all its
-//! rooms by itself. The only state this file keeps is the nickname of each connection.
+//! The switchboard keeps the state: which connection is which user (WHO answers with
+//! names, a room message says who wrote it), each user's permissions on rooms (only
+//! admins join `admins`; `inbox.<name>` is read by its owner, written by anyone), the
+//! 2 s deadline to authenticate, the rate of 20 lines a second (a faster client is read
+//! more slowly; nothing is lost), 3 connections per user, and KICK of all of a user's
+//! connections in one call. This file keeps no user map, runs no timer task and
+//! counts no rate. Mistakes are answered `ERR <why>`; a refused room is not an error.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use switchboard::codec::Lines;
+use switchboard::config::ConnectionLimits;
+use switchboard::identity::{Access, AuthError, Pattern, Permissions};
 use switchboard::{
-    ConnId, GroupEncoder, GroupName, ListenerHandle, Outbox, Protocol, RemovalReason, Switchboard,
-    SwitchboardConfig,
+    GroupEncoder, GroupName, ListenerHandle, Outbox, Protocol, RemovalReason, Switchboard,
+    SwitchboardConfig, User,
 };
 
-/// The longest line a client may send, in bytes.
-const MAX_LINE: usize = 1024;
-/// Rooms one connection may be in at once.
-const MAX_ROOMS: usize = 16;
-/// The longest nickname or room name, in bytes.
-const MAX_NAME: usize = 32;
+/// Who may log in: (secret token, user name, admin). A real server reads its
+/// configuration; the tokens are compared in constant time all the same.
+pub const ACCOUNTS: [(&str, &str, bool); 3] = [
+    ("alice-secret", "alice", true),
+    ("bob-secret", "bob", false),
+    ("carol-secret", "carol", false),
+];
 
-/// The nickname of each connection that chose one, shared by all connections: NICK
-/// checks that a name is free, WHO turns room members into names.
-pub type Nicks = Arc<Mutex<HashMap<ConnId, String>>>;
-
-/// One connection's side of the chat.
+/// One connection's side of the chat: whether its user is an admin (the switchboard
+/// knows the rest).
+#[derive(Default)]
 pub struct Chat {
-    /// Everyone's nicknames.
-    nicks: Nicks,
-    /// This connection's id, to remove its nickname when it closes.
-    id: Option<ConnId>,
-    /// This connection's nickname, once it chose one: needed to JOIN and to MSG.
-    nick: Option<String>,
+    admin: bool,
+}
+
+/// An admin may do anything; anyone else joins `lobby`, `room.<x>` and its own
+/// `inbox.<name>`, and writes to those and to anyone's inbox.
+fn permissions(admin: bool) -> Permissions {
+    if admin {
+        return Permissions::all();
+    }
+    let p = |text: &str| Pattern::parse(text).expect("a valid pattern");
+    Permissions::none()
+        .allow(Access::Join, p("lobby"))
+        .allow(Access::Join, p("room.*"))
+        .allow(Access::Join, p("inbox.{user}"))
+        .allow(Access::Publish, p("lobby"))
+        .allow(Access::Publish, p("room.*"))
+        .allow(Access::Publish, p("inbox.*"))
+}
+
+/// Whether two secrets are equal, in a time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    let differ = a
+        .bytes()
+        .zip(b.bytes())
+        .fold(0, |acc, (x, y)| acc | (x ^ y));
+    a.len() == b.len() && differ == 0
+}
+
+/// Whether `name` may be a room or user name: 1 to 32 of `a-z A-Z 0-9 - _ .`.
+fn valid_name(name: &str) -> bool {
+    let allowed = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.');
+    (1..=32).contains(&name.len()) && name.bytes().all(allowed)
 }
 
 impl Chat {
-    /// A new connection's chat state.
-    pub fn new(nicks: Nicks) -> Self {
-        Chat {
-            nicks,
-            id: None,
-            nick: None,
+    /// `AUTH <token>`: the user the token stands for, or the connection ends.
+    fn auth(&mut self, token: &str, out: &mut Outbox<String>) {
+        let Some((_, name, admin)) = ACCOUNTS.iter().find(|a| same_secret(a.0, token)) else {
+            return out.close_with_error(RemovalReason::Unauthorized, "unauthorized");
+        };
+        match out.authenticate(User::new(*name, permissions(*admin))) {
+            Ok(()) => {
+                self.admin = *admin;
+                out.reply(format!("AUTHED {name}"));
+            }
+            // A fourth connection: answered and closed by the switchboard.
+            Err(AuthError::UserLimit) => {}
+            Err(other) => out.reply(format!("ERR {other}")),
         }
     }
 
-    /// `NICK <name>`: takes a free nickname (renaming is allowed).
-    fn set_nick(&mut self, name: &str, out: &mut Outbox<String>) {
-        let mut nicks = self.nicks.lock().unwrap_or_else(PoisonError::into_inner);
-        if nicks.iter().any(|(&id, n)| n == name && id != out.id()) {
-            return out.reply(format!("ERR nick {name} is taken"));
-        }
-        nicks.insert(out.id(), name.to_owned());
-        self.nick = Some(name.to_owned());
-        out.reply(format!("NICK {name}"));
-    }
-
-    /// `WHO <room>`: the room's members, asked of the switchboard (which keeps the
-    /// groups), named with our nicknames. The answer comes later, in order with the
-    /// other replies.
+    /// `WHO <room>`: the names of the room's members, asked of the switchboard (which
+    /// keeps rooms and users), answered in order with the other replies.
     fn who(&self, room: GroupName, out: &mut Outbox<String>) {
         let board = out.handle().clone();
-        let nicks = self.nicks.clone();
         out.defer(async move {
-            // Asked inside the future, which first runs once the actions of the requests
-            // read with this one are carried out: a JOIN just before the WHO is counted
-            // (and so is a LEAVE that came right behind it, in the same read).
-            let members = board.members(room.clone()).await;
-            let members = members.unwrap_or_default();
-            let nicks = nicks.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut names: Vec<&str> = members
-                .iter()
-                .filter_map(|m| nicks.get(&m.id).map(String::as_str))
+            let members = board.members(room.clone()).await.unwrap_or_default();
+            let mut names: Vec<String> = members
+                .into_iter()
+                .filter_map(|member| Some(member.user?.name().to_owned()))
                 .collect();
             names.sort_unstable();
+            names.dedup();
             format!("WHO {room} {}", names.join(" "))
                 .trim_end()
                 .to_owned()
         });
     }
-}
 
-/// Whether a command has the arguments it needs: a valid name, and text for MSG only.
-fn well_formed(command: &str, name: &str, text: &str) -> bool {
-    valid_name(name) && (command == "MSG") != text.is_empty()
-}
-
-/// How a command is used, for the ERR reply to a malformed one.
-fn usage(command: &str) -> String {
-    let args = match command {
-        "NICK" => "<name>",
-        "MSG" => "<room> <text>",
-        _ => "<room>",
-    };
-    format!("{command} {args} (names are 1 to {MAX_NAME} letters, digits, '-' or '_')")
-}
-
-/// Whether `name` may be a nickname or a room name: short, and safe to put on one line.
-fn valid_name(name: &str) -> bool {
-    (1..=MAX_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    /// `KICK <user>`: every connection of the user hears `ERR kicked` and ends.
+    fn kick(&self, name: &str, out: &mut Outbox<String>) {
+        if !self.admin {
+            return out.deny("permission denied: kick");
+        }
+        let (board, name) = (out.handle().clone(), name.to_owned());
+        out.defer(async move {
+            let kicked = board.close_user(&name, RemovalReason::Kicked, Some("kicked"));
+            format!("KICKED {name} {}", kicked.await.unwrap_or(0))
+        });
+    }
 }
 
 impl Protocol for Chat {
@@ -122,83 +133,77 @@ impl Protocol for Chat {
     type Codec = Lines;
 
     fn codec(&self) -> Lines {
-        Lines::new(MAX_LINE)
-    }
-
-    fn on_open(&mut self, out: &mut Outbox<String>) {
-        self.id = Some(out.id());
+        Lines::new(1024)
     }
 
     fn handle(&mut self, line: String, out: &mut Outbox<String>) {
-        // `COMMAND <room or name> <rest>`; missing parts are empty strings.
+        // `COMMAND <argument> <text>`; missing parts are empty strings.
         let mut parts = line.splitn(3, ' ');
-        let command = parts.next().unwrap_or_default();
-        let arg = parts.next().unwrap_or_default();
+        let (command, arg) = (
+            parts.next().unwrap_or_default(),
+            parts.next().unwrap_or_default(),
+        );
         let text = parts.next().unwrap_or_default();
-
         match command {
-            "NICK" | "JOIN" | "LEAVE" | "WHO" | "MSG" if !well_formed(command, arg, text) => {
-                out.reply(format!("ERR usage: {}", usage(command)))
+            "AUTH" => self.auth(arg, out),
+            _ if out.user().is_none() => {
+                out.close_with_error(RemovalReason::Unauthorized, "authenticate first")
             }
-            "NICK" => self.set_nick(arg, out),
-            "JOIN" if self.nick.is_none() => {
-                out.reply("ERR choose a nick first: NICK <name>".to_owned())
-            }
-            "JOIN" if out.group_count() >= MAX_ROOMS => {
-                out.reply(format!("ERR at most {MAX_ROOMS} rooms"))
-            }
-            "JOIN" => match out.join(arg) {
-                true => out.reply(format!("JOINED {arg}")),
-                false => out.reply(format!("ERR already in {arg}")),
+            "JOIN" | "LEAVE" | "WHO" | "KICK" | "MSG" if !valid_name(arg) => out.reply(format!(
+                "ERR {command} takes a name: 1 to 32 of a-z 0-9 - _ ."
+            )),
+            "JOIN" => match out.try_join(arg) {
+                Ok(_) => out.reply(format!("JOINED {arg}")),
+                Err(refusal) => out.deny(refusal.to_string()), // not an error packet
             },
             "LEAVE" => match out.leave(arg) {
                 true => out.reply(format!("LEFT {arg}")),
                 false => out.reply(format!("ERR not in {arg}")),
             },
-            "MSG" if !out.is_member(arg) => out.reply(format!("ERR join {arg} first")),
-            // The message is protocol-neutral bytes; `group_encoder` writes the line.
-            // Every member gets it, this connection too (its copy in order with its replies).
-            "MSG" => {
-                let nick = self.nick.as_deref().unwrap_or("?");
-                out.publish(arg, format!("{nick} {text}"));
-            }
+            "MSG" if text.is_empty() => out.reply("ERR MSG <room> <text>".to_owned()),
+            // Where the user may not write, the switchboard refuses and answers it.
+            "MSG" => out.publish(arg, text.to_owned()),
             "WHO" => self.who(GroupName::from(arg), out),
-            _ => out.reply("ERR commands: NICK, JOIN, LEAVE, MSG, WHO".to_owned()),
+            "KICK" => self.kick(arg, out),
+            _ => out.reply("ERR commands: AUTH, JOIN, LEAVE, MSG, WHO, KICK".to_owned()),
         }
     }
 
-    /// What the codec refused: a line that is not UTF-8 (the connection lives on), or
-    /// one longer than `MAX_LINE` (the connection is closed).
+    /// What the chat says when it refuses or ends a connection: `ERR <why>`.
     fn error_reply(&self, reason: &str) -> Option<String> {
         Some(format!("ERR {reason}"))
     }
 
-    /// How a room message is written to a member: `MSG <room> <nick> <text>`.
+    /// How a room message is written: `MSG <room> <user> <text>`, the user being the
+    /// one who published it (the switchboard knows).
     fn group_encoder(&self) -> Option<GroupEncoder> {
-        Some(GroupEncoder::new(|room, message| {
-            let message = std::str::from_utf8(message).map_err(|e| e.to_string())?;
-            if message.contains(['\n', '\r']) {
-                return Err("a line break in a message".to_owned());
-            }
-            Ok(format!("MSG {room} {message}\n").into())
+        Some(GroupEncoder::with_publisher(|room, text, user| {
+            let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
+            let user = user.map_or("?", User::name);
+            Ok(format!("MSG {room} {user} {text}\n").into())
         }))
     }
+}
 
-    /// The connection is gone (and out of its rooms already): free its nickname.
-    fn on_close(&mut self, _reason: RemovalReason) {
-        if let Some(id) = self.id {
-            let mut nicks = self.nicks.lock().unwrap_or_else(PoisonError::into_inner);
-            nicks.remove(&id);
-        }
-    }
+/// The chat's limits: `auth_timeout` to authenticate (2 s in `main`), 20 lines a
+/// second, 3 connections per user.
+pub fn config(auth_timeout: Duration) -> SwitchboardConfig {
+    let limits = ConnectionLimits::default()
+        .with_auth_timeout(Some(auth_timeout))
+        .with_max_messages_per_s(20);
+    SwitchboardConfig::default()
+        .with_connection(limits)
+        .with_max_connections_per_user(Some(3))
 }
 
 /// Starts a switchboard serving the chat on `addr` (port 0: any free port). Call it
 /// inside an actix system, as `main` does.
-pub fn serve(addr: SocketAddr) -> std::io::Result<(Switchboard, ListenerHandle)> {
-    let board = Switchboard::start(SwitchboardConfig::default());
-    let nicks = Nicks::default();
-    let listener = board.listen(switchboard::bind(addr)?, move || Chat::new(nicks.clone()))?;
+pub fn serve(
+    addr: SocketAddr,
+    config: SwitchboardConfig,
+) -> std::io::Result<(Switchboard, ListenerHandle)> {
+    let board = Switchboard::start(config);
+    let listener = board.listen(switchboard::bind(addr)?, Chat::default)?;
     Ok((board, listener))
 }
 
@@ -208,7 +213,7 @@ async fn main() -> std::io::Result<()> {
     let addr = addr
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    let (board, listener) = serve(addr)?;
+    let (board, listener) = serve(addr, config(Duration::from_secs(2)))?;
     println!("listening chat {}", listener.local_addr);
     tokio::signal::ctrl_c().await?;
     listener.stop();

@@ -32,17 +32,31 @@
 //! connections, [`Handle::subscribe`] to removals, read the [`Handle::stats`].
 //!
 //! Besides the group of its protocol, a connection can join named groups (rooms,
-//! topics): a handler calls [`Outbox::join`], [`Outbox::leave`] and [`Outbox::publish`],
-//! and its protocol says how a group message looks on its wire with
+//! topics): a handler calls [`Outbox::try_join`], [`Outbox::leave`] and
+//! [`Outbox::publish`], and its protocol says how a group message looks on its wire with
 //! [`Protocol::group_encoder`].
+//!
+//! A handler that authenticated its peer says so with [`Outbox::authenticate`] and a
+//! [`User`] (a name and its [`identity::Permissions`] on groups): the user is then known
+//! in listings ([`MemberInfo::user`]), removals, the log span and group encoders
+//! ([`GroupEncoder::with_publisher`]), and the handle reaches all of a user's
+//! connections ([`Handle::connections_of`], [`Handle::send_to_user`],
+//! [`Handle::close_user`]). The switchboard checks the permissions on every join and
+//! publish ([`Refusal`], answered with [`Outbox::deny`]: a denial, not an error packet),
+//! and enforces the per-user connection limit, the authentication deadline and the
+//! message rate ([`config`]). A connection has a timer of its own ([`Outbox::set_timer`],
+//! [`Protocol::on_timer`]) and closes with a last reply and a reason of its own
+//! ([`Outbox::close_with`]). `examples/chat.rs` of this crate is an authenticated chat on
+//! all of it.
 //!
 //! The rest lives in modules: [`config`] (every knob, with its default), [`codec`]
 //! (a line codec every line protocol needs), [`protocol`] (what a handler works with),
-//! [`stats`] (the snapshot's parts), [`tls`] (client certificates for TLS listeners),
-//! [`connector`] (dialling backends, sending to many with acks), [`cluster`] (groups
-//! across servers over NATS), [`core`] (the connection's state machine without I/O, for
-//! those who drive it themselves) and [`websocket`] (RFC 6455 for the server side
-//! without I/O: the handshake, a strict message reader, the server's frames).
+//! [`stats`] (the snapshot's parts), [`identity`] (users, permissions, patterns),
+//! [`tls`] (client certificates for TLS listeners), [`connector`] (dialling backends,
+//! sending to many with acks), [`cluster`] (groups across servers over NATS), [`core`]
+//! (the connection's state machine without I/O, for those who drive it themselves) and
+//! [`websocket`] (RFC 6455 for the server side without I/O: the handshake, a strict
+//! message reader, the server's frames).
 //!
 //! # Runtime: an actix system, not `#[tokio::main]`
 //!

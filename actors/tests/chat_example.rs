@@ -1,5 +1,7 @@
-//! The chat example (`examples/chat.rs`) run for real: three clients over loopback
-//! choose nicknames, join rooms, talk, ask who is there, leave, and hang up.
+//! The chat example (`examples/chat.rs`) run for real over loopback: users authenticate
+//! with tokens in time, talk in rooms by name, are refused rooms their permissions do not
+//! allow, are slowed to 20 lines a second, have at most 3 connections, and are kicked by
+//! an admin.
 
 mod common;
 
@@ -9,7 +11,9 @@ mod common;
 mod chat;
 
 use common::{eventually, record_removals, LineClient};
-use switchboard::RemovalReason;
+use std::net::SocketAddr;
+use std::time::Duration;
+use switchboard::{RemovalReason, User};
 use tokio::io::AsyncWriteExt;
 
 /// Sends `line` and checks the next line that comes back.
@@ -22,149 +26,205 @@ async fn says(client: &mut LineClient, line: &str, answer: &str) {
     );
 }
 
+/// A client logged in as the user of `token`.
+async fn login(addr: SocketAddr, token: &str, name: &str) -> LineClient {
+    let mut client = LineClient::connect(addr).await;
+    says(
+        &mut client,
+        &format!("AUTH {token}"),
+        &format!("AUTHED {name}"),
+    )
+    .await;
+    client
+}
+
 #[actix_rt::test]
-async fn rooms_reach_their_members_only_and_a_client_that_hangs_up_leaves_its_rooms() {
-    let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into()).unwrap();
+async fn users_talk_in_rooms_by_name_within_their_permissions_and_an_admin_kicks() {
+    let config = chat::config(Duration::from_secs(30));
+    let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into(), config).unwrap();
     let removed = record_removals(board.handle());
     let addr = listener.local_addr;
-    let (mut alice, mut bob, mut carol) = (
-        LineClient::connect(addr).await,
-        LineClient::connect(addr).await,
-        LineClient::connect(addr).await,
-    );
+    let mut alice = login(addr, "alice-secret", "alice").await;
+    let mut bob = login(addr, "bob-secret", "bob").await;
+    let mut bob2 = login(addr, "bob-secret", "bob").await;
+    let mut carol = login(addr, "carol-secret", "carol").await;
 
+    for client in [&mut alice, &mut bob, &mut bob2, &mut carol] {
+        says(client, "JOIN lobby", "JOINED lobby").await;
+    }
+    // A message says who wrote it, and reaches every member, the writer too.
+    alice.send("MSG lobby hello all").await;
+    for client in [&mut alice, &mut bob, &mut bob2, &mut carol] {
+        assert_eq!(
+            client.recv().await.as_deref(),
+            Some("MSG lobby alice hello all")
+        );
+    }
+    // WHO answers with user names: bob's two connections are one bob.
+    says(&mut carol, "WHO lobby", "WHO lobby alice bob carol").await;
+
+    // The admins' room is for admins; each inbox is read by its owner only.
     says(
-        &mut alice,
-        "JOIN lobby",
-        "ERR choose a nick first: NICK <name>",
+        &mut carol,
+        "JOIN admins",
+        "ERR permission denied: join admins",
     )
     .await;
-    says(&mut alice, "NICK alice", "NICK alice").await;
-    says(&mut bob, "NICK alice", "ERR nick alice is taken").await;
-    says(&mut bob, "NICK bob", "NICK bob").await;
-    says(&mut carol, "NICK carol", "NICK carol").await;
-    says(&mut alice, "JOIN lobby", "JOINED lobby").await;
-    says(&mut bob, "JOIN lobby", "JOINED lobby").await;
-    says(&mut alice, "JOIN lobby", "ERR already in lobby").await;
-    says(&mut carol, "JOIN garden", "JOINED garden").await;
-
-    // A message reaches every member of its room, the sender's own copy included...
-    alice.send("MSG lobby hello room").await;
-    assert_eq!(
-        alice.recv().await.as_deref(),
-        Some("MSG lobby alice hello room")
-    );
+    says(&mut alice, "JOIN admins", "JOINED admins").await;
+    says(&mut bob, "JOIN inbox.bob", "JOINED inbox.bob").await;
+    says(
+        &mut carol,
+        "JOIN inbox.bob",
+        "ERR permission denied: join inbox.bob",
+    )
+    .await;
+    says(
+        &mut carol,
+        "MSG admins hi",
+        "ERR permission denied: publish admins",
+    )
+    .await;
+    carol.send("MSG inbox.bob psst").await;
     assert_eq!(
         bob.recv().await.as_deref(),
-        Some("MSG lobby alice hello room")
+        Some("MSG inbox.bob carol psst")
     );
-    // ...and nobody else: the first message carol sees is from her own room.
-    says(&mut carol, "MSG garden just me", "MSG garden carol just me").await;
-    says(&mut carol, "MSG lobby let me in", "ERR join lobby first").await;
+    // Refusals are not errors: carol, refused more than three times, is still here.
+    says(&mut carol, "KICK bob", "ERR permission denied: kick").await;
+    says(&mut carol, "WHO admins", "WHO admins alice").await;
 
-    // WHO answers with nicknames, for members and outsiders alike.
-    says(&mut carol, "WHO lobby", "WHO lobby alice bob").await;
-    says(&mut alice, "WHO garden", "WHO garden carol").await;
-    says(&mut alice, "WHO empty", "WHO empty").await;
-    // Sent in one write, the WHO still sees the JOIN before it.
-    carol
-        .writer
-        .write_all(b"JOIN lobby\nWHO lobby\n")
-        .await
-        .unwrap();
-    assert_eq!(carol.recv().await.as_deref(), Some("JOINED lobby"));
-    assert_eq!(
-        carol.recv().await.as_deref(),
-        Some("WHO lobby alice bob carol")
-    );
-    says(&mut carol, "LEAVE lobby", "LEFT lobby").await;
-
-    // Who left a room gets nothing more from it.
-    says(&mut bob, "LEAVE lobby", "LEFT lobby").await;
-    says(&mut bob, "LEAVE lobby", "ERR not in lobby").await;
-    says(
-        &mut alice,
-        "MSG lobby anyone here",
-        "MSG lobby alice anyone here",
-    )
-    .await;
-    says(&mut bob, "WHO lobby", "WHO lobby alice").await;
-
-    // A client that hangs up is taken out of its rooms, and its nickname is free again.
-    says(&mut bob, "JOIN lobby", "JOINED lobby").await;
-    says(&mut bob, "JOIN garden", "JOINED garden").await;
-    drop(bob);
-    eventually("bob is removed", || async {
-        removed
-            .seen()
-            .await
-            .iter()
-            .any(|r| r.reason == RemovalReason::PeerClosed)
+    // KICK: every connection of bob is told, then ends.
+    says(&mut alice, "KICK bob", "KICKED bob 2").await;
+    for client in [&mut bob, &mut bob2] {
+        assert_eq!(client.recv().await.as_deref(), Some("ERR kicked"));
+        assert_eq!(client.recv().await, None);
+    }
+    eventually("bob's removals", || async {
+        removed.seen().await.len() == 2
     })
     .await;
-    says(&mut alice, "WHO lobby", "WHO lobby alice").await;
-    says(&mut alice, "WHO garden", "WHO garden carol").await;
-    says(&mut carol, "NICK bob", "NICK bob").await;
-    says(&mut alice, "WHO garden", "WHO garden bob").await;
+    for removal in removed.seen().await.iter() {
+        assert_eq!(removal.reason, RemovalReason::Kicked);
+        assert_eq!(removal.user.as_ref().map(User::name), Some("bob"));
+    }
+    says(&mut carol, "WHO lobby", "WHO lobby alice carol").await;
+    says(&mut alice, "KICK bob", "KICKED bob 0").await;
+    listener.stop();
+    board.shutdown().await;
+}
 
+#[actix_rt::test]
+async fn a_connection_must_authenticate_in_time_with_a_good_token_and_a_user_has_three() {
+    let config = chat::config(Duration::from_millis(300));
+    let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into(), config).unwrap();
+    let removed = record_removals(board.handle());
+    let addr = listener.local_addr;
+
+    let mut intruder = LineClient::connect(addr).await;
+    says(&mut intruder, "AUTH guessed", "ERR unauthorized").await;
+    assert_eq!(intruder.recv().await, None);
+    let mut hasty = LineClient::connect(addr).await;
+    says(&mut hasty, "JOIN lobby", "ERR authenticate first").await;
+    assert_eq!(hasty.recv().await, None);
+    let mut silent = LineClient::connect(addr).await;
+    assert_eq!(
+        silent.recv().await.as_deref(),
+        Some("ERR authentication timeout")
+    );
+    assert_eq!(silent.recv().await, None);
+
+    let mut carols = Vec::new();
+    for _ in 0..3 {
+        carols.push(login(addr, "carol-secret", "carol").await);
+    }
+    let mut fourth = LineClient::connect(addr).await;
+    says(
+        &mut fourth,
+        "AUTH carol-secret",
+        "ERR too many connections for this user",
+    )
+    .await;
+    assert_eq!(fourth.recv().await, None);
+    for carol in &mut carols {
+        says(carol, "WHO lobby", "WHO lobby").await;
+    }
+    says(
+        &mut carols[0],
+        "AUTH carol-secret",
+        "ERR already authenticated",
+    )
+    .await;
+
+    eventually("four removals", || async {
+        removed.seen().await.len() == 4
+    })
+    .await;
+    let mut reasons: Vec<_> = removed.seen().await.iter().map(|r| r.reason).collect();
+    reasons.sort();
+    let mut expected = vec![
+        RemovalReason::Unauthorized,
+        RemovalReason::Unauthorized,
+        RemovalReason::AuthTimeout,
+        RemovalReason::UserLimit,
+    ];
+    expected.sort();
+    assert_eq!(reasons, expected);
+    listener.stop();
+    board.shutdown().await;
+}
+
+#[actix_rt::test]
+async fn a_client_over_twenty_lines_a_second_is_slowed_and_loses_nothing() {
+    let config = chat::config(Duration::from_secs(30));
+    let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into(), config).unwrap();
+    let addr = listener.local_addr;
+    let mut bob = login(addr, "bob-secret", "bob").await;
+    let mut carol = login(addr, "carol-secret", "carol").await;
+    says(&mut carol, "JOIN room.x", "JOINED room.x").await;
+    says(&mut bob, "JOIN lobby", "JOINED lobby").await;
+
+    // 40 lines at once: 20 at once (the bucket), then 20 a second.
+    let started = tokio::time::Instant::now();
+    let flood: String = (0..40).map(|i| format!("MSG room.x line {i}\n")).collect();
+    bob.writer.write_all(flood.as_bytes()).await.unwrap();
+    for i in 0..40 {
+        let expected = format!("MSG room.x bob line {i}");
+        assert_eq!(carol.recv().await.as_deref(), Some(expected.as_str()));
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900),
+        "slowed to the rate: {took:?}"
+    );
+    says(&mut bob, "WHO room.x", "WHO room.x carol").await;
     listener.stop();
     board.shutdown().await;
 }
 
 #[actix_rt::test]
 async fn bad_input_gets_an_err_reply_and_the_connection_lives_on() {
-    let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into()).unwrap();
-    let mut c = LineClient::connect(listener.local_addr).await;
-    let names = "(names are 1 to 32 letters, digits, '-' or '_')";
-
-    says(&mut c, "HELLO", "ERR commands: NICK, JOIN, LEAVE, MSG, WHO").await;
-    says(&mut c, "", "ERR commands: NICK, JOIN, LEAVE, MSG, WHO").await;
-    says(&mut c, "NICK", &format!("ERR usage: NICK <name> {names}")).await;
+    let config = chat::config(Duration::from_secs(30));
+    let (board, listener) = chat::serve(([127, 0, 0, 1], 0).into(), config).unwrap();
+    let mut c = login(listener.local_addr, "carol-secret", "carol").await;
+    let commands = "ERR commands: AUTH, JOIN, LEAVE, MSG, WHO, KICK";
+    says(&mut c, "HELLO", commands).await;
+    says(&mut c, "", commands).await;
+    let takes_a_name =
+        |command: &str| format!("ERR {command} takes a name: 1 to 32 of a-z 0-9 - _ .");
+    says(&mut c, "JOIN", &takes_a_name("JOIN")).await;
+    says(&mut c, "JOIN no!", &takes_a_name("JOIN")).await;
     says(
         &mut c,
-        "NICK two words",
-        &format!("ERR usage: NICK <name> {names}"),
+        &format!("JOIN {}", "r".repeat(33)),
+        &takes_a_name("JOIN"),
     )
     .await;
-    says(&mut c, "NICK dave", "NICK dave").await;
-    says(&mut c, "JOIN", &format!("ERR usage: JOIN <room> {names}")).await;
-    says(
-        &mut c,
-        "JOIN no!",
-        &format!("ERR usage: JOIN <room> {names}"),
-    )
-    .await;
-    let long = "r".repeat(33);
-    says(
-        &mut c,
-        &format!("JOIN {long}"),
-        &format!("ERR usage: JOIN <room> {names}"),
-    )
-    .await;
-    says(
-        &mut c,
-        "MSG lobby",
-        &format!("ERR usage: MSG <room> <text> {names}"),
-    )
-    .await;
-    says(&mut c, "WHO", &format!("ERR usage: WHO <room> {names}")).await;
+    says(&mut c, "MSG lobby", "ERR MSG <room> <text>").await;
+    says(&mut c, "LEAVE lobby", "ERR not in lobby").await;
     c.writer.write_all(b"\xff\xfe\n").await.unwrap();
     assert_eq!(c.recv().await.as_deref(), Some("ERR invalid utf-8"));
-
-    // A bounded number of rooms per connection.
-    for i in 0..16 {
-        says(&mut c, &format!("JOIN room{i}"), &format!("JOINED room{i}")).await;
-    }
-    says(&mut c, "JOIN one-more", "ERR at most 16 rooms").await;
-    says(&mut c, "LEAVE room0", "LEFT room0").await;
-    says(&mut c, "JOIN one-more", "JOINED one-more").await;
-    says(
-        &mut c,
-        "MSG one-more still here",
-        "MSG one-more dave still here",
-    )
-    .await;
-
+    says(&mut c, "JOIN lobby", "JOINED lobby").await;
+    says(&mut c, "MSG lobby still here", "MSG lobby carol still here").await;
     listener.stop();
     board.shutdown().await;
 }
