@@ -33,7 +33,8 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         .with_read_pause_bytes((config.max_outbound_bytes / 2).max(1))
         .with_frame_timeout(config.frame_timeout())
         .with_idle(IdleLimits::default().with_read(config.heartbeat()))
-        .with_tls_handshake_timeout(config.tls_handshake_timeout());
+        .with_tls_handshake_timeout(config.tls_handshake_timeout())
+        .with_auth_timeout(config.identity().then(|| config.auth_timeout()));
     let supervisor = SupervisorConfig::default()
         .with_health_interval(config.health_interval())
         .with_idle_timeout(config.idle_timeout());
@@ -154,6 +155,10 @@ pub fn start_with(
             crate::config::ConfigError::NotSupported { key }.to_string(),
         ));
     }
+    let authenticator = config
+        .authenticator()
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .map(Arc::new);
     let board = Switchboard::start(switchboard_config(config));
     let (max_frame, max_line) = (config.max_frame, config.max_line);
     let max_groups = config.max_groups;
@@ -172,15 +177,18 @@ pub fn start_with(
         None => ClusterStats::new(node.as_str()),
     };
     let frame_cluster = cluster.clone();
+    let frame_authenticator = authenticator.clone();
     let frame_protocol = move || {
         FrameProtocol::with_backends(max_frame, replicate_to.clone())
             .with_cluster(frame_cluster.clone())
             .with_max_groups(max_groups)
+            .with_authenticator(frame_authenticator.clone())
     };
     let line_protocol = move || {
         LineProtocol::new(max_line)
             .with_cluster(cluster.clone())
             .with_max_groups(max_groups)
+            .with_authenticator(authenticator.clone())
     };
     let (frame, line) = match tls {
         Some(tls) => (

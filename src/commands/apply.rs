@@ -8,6 +8,7 @@ use crate::backends::DeliveryReport;
 use crate::identity::{authorize, Decision, Session};
 use crate::secret::Secret;
 use std::time::SystemTime;
+use switchboard::identity::AuthError;
 use switchboard::protocol::Idle;
 use switchboard::{Outbox, RemovalReason};
 
@@ -18,10 +19,11 @@ use switchboard::{Outbox, RemovalReason};
 /// reason.
 ///
 /// Every request of every protocol passes here once parsed, and [`authorize`] decides
-/// whether it runs: a command the connection may not run is answered with its refusal
-/// (`permission denied: ...`, not an error packet) and not carried out; one that needs
-/// an authenticated connection, on a connection that has not authenticated, is answered
-/// `authentication required` and the connection is removed as `unauthorized`.
+/// whether it runs: a command the connection may not run is refused with
+/// [`Outbox::deny`] (`permission denied: ...`, counted in `denied_total`, never an error
+/// packet) and not carried out; one that needs an authenticated connection, on a
+/// connection that has not authenticated, is answered `authentication required` and the
+/// connection is removed as `unauthorized`.
 pub fn dispatch<W: Replies>(
     parsed: Result<Command, String>,
     request: W::Packet,
@@ -34,14 +36,14 @@ pub fn dispatch<W: Replies>(
         Err(reason) => return out.bad_packet(reason),
     };
     let decision = authorize(session, command.needs());
-    if let Some(refusal) = decision.refusal() {
-        out.reply(W::error(&refusal));
-        if decision == Decision::AuthenticationRequired {
-            out.close(RemovalReason::Unauthorized);
+    let refusal = decision.refusal().unwrap_or_default();
+    match decision {
+        Decision::Allow => command.apply::<W>(request, context, session, out),
+        Decision::AuthenticationRequired => {
+            out.close_with_error(RemovalReason::Unauthorized, refusal)
         }
-        return;
+        Decision::Denied(_) => out.deny(refusal),
     }
-    command.apply::<W>(request, context, session, out);
 }
 
 /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a PONG. Other
@@ -50,6 +52,12 @@ pub fn heartbeat<W: Replies>(idle: Idle, out: &mut Outbox<W::Packet>) {
     if idle == Idle::Read {
         out.reply(W::ping());
     }
+}
+
+/// The connection's timer fell: the only one the server sets is its token's expiry
+/// (a JWT's `exp`), so the connection is told `token expired` and removed as such.
+pub fn token_expired<R>(out: &mut Outbox<R>) {
+    out.close_with_error(RemovalReason::TokenExpired, "token expired");
 }
 
 impl Command {
@@ -87,25 +95,25 @@ impl Command {
             }
             Command::Join(group) => match join_group(out, group.clone(), context.max_groups) {
                 Ok(()) => out.reply(W::joined(&group)),
-                Err(reason) => out.bad_packet(reason),
+                Err(refused) => refused.answer(out),
             },
             Command::Leave(group) => {
                 out.leave(group.as_str());
                 out.reply(W::left(&group));
             }
+            // The switchboard checks the user's permission again, and answers a refusal.
             Command::Publish { group, message } => out.publish(group, message),
             Command::Auth(token) => authenticate::<W>(&token, context, session, out),
-            // Only an admin gets here, and only a server with identity has admins; such
-            // a server does not start until the switchboard can find a user's
-            // connections.
-            Command::Kick(_) => out.reply(W::error("KICK is not supported yet")),
+            Command::Kick(user) => kick::<W>(user, out),
         }
     }
 }
 
 /// AUTH: an error packet on a server without identity or a connection that already
-/// authenticated; otherwise the token names a user (answered AUTHED) or the connection
-/// is answered `unauthorized` and removed as such.
+/// authenticated; otherwise the token names a user (answered AUTHED, and a JWT's expiry
+/// set as the connection's timer) or the connection is answered `unauthorized` and
+/// removed as such. The user's connection limit is the switchboard's: over it, the
+/// switchboard answers and removes the connection itself.
 fn authenticate<W: Replies>(
     token: &Secret,
     context: &Context,
@@ -115,30 +123,56 @@ fn authenticate<W: Replies>(
     let Some(authenticator) = &context.authenticator else {
         return out.bad_packet("authentication not enabled");
     };
-    if session.user().is_some() {
+    if session.account().is_some() {
         return out.bad_packet("already authenticated");
     }
-    match authenticator.authenticate(token.expose(), SystemTime::now()) {
-        Ok(authenticated) => {
-            out.reply(W::authed(&authenticated.user.name));
-            *session = Session::User(authenticated.user);
-        }
+    let now = SystemTime::now();
+    let authenticated = match authenticator.authenticate(token.expose(), now) {
+        Ok(authenticated) => authenticated,
         Err(why) => {
             tracing::debug!(peer = %out.peer(), "AUTH refused: {why}");
-            out.reply(W::error("unauthorized"));
-            out.close(RemovalReason::Unauthorized);
+            return out.close_with_error(RemovalReason::Unauthorized, "unauthorized");
         }
+    };
+    let account = authenticated.account;
+    match out.authenticate(account.user.clone()) {
+        Ok(()) => {}
+        // Answered `too many connections for this user` and closed by the switchboard.
+        Err(AuthError::UserLimit) => return,
+        Err(other) => return out.bad_packet(other.to_string()),
     }
+    out.reply(W::authed(account.name()));
+    if let Some(expires) = authenticated.expires {
+        // Already past (the token expired as it was checked): the timer falls at once.
+        out.set_timer(expires.duration_since(now).unwrap_or_default());
+    }
+    *session = Session::User(account);
+}
+
+/// KICK: every connection of `user` on this server is told `kicked` and removed as
+/// such, in one call to the switchboard; answered KICKED with how many, once they are.
+fn kick<W: Replies>(user: String, out: &mut Outbox<W::Packet>) {
+    let board = out.handle().clone();
+    out.defer(async move {
+        match board
+            .close_user(&user, RemovalReason::Kicked, Some("kicked"))
+            .await
+        {
+            Ok(removed) => W::kicked(&user, removed),
+            Err(stopped) => W::error(&stopped.to_string()),
+        }
+    });
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::identity::{Authenticator, Pattern, Permissions, StaticUsers, User};
+    use crate::identity::{Account, Authenticator, JwtVerifier, PatternLists, StaticUsers};
     use crate::protocols::frame::{Frame, FrameProtocol};
     use crate::protocols::line::LineProtocol;
-    use crate::protocols::testing::{handle_all, wire};
+    use crate::protocols::testing::{handle_all, outbox, wire};
     use crate::secret::Secret;
     use std::sync::Arc;
+    use std::time::Duration;
     use switchboard::protocol::Action;
     use switchboard::{Protocol, RemovalReason};
 
@@ -147,9 +181,13 @@ mod tests {
     enum Did {
         Reply(String),
         Bad(String),
+        Deny(String),
         Join(String),
         Publish(String),
-        Close(RemovalReason),
+        CloseWithError(RemovalReason, String),
+        Authenticate(String),
+        Timer(Option<Duration>),
+        Defer,
         Other,
     }
 
@@ -159,9 +197,13 @@ mod tests {
             .map(|action| match action {
                 Action::Reply(line) => Did::Reply(line),
                 Action::Bad(reason) => Did::Bad(reason),
+                Action::Deny(reason) => Did::Deny(reason),
                 Action::Join(group) => Did::Join(group.as_str().to_owned()),
                 Action::Publish { group, .. } => Did::Publish(group.as_str().to_owned()),
-                Action::Close(reason) => Did::Close(reason),
+                Action::CloseWithError(reason, message) => Did::CloseWithError(reason, message),
+                Action::Authenticate(user) => Did::Authenticate(user.name().to_owned()),
+                Action::SetTimer(after) => Did::Timer(after),
+                Action::Defer(_) => Did::Defer,
                 _ => Did::Other,
             })
             .collect()
@@ -171,30 +213,34 @@ mod tests {
         Did::Reply(line.to_owned())
     }
 
-    /// alice may join `chat.>` but not `chat.secret`; root is an admin.
+    fn deny(reason: &str) -> Did {
+        Did::Deny(reason.to_owned())
+    }
+
+    fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    const JWT_SECRET: &str = "a secret of thirty-two bytes....";
+
+    /// alice may join `chat.>` but not `chat.secret`; root is an admin; JWTs under
+    /// [`JWT_SECRET`].
     fn authenticator() -> Arc<Authenticator> {
-        let chat = |texts: &[&str]| texts.iter().map(|t| Pattern::parse(t).unwrap()).collect();
-        let alice = User {
-            name: "alice".to_owned(),
-            permissions: Permissions {
-                join: chat(&["chat.>"]),
-                join_deny: chat(&["chat.secret"]),
-                publish: chat(&["chat.>"]),
-                publish_deny: Vec::new(),
-            },
-            admin: false,
+        let (chat, secret) = (strings(&["chat.>"]), strings(&["chat.secret"]));
+        let lists = PatternLists {
+            join: &chat,
+            join_deny: &secret,
+            publish: &chat,
+            publish_deny: &[],
         };
-        let root = User {
-            name: "root".to_owned(),
-            permissions: Permissions::default(),
-            admin: true,
-        };
+        let alice = Account::new("alice", lists.permissions().unwrap(), false);
+        let root = Account::new("root", switchboard::identity::Permissions::none(), true);
         Arc::new(Authenticator::new(
             StaticUsers::new([
                 (Secret::new("alice-token"), alice),
                 (Secret::new("root-token"), root),
             ]),
-            None,
+            Some(JwtVerifier::new(&Secret::new(JWT_SECRET))),
         ))
     }
 
@@ -213,7 +259,7 @@ mod tests {
             [
                 Did::Bad("authentication not enabled".to_owned()),
                 Did::Bad("authentication not enabled".to_owned()),
-                reply("ERR permission denied: kick"),
+                deny("permission denied: kick"),
                 Did::Bad("STATS takes no argument".to_owned()),
                 reply("ECHO hi"),
             ]
@@ -237,8 +283,10 @@ mod tests {
                 did(actions),
                 [
                     reply("PONG"),
-                    reply("ERR authentication required"),
-                    Did::Close(RemovalReason::Unauthorized),
+                    Did::CloseWithError(
+                        RemovalReason::Unauthorized,
+                        "authentication required".to_owned()
+                    ),
                 ],
                 "{line}"
             );
@@ -250,10 +298,10 @@ mod tests {
         for line in ["AUTH wrong", "AUTH", "AUTH ", "AUTH alice-token "] {
             assert_eq!(
                 did(handle_all(&mut with_identity(), [line])),
-                [
-                    reply("ERR unauthorized"),
-                    Did::Close(RemovalReason::Unauthorized)
-                ],
+                [Did::CloseWithError(
+                    RemovalReason::Unauthorized,
+                    "unauthorized".to_owned()
+                )],
                 "{line}"
             );
         }
@@ -279,16 +327,17 @@ mod tests {
         assert_eq!(
             did(actions),
             [
+                Did::Authenticate("alice".to_owned()),
                 reply("AUTHED alice"),
                 Did::Join("chat.eu".to_owned()),
                 reply("JOINED chat.eu"),
-                reply("ERR permission denied: join chat.secret"),
+                deny("permission denied: join chat.secret"),
                 Did::Publish("chat.eu".to_owned()),
-                reply("ERR permission denied: publish lobby"),
+                deny("permission denied: publish lobby"),
                 reply("LEFT lobby"),
                 Did::Bad("already authenticated".to_owned()),
-                reply("ERR permission denied: broadcast"),
-                reply("ERR permission denied: kick"),
+                deny("permission denied: broadcast"),
+                deny("permission denied: kick"),
                 reply("ECHO still here"),
             ]
         );
@@ -308,12 +357,72 @@ mod tests {
         assert_eq!(
             did(actions),
             [
+                Did::Authenticate("root".to_owned()),
                 reply("AUTHED root"),
                 Did::Join("chat.secret".to_owned()),
                 reply("JOINED chat.secret"),
                 Did::Publish("anywhere".to_owned()),
-                reply("ERR KICK is not supported yet"),
+                Did::Defer,
             ]
+        );
+    }
+
+    /// A JWT for `sub` expiring `in_seconds` from now, under [`JWT_SECRET`].
+    fn jwt(sub: &str, in_seconds: i64) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let claims = serde_json::json!({"sub": sub, "exp": now + in_seconds});
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_jwt_sets_the_connections_timer_to_its_expiry() {
+        let token = jwt("carol", 100);
+        let actions = did(handle_all(&mut with_identity(), [format!("AUTH {token}")]));
+        let [Did::Authenticate(name), Did::Reply(authed), Did::Timer(Some(after))] = &actions[..]
+        else {
+            panic!("{actions:?}");
+        };
+        assert_eq!((name.as_str(), authed.as_str()), ("carol", "AUTHED carol"));
+        assert!(
+            *after > Duration::from_secs(98) && *after <= Duration::from_secs(100),
+            "{after:?}"
+        );
+        // A static token does not expire.
+        let actions = did(handle_all(&mut with_identity(), ["AUTH alice-token"]));
+        assert_eq!(actions.len(), 2, "{actions:?}");
+        // An expired one is refused like any wrong token.
+        let expired = jwt("carol", -1);
+        assert_eq!(
+            did(handle_all(
+                &mut with_identity(),
+                [format!("AUTH {expired}")]
+            )),
+            [Did::CloseWithError(
+                RemovalReason::Unauthorized,
+                "unauthorized".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn the_timer_is_the_token_expiry() {
+        let mut out = outbox();
+        let mut protocol = with_identity();
+        protocol.on_timer(&mut out);
+        assert_eq!(
+            did(out.take()),
+            [Did::CloseWithError(
+                RemovalReason::TokenExpired,
+                "token expired".to_owned()
+            )]
         );
     }
 
@@ -332,10 +441,10 @@ mod tests {
             ],
         );
         assert!(
-            matches!(&actions[0], Action::Reply(f) if *f == Frame::new(Frame::AUTHED, &b"alice"[..]))
+            matches!(&actions[1], Action::Reply(f) if *f == Frame::new(Frame::AUTHED, &b"alice"[..]))
         );
         assert!(
-            matches!(&actions[1], Action::Reply(f) if *f == Frame::error("permission denied: join chat.secret"))
+            matches!(&actions[2], Action::Deny(reason) if reason == "permission denied: join chat.secret")
         );
         assert_eq!(protocol.raw_echo(&echo), Some(echo.len()));
     }

@@ -1,6 +1,6 @@
-//! Named groups as both protocols see them: the name rule, and the JOIN limit.
+//! Named groups as both protocols see them: the name rule, and the JOIN limits.
 
-use switchboard::{GroupName, Outbox};
+use switchboard::{GroupName, Outbox, Refusal};
 
 /// The longest group name, in bytes.
 pub const MAX_GROUP_NAME: usize = 64;
@@ -27,20 +27,47 @@ pub fn group_name(name: &[u8]) -> Result<GroupName, String> {
     ))
 }
 
+/// Why a JOIN was refused; its text is the reason of the error packet.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JoinRefused {
+    /// The connection is in `max_groups` groups already.
+    #[error("too many groups")]
+    TooManyGroups,
+    /// The switchboard refused: the user may not join it (a denial), or the server has
+    /// `max_groups_total` groups already.
+    #[error(transparent)]
+    Switchboard(#[from] Refusal),
+}
+
+impl JoinRefused {
+    /// Answers the refusal on `out`: a denial is counted as such (never as an error
+    /// packet); too many groups, on the connection or on the server, is an error packet.
+    pub fn answer<R>(self, out: &mut Outbox<R>) {
+        match self {
+            JoinRefused::Switchboard(denied @ Refusal::Denied { .. }) => {
+                out.deny(denied.to_string())
+            }
+            other => out.bad_packet(other.to_string()),
+        }
+    }
+}
+
 /// JOIN for both protocols: joins `group` unless the connection is a member already
-/// (then nothing changes); refuses with `too many groups` when it is in `max_groups`.
+/// (then nothing changes); refuses with `too many groups` when it is in `max_groups`,
+/// and as the switchboard says when its user may not join the group or the server has
+/// `max_groups_total` groups.
 pub fn join_group<R>(
     out: &mut Outbox<R>,
     group: GroupName,
     max_groups: usize,
-) -> Result<(), &'static str> {
+) -> Result<(), JoinRefused> {
     if out.is_member(group.as_str()) {
         return Ok(());
     }
     if out.group_count() >= max_groups {
-        return Err("too many groups");
+        return Err(JoinRefused::TooManyGroups);
     }
-    out.join(group);
+    out.try_join(group)?;
     Ok(())
 }
 
@@ -84,12 +111,13 @@ mod tests {
         assert_eq!(join_group(&mut out, GroupName::from("a"), 1), Ok(()));
         assert_eq!(
             join_group(&mut out, GroupName::from("b"), 1),
-            Err("too many groups")
+            Err(JoinRefused::TooManyGroups)
         );
         assert_eq!(out.take().len(), 1, "one join");
         assert_eq!(
             join_group(&mut out, GroupName::from("b"), 0),
-            Err("too many groups")
+            Err(JoinRefused::TooManyGroups)
         );
+        assert_eq!(JoinRefused::TooManyGroups.to_string(), "too many groups");
     }
 }

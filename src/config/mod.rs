@@ -221,6 +221,17 @@ impl Config {
     pub fn reconnect_max(&self) -> Duration {
         Duration::from_millis(self.reconnect_max_ms)
     }
+
+    /// Whether identity is on (`users` or `jwt_secret` set): then every connection must
+    /// authenticate, within `auth_timeout_ms`.
+    pub fn identity(&self) -> bool {
+        !self.users.is_empty() || self.jwt_secret.is_some()
+    }
+
+    /// `auth_timeout_ms` as a duration.
+    pub fn auth_timeout(&self) -> Duration {
+        Duration::from_millis(self.auth_timeout_ms)
+    }
 }
 
 /// The configuration for `serve`: the file if `--config` names one (defaults

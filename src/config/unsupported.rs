@@ -2,12 +2,10 @@
 //! their default, they refuse to start the server rather than promise what it does not
 //! do.
 //!
-//! Identity (`users`, `jwt_secret`, `tls_client_ca`) and the per-address, per-user,
-//! message-rate, outbound-total and group-total limits need the switchboard library to
-//! know a connection's user and to enforce those limits where they belong: at accept,
-//! in the registry and in each connection. Until it does, a configuration naming them
-//! is refused with [`ConfigError::NotSupported`](super::ConfigError::NotSupported). `auth_timeout_ms` is accepted: it only
-//! applies once identity is on.
+//! Client certificates (`tls_client_ca`) and the per-address, per-user, message-rate,
+//! outbound-total and group-total limits are not wired to the switchboard yet: a
+//! configuration naming them is refused with
+//! [`ConfigError::NotSupported`](super::ConfigError::NotSupported).
 
 use super::Config;
 
@@ -16,8 +14,6 @@ impl Config {
     pub fn unsupported_key(&self) -> Option<&'static str> {
         let defaults = Config::default();
         let set = [
-            ("users", !self.users.is_empty()),
-            ("jwt_secret", self.jwt_secret.is_some()),
             ("tls_client_ca", self.tls_client_ca.is_some()),
             (
                 "max_connections_per_ip",
@@ -53,8 +49,6 @@ mod tests {
     #[test]
     fn keys_not_enforced_yet_refuse_to_start() {
         for (text, key) in [
-            ("[[users]]\nname = \"a\"\ntoken = \"t\"\n", "users"),
-            ("jwt_secret = \"s\"", "jwt_secret"),
             (
                 "tls_cert = \"/c\"\ntls_key = \"/k\"\ntls_client_ca = \"/ca\"",
                 "tls_client_ca",

@@ -6,7 +6,7 @@
 
 use super::{Config, ConfigError};
 use crate::identity::{
-    check_user_name, jwt, patterns, Authenticator, JwtVerifier, Permissions, StaticUsers, User,
+    check_user_name, jwt, Account, Authenticator, JwtVerifier, PatternLists, StaticUsers,
 };
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
@@ -49,23 +49,21 @@ fn users_error(message: String) -> ConfigError {
 
 impl UserEntry {
     /// The user this entry describes, or what is wrong with it.
-    fn user(&self) -> Result<User, String> {
+    fn account(&self) -> Result<Account, String> {
         check_user_name(&self.name).map_err(|e| format!("name {:?}: {e}", self.name))?;
         let name = &self.name;
         let at = |e: String| format!("user {name:?}: {e}");
         if self.token.is_empty() {
             return Err(at("token must not be empty".to_owned()));
         }
-        Ok(User {
-            name: name.clone(),
-            permissions: Permissions {
-                join: patterns("join", &self.join).map_err(at)?,
-                join_deny: patterns("join_deny", &self.join_deny).map_err(at)?,
-                publish: patterns("publish", &self.publish).map_err(at)?,
-                publish_deny: patterns("publish_deny", &self.publish_deny).map_err(at)?,
-            },
-            admin: self.admin,
-        })
+        let lists = PatternLists {
+            join: &self.join,
+            join_deny: &self.join_deny,
+            publish: &self.publish,
+            publish_deny: &self.publish_deny,
+        };
+        let permissions = lists.permissions().map_err(at)?;
+        Ok(Account::new(name, permissions, self.admin))
     }
 }
 
@@ -87,7 +85,7 @@ impl Config {
         let mut names = HashSet::new();
         let mut users = Vec::with_capacity(self.users.len());
         for (i, entry) in self.users.iter().enumerate() {
-            let user = entry.user().map_err(users_error)?;
+            let account = entry.account().map_err(users_error)?;
             if !names.insert(entry.name.as_str()) {
                 return Err(users_error(format!(
                     "two users are called {:?}",
@@ -107,7 +105,7 @@ impl Config {
                     entry.name
                 )));
             }
-            users.push((entry.token.clone(), user));
+            users.push((entry.token.clone(), account));
         }
         if users.is_empty() && self.jwt_secret.is_none() {
             return Ok(None);
@@ -121,6 +119,7 @@ impl Config {
 mod tests {
     use super::super::testing::parse;
     use std::time::SystemTime;
+    use switchboard::identity::Access;
 
     const ALICE: &str = "[[users]]\nname = \"alice\"\ntoken = \"alice-secret-token\"\n";
 
@@ -157,14 +156,16 @@ mod tests {
         let alice = auth
             .authenticate(b"alice-secret-token", SystemTime::now())
             .unwrap()
-            .user;
-        assert_eq!(alice.name, "alice");
-        assert!(alice.permissions.may_join("user.alice.x", "alice"));
-        assert!(!alice.permissions.may_join("chat.secret", "alice"));
+            .account;
+        assert_eq!(alice.name(), "alice");
+        assert!(alice.user.may(Access::Join, "user.alice.x"));
+        assert!(!alice.user.may(Access::Join, "chat.secret"));
+        assert!(alice.user.may(Access::Publish, "chat.eu"));
+        assert!(!alice.user.may(Access::Publish, "chat.announce"));
         assert!(
             auth.authenticate(b"root-secret-token", SystemTime::now())
                 .unwrap()
-                .user
+                .account
                 .admin
         );
     }
@@ -207,11 +208,11 @@ mod tests {
             ),
             (
                 "[[users]]\nname = \"a\"\ntoken = \"t\"\njoin = [\"a..b\"]\n",
-                "join pattern \"a..b\" has an empty token",
+                "join: empty token in pattern \"a..b\"",
             ),
             (
                 "[[users]]\nname = \"a\"\ntoken = \"t\"\npublish_deny = [\"a.>.b\"]\n",
-                "publish_deny pattern",
+                "publish_deny: `>` before the last token",
             ),
             (
                 "jwt_secret = \"s\"\n[[users]]\nname = \"a\"\ntoken = \"x.y.z\"\n",

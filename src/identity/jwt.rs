@@ -15,7 +15,7 @@
 //!
 //! Errors say which rule refused a token, for a log line; they never quote the token.
 
-use super::user::{check_user_name, patterns, Permissions, User};
+use super::user::{check_user_name, Account, PatternLists};
 use crate::secret::Secret;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -83,7 +83,7 @@ struct Claims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     /// The user named by `sub`, with the token's permissions.
-    pub user: User,
+    pub account: Account,
     /// `exp`: from then on the connection must be removed as `token_expired`.
     pub expires: SystemTime,
 }
@@ -150,17 +150,14 @@ impl JwtVerifier {
             .sub
             .ok_or_else(|| JwtError::Claims("no sub".to_owned()))?;
         check_user_name(&name).map_err(|e| JwtError::Claims(format!("sub: {e}")))?;
-        let permissions = Permissions {
-            join: patterns("join", &claims.join).map_err(JwtError::Claims)?,
-            publish: patterns("publish", &claims.publish).map_err(JwtError::Claims)?,
-            ..Permissions::default()
+        let lists = PatternLists {
+            join: &claims.join,
+            publish: &claims.publish,
+            ..PatternLists::default()
         };
+        let permissions = lists.permissions().map_err(JwtError::Claims)?;
         Ok(Verified {
-            user: User {
-                name,
-                permissions,
-                admin: claims.admin,
-            },
+            account: Account::new(&name, permissions, claims.admin),
             expires,
         })
     }
@@ -171,6 +168,7 @@ mod tests {
     use super::*;
     use jsonwebtoken::{encode, EncodingKey, Header};
     use serde_json::{json, Value};
+    use switchboard::identity::{Access, Permissions};
 
     const SECRET: &str = "a secret of thirty-two bytes....";
     /// The time of every test: 2023-11-14T22:13:20Z.
@@ -228,13 +226,22 @@ mod tests {
             "join": ["chat.>", "user.{user}.>"], "publish": ["chat.*"], "admin": true,
         });
         let verified = verifier().verify(token(claims).as_bytes(), now()).unwrap();
-        assert_eq!(verified.user.name, "alice");
-        assert!(verified.user.admin);
+        assert_eq!(verified.account.name(), "alice");
+        assert!(verified.account.admin);
         assert_eq!(verified.expires, epoch_seconds(NOW + 60));
-        let permissions = &verified.user.permissions;
-        assert!(permissions.may_join("user.alice.inbox", "alice"));
-        assert!(permissions.may_publish("chat.eu", "alice"));
-        assert!(!permissions.may_publish("chat.eu.paris", "alice"));
+        let claims = json!({
+            "sub": "alice", "exp": NOW + 60,
+            "join": ["chat.>", "user.{user}.>"], "publish": ["chat.*"],
+        });
+        let user = verifier()
+            .verify(token(claims).as_bytes(), now())
+            .unwrap()
+            .account
+            .user;
+        assert!(user.may(Access::Join, "user.alice.inbox"));
+        assert!(!user.may(Access::Join, "user.bob.inbox"));
+        assert!(user.may(Access::Publish, "chat.eu"));
+        assert!(!user.may(Access::Publish, "chat.eu.paris"));
     }
 
     #[test]
@@ -242,8 +249,8 @@ mod tests {
         let verified = verifier()
             .verify(token(valid_claims()).as_bytes(), now())
             .unwrap();
-        assert_eq!(verified.user.permissions, Permissions::default());
-        assert!(!verified.user.admin);
+        assert_eq!(verified.account.user.permissions(), &Permissions::none());
+        assert!(!verified.account.admin);
     }
 
     #[test]
@@ -352,8 +359,8 @@ mod tests {
         assert_eq!(
             verify(json!({"sub": sixty_four, "exp": NOW + 60}))
                 .unwrap()
-                .user
-                .name,
+                .account
+                .name(),
             sixty_four
         );
         assert!(matches!(

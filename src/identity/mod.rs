@@ -1,15 +1,19 @@
 //! Who is on the other end of a connection, and what it may do: the server's policy of
 //! PROTOCOL.md "Identity and permissions".
 //!
-//! - [`Authenticator`] turns the token of an AUTH into a [`User`]: a JWT
+//! - [`Authenticator`] turns the token of an AUTH into an [`Account`]: a JWT
 //!   ([`jwt`], HS256 under `jwt_secret`) when the token has a JWT's shape and
 //!   `jwt_secret` is set, otherwise a static token of the `[[users]]`
 //!   ([`static_users`], compared in constant time).
 //! - [`policy`] is the one authorization rule every protocol consults before it runs a
 //!   command: from what a connection is ([`Session`]) and what the command needs
 //!   ([`Needs`](crate::commands::Needs)) to allowed, denied, or authentication required.
-//! - [`User`] carries the user's name and [`Permissions`], group [`Pattern`]s with
-//!   deny winning.
+//! - [`Account`] is the switchboard's [`User`](switchboard::User) (its name and its
+//!   [`Permissions`](switchboard::identity::Permissions) on named groups, patterns parsed
+//!   by [`parse_pattern`], deny winning) and whether it is an admin. Which groups a user
+//!   may join and publish to is checked by the switchboard itself, with the one matcher
+//!   of its patterns; what only the server has, admin commands and the need to
+//!   authenticate, is [`policy`]'s.
 //!
 //! Everything here is pure: no connection, no clock (the time is passed in), no I/O.
 
@@ -20,12 +24,11 @@ pub mod static_users;
 mod user;
 
 pub use jwt::{JwtError, JwtVerifier};
-pub use pattern::Pattern;
+pub use pattern::parse_pattern;
 pub use policy::{authorize, Decision, Session};
 pub use static_users::StaticUsers;
-pub use user::{check_user_name, patterns, Permissions, User, MAX_USER_NAME};
+pub use user::{check_user_name, Account, PatternLists, MAX_USER_NAME};
 
-use std::sync::Arc;
 use std::time::SystemTime;
 
 /// Why a token did not authenticate. On the wire every one of them is `unauthorized`;
@@ -47,7 +50,7 @@ pub enum AuthError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Authenticated {
     /// The user.
-    pub user: Arc<User>,
+    pub account: Account,
     /// When the token stops being valid (a JWT's `exp`); `None` for a static token.
     pub expires: Option<SystemTime>,
 }
@@ -77,19 +80,19 @@ impl Authenticator {
         if let Some(jwt) = self.jwt.as_ref().filter(|_| jwt::looks_like_jwt(token)) {
             let verified = jwt.verify(token, now)?;
             return Ok(Authenticated {
-                user: Arc::new(verified.user),
+                account: verified.account,
                 expires: Some(verified.expires),
             });
         }
-        let user = self.users.find(token).ok_or(AuthError::Unknown)?;
+        let account = self.users.find(token).ok_or(AuthError::Unknown)?;
         Ok(Authenticated {
-            user,
+            account,
             expires: None,
         })
     }
 
     /// The static user called `name` (a client certificate's common name), if any.
-    pub fn user_by_name(&self, name: &str) -> Option<Arc<User>> {
+    pub fn user_by_name(&self, name: &str) -> Option<Account> {
         self.users.by_name(name)
     }
 }
@@ -104,11 +107,7 @@ mod tests {
     const SECRET: &str = "a secret of thirty-two bytes....";
 
     fn authenticator(jwt: bool) -> Authenticator {
-        let alice = User {
-            name: "alice".to_owned(),
-            permissions: Permissions::default(),
-            admin: true,
-        };
+        let alice = Account::new("alice", switchboard::identity::Permissions::none(), true);
         Authenticator::new(
             StaticUsers::new([(Secret::new("alice-token"), alice)]),
             jwt.then(|| JwtVerifier::new(&Secret::new(SECRET))),
@@ -133,14 +132,11 @@ mod tests {
     fn static_tokens_and_jwts() {
         let both = authenticator(true);
         let alice = both.authenticate(b"alice-token", at(100)).unwrap();
-        assert_eq!((alice.user.name.as_str(), alice.expires), ("alice", None));
+        assert_eq!((alice.account.name(), alice.expires), ("alice", None));
         let bob = both
             .authenticate(jwt_for("bob", 200).as_bytes(), at(100))
             .unwrap();
-        assert_eq!(
-            (bob.user.name.as_str(), bob.expires),
-            ("bob", Some(at(200)))
-        );
+        assert_eq!((bob.account.name(), bob.expires), ("bob", Some(at(200))));
         assert_eq!(
             both.authenticate(jwt_for("bob", 200).as_bytes(), at(200)),
             Err(AuthError::Jwt(JwtError::Expired))

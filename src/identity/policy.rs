@@ -15,11 +15,16 @@
 //! On a server without identity nobody has a user name, so nobody is an admin either:
 //! KICK, the one command that acts on users, is denied to everyone there.
 
-use super::user::User;
+use super::user::Account;
 use crate::commands::Needs;
-use std::sync::Arc;
+use switchboard::identity::Access;
 
 /// What a connection is, as far as permissions go.
+///
+/// The user itself is the switchboard's: a connection becomes [`Session::User`] only
+/// once [`Outbox::authenticate`](switchboard::Outbox::authenticate) took the account's
+/// user, so the two cannot disagree, and the switchboard enforces the user's group
+/// permissions on every join and publish with the same patterns this module reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Session {
     /// The server has no `users` and no `jwt_secret`: everything but KICK is allowed.
@@ -27,8 +32,8 @@ pub enum Session {
     /// The server has identity and this connection has not authenticated (yet): only
     /// AUTH, PING and PONG are allowed.
     Unauthenticated,
-    /// The connection authenticated as this user.
-    User(Arc<User>),
+    /// The connection authenticated as this account.
+    User(Account),
 }
 
 impl Session {
@@ -42,10 +47,10 @@ impl Session {
         }
     }
 
-    /// The user, once authenticated.
-    pub fn user(&self) -> Option<&User> {
+    /// The account, once authenticated.
+    pub fn account(&self) -> Option<&Account> {
         match self {
-            Session::User(user) => Some(user),
+            Session::User(account) => Some(account),
             Session::Anonymous | Session::Unauthenticated => None,
         }
     }
@@ -87,16 +92,21 @@ pub fn authorize(session: &Session, needs: Needs<'_>) -> Decision {
         (Session::Anonymous, _) => Decision::Allow,
         (Session::Unauthenticated, _) => Decision::AuthenticationRequired,
         (Session::User(_), Needs::Identity) => Decision::Allow,
-        (Session::User(user), _) if user.admin => Decision::Allow,
-        (Session::User(_), Needs::Admin(command)) => Decision::Denied(command.to_owned()),
-        (Session::User(user), Needs::Join(group)) => allow_if(
-            user.permissions.may_join(group.as_str(), &user.name),
-            || format!("join {}", group.as_str()),
-        ),
-        (Session::User(user), Needs::Publish(group)) => allow_if(
-            user.permissions.may_publish(group.as_str(), &user.name),
-            || format!("publish {}", group.as_str()),
-        ),
+        (Session::User(account), Needs::Admin(command)) => {
+            allow_if(account.admin, || command.to_owned())
+        }
+        // The user's own patterns (an admin's allow everything), as the switchboard
+        // checks them again when the join or publish is carried out.
+        (Session::User(account), Needs::Join(group)) => {
+            allow_if(account.user.may(Access::Join, group.as_str()), || {
+                format!("join {}", group.as_str())
+            })
+        }
+        (Session::User(account), Needs::Publish(group)) => {
+            allow_if(account.user.may(Access::Publish, group.as_str()), || {
+                format!("publish {}", group.as_str())
+            })
+        }
     }
 }
 
@@ -112,21 +122,21 @@ fn allow_if(allowed: bool, what: impl FnOnce() -> String) -> Decision {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{Pattern, Permissions};
+    use crate::identity::PatternLists;
     use switchboard::GroupName;
 
     fn user(name: &str, admin: bool) -> Session {
-        let list = |texts: &[&str]| texts.iter().map(|t| Pattern::parse(t).unwrap()).collect();
-        Session::User(Arc::new(User {
-            name: name.to_owned(),
-            permissions: Permissions {
-                join: list(&["chat.>", "user.{user}.>"]),
-                join_deny: list(&["chat.secret"]),
-                publish: list(&["chat.*"]),
-                publish_deny: list(&["chat.announce"]),
-            },
-            admin,
-        }))
+        let list =
+            |texts: &[&str]| -> Vec<String> { texts.iter().map(|t| (*t).to_owned()).collect() };
+        let (join, join_deny) = (list(&["chat.>", "user.{user}.>"]), list(&["chat.secret"]));
+        let (publish, publish_deny) = (list(&["chat.*"]), list(&["chat.announce"]));
+        let lists = PatternLists {
+            join: &join,
+            join_deny: &join_deny,
+            publish: &publish,
+            publish_deny: &publish_deny,
+        };
+        Session::User(Account::new(name, lists.permissions().unwrap(), admin))
     }
 
     #[test]
@@ -239,7 +249,7 @@ mod tests {
     fn sessions_start_by_whether_the_server_has_identity() {
         assert_eq!(Session::new(false), Session::Anonymous);
         assert_eq!(Session::new(true), Session::Unauthenticated);
-        assert!(Session::new(true).user().is_none());
-        assert_eq!(user("alice", false).user().unwrap().name, "alice");
+        assert!(Session::new(true).account().is_none());
+        assert_eq!(user("alice", false).account().unwrap().name(), "alice");
     }
 }

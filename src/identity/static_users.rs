@@ -6,10 +6,9 @@
 //! digest in constant time, without stopping at a match or a mismatch. Comparing
 //! digests, all 32 bytes long, also hides the tokens' lengths.
 
-use super::user::User;
+use super::user::Account;
 use crate::secret::Secret;
 use ring::digest::{digest, SHA256};
-use std::sync::Arc;
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
 /// A SHA-256 digest.
@@ -19,7 +18,7 @@ type Digest = [u8; 32];
 #[derive(Debug, Default)]
 pub struct StaticUsers {
     /// Every user with the digest of its token, in the order of the configuration.
-    users: Vec<(Digest, Arc<User>)>,
+    users: Vec<(Digest, Account)>,
 }
 
 /// The SHA-256 digest of `bytes`.
@@ -32,18 +31,18 @@ fn sha256(bytes: &[u8]) -> Digest {
 impl StaticUsers {
     /// The users, each with its token. Tokens are expected distinct (the configuration
     /// refuses two users with one token); if two were equal, the first user would win.
-    pub fn new(users: impl IntoIterator<Item = (Secret, User)>) -> Self {
+    pub fn new(users: impl IntoIterator<Item = (Secret, Account)>) -> Self {
         StaticUsers {
             users: users
                 .into_iter()
-                .map(|(token, user)| (sha256(token.expose()), Arc::new(user)))
+                .map(|(token, account)| (sha256(token.expose()), account))
                 .collect(),
         }
     }
 
     /// The user whose token is `token`, if any, in time independent of which user that
     /// is and of how close a wrong token came.
-    pub fn find(&self, token: &[u8]) -> Option<Arc<User>> {
+    pub fn find(&self, token: &[u8]) -> Option<Account> {
         let presented = sha256(token);
         let mut found = u64::MAX;
         // Every digest is compared, in full, and the index of a match is selected
@@ -53,15 +52,15 @@ impl StaticUsers {
             found.conditional_assign(&(index as u64), hit);
         }
         let index = usize::try_from(found).ok()?;
-        self.users.get(index).map(|(_, user)| user.clone())
+        self.users.get(index).map(|(_, account)| account.clone())
     }
 
     /// The user called `name`, if any (for a client certificate's common name).
-    pub fn by_name(&self, name: &str) -> Option<Arc<User>> {
+    pub fn by_name(&self, name: &str) -> Option<Account> {
         self.users
             .iter()
-            .find(|(_, user)| user.name == name)
-            .map(|(_, user)| user.clone())
+            .find(|(_, account)| account.name() == name)
+            .map(|(_, account)| account.clone())
     }
 
     /// Whether there are no static users.
@@ -73,14 +72,10 @@ impl StaticUsers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::user::Permissions;
+    use switchboard::identity::Permissions;
 
-    fn user(name: &str) -> User {
-        User {
-            name: name.to_owned(),
-            permissions: Permissions::default(),
-            admin: false,
-        }
+    fn user(name: &str) -> Account {
+        Account::new(name, Permissions::none(), false)
     }
 
     fn table() -> StaticUsers {
@@ -94,7 +89,7 @@ mod tests {
     #[test]
     fn each_token_finds_its_user() {
         let users = table();
-        let name = |token: &[u8]| users.find(token).map(|u| u.name.clone());
+        let name = |token: &[u8]| users.find(token).map(|u| u.name().to_owned());
         assert_eq!(name(b"alice-token").as_deref(), Some("alice"));
         assert_eq!(name(b"bob-token").as_deref(), Some("bob"));
         assert_eq!(name(b"b").as_deref(), Some("carol"));
@@ -123,12 +118,12 @@ mod tests {
             (Secret::new("same"), user("first")),
             (Secret::new("same"), user("second")),
         ]);
-        assert_eq!(users.find(b"same").unwrap().name, "first");
+        assert_eq!(users.find(b"same").unwrap().name(), "first");
     }
 
     #[test]
     fn by_name() {
-        assert_eq!(table().by_name("bob").unwrap().name, "bob");
+        assert_eq!(table().by_name("bob").unwrap().name(), "bob");
         assert!(table().by_name("dave").is_none());
     }
 }

@@ -355,3 +355,72 @@ pub async fn stats_until<S: AsyncRead + AsyncWrite + Unpin>(
     })
     .await
 }
+
+// ----- Identity ------------------------------------------------------------------------
+
+// The identity opcodes of PROTOCOL.md.
+pub const AUTH_OP: u8 = 0x12;
+pub const AUTHED_OP: u8 = 0x13;
+pub const KICK_OP: u8 = 0x14;
+pub const KICKED_OP: u8 = 0x15;
+
+/// A `line` client that sent `AUTH <token>` and was answered `AUTHED <user>`.
+pub async fn line_as(addr: SocketAddr, token: &str, user: &str) -> LineClient {
+    let mut client = LineClient::connect(addr).await;
+    client.send(&format!("AUTH {token}")).await;
+    assert_eq!(
+        client.recv().await.as_deref(),
+        Some(format!("AUTHED {user}").as_str())
+    );
+    client
+}
+
+/// A `frame` client that sent AUTH with `token` and was answered AUTHED `user`.
+pub async fn frame_as(addr: SocketAddr, token: &str, user: &str) -> FrameClient {
+    let mut client = FrameClient::connect(addr).await;
+    client.send(AUTH_OP, token.as_bytes()).await;
+    assert_eq!(client.recv().await, (AUTHED_OP, user.as_bytes().to_vec()));
+    client
+}
+
+/// Asserts that `client`'s next line is `expected`, then that the server closes it.
+pub async fn expect_last_line(client: &mut LineClient, expected: &str) {
+    assert_eq!(client.recv().await.as_deref(), Some(expected));
+    assert_eq!(client.recv().await, None, "closed after {expected:?}");
+}
+
+/// Seconds since the Unix epoch, for JWT claims.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// `claims` as a JWT signed with HS256 under `secret`.
+pub fn jwt(secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// `claims` as a JWT signed with `algorithm` under `secret`.
+pub fn jwt_with(algorithm: jsonwebtoken::Algorithm, secret: &str, claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(algorithm),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+/// `claims` as an unsigned JWT (`"alg": "none"`), the classic forgery.
+pub fn jwt_alg_none(claims: &Value) -> String {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
+    format!("{header}.{}.", b64(claims.to_string().as_bytes()))
+}

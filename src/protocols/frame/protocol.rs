@@ -116,6 +116,11 @@ impl Protocol for FrameProtocol {
     fn on_idle(&mut self, idle: Idle, out: &mut Outbox<Frame>) {
         commands::heartbeat::<Self>(idle, out);
     }
+
+    /// The one timer the server sets: the token's expiry.
+    fn on_timer(&mut self, out: &mut Outbox<Frame>) {
+        commands::token_expired(out);
+    }
 }
 
 /// The server's answers as frames: each a reply opcode with its payload.

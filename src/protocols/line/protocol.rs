@@ -92,6 +92,11 @@ impl Protocol for LineProtocol {
     fn on_idle(&mut self, idle: Idle, out: &mut Outbox<String>) {
         commands::heartbeat::<Self>(idle, out);
     }
+
+    /// The one timer the server sets: the token's expiry.
+    fn on_timer(&mut self, out: &mut Outbox<String>) {
+        commands::token_expired(out);
+    }
 }
 
 /// The server's answers as lines (the codec adds the line ending).
