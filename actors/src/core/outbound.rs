@@ -429,12 +429,25 @@ impl OutboundQueue {
         }
     }
 
+    /// Makes room in the tail for `additional` bytes. A tail without that room is
+    /// sealed as it is and a new one allocated, never grown: growing a `BytesMut`
+    /// copies it into an allocation up to twice the size, which the byte count (and the
+    /// budget of all queues) would not see. The new tail is twice what the sealed one
+    /// held, so a backlog soon fills whole chunks while a quiet connection keeps a small
+    /// buffer: between `4 × coalesce_below` and `chunk_size`, and at least
+    /// `additional`.
     fn reserve_tail(&mut self, additional: usize) {
-        if self.tail.capacity() - self.tail.len() < additional {
-            let want = additional.max(self.limits.coalesce_below.max(256) * 4);
-            self.tail
-                .reserve(want.min(self.limits.chunk_size.max(additional)));
+        if self.tail.capacity() - self.tail.len() >= additional {
+            return;
         }
+        let held = self.tail.len();
+        self.seal_tail();
+        let small = self.limits.coalesce_below.max(256) * 4;
+        let want = held
+            .saturating_mul(2)
+            .clamp(small, self.limits.chunk_size.max(small))
+            .max(additional);
+        self.tail = BytesMut::with_capacity(want);
     }
 
     fn record_packet(&mut self, size: usize) {

@@ -10,6 +10,14 @@
 //! 16 MiB) since the last look that trimmed, it asks glibc to trim
 //! ([`SwitchboardConfig::trim_memory`](crate::SwitchboardConfig)). Other allocators
 //! (jemalloc, mimalloc) return memory by themselves; there it does nothing.
+//!
+//! The bytes queued need not fall for memory to pile up: while never-reading peers keep
+//! the budget exhausted, the supervisor removes the largest queues and others fill the
+//! room again, and glibc keeps what the removed ones freed in pieces it does not reuse
+//! whole. Measured with 300 such peers under a 64 MiB budget, the process peaked at 143 to
+//! 200 MiB resident, of which a `malloc_trim(0)` gave back 45 to 100. So the queues
+//! that removals for the budget freed count too: once they add up to the same
+//! threshold, the next look trims.
 
 /// Decides when a fall in the bytes queued is worth a trim. Pure: the figures are
 /// passed in.
@@ -17,8 +25,12 @@
 pub(crate) struct Trimmer {
     /// The most bytes queued seen since the last trim.
     high: usize,
-    /// How far the bytes queued must fall from `high` to trim.
+    /// How far the bytes queued must fall from `high` to trim, and how many bytes the
+    /// queues of removed connections must have freed.
     threshold: usize,
+    /// Bytes freed by the queues of connections removed for the budget since the last
+    /// trim.
+    freed: usize,
 }
 
 impl Trimmer {
@@ -27,16 +39,23 @@ impl Trimmer {
         Trimmer {
             high: 0,
             threshold: (limit / 16).max(16 << 20),
+            freed: 0,
         }
+    }
+
+    /// The queue of a connection removed for the budget freed `bytes`.
+    pub fn freed(&mut self, bytes: usize) {
+        self.freed = self.freed.saturating_add(bytes);
     }
 
     /// The bytes queued (or held for queues) now; answers whether to trim now.
     pub fn observe(&mut self, queued: usize) -> bool {
         self.high = self.high.max(queued);
-        if self.high - queued < self.threshold {
+        if self.high - queued < self.threshold && self.freed < self.threshold {
             return false;
         }
         self.high = queued;
+        self.freed = 0;
         true
     }
 }
@@ -70,6 +89,25 @@ mod tests {
         );
         assert!(t.observe(0));
         assert!(!t.observe(0));
+    }
+
+    #[test]
+    fn queues_freed_by_removals_trim_though_the_bytes_queued_stay_high() {
+        let mut t = Trimmer::new(64 << 20);
+        assert!(!t.observe(64 << 20));
+        t.freed(10 << 20);
+        assert!(!t.observe(64 << 20), "10 MiB freed is not worth it");
+        t.freed(6 << 20);
+        assert!(t.observe(64 << 20), "16 MiB freed and refilled");
+        assert!(!t.observe(64 << 20), "counted from the last trim");
+        t.freed(15 << 20);
+        assert!(!t.observe(63 << 20));
+        assert!(
+            t.observe(48 << 20),
+            "a fall trims too, and forgets what was freed"
+        );
+        t.freed(15 << 20);
+        assert!(!t.observe(48 << 20));
     }
 
     #[test]

@@ -55,7 +55,9 @@ impl Supervisor {
 
     /// A removed connection's actor is gone: its queue's bytes are back.
     pub(super) fn victim_gone(&mut self, id: ConnId) {
-        self.victims.remove(&id);
+        if let (Some(bytes), Some(trimmer)) = (self.victims.remove(&id), &mut self.trimmer) {
+            trimmer.freed(bytes);
+        }
     }
 }
 
