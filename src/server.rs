@@ -34,7 +34,9 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         .with_frame_timeout(config.frame_timeout())
         .with_idle(IdleLimits::default().with_read(config.heartbeat()))
         .with_tls_handshake_timeout(config.tls_handshake_timeout())
-        .with_auth_timeout(config.identity().then(|| config.auth_timeout()));
+        .with_auth_timeout(config.identity().then(|| config.auth_timeout()))
+        .with_max_messages_per_s(config.max_messages_per_s)
+        .with_max_messages_burst(config.max_messages_burst.unwrap_or(0));
     let supervisor = SupervisorConfig::default()
         .with_health_interval(config.health_interval())
         .with_idle_timeout(config.idle_timeout());
@@ -43,6 +45,15 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         .with_supervisor(supervisor)
         .with_max_connections(config.max_connections)
         .with_workers(config.workers)
+        .with_max_connections_per_ip(nonzero(config.max_connections_per_ip))
+        .with_max_connections_per_user(nonzero(config.max_connections_per_user))
+        .with_max_outbound_total_bytes(Some(config.max_outbound_total_bytes))
+        .with_max_groups_total(config.max_groups_total)
+}
+
+/// A limit of the configuration where 0 means off.
+fn nonzero(limit: usize) -> Option<usize> {
+    (limit > 0).then_some(limit)
 }
 
 /// Binds `addr` for the listener called `name`, naming both in the error.
@@ -247,6 +258,38 @@ mod tests {
         let off = switchboard_config(&Config::default()).connection;
         assert_eq!(off.idle, IdleLimits::default(), "heartbeat_ms 0 is off");
         assert_eq!(off.frame_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn identity_and_the_limits_reach_the_library() {
+        let config = Config {
+            jwt_secret: Some(crate::secret::Secret::new("s")),
+            auth_timeout_ms: 300,
+            max_connections_per_ip: 10,
+            max_connections_per_user: 3,
+            max_messages_per_s: 200,
+            max_messages_burst: Some(50),
+            max_outbound_total_bytes: 64 << 20,
+            max_groups_total: 7,
+            ..Config::default()
+        };
+        let library = switchboard_config(&config);
+        let limits = &library.connection;
+        assert_eq!(limits.auth_timeout, Some(Duration::from_millis(300)));
+        assert_eq!(
+            (limits.max_messages_per_s, limits.max_messages_burst),
+            (200, 50)
+        );
+        assert_eq!(library.max_connections_per_ip, Some(10));
+        assert_eq!(library.max_connections_per_user, Some(3));
+        assert_eq!(library.max_outbound_total_bytes, Some(64 << 20));
+        assert_eq!(library.max_groups_total, 7);
+        // Without users or jwt_secret nobody must authenticate, whatever the timeout.
+        let anonymous = Config {
+            auth_timeout_ms: 300,
+            ..Config::default()
+        };
+        assert_eq!(switchboard_config(&anonymous).connection.auth_timeout, None);
     }
 
     #[test]
