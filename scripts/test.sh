@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test of the workspace, on a fresh machine: installs what the end-to-end tests
-# drive for real (Chromium, for the dashboard test) when it is missing, then runs
+# drive for real (Chromium, for the dashboard test; nats-server, for the cluster tests;
+# openssl, which makes the client certificates of the TLS tests) when it is missing, then runs
 # `cargo test --workspace` with any extra arguments given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +17,5 @@ install() {
 
 command -v chromium >/dev/null || install chromium
 command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || install nats-server
+command -v openssl >/dev/null || install openssl
 exec cargo test --workspace "$@"

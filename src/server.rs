@@ -161,11 +161,6 @@ pub fn start_with(
     line: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<Running> {
-    if let Some(key) = config.unsupported_key() {
-        return Err(std::io::Error::other(
-            crate::config::ConfigError::NotSupported { key }.to_string(),
-        ));
-    }
     let authenticator = config
         .authenticator()
         .map_err(|e| std::io::Error::other(e.to_string()))?

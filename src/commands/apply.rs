@@ -5,7 +5,7 @@
 use super::group::join_group;
 use super::{Command, Context, Replies};
 use crate::backends::DeliveryReport;
-use crate::identity::{authorize, Decision, Session};
+use crate::identity::{authorize, certificate, Decision, Session};
 use crate::secret::Secret;
 use std::time::SystemTime;
 use switchboard::identity::AuthError;
@@ -51,6 +51,31 @@ pub fn dispatch<W: Replies>(
 pub fn heartbeat<W: Replies>(idle: Idle, out: &mut Outbox<W::Packet>) {
     if idle == Idle::Read {
         out.reply(W::ping());
+    }
+}
+
+/// A connection opened: under TLS with client certificates, a verified certificate
+/// whose subject common name is one of the static users authenticates the connection
+/// as that user before its first request (AUTH is then `already authenticated`). Any
+/// other connection authenticates with AUTH as usual.
+pub fn certificate_user<R>(context: &Context, session: &mut Session, out: &mut Outbox<R>) {
+    let Some(authenticator) = &context.authenticator else {
+        return;
+    };
+    let Some(name) = out
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|certificate| certificate::common_name(certificate))
+    else {
+        return;
+    };
+    let Some(account) = authenticator.user_by_name(&name) else {
+        return;
+    };
+    // Over the user's connection limit the switchboard answers and removes it.
+    if out.authenticate(account.user.clone()).is_ok() {
+        tracing::debug!(peer = %out.peer(), user = %name, "authenticated by its certificate");
+        *session = Session::User(account);
     }
 }
 

@@ -17,7 +17,7 @@ pub mod group;
 mod replies;
 mod user;
 
-pub use apply::{dispatch, heartbeat, token_expired};
+pub use apply::{certificate_user, dispatch, heartbeat, token_expired};
 pub use from_frame::split_publish;
 pub use from_line::{truncate, MAX_QUOTED};
 pub use replies::Replies;

@@ -50,12 +50,6 @@ pub enum ConfigError {
         /// The key that is missing.
         missing: &'static str,
     },
-    /// A key this server reads and checks but cannot enforce yet.
-    #[error("config key \"{key}\" is not supported yet: this server would not enforce it")]
-    NotSupported {
-        /// The key that is set.
-        key: &'static str,
-    },
     /// The reconnect backoff bounds are the wrong way round.
     #[error(
         "config key \"reconnect_min_ms\" ({min}) must not exceed \"reconnect_max_ms\" ({max})"

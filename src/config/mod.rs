@@ -9,7 +9,6 @@
 mod error;
 mod file;
 mod flags;
-mod unsupported;
 mod users;
 mod validate;
 
@@ -235,8 +234,7 @@ impl Config {
 }
 
 /// The configuration for `serve`: the file if `--config` names one (defaults
-/// otherwise), overridden by the flags, then validated (which refuses, too, the keys this
-/// server cannot enforce yet).
+/// otherwise), overridden by the flags, then validated.
 pub fn load(args: &ServeArgs) -> Result<Config, ConfigError> {
     let mut config = match &args.config {
         Some(file) => Config::from_file(file)?,

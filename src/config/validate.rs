@@ -61,11 +61,7 @@ impl Config {
                 max: self.reconnect_max_ms,
             });
         }
-        self.validate_identity_and_limits()?;
-        match self.unsupported_key() {
-            Some(key) => Err(ConfigError::NotSupported { key }),
-            None => Ok(()),
-        }
+        self.validate_identity_and_limits()
     }
 
     /// The keys of identity, limits and the HTTP port.

@@ -17,6 +17,7 @@
 //!
 //! Everything here is pure: no connection, no clock (the time is passed in), no I/O.
 
+pub mod certificate;
 pub mod jwt;
 mod pattern;
 pub mod policy;

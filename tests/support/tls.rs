@@ -88,3 +88,41 @@ pub type TlsFrameClient = FrameClient<TlsStream<TcpStream>>;
 /// A `line` client inside TLS.
 pub type TlsLineClient =
     LineClient<ReadHalf<TlsStream<TcpStream>>, WriteHalf<TlsStream<TcpStream>>>;
+
+impl TestCert {
+    /// A client configuration trusting the server's certificate that presents the
+    /// client certificate chain of the PEM file `cert`, with its key in `key`.
+    pub fn client_with_certificate(
+        &self,
+        cert: &std::path::Path,
+        key: &std::path::Path,
+    ) -> Arc<ClientConfig> {
+        use tokio_rustls::rustls::pki_types::pem::PemObject;
+        use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+        roots.add(self.cert_der.clone()).unwrap();
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap();
+        Arc::new(config)
+    }
+
+    /// A `line` client inside TLS, with the client configuration `client`.
+    pub async fn line_with(&self, addr: SocketAddr, client: Arc<ClientConfig>) -> TlsLineClient {
+        let stream = self
+            .connect_with(addr, client)
+            .await
+            .expect("TLS connect failed");
+        let (reader, writer) = tokio::io::split(stream);
+        LineClient::over(reader, writer)
+    }
+}

@@ -117,6 +117,11 @@ impl Protocol for FrameProtocol {
         commands::heartbeat::<Self>(idle, out);
     }
 
+    /// A client certificate naming a user authenticates the connection at once.
+    fn on_open(&mut self, out: &mut Outbox<Frame>) {
+        commands::certificate_user(&self.context, &mut self.session, out);
+    }
+
     /// The one timer the server sets: the token's expiry.
     fn on_timer(&mut self, out: &mut Outbox<Frame>) {
         commands::token_expired(out);
