@@ -1,0 +1,116 @@
+//! End to end, PROTOCOL.md "Running the server": no log line carries a token, a password
+//! or a secret, and neither does any error message or STATS value. A server with static
+//! tokens, a JWT secret and a metrics token runs at `RUST_LOG=debug` (also `trace` for
+//! the server's own modules) while clients authenticate rightly and wrongly, with static
+//! tokens and JWTs (a JWT is a credential too), read STATS, get kicked and expire; then
+//! every line of its log, every answer and every snapshot is searched for each secret.
+
+mod support;
+
+use serde_json::json;
+use std::time::Duration;
+use support::*;
+
+const JWT_SECRET: &str = "jwt-secret-0f9e8d7c";
+const ALICE_TOKEN: &str = "alice-token-5a4b3c2d";
+const ROOT_TOKEN: &str = "root-token-1e2f3a4b";
+const METRICS_TOKEN: &str = "metrics-token-6c7d8e9f";
+/// What a client that guesses sends: close to a real token, and secret all the same.
+const NEAR_MISS: &str = "alice-token-5a4b3c2e";
+
+#[tokio::test]
+async fn no_secret_reaches_a_log_line_an_error_or_the_stats() {
+    let config = format!(
+        "jwt_secret = \"{JWT_SECRET}\"\nauth_timeout_ms = 300\n\
+         [[users]]\nname = \"alice\"\ntoken = \"{ALICE_TOKEN}\"\njoin = [\"chat.*\"]\n\
+         [[users]]\nname = \"root\"\ntoken = \"{ROOT_TOKEN}\"\nadmin = true\n"
+    );
+    let (mut server, log) = Server::start_logged_with_args(
+        &config,
+        &["--metrics", "127.0.0.1:0", "--metrics-token", METRICS_TOKEN],
+        "debug,switchboard=trace,switchboard_server=trace",
+    );
+    let now = unix_now();
+    let valid_jwt = jwt(JWT_SECRET, &json!({"sub": "carol", "exp": now + 2}));
+    let forged_jwt = jwt("not-the-secret", &json!({"sub": "carol", "exp": now + 600}));
+    let expired_jwt = jwt(JWT_SECRET, &json!({"sub": "carol", "exp": now - 10}));
+    let unsigned_jwt = jwt_alg_none(&json!({"sub": "root", "exp": now + 600, "admin": true}));
+    let mut answers = Vec::new();
+
+    // Right and wrong tokens, on both protocols.
+    let mut alice = line_as(server.line, ALICE_TOKEN, "alice").await;
+    let mut root = frame_as(server.frame, ROOT_TOKEN, "root").await;
+    let _carol = line_as(server.line, &valid_jwt, "carol").await;
+    for wrong in [NEAR_MISS, &forged_jwt, &expired_jwt, &unsigned_jwt] {
+        let mut line = LineClient::connect(server.line).await;
+        line.send(&format!("AUTH {wrong}")).await;
+        answers.push(line.recv().await.unwrap_or_default());
+        let mut frame = FrameClient::connect(server.frame).await;
+        frame.send(AUTH_OP, wrong.as_bytes()).await;
+        answers.push(String::from_utf8_lossy(&frame.recv().await.1).into_owned());
+    }
+    // Tokens where they do not belong: a second AUTH, a KICK, an ECHO.
+    alice.send(&format!("AUTH {ROOT_TOKEN}")).await;
+    answers.push(alice.recv().await.unwrap_or_default());
+    alice.send(&format!("KICK {ROOT_TOKEN}")).await;
+    answers.push(alice.recv().await.unwrap_or_default());
+    let mut early = LineClient::connect(server.line).await;
+    early.send(&format!("ECHO {ALICE_TOKEN}")).await;
+    answers.push(early.recv().await.unwrap_or_default());
+    // A connection that never authenticates, and one kicked.
+    let mut silent = LineClient::connect(server.line).await;
+    answers.push(silent.recv().await.unwrap_or_default());
+    let mut kicked = line_as(server.line, ALICE_TOKEN, "alice").await;
+    root.send(KICK_OP, b"alice").await;
+    answers.push(String::from_utf8_lossy(&root.recv().await.1).into_owned());
+    answers.push(kicked.recv().await.unwrap_or_default());
+    // The JWT expires.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // STATS, and the HTTP port with the token in the header and in the query, and wrong.
+    answers.push(root.stats().await.to_string());
+    let metrics = server.metrics.unwrap();
+    for path in [
+        format!("/stats?token={METRICS_TOKEN}"),
+        format!("/connections?token={METRICS_TOKEN}"),
+        format!("/metrics?token={METRICS_TOKEN}"),
+        format!("/stats?token={NEAR_MISS}"),
+    ] {
+        let (status, body) =
+            tokio::task::spawn_blocking(move || switchboard_testkit::http::get(metrics, &path))
+                .await
+                .unwrap();
+        answers.push(format!("{status} {body}"));
+    }
+    server.signal(libc::SIGTERM);
+    server.wait_exit();
+    let lines: Vec<String> = log.try_iter().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("AUTH refused")),
+        "the refusals were logged (at debug), without their tokens"
+    );
+    assert!(lines.iter().any(|l| l.contains("token_expired")));
+    for secret in [
+        JWT_SECRET,
+        ALICE_TOKEN,
+        ROOT_TOKEN,
+        METRICS_TOKEN,
+        NEAR_MISS,
+        &valid_jwt,
+        &forged_jwt,
+        &expired_jwt,
+        &unsigned_jwt,
+    ] {
+        for line in &lines {
+            assert!(!line.contains(secret), "{secret} in the log: {line}");
+        }
+        for answer in &answers {
+            assert!(!answer.contains(secret), "{secret} in an answer: {answer}");
+        }
+    }
+    // The one answer that may quote what a client sent is an error packet's, and ECHO's:
+    // before AUTH, the ECHO was not echoed.
+    assert!(
+        answers.contains(&"ERR authentication required".to_owned()),
+        "{answers:?}"
+    );
+}
