@@ -111,6 +111,25 @@ fn stats_when(
     http_stats_until(server.metrics.unwrap(), what, WAIT, check)
 }
 
+#[test]
+fn every_removal_reason_and_the_denials_are_in_the_stats_from_the_start() {
+    let server = identity_server("");
+    let stats = http_stats(server.metrics.unwrap());
+    for reason in [
+        "unauthorized",
+        "auth_timeout",
+        "token_expired",
+        "kicked",
+        "ip_limit",
+        "user_limit",
+        "error_packets",
+        "slow_consumer",
+    ] {
+        assert_eq!(stats["removed_total"][reason], 0, "{reason}: {stats}");
+    }
+    assert_eq!(stats["denied_total"], 0, "{stats}");
+}
+
 #[tokio::test]
 async fn static_tokens_authenticate_over_both_protocols() {
     let server = identity_server("");

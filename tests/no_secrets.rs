@@ -4,6 +4,7 @@
 //! the server's own modules) while clients authenticate rightly and wrongly, with static
 //! tokens and JWTs (a JWT is a credential too), read STATS, get kicked and expire; then
 //! every line of its log, every answer and every snapshot is searched for each secret.
+//! The removal lines name the user, as `RUST_LOG`'s bullet says.
 
 mod support;
 
@@ -89,6 +90,16 @@ async fn no_secret_reaches_a_log_line_an_error_or_the_stats() {
         "the refusals were logged (at debug), without their tokens"
     );
     assert!(lines.iter().any(|l| l.contains("token_expired")));
+    // Removals are logged at info with their reason, the peer and, once authenticated,
+    // the user.
+    let kick = lines
+        .iter()
+        .find(|l| l.contains(" INFO ") && l.contains("reason=kicked"))
+        .expect("the KICK's removal logged");
+    assert!(
+        kick.contains("user=alice") && kick.contains("peer=127.0.0.1:"),
+        "{kick}"
+    );
     for secret in [
         JWT_SECRET,
         ALICE_TOKEN,
