@@ -4,7 +4,9 @@
 //!
 //! The demo grades itself (its `[ok]` lines), so the outcome is also checked from
 //! outside: the front server's own figures, read over HTTP (`GET /stats` of `--http`)
-//! while the demo runs, and the library's removal log lines on standard error.
+//! while the demo runs, and the library's removal log lines on standard error (the
+//! security scene's server among them: the intruder, the client that never
+//! authenticates, and bob's two connections kicked, logged with his name).
 
 mod support;
 
@@ -93,6 +95,14 @@ fn the_demo_sees_every_expected_removal_and_exits_0() {
         "[ok] room-listener got every message published to lobby in order",
         "[ok] room-listener only listened, answered",
         "and was never removed",
+        "[ok] intruder      expected unauthorized",
+        "[ok] never-auths   expected auth_timeout",
+        "[ok] bob-line      expected kicked",
+        "[ok] bob-frame     expected kicked",
+        "[ok] the intruder's guessed token was answered: ERR unauthorized",
+        "[ok] root's KICK bob was answered KICKED bob 2",
+        "[ok] the flooder was read at 100/s: 300 PUBLISHes took",
+        "[ok] the flooder's room kept every member",
         "demo passed",
     ] {
         assert!(out.contains(line), "missing {line:?} in:\n{out}");
@@ -122,6 +132,10 @@ fn the_demo_sees_every_expected_removal_and_exits_0() {
         ": idle",
         ": write_timeout",
         ": health_check",
+        ": unauthorized",
+        ": auth_timeout",
+        " of bob from 127.0.0.1:",
+        ": kicked",
     ] {
         let found = log
             .iter()

@@ -12,13 +12,16 @@
 //! them all). At the end it prints a summary and exits 0 only if every misbehaviour led
 //! to the expected removal, the outage was seen and healed, and every room member got
 //! every message. With `--http ADDR` the front server's dashboard and read-only
-//! monitoring endpoints are served on `ADDR` while the demo runs. When a `nats-server`
-//! can be found, a cluster scene follows (see the `cluster` module).
+//! monitoring endpoints are served on `ADDR` while the demo runs. Alongside, a security
+//! scene plays against a second server with users and a message rate (see the
+//! `security` module). When a `nats-server` can be found, a cluster scene follows (see
+//! the `cluster` module).
 
 mod cast;
 mod cluster;
 mod hung;
 mod room;
+mod security;
 mod table;
 mod verdict;
 
@@ -175,6 +178,13 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
         "front: frame {frame}, line {line}; backends {}, {} (flaky) and {} (hangs)",
         steady.addr, flaky.addr, hung.addr
     );
+    let guarded = security::start()?;
+    println!(
+        "guarded: frame {}, line {}; users, {} messages/s",
+        guarded.frame.local_addr,
+        guarded.line.local_addr,
+        security::RATE
+    );
 
     let mut log = Vec::new();
     let dashboard = match http {
@@ -202,6 +212,10 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
 
     let (tx, mut removals_rx) = mpsc::unbounded_channel();
     front
+        .board
+        .handle()
+        .subscribe(Observer(tx.clone()).start().recipient());
+    guarded
         .board
         .handle()
         .subscribe(Observer(tx).start().recipient());
@@ -237,6 +251,11 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
         actix_rt::spawn(cast::never_reads(frame, names.clone(), all)),
         actix_rt::spawn(cast::falls_silent(frame, names.clone(), all)),
     ];
+    let security = actix_rt::spawn(security::scene(
+        guarded.frame.local_addr,
+        guarded.line.local_addr,
+        names.clone(),
+    ));
     // Room members listen a little longer than they publish, for the last messages.
     let room_end = until + Duration::from_millis(1000);
     for member in room::MEMBERS {
@@ -327,7 +346,17 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(3), task).await;
     }
-    let outcomes = verdict::judge(&EXPECTED, &removals);
+    let security = tokio::time::timeout(Duration::from_secs(10), security)
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    let expected: Vec<Expectation> = EXPECTED
+        .iter()
+        .chain(&security::EXPECTED)
+        .cloned()
+        .collect();
+    let outcomes = verdict::judge(&expected, &removals);
     let rounds = rounds.lock().map(|r| r.clone()).unwrap_or_default();
     let seen = room.seen();
     let mut checks = vec![
@@ -359,10 +388,20 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
         },
     ];
     checks.extend(room_checks(&seen, &removals));
+    checks.extend(security.checks());
+    let removed = security::members_removed(&removals);
+    checks.push(Check {
+        what: match removed.is_empty() {
+            true => "the flooder's room kept every member".to_owned(),
+            false => format!("the flooder's room lost members: {}", removed.join(", ")),
+        },
+        met: removed.is_empty(),
+    });
     if let Some(dashboard) = dashboard {
         dashboard.stop(true).await;
     }
     front.stop().await;
+    guarded.stop().await;
     steady.kill().await;
     flaky.kill().await;
     hung.stop();
