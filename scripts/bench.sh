@@ -6,7 +6,10 @@
 #   scripts/bench.sh                 # every scenario, 3 runs, 5 s per timed scenario
 #   RUNS=1 DURATION=3 SCENARIOS="echo64 fanout" scripts/bench.sh
 #
-# echo64 and fanout also run against the baseline with --per-frame. rooms holds 10,000
+# echo64 and fanout also run against the baseline with --per-frame. The scenarios
+# ending in `auth` (echo64auth, fanoutauth, idleauth) compare Switchboard with
+# authentication on (a server with users, every connection sending AUTH first) against
+# off, instead of against the baseline; the table of authentication follows. rooms holds 10,000
 # connections in each of the two processes (generator and server): it needs an
 # open-file limit above that (`ulimit -n`).
 # Each scenario of each run gets a freshly started server (so memory figures start
@@ -18,19 +21,22 @@ cd "$(dirname "$0")/.."
 RUNS="${RUNS:-3}"
 DURATION="${DURATION:-5}"
 SLOW_DURATION="${SLOW_DURATION:-12}" # longer than the 10 s write_timeout of both servers
-SCENARIOS="${SCENARIOS:-echo64 echo16k fanout rooms idle slow slowref}"
+SCENARIOS="${SCENARIOS:-echo64 echo16k fanout rooms idle slow slowref echo64auth fanoutauth idleauth}"
 OUT=target/bench
 BIN="${CARGO_TARGET_DIR:-target}/release"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
+# The user of the runs with authentication on: an admin, since fanout broadcasts.
+BENCH_TOKEN="bench-$RANDOM$RANDOM"
+printf '[[users]]\nname = "bench"\ntoken = "%s"\nadmin = true\n' "$BENCH_TOKEN" >"$OUT/auth.toml"
 
 cargo build --release -p switchboard-server -p baseline-server >&2
 
 # idle and rooms hold 10,000 connections per process: raise the soft open-file limit
 # to the hard one, and say so when even that is too low.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if [[ " $SCENARIOS " == *" rooms "* || " $SCENARIOS " == *" idle "* ]] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
+if [[ " $SCENARIOS " == *" rooms "* || " $SCENARIOS " == *" idle"* ]] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
     echo "open-file limit $(ulimit -n) is below the 10,100 that idle and rooms need" >&2
     exit 2
 fi
@@ -45,6 +51,7 @@ scenario_args() {
     idle) echo "idle --conns 10000" ;;
     slow) echo "slow --conns 20 --size 64 --window 16 --duration-s $SLOW_DURATION" ;;
     slowref) echo "slow --conns 20 --size 64 --window 16 --duration-s $DURATION --no-slow" ;;
+    *auth) scenario_args "${1%auth}" ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;
     esac
 }
@@ -66,6 +73,7 @@ start_server() {
     : >"$log"
     case "$1" in
     switchboard) RUST_LOG=warn "$BIN/switchboard" serve --frame 127.0.0.1:0 --line 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
+    switchboard-auth) RUST_LOG=warn "$BIN/switchboard" serve --config "$OUT/auth.toml" --frame 127.0.0.1:0 --line 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
     baseline) "$BIN/baseline-server" --frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
     baseline-per-frame) "$BIN/baseline-server" --frame 127.0.0.1:0 --per-frame >"$log" 2>>"$OUT/$1.err" & ;;
     esac
@@ -96,6 +104,7 @@ metrics() {
     idle) echo "rss_per_conn_bytes rss_before_kib rss_after_kib connect_s" ;;
     slow) echo "others_frames_per_s rss_growth_kib slow_closed_after_s slow_closed_after_stall_s server_cpu_s p99_us" ;;
     slowref) echo "others_frames_per_s server_cpu_s p99_us" ;;
+    *auth) metrics "${1%auth}" ;;
     esac
 }
 
@@ -107,9 +116,12 @@ for run in $(seq "$RUNS"); do
         # The baseline answers a read's run of ECHO (or BROADCAST) frames at once;
         # also measure it answering frame by frame, as Switchboard does.
         case "$scenario" in echo64 | fanout) servers="$order baseline-per-frame" ;; esac
+        # Authentication on against off, alternating which goes first.
+        case "$scenario" in *auth) servers="${order//baseline/switchboard-auth}" ;; esac
         for server in $servers; do
             start_server "$server"
             args=$(scenario_args "$scenario")
+            if [ "$server" = switchboard-auth ]; then args="$args --token $BENCH_TOKEN"; fi
             echo "run $run: $server $scenario ($args)" >&2
             # shellcheck disable=SC2086
             json=$("$BIN/switchboard" bench $args --addr "$SERVER_ADDR" --pid "$SERVER_PID" | tail -n1)
@@ -126,6 +138,7 @@ echo
 echo "| scenario | figure | run | baseline | switchboard | ratio |"
 echo "|---|---|---|---|---|---|"
 for scenario in $SCENARIOS; do
+    case "$scenario" in *auth) continue ;; esac
     for metric in $(metrics "$scenario"); do
         for run in $(seq "$RUNS"); do
             b=$(field "${LINE[$run,$scenario,baseline]}" "$metric")
@@ -166,5 +179,20 @@ if [[ " $SCENARIOS " == *" slow "* && " $SCENARIOS " == *" slowref "* ]]; then
             cells="$cells | $(ratio "$with" "$without")"
         done
         echo "| | $run$cells |"
+    done
+fi
+if [[ " $SCENARIOS " == *"auth "* ]]; then
+    echo
+    echo "| authentication | figure | run | off | on | ratio |"
+    echo "|---|---|---|---|---|---|"
+    for scenario in $SCENARIOS; do
+        case "$scenario" in *auth) ;; *) continue ;; esac
+        for metric in $(metrics "$scenario"); do
+            for run in $(seq "$RUNS"); do
+                off=$(field "${LINE[$run,$scenario,switchboard]}" "$metric")
+                on=$(field "${LINE[$run,$scenario,switchboard-auth]}" "$metric")
+                echo "| ${scenario%auth} | $metric | $run | $off | $on | $(ratio "$on" "$off") |"
+            done
+        done
     done
 fi

@@ -322,3 +322,87 @@ fn idle_without_pid_is_refused() {
     assert!(out.is_empty());
     assert!(err.contains("--pid"), "{err}");
 }
+
+/// A server whose connections must authenticate: `bench-token` is an admin's.
+const WITH_USERS: &str = "[[users]]\nname = \"bench\"\ntoken = \"bench-token\"\nadmin = true\n";
+
+#[test]
+fn with_a_token_every_scenario_authenticates_first() {
+    let server = Server::start_with_args(WITH_USERS, &["--metrics", "127.0.0.1:0"]);
+    let echo = figures(
+        &server,
+        &[
+            "echo",
+            "--conns",
+            "2",
+            "--size",
+            "64",
+            "--window",
+            "4",
+            "--duration-s",
+            "0.3",
+            "--token",
+            "bench-token",
+        ],
+    );
+    assert!(number(&echo, "frames") > 0.0, "{echo}");
+    let fanout = figures(
+        &server,
+        &[
+            "fanout",
+            "--conns",
+            "5",
+            "--frames",
+            "20",
+            "--size",
+            "16",
+            "--token",
+            "bench-token",
+        ],
+    );
+    assert_eq!(fanout["in_order"], true, "{fanout}");
+    let idle = figures(
+        &server,
+        &[
+            "idle",
+            "--conns",
+            "20",
+            "--settle-s",
+            "0.1",
+            "--token",
+            "bench-token",
+        ],
+    );
+    assert_eq!(number(&idle, "conns"), 20.0, "{idle}");
+    // They were all authenticated: nothing was refused or timed out.
+    let stats = support::http_stats(server.metrics.unwrap());
+    assert_eq!(stats["removed_total"]["unauthorized"], 0, "{stats}");
+    assert_eq!(stats["removed_total"]["auth_timeout"], 0, "{stats}");
+    // A wrong token stops the run, saying why and not what the token was.
+    let (status, out, err) = bench(&[
+        "echo",
+        "--conns",
+        "1",
+        "--duration-s",
+        "0.2",
+        "--addr",
+        &server.frame.to_string(),
+        "--token",
+        "guessed-token",
+    ]);
+    assert!(!status.success(), "{out}");
+    assert!(err.contains("AUTH refused: unauthorized"), "{err}");
+    assert!(!err.contains("guessed-token"), "{err}");
+    // Without one, a server with users refuses the first request.
+    let (status, _, err) = bench(&[
+        "echo",
+        "--conns",
+        "1",
+        "--duration-s",
+        "0.2",
+        "--addr",
+        &server.frame.to_string(),
+    ]);
+    assert!(!status.success());
+    assert!(err.contains("authentication required"), "{err}");
+}

@@ -113,11 +113,59 @@ pub async fn open(
     connect_many(addr, n, &opened).await
 }
 
-/// Sends a PING and waits for its PONG (skipping nothing: it must be the first reply).
+/// The token every connection authenticates with (`--token`), set once per run.
+static TOKEN: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
+/// Makes every connection [`handshake`] opens authenticate with `token` first (`None`:
+/// none does). The first call counts: one run, one token.
+pub fn authenticate_with(token: Option<String>) {
+    let _ = TOKEN.set(token);
+}
+
+/// AUTH with the run's token, answered AUTHED (whatever the user's name); nothing
+/// without a token.
+async fn authenticate(stream: &mut TcpStream) -> Result<(), BenchError> {
+    let Some(token) = TOKEN.get().and_then(Option::as_deref) else {
+        return Ok(());
+    };
+    let mut auth = Vec::new();
+    put_frame(&mut auth, op::Frame::AUTH, token.as_bytes());
+    stream
+        .write_all(&auth)
+        .await
+        .map_err(BenchError::io("send AUTH"))?;
+    let mut header = [0u8; HEADER_LEN];
+    stream
+        .read_exact(&mut header)
+        .await
+        .map_err(BenchError::io("read AUTHED"))?;
+    let len = u32::from_be_bytes(header) as usize;
+    if len == 0 || len > 1024 {
+        return Err(BenchError::Protocol(format!(
+            "an answer to AUTH of {len} bytes"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    stream
+        .read_exact(&mut body)
+        .await
+        .map_err(BenchError::io("read AUTHED"))?;
+    if body[0] != op::Frame::AUTHED {
+        // The server's reason (an ERROR's payload) never quotes the token.
+        let why = String::from_utf8_lossy(&body[1..]).into_owned();
+        return Err(BenchError::Protocol(format!("AUTH refused: {why}")));
+    }
+    Ok(())
+}
+
+/// Authenticates with the run's token if there is one (see [`authenticate_with`]),
+/// then sends a PING and waits for its PONG (skipping nothing: it must be the first
+/// reply after AUTHED).
 pub async fn handshake(stream: &mut TcpStream) -> Result<(), BenchError> {
     let mut ping = Vec::new();
     put_frame(&mut ping, op::PING, b"ready");
     let exchange = async {
+        authenticate(stream).await?;
         stream
             .write_all(&ping)
             .await

@@ -57,6 +57,15 @@ pub struct Target {
     /// Load generator threads (default: every core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Every connection authenticates with this token (AUTH) before anything else, for
+    /// a server with users; BROADCAST (fanout) and REPLICATE need an admin's.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SWITCHBOARD_BENCH_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 /// Why a benchmark could not produce its figures.
@@ -98,6 +107,7 @@ pub fn run(args: BenchArgs) -> i32 {
         Scenario::Rooms(a) => &a.target,
         Scenario::Slow(a) => &a.target,
     };
+    client::authenticate_with(target.token.clone());
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = target.threads {
         builder.worker_threads(n.max(1));
