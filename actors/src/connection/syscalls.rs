@@ -156,6 +156,9 @@ impl<P: Protocol> Connection<P> {
                 HubDeliver::Broadcast(batch) => {
                     self.core.deliver_handout(now, &batch, Origin::External);
                 }
+                HubDeliver::Framed(packets) => {
+                    self.core.deliver_all(now, &packets, Origin::External);
+                }
                 HubDeliver::Group(runs) => {
                     for (group, run) in runs {
                         // Published before it left: not for it any more.
@@ -240,6 +243,12 @@ impl<P: Protocol> Connection<P> {
                 }
                 Err(ReadFailure::Tls(e)) => {
                     self.failed(RemovalReason::IoError, FailureReason::Io(e));
+                    return Turn::Done;
+                }
+                Err(ReadFailure::WsHandshake(e)) => {
+                    tracing::debug!("connection {}: WebSocket handshake refused: {e}", self.id());
+                    let reason = RemovalReason::WsHandshake;
+                    self.failed(reason, FailureReason::Removed(reason));
                     return Turn::Done;
                 }
             }

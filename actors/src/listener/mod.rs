@@ -22,12 +22,13 @@ mod descriptors;
 pub(crate) use addresses::{AddressCounts, AddressPlace};
 pub(crate) use descriptors::connection_capacity;
 
-use crate::connection::{Connection, ConnectionContext};
+use crate::connection::{Connection, ConnectionContext, Layers};
 use crate::protocol::Protocol;
 use crate::stats::DeclareGroup;
 use crate::RemovalReason;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
+use bytes::Bytes;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -234,7 +235,13 @@ async fn accept_loop<P: Protocol>(
                 .spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
                     Ok(stream) => {
                         let protocol = factory();
-                        Connection::start_with(id, stream, peer, protocol, context, admission, tls);
+                        let layers = Layers {
+                            tls,
+                            early: Bytes::new(),
+                        };
+                        Connection::start_with(
+                            id, stream, peer, protocol, context, admission, layers,
+                        );
                     }
                     Err(e) => tracing::warn!("registering connection from {peer} failed: {e}"),
                 });
