@@ -126,6 +126,7 @@ mod error;
 mod file_region;
 mod groups;
 mod handle;
+mod handover;
 mod hub;
 pub mod identity;
 mod listener;
@@ -156,6 +157,7 @@ pub use error::{FailureReason, SendError};
 pub use file_region::FileRegion;
 pub use groups::{GroupEncoder, GroupName};
 pub use handle::{Handle, Stopped};
+pub use handover::{HandOverError, WebSocketEntry};
 pub use identity::User;
 pub use listener::{bind, ListenerHandle};
 pub use protocol::{Inbound, Outbox, Protocol, Refusal};
@@ -331,6 +333,26 @@ impl Switchboard {
         self.accept(listener, Arc::new(factory), Some(tls), Some(Arc::new(ws)))
     }
 
+    /// An entry for WebSocket connections that another server accepted and read the
+    /// upgrade request of (an actix-web route, say, so that one port serves pages and
+    /// the WebSocket): each one handed to [`WebSocketEntry::hand_over`] is served as a
+    /// connection of a [`listen_ws`](Self::listen_ws) listener with `ws` and `factory`,
+    /// its handshake checked and answered by the switchboard.
+    pub fn websocket_entry<P, F>(
+        &self,
+        ws: config::WebSocketConfig,
+        factory: F,
+    ) -> WebSocketEntry<P>
+    where
+        P: Protocol,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        WebSocketEntry::new(
+            self.accept_shared(None, Some(Arc::new(ws))),
+            Arc::new(factory),
+        )
+    }
+
     fn accept<P: Protocol>(
         &self,
         listener: std::net::TcpListener,
@@ -338,18 +360,23 @@ impl Switchboard {
         tls: Option<Arc<rustls::ServerConfig>>,
         ws: Option<Arc<config::WebSocketConfig>>,
     ) -> std::io::Result<ListenerHandle> {
-        listener::listen(
-            listener,
-            factory,
-            listener::AcceptShared {
-                workers: self.workers.clone(),
-                context: self.listener_context(ws),
-                places: self.places.clone(),
-                ids: self.ids.clone(),
-                tls,
-                addresses: self.addresses.clone(),
-            },
-        )
+        listener::listen(listener, factory, self.accept_shared(tls, ws))
+    }
+
+    /// What the connections of one listener (or entry) share with the switchboard.
+    fn accept_shared(
+        &self,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        ws: Option<Arc<config::WebSocketConfig>>,
+    ) -> listener::AcceptShared {
+        listener::AcceptShared {
+            workers: self.workers.clone(),
+            context: self.listener_context(ws),
+            places: self.places.clone(),
+            ids: self.ids.clone(),
+            tls,
+            addresses: self.addresses.clone(),
+        }
     }
 
     /// What a connection needs from this switchboard (for the connections it dials).

@@ -303,3 +303,27 @@ async fn shutdown_closes_every_websocket_with_1001() {
     let last = frames.last().expect("a Close");
     assert_eq!(last.close(), Some((1001, "shutdown".to_owned())));
 }
+
+#[actix_rt::test]
+async fn a_connection_handed_over_by_another_server_with_its_request_read() {
+    let (board, _, _) = start(ConnectionLimits::default(), text_lines());
+    let entry = board.websocket_entry(text_lines(), || Room);
+    // Another server accepts, and reads the request (and a first message after it).
+    let http = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = http.local_addr().unwrap();
+    let mut client = WsClient::over(ws::connect_tcp(addr).await);
+    let accepted = tokio::task::spawn_blocking(move || http.accept().unwrap());
+    let request = ws::request("/handed?x=1", "Authorization: Bearer abc\r\n");
+    let mut sent = request.clone().into_bytes();
+    sent.extend(ws::frame(0x81, b"ECHO early"));
+    client.send_raw(&sent).await;
+    let (mut socket, peer) = accepted.await.unwrap();
+    let mut read = vec![0u8; sent.len()];
+    std::io::Read::read_exact(&mut socket, &mut read).unwrap();
+    entry.hand_over(socket, peer, read.into()).unwrap();
+    let head = client.handshake("").await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    assert_eq!(client.recv_text().await, "hello /handed abc");
+    assert_eq!(client.recv_text().await, "early");
+    assert_eq!(board.handle().stats().await.unwrap().websocket, 1);
+}

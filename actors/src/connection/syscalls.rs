@@ -116,7 +116,11 @@ impl<P: Protocol> Connection<P> {
                 }
             }
             if !read_spent && self.core.wants_read() {
-                match self.stream.poll_read_ready(task) {
+                let ready = match self.transport.has_buffered() {
+                    true => Poll::Ready(Ok(())),
+                    false => self.stream.poll_read_ready(task),
+                };
+                match ready {
                     Poll::Ready(Ok(())) => {
                         let now = *now.get_or_insert_with(super::now);
                         read_spent = self.read_turn(now) == Turn::Spent;

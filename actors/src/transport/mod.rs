@@ -201,6 +201,15 @@ impl Transport {
         }
     }
 
+    /// Whether bytes already read from the socket wait in the transport: read them
+    /// without waiting for the socket to be readable.
+    pub fn has_buffered(&self) -> bool {
+        match self {
+            Transport::Ws(ws) => ws.has_buffered(),
+            _ => false,
+        }
+    }
+
     /// The request of a WebSocket handshake that finished, once.
     pub fn take_request(&mut self) -> Option<crate::websocket::Request> {
         match self {

@@ -47,6 +47,9 @@ pub(crate) struct WsUpgrade {
     early: BytesMut,
     /// The accepted request, until the connection takes it for `on_open`.
     request: Option<Request>,
+    /// Bytes handed in at the start wait in `head`, not in the socket: the first read
+    /// must not wait for the socket to be readable.
+    handed_in: bool,
 }
 
 impl WsUpgrade {
@@ -63,9 +66,15 @@ impl WsUpgrade {
             max_request_bytes,
             response: Bytes::new(),
             uncounted: 0,
+            handed_in: !early.is_empty(),
             early: BytesMut::new(),
             request: None,
         }
+    }
+
+    /// Whether bytes wait here to be read, whatever the socket's readiness.
+    pub fn has_buffered(&self) -> bool {
+        self.handed_in || !self.early.is_empty()
     }
 
     /// The transport underneath.
@@ -92,6 +101,7 @@ impl WsUpgrade {
     /// and answers `WouldBlock` once the socket is empty; a refused request is a
     /// [`ReadFailure::WsHandshake`] (its response written where the socket takes it).
     pub fn read(&mut self, io: &TcpStream, buf: &mut [u8]) -> Result<usize, ReadFailure> {
+        self.handed_in = false;
         loop {
             match &mut self.stage {
                 Stage::Refused => return Err(io::Error::from(io::ErrorKind::WouldBlock).into()),
@@ -138,7 +148,7 @@ impl WsUpgrade {
     fn refuse(&mut self, io: &TcpStream, refusal: Refusal) -> ReadFailure {
         self.stage = Stage::Refused;
         self.response = refusal.response;
-        let _ = self.flush(io);
+        self.write_last(io);
         ReadFailure::WsHandshake(format!("{} {}", refusal.status, refusal.reason))
     }
 
@@ -149,7 +159,21 @@ impl WsUpgrade {
         if matches!(self.stage, Stage::Reading { .. }) && !self.inner.is_handshaking() {
             self.stage = Stage::Refused;
             self.response = Refusal::new(400, reason).response;
-            let _ = self.flush(io);
+            self.write_last(io);
+        }
+    }
+
+    /// Writes the refusal's response once, as far as the socket takes it now: the
+    /// connection closes right after. On plain TCP the system call is made whatever
+    /// tokio knows of the socket's readiness (a socket handed over by another server
+    /// may not have been polled for it yet).
+    fn write_last(&mut self, io: &TcpStream) {
+        let sent = match &self.inner {
+            Transport::Plain => socket2::SockRef::from(io).send(&self.response),
+            _ => self.flush(io).map(|_| 0),
+        };
+        if let Ok(n) = sent {
+            self.response.advance(n.min(self.response.len()));
         }
     }
 

@@ -159,6 +159,51 @@ impl<P: Protocol> Conn<P> {
         }
     }
 
+    /// Offers a packet in the protocol's own encoding, from outside the hubs (a
+    /// broadcast the application waits on, a relay): as [`deliver`](Self::deliver) on a
+    /// stream; framed as one message first on a WebSocket, where a packet that cannot
+    /// be one is refused and recorded.
+    pub fn deliver_encoded(
+        &mut self,
+        now: Instant,
+        packet: Bytes,
+        origin: Origin,
+    ) -> Result<(), SendError> {
+        if self.ws.is_none() {
+            return self.deliver(now, packet, origin);
+        }
+        let size = packet.len();
+        let framed = self.own_copy(packet);
+        let result = match framed {
+            Ok(framed) => self.admit(now, origin, Outgoing::Packet(framed)),
+            Err(refusal) if !self.phase.is_done() => Err(self.refuse(now, refusal, size)),
+            Err(refusal) => Err(refusal),
+        };
+        self.settle(now);
+        result
+    }
+
+    /// [`deliver_all`](Self::deliver_all) for packets in the protocol's own encoding,
+    /// framed first on a WebSocket (see [`deliver_encoded`](Self::deliver_encoded)).
+    pub fn deliver_all_encoded<T: RunPacket>(
+        &mut self,
+        now: Instant,
+        packets: &[T],
+        origin: Origin,
+    ) -> usize {
+        if self.ws.is_none() {
+            return self.deliver_all(now, packets, origin);
+        }
+        let framed: Vec<Result<Bytes, SendError>> = packets
+            .iter()
+            .map(|p| match p.packet() {
+                Ok(packet) => self.own_copy(packet.clone()),
+                Err(refusal) => Err(refusal.clone()),
+            })
+            .collect();
+        self.deliver_all(now, &framed, origin)
+    }
+
     /// Whether the fragments of a message have begun and not ended (the incomplete
     /// packet the frame deadline watches, besides what waits in the read buffer).
     pub(super) fn mid_message(&self) -> bool {

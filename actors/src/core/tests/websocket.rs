@@ -398,3 +398,29 @@ fn an_incomplete_message_has_the_frame_deadline() {
     assert_eq!(h.removals, [RemovalReason::FrameTimeout]);
     assert_eq!(close_of(&h.wire), (1000, "frame_timeout".to_owned()));
 }
+
+#[test]
+fn packets_in_the_protocols_encoding_from_outside_are_framed() {
+    let mut h = upgraded(config());
+    // A broadcast the application waits on comes in the protocol's own encoding.
+    let packet = Bytes::from_static(b"\x00\x05e\x00\x00\x00\x00");
+    assert_eq!(
+        h.conn
+            .deliver_encoded(h.now, packet.clone(), Origin::External),
+        Ok(())
+    );
+    assert_eq!(
+        h.conn
+            .deliver_all_encoded(h.now, &[packet.clone(), packet], Origin::External),
+        2
+    );
+    // One that is not a whole packet cannot be one message: refused and recorded.
+    let broken = Bytes::from_static(b"\x00\x09e");
+    assert!(h
+        .conn
+        .deliver_encoded(h.now, broken, Origin::External)
+        .is_err());
+    h.write_all();
+    assert_eq!(kinds(&h.wire), "oeee");
+    assert_eq!(h.conn.traffic().refused_packets, 1);
+}
