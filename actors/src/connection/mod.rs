@@ -308,7 +308,8 @@ impl<P: Protocol> Connection<P> {
     }
 
     /// If the WebSocket handshake has just finished: the connection opens with the
-    /// request (`on_open` runs with it at hand), unless a limit refused it at accept.
+    /// request (`on_open` runs with it at hand), unless a limit refused it at accept;
+    /// once the handshake's stage has nothing left to do, it is dropped.
     fn finish_upgrade(&mut self) {
         if self.upgrading && !self.transport.is_handshaking() {
             self.upgrading = false;
@@ -317,6 +318,9 @@ impl<P: Protocol> Connection<P> {
                     self.core.handle_upgraded(now(), request);
                 }
             }
+        }
+        if !self.upgrading {
+            self.transport.settle();
         }
     }
 

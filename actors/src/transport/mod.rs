@@ -201,6 +201,17 @@ impl Transport {
         }
     }
 
+    /// Drops the WebSocket stage once it has nothing left to do (see
+    /// `WsUpgrade::is_done`): an open WebSocket connection keeps only the transport
+    /// underneath, as a stream connection does.
+    pub fn settle(&mut self) {
+        if matches!(self, Transport::Ws(ws) if ws.is_done()) {
+            if let Transport::Ws(ws) = std::mem::replace(self, Transport::Plain) {
+                *self = ws.into_inner();
+            }
+        }
+    }
+
     /// Whether bytes already read from the socket wait in the transport: read them
     /// without waiting for the socket to be readable.
     pub fn has_buffered(&self) -> bool {

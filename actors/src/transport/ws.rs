@@ -121,7 +121,10 @@ impl WsUpgrade {
                         return match outcome {
                             Ok(accepted) => {
                                 self.stage = Stage::Accepted;
-                                self.early = rest;
+                                // An empty rest would keep the head's allocation.
+                                if !rest.is_empty() {
+                                    self.early = rest;
+                                }
                                 self.request = Some(accepted.request);
                                 self.response = accepted.response;
                                 continue;
@@ -196,6 +199,10 @@ impl WsUpgrade {
                 return Err(io::ErrorKind::WriteZero.into());
             }
             self.response.advance(written.taken);
+            if self.response.is_empty() {
+                // Written: its allocation goes.
+                self.response = Bytes::new();
+            }
             self.uncounted += written.taken;
             return Ok(self.count(written.confirmed));
         }
@@ -214,6 +221,23 @@ impl WsUpgrade {
     /// Ends the outbound stream.
     pub fn shutdown(&mut self, io: &TcpStream) -> io::Result<()> {
         self.inner.shutdown(io)
+    }
+
+    /// Whether the stage has nothing left to do: the handshake accepted, its response
+    /// written and counted off, what came with the request handed on, the request
+    /// taken. The connection then needs only the transport underneath.
+    pub fn is_done(&self) -> bool {
+        matches!(self.stage, Stage::Accepted)
+            && self.response.is_empty()
+            && self.uncounted == 0
+            && self.early.is_empty()
+            && !self.handed_in
+            && self.request.is_none()
+    }
+
+    /// The transport underneath, the stage gone.
+    pub fn into_inner(self) -> Transport {
+        self.inner
     }
 
     /// The inner transport, to send a file region through (only after the handshake).

@@ -82,6 +82,7 @@ impl<P: Protocol> Conn<P> {
                 }
             }
         }
+        self.release_message_buffer();
         if (self.read_buf.is_empty() && !self.mid_message()) || self.phase != Phase::Open {
             self.read_buf = BytesMut::new();
             if !self.busy {

@@ -303,6 +303,16 @@ impl<P: Protocol> Conn<P> {
         self.bad_packet(now, "message is not exactly one packet");
     }
 
+    /// After a read's messages: the buffer of the codec's input goes, if it is empty
+    /// (a quiet connection keeps none; a burst reuses it within one read).
+    pub(super) fn release_message_buffer(&mut self) {
+        if let Some(ws) = self.ws.as_mut() {
+            if ws.packet.is_empty() && ws.packet.capacity() > 0 {
+                ws.packet = BytesMut::new();
+            }
+        }
+    }
+
     /// The listener's configuration, on a WebSocket connection.
     fn ws_config(&self) -> Option<&WebSocketConfig> {
         self.ws.as_ref().map(|ws| &*ws.config)
