@@ -11,8 +11,13 @@
 //! and no stats beyond the connection count: everything Switchboard does on top is
 //! extra work the baseline is spared.
 //!
+//! With `--ws-frame ADDR` it also serves the `frame` protocol over WebSocket (`ws.rs`):
+//! frame bodies in binary messages, as `switchboard serve`'s `ws_frame`, on the same
+//! sans-IO WebSocket layer, for the WebSocket benchmarks (ECHO, BROADCAST among the
+//! WebSocket connections, PING).
+//!
 //! ```text
-//! baseline-server [--frame ADDR] [--workers N] [--per-frame]
+//! baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame]
 //! ```
 //!
 //! `--per-frame` answers every frame on its own, as a generic codec-and-handler
@@ -29,6 +34,7 @@ mod reader;
 mod registry;
 mod wire;
 mod writer;
+mod ws;
 
 use outbound::Outbound;
 use reader::Reader;
@@ -51,6 +57,8 @@ const BACKLOG: u32 = 1024;
 struct Args {
     /// Where to listen.
     frame: SocketAddr,
+    /// Where to listen for WebSocket clients, if anywhere.
+    ws_frame: Option<SocketAddr>,
     /// Runtime worker threads (default: every core).
     workers: Option<usize>,
     /// Answer each frame on its own (default: a read's run of ECHO or BROADCAST
@@ -61,6 +69,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
         frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
+        ws_frame: None,
         workers: None,
         per_frame: false,
     };
@@ -74,6 +83,12 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--frame" => {
                 args.frame = value.parse().map_err(|e| format!("--frame {value}: {e}"))?;
+            }
+            "--ws-frame" => {
+                let addr = value
+                    .parse()
+                    .map_err(|e| format!("--ws-frame {value}: {e}"))?;
+                args.ws_frame = Some(addr);
             }
             "--workers" => {
                 let n = value
@@ -91,7 +106,7 @@ fn main() {
     let args = match parse_args() {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--per-frame]");
+            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame]");
             std::process::exit(2);
         }
     };
@@ -102,23 +117,42 @@ fn main() {
     let result = builder
         .enable_all()
         .build()
-        .and_then(|rt| rt.block_on(serve(args.frame, args.per_frame)));
+        .and_then(|rt| rt.block_on(serve(args.frame, args.ws_frame, args.per_frame)));
     if let Err(e) = result {
         eprintln!("baseline-server: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(addr: SocketAddr, per_frame: bool) -> std::io::Result<()> {
+async fn serve(addr: SocketAddr, ws: Option<SocketAddr>, per_frame: bool) -> std::io::Result<()> {
     let listener = bind(addr)?;
+    let ws_listener = ws.map(bind).transpose()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening frame {}", listener.local_addr()?)?;
+        if let Some(ws) = &ws_listener {
+            writeln!(out, "listening ws_frame {}", ws.local_addr()?)?;
+        }
         out.flush()?;
     }
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let registry = Arc::new(Registry::new(per_frame));
+    if let Some(ws_listener) = ws_listener {
+        // The WebSocket connections broadcast among themselves, framed once per batch.
+        let ws_registry = Arc::new(Registry::new(per_frame));
+        tokio::spawn(async move {
+            loop {
+                match ws_listener.accept().await {
+                    Ok((stream, _peer)) => start_ws_connection(stream, &ws_registry),
+                    Err(e) => {
+                        eprintln!("baseline-server: accept: {e}");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                }
+            }
+        });
+    }
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -145,6 +179,26 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
     socket.listen(BACKLOG)
+}
+
+/// Registers a WebSocket connection and starts its reader and writer tasks.
+fn start_ws_connection(stream: TcpStream, registry: &Arc<Registry>) {
+    let _ = stream.set_nodelay(true);
+    let out = Arc::new(Outbound::default());
+    let id = registry.insert(out.clone());
+    let (read_half, write_half) = stream.into_split();
+    let reader = ws::WsReader::new(id, read_half, out.clone(), registry.clone());
+    let reader = tokio::spawn(reader.run()).abort_handle();
+    tokio::spawn(
+        Writer {
+            id,
+            socket: write_half,
+            out,
+            registry: registry.clone(),
+            reader,
+        }
+        .run(),
+    );
 }
 
 /// Registers the connection and starts its reader and writer tasks.
