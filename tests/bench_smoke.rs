@@ -341,7 +341,8 @@ const WITH_USERS: &str = "[[users]]\nname = \"bench\"\ntoken = \"bench-token\"\n
 
 #[test]
 fn with_a_token_every_scenario_authenticates_first() {
-    let server = Server::start_with_args(WITH_USERS, &["--metrics", "127.0.0.1:0"]);
+    let config = format!("ws_frame = \"127.0.0.1:0\"\n{WITH_USERS}");
+    let server = Server::start_with_args(&config, &["--metrics", "127.0.0.1:0"]);
     let echo = figures(
         &server,
         &[
@@ -387,6 +388,24 @@ fn with_a_token_every_scenario_authenticates_first() {
         ],
     );
     assert_eq!(number(&idle, "conns"), 20.0, "{idle}");
+    // Over WebSocket too: AUTH, then the scenario.
+    let ws = figures_at(
+        server.ws_frame.expect("ws_frame listening"),
+        server.pid(),
+        &[
+            "echo",
+            "--ws",
+            "--conns",
+            "2",
+            "--size",
+            "64",
+            "--duration-s",
+            "0.3",
+            "--token",
+            "bench-token",
+        ],
+    );
+    assert!(number(&ws, "frames") > 0.0, "{ws}");
     // They were all authenticated: nothing was refused or timed out.
     let stats = support::http_stats(server.metrics.unwrap());
     assert_eq!(stats["removed_total"]["unauthorized"], 0, "{stats}");

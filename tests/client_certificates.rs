@@ -152,6 +152,42 @@ async fn a_certificate_naming_a_user_authenticates_from_the_first_byte() {
 }
 
 #[tokio::test]
+async fn a_certificate_authenticates_a_wss_connection_and_none_is_refused() {
+    use switchboard_testkit::ws::{request, WsClient};
+    let certificates = Certificates::new();
+    let tls = TestCert::new();
+    let config = format!(
+        "{}tls_client_ca = \"{}\"\nws_line = \"127.0.0.1:0\"\n{USERS}",
+        tls.config(),
+        certificates.path("ca.pem").display()
+    );
+    let server = Server::start_with_args(&config, &["--metrics", "127.0.0.1:0"]);
+    let wss = server.ws_line.expect("ws_line listening");
+    let (cert, key) = certificates.client("alice", "/CN=alice", "ca");
+    let alice = tls.client_with_certificate(&cert, &key);
+    let mut ws = WsClient::over(tls.connect_with(wss, alice).await.unwrap());
+    let head = ws.handshake(&request("/", "")).await;
+    assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+    ws.send_text("JOIN chat.x").await;
+    assert_eq!(ws.recv_text().await, "JOINED chat.x");
+    ws.send_text("JOIN lobby").await;
+    assert_eq!(ws.recv_text().await, "ERR permission denied: join lobby");
+    // Without a certificate, no WebSocket: the TLS handshake fails, or (TLS 1.3) the
+    // first read ends.
+    let refused = match tls.connect_with(wss, tls.client_config()).await {
+        Err(_) => true,
+        Ok(stream) => WsClient::over(stream)
+            .handshake(&request("/", ""))
+            .await
+            .is_empty(),
+    };
+    assert!(refused, "a wss client without a certificate was served");
+    http_stats_until(server.metrics.unwrap(), "one failed handshake", WAIT, |s| {
+        s["removed_total"]["tls_handshake"] == 1
+    });
+}
+
+#[tokio::test]
 async fn a_certificate_naming_nobody_must_still_authenticate() {
     let certificates = Certificates::new();
     let tls = TestCert::new();
