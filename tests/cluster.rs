@@ -541,6 +541,37 @@ async fn a_node_started_without_nats_serves_locally_and_joins_later() {
     assert_eq!(node_names(&cstats(&mut asker).await), ["a", "b"]);
 }
 
+/// `reconnect_min_ms` bounds the node's NATS reconnects from below as it bounds a
+/// backend's (the upper bound, `reconnect_max_ms`, is what brings the nodes back in
+/// time after the outage of `without_nats_local_delivery_goes_on_and_nothing_is_buffered`).
+#[tokio::test]
+async fn reconnect_min_ms_spaces_the_nodes_nats_attempts() {
+    let port = nats::free_port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let node = Server::start_with_args(
+        "reconnect_min_ms = 2000\nreconnect_max_ms = 2000",
+        &["--cluster", &url, "--node", "patient"],
+    );
+    // Its first attempt, at start, found nothing; NATS comes up well before the next.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _nats = Nats::on_port(port);
+    let mut stats = FrameClient::connect(node.frame).await;
+    assert_eq!(cluster_of(&mut stats).await["connected"], false);
+    cluster_until(
+        &mut stats,
+        Duration::from_secs(8),
+        "the node connects at its next attempt",
+        |c| c["connected"] == true,
+    )
+    .await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "connected {waited:?} after start: attempts were not 2 s apart"
+    );
+}
+
 #[test]
 fn a_cluster_that_is_not_a_nats_url_exits_2_naming_the_key() {
     for bad in ["http://127.0.0.1:4222", "127.0.0.1:4222", "nats://"] {

@@ -185,6 +185,32 @@ async fn a_fast_client_is_slowed_to_its_rate_and_the_others_are_not() {
 }
 
 #[tokio::test]
+async fn the_rate_bucket_starts_full() {
+    let server = Server::start("max_messages_per_s = 1\nmax_messages_burst = 20");
+    let mut client = LineClient::connect(server.line).await;
+    let started = Instant::now();
+    // A new connection's first 20 packets are a burst, answered at once; the 21st
+    // waits for the bucket's next token, a second later.
+    client.send("PING\n".repeat(20).trim_end()).await;
+    client.send("ECHO twenty-first").await;
+    for answered in 0..20 {
+        assert_eq!(client.recv().await.as_deref(), Some("PONG"), "{answered}");
+    }
+    let burst = started.elapsed();
+    assert_eq!(client.recv().await.as_deref(), Some("ECHO twenty-first"));
+    let next = started.elapsed();
+    assert!(
+        burst < Duration::from_millis(500),
+        "the burst took {burst:?}"
+    );
+    assert!(
+        next >= Duration::from_millis(900),
+        "the 21st after {next:?}"
+    );
+    assert!(next < Duration::from_secs(3), "the 21st after {next:?}");
+}
+
+#[tokio::test]
 async fn named_groups_are_capped_on_the_server() {
     let server = Server::start("max_groups_total = 3");
     let mut first = LineClient::connect(server.line).await;

@@ -6,6 +6,8 @@
 //! others with plain clients.
 
 mod support;
+#[path = "support/tls.rs"]
+mod tls_support;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -459,6 +461,84 @@ async fn idle_timeout_zero_removes_at_the_first_sweep() {
     .unwrap();
     assert_eq!(after["removed_total"]["idle"], 1, "{after}");
     assert_eq!(after["accepted_total"], 1, "{after}");
+}
+
+/// A silent connection (nothing sent) to `addr` is closed within a second, before any
+/// default deadline could pass; returns the bytes the server sent first.
+async fn closed_at_once(addr: SocketAddr) -> Vec<u8> {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let opened = Instant::now();
+    let mut got = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut got))
+        .await
+        .expect("closed in time")
+        .ok();
+    assert!(
+        opened.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        opened.elapsed()
+    );
+    got
+}
+
+#[tokio::test]
+async fn handshake_and_auth_timeouts_of_zero_remove_at_once() {
+    let server = Server::start_with_args(
+        "ws_line = \"127.0.0.1:0\"\nws_handshake_timeout_ms = 0\nauth_timeout_ms = 0\n\
+         [[users]]\nname = \"alice\"\ntoken = \"alice-token\"\n",
+        &["--metrics", "127.0.0.1:0"],
+    );
+    assert_eq!(
+        closed_at_once(server.line).await,
+        b"ERR authentication timeout\n",
+    );
+    let ws = closed_at_once(server.ws_line.expect("ws_line listening")).await;
+    assert!(ws.starts_with(b"HTTP/1.1 400 "), "{ws:?}");
+    let tls = tls_support::TestCert::new();
+    let tls_server = Server::start_with_args(
+        &format!("{}tls_handshake_timeout_ms = 0\n", tls.config()),
+        &["--metrics", "127.0.0.1:0"],
+    );
+    assert_eq!(closed_at_once(tls_server.frame).await, b"");
+    http_stats_until(server.metrics.unwrap(), "both removals", WAIT, |s| {
+        s["removed_total"]["auth_timeout"] == 1 && s["removed_total"]["ws_handshake"] == 1
+    });
+    http_stats_until(tls_server.metrics.unwrap(), "the removal", WAIT, |s| {
+        s["removed_total"]["tls_handshake"] == 1
+    });
+}
+
+// ----- max_groups = 0 and node ---------------------------------------------------------
+
+#[tokio::test]
+async fn max_groups_zero_is_allowed_and_no_join_succeeds() {
+    let server = Server::start("max_groups = 0");
+    let mut line = LineClient::connect(server.line).await;
+    line.send("JOIN lobby").await;
+    assert_eq!(line.recv().await.as_deref(), Some("ERR too many groups"));
+    let mut frame = FrameClient::connect(server.frame).await;
+    frame.send(JOIN, b"lobby").await;
+    assert_eq!(frame.recv().await, (ERROR, b"too many groups".to_vec()));
+    // Publishing needs no membership.
+    frame
+        .send(PUBLISH, &publish_payload("lobby", b"to nobody"))
+        .await;
+    frame.ready().await;
+    let stats = frame.stats().await;
+    assert_eq!(stats["groups"], 0, "{stats}");
+}
+
+#[test]
+fn an_empty_node_name_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "node = \"\"\n").unwrap();
+    let (status, stderr) = run_to_exit(&["serve", "--config", path.to_str().unwrap()]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("config key \"node\""), "{stderr}");
+    let (status, stderr) = run_to_exit(&["serve", "--node", " "]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("config key \"node\""), "{stderr}");
 }
 
 #[tokio::test]

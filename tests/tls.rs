@@ -314,3 +314,27 @@ async fn tls_1_1_and_1_0_clients_are_refused_with_a_protocol_version_alert() {
     .await;
     assert_eq!(snap["connections"]["frame"], 1, "{snap}");
 }
+
+#[tokio::test]
+async fn sent_bytes_count_application_bytes_and_a_silent_close_is_no_handshake_failure() {
+    let cert = TestCert::new();
+    let server = Server::start_with_args(&cert.config(), &["--metrics", "127.0.0.1:0"]);
+    let metrics = server.metrics.unwrap();
+    // Connected and closed without a byte: a probe, not a failed handshake.
+    drop(tokio::net::TcpStream::connect(server.frame).await.unwrap());
+    let snap = http_stats_until(metrics, "the probe's removal", WAIT, |s| {
+        s["accepted_total"] == 1 && s["connections"]["frame"] == 0
+    });
+    assert_eq!(snap["removed_total"]["tls_handshake"], 0, "{snap}");
+    let closed = snap["removed_total"]["peer_closed"].as_u64().unwrap()
+        + snap["removed_total"]["io_error"].as_u64().unwrap();
+    assert_eq!(closed, 1, "{snap}");
+    // One ECHO of 100 bytes: the application bytes of its reply (a 4-byte length, the
+    // opcode, the payload), not the TLS records around them.
+    let mut client = cert.frame(server.frame).await;
+    client.send(ECHO, &[7u8; 100]).await;
+    assert_eq!(client.recv().await, (ECHO, vec![7u8; 100]));
+    http_stats_until(metrics, "the reply counted", WAIT, |s| {
+        s["sent_bytes_total"] == 105
+    });
+}

@@ -500,3 +500,27 @@ async fn wss_when_tls_is_on_and_a_plain_client_is_removed_as_tls_handshake() {
     });
     assert_eq!(snap["websocket"], 1);
 }
+
+#[tokio::test]
+async fn a_line_break_is_an_error_packet_and_a_close_is_answered_with_its_code() {
+    let server = server("max_error_packets = 2");
+    let mut client = raw(ws_line(&server)).await;
+    client.send_text("ECHO one\ntwo").await;
+    assert_eq!(client.recv_text().await, "ERR message holds a line break");
+    client.send_text("ECHO one\rtwo").await;
+    assert_eq!(client.recv_text().await, "ERR message holds a line break");
+    let frames = client.until_end().await;
+    assert_eq!(
+        frames.last().and_then(|f| f.close()),
+        Some((1008, "error_packets".to_owned()))
+    );
+    let mut client = raw(ws_line(&server)).await;
+    client.send_raw(&raw::close_frame(4000, "bye")).await;
+    let frames = client.until_end().await;
+    assert_eq!(frames.len(), 1, "{frames:?}");
+    assert_eq!(frames[0].close().map(|(code, _)| code), Some(4000));
+    let snap = stats_until(&server, "both removals", |s| {
+        removed(s, "error_packets") == 1 && removed(s, "peer_closed") == 1
+    });
+    assert_eq!(snap["error_packets_total"], 2, "{snap}");
+}
