@@ -127,6 +127,7 @@ mod file_region;
 mod groups;
 mod handle;
 mod handover;
+pub mod history;
 mod hub;
 pub mod identity;
 mod listener;
