@@ -8,6 +8,10 @@ use crate::ConnId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+mod numbered;
+
+pub(crate) use numbered::NumberedShare;
+
 /// What the registry keeps of a connection that joined at least one group.
 struct Joined<T> {
     /// Its protocol: where it sits in each of its groups.

@@ -136,6 +136,7 @@ impl<T> Follower<T> {
     }
 
     /// Whether the connection is a member.
+    #[cfg(test)]
     pub fn is_member(&self) -> bool {
         self.state != State::Left
     }
@@ -213,6 +214,27 @@ impl<T> Follower<T> {
         let mut done = Vec::new();
         self.complete_front(&mut done);
         done
+    }
+
+    /// Whether a run of `len` messages from `first` in `epoch` goes out as it is: the
+    /// member receives, the run continues its stream exactly and no barrier waits.
+    /// If so, the stream moves past it.
+    pub fn passes(&mut self, epoch: &Epoch, first: u64, len: usize) -> bool {
+        match &mut self.state {
+            State::Live(current, next)
+                if *next == first && current == epoch && self.barriers.is_empty() =>
+            {
+                *next = first.saturating_add(len as u64);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes the joins still owed their answer when the connection goes: their slots
+    /// and what they gathered (no answer will come).
+    pub fn abandon(&mut self) -> Vec<(u64, Vec<T>)> {
+        self.orphans.drain(..).map(|o| (o.slot, o.before)).collect()
     }
 
     /// A message of the group numbered `offset` in `epoch` (`own`: this connection

@@ -63,6 +63,7 @@ impl GroupLog {
     }
 
     /// The offset of the last message numbered.
+    #[cfg(test)]
     pub fn last(&self) -> u64 {
         self.last
     }
@@ -73,6 +74,7 @@ impl GroupLog {
     }
 
     /// Bytes of the messages kept.
+    #[cfg(test)]
     pub fn bytes(&self) -> usize {
         self.bytes
     }

@@ -1,7 +1,7 @@
 //! Group history: one order per group with offsets, epochs, and joining at a position.
 //!
 //! With a [`HistoryConfig`] in [`SwitchboardConfig::history`](crate::SwitchboardConfig),
-//! every named group its [`GroupFilter`] accepts keeps its last messages (at most
+//! every named group matching one of its patterns keeps its last messages (at most
 //! `size` per group, each for at most `ttl`, all groups together within `max_bytes`),
 //! so that a member whose connection broke can come back without losing a message.
 //!
@@ -11,9 +11,9 @@
 //!   ... in one [`Epoch`]. Each publisher's order is kept. A publisher that is a member
 //!   gets its own message back in the group's order too, before the replies to the
 //!   requests it sent after publishing. Groups without history keep the plain path.
-//! - **The offset on the wire** is the protocol's choice: its `GroupEncoder` writes a
-//!   numbered message with `GroupEncoder::with_offsets`.
-//! - **Joining at a position.** `Outbox::join_from` joins
+//! - **The offset on the wire** is the protocol's choice: its [`GroupEncoder`](crate::GroupEncoder) writes a
+//!   numbered message with [`GroupEncoder::with_offsets`](crate::GroupEncoder::with_offsets).
+//! - **Joining at a position.** [`Outbox::join_from`](crate::Outbox::join_from) joins
 //!   and, for a history group, answers with a [`Joined`] saying where the history
 //!   stands: the epoch and the offset of the last message before the join; from a
 //!   [`Position`], either the missed messages, replayed in order and followed by the
@@ -35,12 +35,11 @@
 //! The history store, the sequencers and a member's side of the stream are plain data
 //! in this module (tested without actors, the time passed in); actors carry them.
 
-#![allow(dead_code, unused_imports)] // Wired into the actors next.
-
 mod budget;
 mod epoch;
 mod follower;
 mod log;
+mod sequencer;
 mod shard;
 #[cfg(test)]
 mod tests;
@@ -48,60 +47,24 @@ mod tests;
 pub use epoch::{Epoch, EpochError, MAX_EPOCH};
 pub use log::ENTRY_OVERHEAD;
 
-pub(crate) use budget::Budget;
-pub(crate) use epoch::Epochs;
 pub(crate) use follower::{Completed, Delivery, Follower};
-pub(crate) use shard::{SeqRun, Shard, ShardSetup};
+pub(crate) use sequencer::{Histories, SeqJoin, SeqLeave};
+pub(crate) use shard::SeqRun;
 
+use crate::identity::Pattern;
 use crate::GroupName;
 use bytes::Bytes;
-use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 use std::time::Duration;
-
-/// Which named groups keep a history: a predicate on the group's name.
-#[derive(Clone)]
-pub struct GroupFilter(Arc<dyn Fn(&str) -> bool + Send + Sync>);
-
-impl GroupFilter {
-    /// Every group.
-    pub fn all() -> Self {
-        GroupFilter::new(|_| true)
-    }
-
-    /// The groups whose name `accepts`.
-    pub fn new(accepts: impl Fn(&str) -> bool + Send + Sync + 'static) -> Self {
-        GroupFilter(Arc::new(accepts))
-    }
-
-    /// Whether the group called `group` keeps a history.
-    pub fn accepts(&self, group: &str) -> bool {
-        (self.0)(group)
-    }
-}
-
-impl PartialEq for GroupFilter {
-    /// Two filters are equal when they are clones of one.
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for GroupFilter {}
-
-impl fmt::Debug for GroupFilter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GroupFilter")
-    }
-}
 
 /// How group histories are kept (see the [module](self)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct HistoryConfig {
-    /// Which named groups keep a history. Default: every group.
-    pub groups: GroupFilter,
+    /// Which named groups keep a history: those matching one of these patterns (NATS
+    /// semantics; `{user}` matches nothing here, a history belongs to a group). Default:
+    /// `>`, every group.
+    pub groups: Vec<Pattern>,
     /// Messages kept per group (at least 1). Default: 100.
     pub size: usize,
     /// How long a message is kept. Default: 300 s.
@@ -114,7 +77,7 @@ pub struct HistoryConfig {
 impl Default for HistoryConfig {
     fn default() -> Self {
         HistoryConfig {
-            groups: GroupFilter::all(),
+            groups: ">".parse().into_iter().collect(),
             size: 100,
             ttl: Duration::from_secs(300),
             max_bytes: 64 * 1024 * 1024,
@@ -123,7 +86,7 @@ impl Default for HistoryConfig {
 }
 
 crate::config::setters!(HistoryConfig {
-    with_groups => groups: GroupFilter,
+    with_groups => groups: Vec<Pattern>,
     with_size => size: usize,
     with_ttl => ttl: Duration,
     with_max_bytes => max_bytes: usize,
