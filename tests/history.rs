@@ -451,8 +451,8 @@ async fn after_a_restart_the_epoch_is_another_and_a_recovery_is_lost() {
 
 #[tokio::test]
 async fn past_the_byte_budget_the_oldest_messages_of_the_largest_history_go_first() {
-    // Each message counts its 100 bytes and 64 of bookkeeping: room for ten.
-    let server = server("history_max_bytes = 1640");
+    // Each message counts its 100 bytes and 128 of bookkeeping: room for ten.
+    let server = server("history_max_bytes = 2280");
     let mut client = Client::connect(&server, true).await;
     let (big, _) = client.join("h.big").await;
     let (small, _) = client.join("h.small").await;

@@ -92,6 +92,9 @@ impl Shard {
         publisher: Option<ConnId>,
     ) -> Option<usize> {
         let size = self.setup.size.max(1);
+        // Kept in an allocation of its own: the message may be a slice of a connection's
+        // read buffer, which it would otherwise keep whole for as long as it is kept.
+        let message = Bytes::copy_from_slice(&message);
         let (bytes, cost) = (message.len(), message.len() + ENTRY_OVERHEAD);
         let (name, epoch, offset, old, new, id, over) = {
             let (name, log) = self.log(now, group);
