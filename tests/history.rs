@@ -2,19 +2,49 @@
 //! JOINED on, one order under concurrent publishers, recovery after a broken connection
 //! (then the live stream, with no gap and no duplicate, under a flood too), LOST when it
 //! cannot be done, the byte budget, the error packets of a malformed recovery JOIN, and
-//! the `history` stats.
+//! the `history` stats. Members on `ws_line` and `ws_frame` take part in the order and
+//! the recovery tests: each numbered message, replayed or live, and each reply reaches
+//! them as one WebSocket message.
 
 mod support;
 
+use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use std::time::Duration;
 use support::*;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
-/// A client of either protocol, speaking in the line protocol's words.
+/// A WebSocket client (tokio-tungstenite, which checks every frame it reads).
+type Ws = WebSocketStream<TcpStream>;
+
+/// A client of either protocol, over TCP or WebSocket, speaking in the line
+/// protocol's words.
 enum Client {
     Frame(FrameClient),
     Line(LineClient),
+    /// On `ws_line`: one line per text message, without its ending.
+    WsLine(Box<Ws>),
+    /// On `ws_frame`: one frame body (opcode and payload) per binary message.
+    WsFrame(Box<Ws>),
 }
+
+/// Where a client connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Frame,
+    Line,
+    WsLine,
+    WsFrame,
+}
+
+const ALL: [Transport; 4] = [
+    Transport::Frame,
+    Transport::Line,
+    Transport::WsLine,
+    Transport::WsFrame,
+];
 
 /// What a client received, in one form for both protocols.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,101 +63,181 @@ enum Got {
     Other(String),
 }
 
+/// A WebSocket client upgraded on `addr`, within [`WAIT`].
+async fn ws_connect(addr: std::net::SocketAddr) -> Box<Ws> {
+    let stream = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+        .await
+        .expect("connected in time")
+        .expect("connected");
+    let connect = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream);
+    let (ws, response) = tokio::time::timeout(WAIT, connect)
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+    assert_eq!(response.status(), 101);
+    Box::new(ws)
+}
+
+async fn ws_send(ws: &mut Ws, message: Message) {
+    tokio::time::timeout(WAIT, ws.send(message))
+        .await
+        .expect("sent in time")
+        .expect("sent");
+}
+
+/// The next data message (tungstenite answers Pings itself as it reads).
+async fn ws_next(ws: &mut Ws) -> Message {
+    loop {
+        let message = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a message in time");
+        match message {
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(message)) => return message,
+            other => panic!("connection ended: {other:?}"),
+        }
+    }
+}
+
+/// A `frame` body: the opcode, then the payload.
+fn body(opcode: u8, payload: &[u8]) -> Message {
+    let mut body = vec![opcode];
+    body.extend_from_slice(payload);
+    Message::binary(body)
+}
+
+/// A frame (opcode and payload) in one form for both protocols.
+fn frame_got(opcode: u8, payload: &[u8]) -> Got {
+    let text = || String::from_utf8_lossy(payload).into_owned();
+    match opcode {
+        JOINED => Got::Joined(text()),
+        PONG => Got::Pong,
+        ERROR => Got::Error(text()),
+        MESSAGE => {
+            let n = usize::from(payload[0]);
+            let group = String::from_utf8_lossy(&payload[1..1 + n]).into_owned();
+            let rest = &payload[1 + n..];
+            // Every group these tests number starts with `h`.
+            if group.starts_with('h') {
+                let offset = u64::from_be_bytes(rest[..8].try_into().unwrap());
+                let text = String::from_utf8_lossy(&rest[8..]).into_owned();
+                Got::Msg(group, offset, text)
+            } else {
+                Got::Plain(group, String::from_utf8_lossy(rest).into_owned())
+            }
+        }
+        _ => Got::Other(format!("{opcode:#x} {}", text())),
+    }
+}
+
+/// A line (without its ending) in one form for both protocols.
+fn line_got(line: &str) -> Got {
+    let words: Vec<&str> = line.splitn(4, ' ').collect();
+    match words[..] {
+        ["JOINED", ..] => Got::Joined(line["JOINED ".len()..].to_owned()),
+        ["PONG"] => Got::Pong,
+        ["ERR", ..] => Got::Error(line["ERR ".len()..].to_owned()),
+        ["MSG", group, offset, text] if group.starts_with('h') => {
+            Got::Msg(group.to_owned(), offset.parse().unwrap(), text.to_owned())
+        }
+        ["MSG", group, ..] => {
+            let text = line.splitn(3, ' ').nth(2).unwrap_or_default();
+            Got::Plain(group.to_owned(), text.to_owned())
+        }
+        _ => Got::Other(line.to_owned()),
+    }
+}
+
 impl Client {
     async fn connect(server: &Server, frame: bool) -> Client {
         match frame {
-            true => Client::Frame(FrameClient::connect(server.frame).await),
-            false => Client::Line(LineClient::connect(server.line).await),
+            true => Client::on(server, Transport::Frame).await,
+            false => Client::on(server, Transport::Line).await,
+        }
+    }
+
+    async fn on(server: &Server, transport: Transport) -> Client {
+        match transport {
+            Transport::Frame => Client::Frame(FrameClient::connect(server.frame).await),
+            Transport::Line => Client::Line(LineClient::connect(server.line).await),
+            Transport::WsLine => Client::WsLine(ws_connect(server.ws_line.unwrap()).await),
+            Transport::WsFrame => Client::WsFrame(ws_connect(server.ws_frame.unwrap()).await),
+        }
+    }
+
+    /// Sends a command: `line` on the line protocols, `opcode` and `payload` on the
+    /// frame ones.
+    async fn command(&mut self, line: &str, opcode: u8, payload: &[u8]) {
+        match self {
+            Client::Frame(c) => c.send(opcode, payload).await,
+            Client::Line(c) => c.send(line).await,
+            Client::WsLine(ws) => ws_send(ws, Message::text(line)).await,
+            Client::WsFrame(ws) => ws_send(ws, body(opcode, payload)).await,
         }
     }
 
     /// JOIN with `argument` (`name`, or `name epoch offset`).
     async fn send_join(&mut self, argument: &str) {
-        match self {
-            Client::Frame(c) => c.send(JOIN, argument.as_bytes()).await,
-            Client::Line(c) => c.send(&format!("JOIN {argument}")).await,
-        }
+        self.command(&format!("JOIN {argument}"), JOIN, argument.as_bytes())
+            .await
     }
 
     async fn leave(&mut self, group: &str) {
+        self.command(&format!("LEAVE {group}"), LEAVE, group.as_bytes())
+            .await;
         match self {
-            Client::Frame(c) => {
-                c.send(LEAVE, group.as_bytes()).await;
-                assert_eq!(c.recv().await, (LEFT, group.as_bytes().to_vec()));
+            Client::Frame(_) | Client::WsFrame(_) => {
+                assert_eq!(self.raw().await, (LEFT, group.as_bytes().to_vec()))
             }
-            Client::Line(c) => {
-                c.send(&format!("LEAVE {group}")).await;
-                assert_eq!(c.recv().await, Some(format!("LEFT {group}")));
-            }
+            _ => assert_eq!(self.raw().await.1, format!("LEFT {group}").into_bytes()),
         }
     }
 
     async fn publish(&mut self, group: &str, text: &[u8]) {
-        match self {
-            Client::Frame(c) => c.send(PUBLISH, &publish_payload(group, text)).await,
-            Client::Line(c) => {
-                let text = std::str::from_utf8(text).unwrap();
-                c.send(&format!("PUB {group} {text}")).await
-            }
-        }
+        let line = format!("PUB {group} {}", std::str::from_utf8(text).unwrap());
+        self.command(&line, PUBLISH, &publish_payload(group, text))
+            .await
     }
 
     async fn send_ping(&mut self) {
-        match self {
-            Client::Frame(c) => c.send(PING, b"").await,
-            Client::Line(c) => c.send("PING").await,
-        }
+        self.command("PING", PING, b"").await
     }
 
     async fn send_stats(&mut self) {
+        self.command("STATS", STATS, b"").await
+    }
+
+    /// The next packet: (opcode, payload) on the frame protocols, (0, the line without
+    /// its ending) on the line ones. On a WebSocket it is one whole message: a text
+    /// message on `ws_line` holding one line and no line ending, a binary message on
+    /// `ws_frame` holding one frame body.
+    async fn raw(&mut self) -> (u8, Vec<u8>) {
         match self {
-            Client::Frame(c) => c.send(STATS, b"").await,
-            Client::Line(c) => c.send("STATS").await,
+            Client::Frame(c) => c.recv().await,
+            Client::Line(c) => (0, c.recv().await.expect("connection closed").into_bytes()),
+            Client::WsLine(ws) => match ws_next(ws).await {
+                Message::Text(text) => {
+                    let text = text.as_str();
+                    assert!(
+                        !text.contains(['\n', '\r']),
+                        "one line per message, without its ending: {text:?}"
+                    );
+                    (0, text.as_bytes().to_vec())
+                }
+                other => panic!("expected a text message, got {other:?}"),
+            },
+            Client::WsFrame(ws) => match ws_next(ws).await {
+                Message::Binary(body) if !body.is_empty() => (body[0], body[1..].to_vec()),
+                other => panic!("expected a frame body, got {other:?}"),
+            },
         }
     }
 
     async fn recv(&mut self) -> Got {
+        let (opcode, payload) = self.raw().await;
         match self {
-            Client::Frame(c) => {
-                let (opcode, payload) = c.recv().await;
-                let text = || String::from_utf8_lossy(&payload).into_owned();
-                match opcode {
-                    JOINED => Got::Joined(text()),
-                    PONG => Got::Pong,
-                    ERROR => Got::Error(text()),
-                    MESSAGE => {
-                        let n = usize::from(payload[0]);
-                        let group = String::from_utf8_lossy(&payload[1..1 + n]).into_owned();
-                        let rest = &payload[1 + n..];
-                        // Every group these tests number starts with `h`.
-                        if group.starts_with('h') {
-                            let offset = u64::from_be_bytes(rest[..8].try_into().unwrap());
-                            let text = String::from_utf8_lossy(&rest[8..]).into_owned();
-                            Got::Msg(group, offset, text)
-                        } else {
-                            Got::Plain(group, String::from_utf8_lossy(rest).into_owned())
-                        }
-                    }
-                    _ => Got::Other(format!("{opcode:#x} {}", text())),
-                }
-            }
-            Client::Line(c) => {
-                let line = c.recv().await.expect("connection closed");
-                let words: Vec<&str> = line.splitn(4, ' ').collect();
-                match words[..] {
-                    ["JOINED", ..] => Got::Joined(line["JOINED ".len()..].to_owned()),
-                    ["PONG"] => Got::Pong,
-                    ["ERR", ..] => Got::Error(line["ERR ".len()..].to_owned()),
-                    ["MSG", group, offset, text] if group.starts_with('h') => {
-                        Got::Msg(group.to_owned(), offset.parse().unwrap(), text.to_owned())
-                    }
-                    ["MSG", group, ..] => {
-                        let text = line.splitn(3, ' ').nth(2).unwrap_or_default();
-                        Got::Plain(group.to_owned(), text.to_owned())
-                    }
-                    _ => Got::Other(line),
-                }
-            }
+            Client::Frame(_) | Client::WsFrame(_) => frame_got(opcode, &payload),
+            _ => line_got(std::str::from_utf8(&payload).expect("UTF-8 lines")),
         }
     }
 
@@ -163,13 +273,12 @@ impl Client {
     }
 
     async fn stats(&mut self) -> Value {
-        match self {
-            Client::Frame(c) => c.stats().await,
-            Client::Line(c) => {
-                c.send("STATS").await;
-                serde_json::from_str(&c.recv().await.unwrap()).unwrap()
-            }
+        self.send_stats().await;
+        let (opcode, payload) = self.raw().await;
+        if let Client::Frame(_) | Client::WsFrame(_) = self {
+            assert_eq!(opcode, STATS_REPLY);
         }
+        serde_json::from_slice(&payload).unwrap()
     }
 }
 
@@ -181,18 +290,17 @@ fn position(joined: &str, group: &str) -> (String, u64) {
 }
 
 /// A server keeping the histories of the groups `h.>`, on two workers (1000 messages
-/// each unless `extra` says otherwise).
+/// each unless `extra` says otherwise), listening on `ws_line` and `ws_frame` too.
 fn server(extra: &str) -> Server {
     let size = match extra.contains("history_size") {
         true => "",
         false => "history_size = 1000\n",
     };
     Server::start(&format!(
-        "workers = 2\n{size}history_groups = [\"h.>\"]\n{extra}"
+        "workers = 2\n{size}history_groups = [\"h.>\"]\n\
+         ws_line = \"127.0.0.1:0\"\nws_frame = \"127.0.0.1:0\"\n{extra}"
     ))
 }
-
-const BOTH: [bool; 2] = [true, false];
 
 #[tokio::test]
 async fn offsets_run_on_from_joined_on_both_protocols_and_plain_groups_keep_their_form() {
@@ -232,37 +340,35 @@ async fn offsets_run_on_from_joined_on_both_protocols_and_plain_groups_keep_thei
 }
 
 #[tokio::test]
-async fn two_members_see_one_order_under_three_concurrent_publishers() {
+async fn members_on_every_transport_see_one_order_under_three_concurrent_publishers() {
     let server = server("");
-    let mut frame = Client::connect(&server, true).await;
-    let mut line = Client::connect(&server, false).await;
-    frame.join("h.race").await;
-    line.join("h.race").await;
+    let mut members = Vec::new();
+    for transport in ALL {
+        let mut member = Client::on(&server, transport).await;
+        member.join("h.race").await;
+        members.push(member);
+    }
     const EACH: usize = 200;
-    let publishers: Vec<_> = [true, false, true]
+    let mut publishers = Vec::new();
+    for (p, transport) in [Transport::Frame, Transport::Line, Transport::WsLine]
         .into_iter()
         .enumerate()
-        .map(|(p, as_frame)| {
-            let (frame_addr, line_addr) = (server.frame, server.line);
-            tokio::spawn(async move {
-                let mut client = match as_frame {
-                    true => Client::Frame(FrameClient::connect(frame_addr).await),
-                    false => Client::Line(LineClient::connect(line_addr).await),
-                };
-                for i in 0..EACH {
-                    client
-                        .publish("h.race", format!("{p}-{i}").as_bytes())
-                        .await;
-                }
-                client.ping().await;
-            })
-        })
-        .collect();
+    {
+        let mut client = Client::on(&server, transport).await;
+        publishers.push(tokio::spawn(async move {
+            for i in 0..EACH {
+                client
+                    .publish("h.race", format!("{p}-{i}").as_bytes())
+                    .await;
+            }
+            client.ping().await;
+        }));
+    }
     for publisher in publishers {
         publisher.await.unwrap();
     }
     let mut orders = Vec::new();
-    for member in [&mut frame, &mut line] {
+    for member in &mut members {
         let mut order = Vec::new();
         for offset in 1..=(3 * EACH) as u64 {
             let (got, text) = member.msg("h.race").await;
@@ -271,7 +377,12 @@ async fn two_members_see_one_order_under_three_concurrent_publishers() {
         }
         orders.push(order);
     }
-    assert_eq!(orders[0], orders[1], "one order for both members");
+    for (order, transport) in orders.iter().zip(ALL) {
+        assert_eq!(
+            order, &orders[0],
+            "one order for every member: {transport:?}"
+        );
+    }
     for p in 0..3 {
         let mine: Vec<&String> = orders[0]
             .iter()
@@ -288,10 +399,10 @@ async fn two_members_see_one_order_under_three_concurrent_publishers() {
 
 #[tokio::test]
 async fn a_member_that_comes_back_gets_exactly_what_it_missed_then_the_live_ones() {
-    for as_frame in BOTH {
+    for transport in ALL {
         let server = server("");
-        let mut publisher = Client::connect(&server, !as_frame).await;
-        let mut member = Client::connect(&server, as_frame).await;
+        let mut publisher = Client::connect(&server, transport != Transport::Frame).await;
+        let mut member = Client::on(&server, transport).await;
         let (epoch, _) = member.join("h.back").await;
         for i in 1..=3 {
             publisher
@@ -306,7 +417,7 @@ async fn a_member_that_comes_back_gets_exactly_what_it_missed_then_the_live_ones
                 .await;
         }
         publisher.ping().await;
-        let mut back = Client::connect(&server, as_frame).await;
+        let mut back = Client::on(&server, transport).await;
         // Behind a deferred reply, like any reply: STATS first, then JOINED and the rest.
         back.send_stats().await;
         back.send_join(&format!("h.back {epoch} 3")).await;
@@ -339,9 +450,9 @@ async fn a_member_that_comes_back_gets_exactly_what_it_missed_then_the_live_ones
 
 #[tokio::test]
 async fn a_flood_with_a_member_rejoining_again_and_again_reaches_it_whole_and_in_order() {
-    for as_frame in BOTH {
+    for transport in ALL {
         let server = server("history_size = 100000");
-        let mut member = Client::connect(&server, as_frame).await;
+        let mut member = Client::on(&server, transport).await;
         let (epoch, _) = member.join("h.flood").await;
         const N: u64 = 4000;
         let frame_addr = server.frame;
@@ -369,7 +480,7 @@ async fn a_flood_with_a_member_rejoining_again_and_again_reaches_it_whole_and_in
             }
             drop(member);
             rejoins += 1;
-            member = Client::connect(&server, as_frame).await;
+            member = Client::on(&server, transport).await;
             let at = seen.last().copied().unwrap_or(0);
             let answer = member.join_from("h.flood", &epoch, at).await;
             assert!(answer.contains(" RECOVERED "), "{answer}");
@@ -393,8 +504,8 @@ async fn lost_for_too_old_another_epoch_an_offset_in_the_future_and_after_the_tt
         member.publish("h.lost", format!("m{i}").as_bytes()).await;
         assert_eq!(member.msg("h.lost").await.0, i);
     }
-    for as_frame in BOTH {
-        let mut late = Client::connect(&server, as_frame).await;
+    for transport in ALL {
+        let mut late = Client::on(&server, transport).await;
         for (from, answer) in [
             (format!("{epoch} 1"), "LOST"),
             ("another-epoch 4".to_owned(), "LOST"),
@@ -494,8 +605,8 @@ async fn past_the_byte_budget_the_oldest_messages_of_the_largest_history_go_firs
 #[tokio::test]
 async fn a_malformed_recovery_join_or_one_of_a_group_without_history_is_an_error_packet() {
     let server = server("max_error_packets = 100\nmax_groups = 1");
-    for as_frame in BOTH {
-        let mut client = Client::connect(&server, as_frame).await;
+    for transport in ALL {
+        let mut client = Client::on(&server, transport).await;
         for (argument, reason) in [
             ("plain e 1", "no history for plain"),
             ("h.x e abc", "bad offset \"abc\""),
@@ -524,14 +635,16 @@ async fn a_malformed_recovery_join_or_one_of_a_group_without_history_is_an_error
     }
     let mut frame = FrameClient::connect(server.frame).await;
     stats_until(&mut frame, "every error packet", |s| {
-        s["error_packets_total"] == 14
+        s["error_packets_total"] == 28
     })
     .await;
     // A message that cannot be a line is a gap for line members, counted in RECOVERED.
     let mut frame = Client::connect(&server, true).await;
     let mut line = Client::connect(&server, false).await;
+    let mut ws_line = Client::on(&server, Transport::WsLine).await;
     let (epoch, _) = frame.join("h.gap").await;
     line.join("h.gap").await;
+    ws_line.join("h.gap").await;
     frame.publish("h.gap", b"a").await;
     frame.publish("h.gap", b"two\nlines").await;
     frame.publish("h.gap", b"c").await;
@@ -540,13 +653,21 @@ async fn a_malformed_recovery_join_or_one_of_a_group_without_history_is_an_error
     }
     assert_eq!(line.msg("h.gap").await, (1, "a".to_owned()));
     assert_eq!(line.msg("h.gap").await, (3, "c".to_owned()), "a gap at 2");
-    let mut back = Client::connect(&server, false).await;
+    assert_eq!(ws_line.msg("h.gap").await, (1, "a".to_owned()));
     assert_eq!(
-        back.join_from("h.gap", &epoch, 0).await,
-        format!("h.gap {epoch} 3 RECOVERED 3")
+        ws_line.msg("h.gap").await,
+        (3, "c".to_owned()),
+        "a gap at 2"
     );
-    assert_eq!(back.msg("h.gap").await.0, 1);
-    assert_eq!(back.msg("h.gap").await.0, 3, "skipped by the replay");
+    for transport in [Transport::Line, Transport::WsLine] {
+        let mut back = Client::on(&server, transport).await;
+        assert_eq!(
+            back.join_from("h.gap", &epoch, 0).await,
+            format!("h.gap {epoch} 3 RECOVERED 3")
+        );
+        assert_eq!(back.msg("h.gap").await.0, 1);
+        assert_eq!(back.msg("h.gap").await.0, 3, "skipped by the replay");
+    }
 }
 
 #[tokio::test]

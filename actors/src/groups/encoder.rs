@@ -82,6 +82,19 @@ impl GroupEncoder {
         }
     }
 
+    /// The packets of `messages`, numbered from `first` on in the history of `group`:
+    /// how both a live run and a recovery's replay are written.
+    pub(crate) fn encode_numbered<'a>(
+        &'a self,
+        group: &'a GroupName,
+        first: u64,
+        messages: &'a [Bytes],
+    ) -> impl Iterator<Item = Result<Bytes, String>> + 'a {
+        (first..)
+            .zip(messages)
+            .map(move |(offset, message)| self.encode_at(group, offset, message))
+    }
+
     /// The encoder of a protocol that takes no group messages: every message is a send
     /// failure for its members.
     pub(crate) fn unsupported(protocol: &'static str) -> Self {

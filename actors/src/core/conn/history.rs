@@ -325,11 +325,12 @@ impl<P: Protocol> Conn<P> {
                     items.push(Outgoing::Response(reply(&joined)));
                 }
                 if let Some(Replay::Recovered(messages)) = &answer.recovery {
+                    // Written like a live run: numbered by the protocol's encoder,
+                    // then each one WebSocket message on a WebSocket.
                     let encoder = self.group_encoder();
                     let first = answer.last + 1 - messages.len() as u64;
-                    for (i, message) in messages.iter().enumerate() {
-                        let packet = encoder
-                            .encode_at(group, first + i as u64, message)
+                    for packet in encoder.encode_numbered(group, first, messages) {
+                        let packet = packet
                             .map_err(SendError::Encode)
                             .and_then(|packet| self.own_copy(packet));
                         replayed += packet.as_ref().map_or(0, Bytes::len);

@@ -1,9 +1,8 @@
 //! The fan-out of numbered runs of history groups: each run encoded once per protocol
 //! present among its members, every message with its offset.
 
-use super::{frame_run, group_run, ConnId, GroupRun, HashMap, Registry};
+use super::{group_run, ConnId, Encodings, GroupRun, HashMap, Registry};
 use crate::history::SeqRun;
-use crate::websocket::Framing;
 use std::sync::Arc;
 
 /// A numbered run of one history group for one member: the run as its sequencer
@@ -23,7 +22,8 @@ pub(crate) type NumberedShares<'a, T> = (ConnId, &'a T, Vec<NumberedShare>);
 impl<T> Registry<T> {
     /// Fans numbered `runs` out to the members of their groups, the publishers too (a
     /// publisher gets its own message back in the group's order): each run is encoded
-    /// once per protocol of its group, with [`GroupEncoder::encode_at`](crate::GroupEncoder::encode_at).
+    /// once per protocol of its group, with [`GroupEncoder::encode_at`](crate::GroupEncoder::encode_at),
+    /// and framed once per WebSocket framing among its members.
     pub fn fan_out_numbered(&self, runs: &[Arc<SeqRun>]) -> Vec<NumberedShares<'_, T>> {
         let mut out: HashMap<ConnId, NumberedShares<'_, T>> = HashMap::new();
         for run in runs {
@@ -31,37 +31,25 @@ impl<T> Registry<T> {
                 continue;
             };
             for members in room.values() {
-                let mut encoded: Option<Arc<GroupRun>> = None;
-                // The same run framed for the WebSocket members, once per framing.
-                let mut framed: Vec<(Framing, Arc<GroupRun>)> = Vec::new();
+                let mut encodings = Encodings::default();
                 for &id in members {
                     let Some(joined) = self.joined.get(&id) else {
                         continue;
                     };
-                    let packets = encoded.get_or_insert_with(|| {
-                        let encoded = run.messages.iter().enumerate().map(|(i, message)| {
-                            joined
-                                .encoder
-                                .encode_at(name, run.first + i as u64, message)
-                        });
-                        Arc::new(group_run(encoded.collect()))
+                    let packets = encodings.for_member(joined.framing, || {
+                        let encoder = &joined.encoder;
+                        group_run(
+                            encoder
+                                .encode_numbered(name, run.first, &run.messages)
+                                .collect(),
+                        )
                     });
-                    let packets = match joined.framing {
-                        None => packets,
-                        Some(framing) => match framed.iter().find(|(f, _)| *f == framing) {
-                            Some((_, run)) => run,
-                            None => {
-                                framed.push((framing, Arc::new(frame_run(framing, packets))));
-                                &framed[framed.len() - 1].1
-                            }
-                        },
-                    };
                     out.entry(id)
                         .or_insert_with(|| (id, &joined.target, Vec::new()))
                         .2
                         .push(NumberedShare {
                             run: run.clone(),
-                            packets: packets.clone(),
+                            packets,
                         });
                 }
             }
