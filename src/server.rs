@@ -49,6 +49,7 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         .with_max_connections_per_user(nonzero(config.max_connections_per_user))
         .with_max_outbound_total_bytes(Some(config.max_outbound_total_bytes))
         .with_max_groups_total(config.max_groups_total)
+        .with_history(config.history())
 }
 
 /// A limit of the configuration where 0 means off.

@@ -248,3 +248,87 @@ async fn connections_list_their_user() {
     users.sort_by_key(|user| user.to_string());
     assert_eq!(users, [serde_json::json!("alice"), serde_json::Value::Null]);
 }
+
+/// A recovery JOIN (`JOIN <name> <epoch> <offset>`) is a JOIN: the same patterns decide,
+/// a denial says nothing of the history (no RECOVERED, no LOST) and is no error packet,
+/// and before AUTH it is a request like any other.
+#[tokio::test]
+async fn a_recovery_join_is_checked_like_a_join() {
+    let server = Server::start_with_args(
+        &format!("history_size = 10\nmax_groups_total = 3\n{USERS}"),
+        &["--metrics", "127.0.0.1:0"],
+    );
+    let mut root = line_as(server.line, "root-token", "root").await;
+    root.send("JOIN chat.secret").await;
+    let joined = root.recv().await.expect("JOINED");
+    let epoch = joined.split(' ').nth(2).expect("an epoch").to_owned();
+    assert_eq!(joined, format!("JOINED chat.secret {epoch} 0"));
+    root.send("PUB chat.secret one").await;
+    assert_eq!(root.recv().await.as_deref(), Some("MSG chat.secret 1 one"));
+
+    let mut alice = line_as(server.line, "alice-token", "alice").await;
+    for _ in 0..4 {
+        // max_error_packets is 3: a denial never counts as one.
+        ask(
+            &mut alice,
+            &format!("JOIN chat.secret {epoch} 0"),
+            "ERR permission denied: join chat.secret",
+        )
+        .await;
+        ask(
+            &mut alice,
+            "JOIN lobby some-epoch 7",
+            "ERR permission denied: join lobby",
+        )
+        .await;
+    }
+    let mut frame = frame_as(server.frame, "alice-token", "alice").await;
+    frame
+        .send(JOIN, format!("chat.secret {epoch} 0").as_bytes())
+        .await;
+    assert_eq!(
+        frame.recv().await,
+        (ERROR, b"permission denied: join chat.secret".to_vec())
+    );
+    // Where the patterns allow it, the recovery JOIN runs (in its own group, {user}).
+    root.send("JOIN user.alice.inbox").await;
+    let joined = root.recv().await.expect("JOINED");
+    let inbox_epoch = joined.split(' ').nth(2).expect("an epoch").to_owned();
+    root.send("PUB user.alice.inbox for alice").await;
+    assert_eq!(
+        root.recv().await.as_deref(),
+        Some("MSG user.alice.inbox 1 for alice")
+    );
+    ask(
+        &mut alice,
+        &format!("JOIN user.alice.inbox {inbox_epoch} 0"),
+        &format!("JOINED user.alice.inbox {inbox_epoch} 1 RECOVERED 1"),
+    )
+    .await;
+    assert_eq!(
+        alice.recv().await.as_deref(),
+        Some("MSG user.alice.inbox 1 for alice")
+    );
+    // The cap on the server's groups holds for it too: chat.secret, user.alice.inbox
+    // and chat.eu make 3.
+    alice.send("JOIN chat.eu").await;
+    let joined = alice.recv().await.expect("JOINED");
+    assert!(joined.starts_with("JOINED chat.eu "), "{joined}");
+    ask(
+        &mut alice,
+        "JOIN chat.us some-epoch 0",
+        "ERR too many groups on this server",
+    )
+    .await;
+    let stats = http_stats_until(server.metrics.unwrap(), "the denials", WAIT, |s| {
+        s["denied_total"] == 9
+    });
+    assert_eq!(stats["error_packets_total"], 1, "only the cap: {stats}");
+
+    // Before AUTH a recovery JOIN is answered `authentication required`.
+    let mut stranger = LineClient::connect(server.line).await;
+    stranger
+        .send(&format!("JOIN user.alice.inbox {inbox_epoch} 0"))
+        .await;
+    expect_last_line(&mut stranger, "ERR authentication required").await;
+}

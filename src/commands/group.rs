@@ -1,5 +1,6 @@
 //! Named groups as both protocols see them: the name rule, and the JOIN limits.
 
+use switchboard::history::{Joined, Position};
 use switchboard::{GroupName, Outbox, Refusal};
 
 /// The longest group name, in bytes.
@@ -68,6 +69,24 @@ pub fn join_group<R>(
         return Err(JoinRefused::TooManyGroups);
     }
     out.try_join(group)?;
+    Ok(())
+}
+
+/// JOIN of a history group for both protocols, from `from` for a recovery JOIN: the
+/// reply (`reply`) waits until the group's history said where it stands. A JOIN from a
+/// position is a JOIN: refused like [`join_group`] refuses (`too many groups`, a
+/// denial, `max_groups_total`) unless the connection is a member already.
+pub fn join_history<R>(
+    out: &mut Outbox<R>,
+    group: GroupName,
+    from: Option<Position>,
+    max_groups: usize,
+    reply: impl FnOnce(&Joined) -> R + 'static,
+) -> Result<(), JoinRefused> {
+    if !out.is_member(group.as_str()) && out.group_count() >= max_groups {
+        return Err(JoinRefused::TooManyGroups);
+    }
+    out.try_join_from(group, from, reply)?;
     Ok(())
 }
 
