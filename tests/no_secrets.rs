@@ -2,7 +2,8 @@
 //! or a secret, and neither does any error message or STATS value. A server with static
 //! tokens, a JWT secret and a metrics token runs at `RUST_LOG=debug` (also `trace` for
 //! the server's own modules) while clients authenticate rightly and wrongly, with static
-//! tokens and JWTs (a JWT is a credential too), read STATS, get kicked and expire; then
+//! tokens and JWTs (a JWT is a credential too), over TCP and WebSocket (whole and
+//! fragmented messages), read STATS, get kicked and expire; then
 //! every line of its log, every answer and every snapshot is searched for each secret.
 //! The removal lines name the user, as `RUST_LOG`'s bullet says.
 
@@ -11,6 +12,13 @@ mod support;
 use serde_json::json;
 use std::time::Duration;
 use support::*;
+use switchboard_testkit::ws::{self as raw, WsClient};
+
+/// Everything a WebSocket client got until the server ended the connection: its
+/// messages' payloads and its Close's reason, as text.
+async fn ws_answers(client: &mut WsClient) -> Vec<String> {
+    client.until_end().await.iter().map(|f| f.text()).collect()
+}
 
 const JWT_SECRET: &str = "jwt-secret-0f9e8d7c";
 const ALICE_TOKEN: &str = "alice-token-5a4b3c2d";
@@ -23,6 +31,7 @@ const NEAR_MISS: &str = "alice-token-5a4b3c2e";
 async fn no_secret_reaches_a_log_line_an_error_or_the_stats() {
     let config = format!(
         "jwt_secret = \"{JWT_SECRET}\"\nauth_timeout_ms = 300\n\
+         ws_line = \"127.0.0.1:0\"\nws_frame = \"127.0.0.1:0\"\n\
          [[users]]\nname = \"alice\"\ntoken = \"{ALICE_TOKEN}\"\njoin = [\"chat.*\"]\n\
          [[users]]\nname = \"root\"\ntoken = \"{ROOT_TOKEN}\"\nadmin = true\n"
     );
@@ -50,6 +59,37 @@ async fn no_secret_reaches_a_log_line_an_error_or_the_stats() {
         frame.send(AUTH_OP, wrong.as_bytes()).await;
         answers.push(String::from_utf8_lossy(&frame.recv().await.1).into_owned());
     }
+    // The same over WebSocket: a right one, then wrong ones whole and in fragments.
+    let (ws_line, ws_frame) = (server.ws_line.unwrap(), server.ws_frame.unwrap());
+    let mut ws_alice = WsClient::connect(ws_line, "/").await;
+    ws_alice.send_text(&format!("AUTH {ALICE_TOKEN}")).await;
+    assert_eq!(ws_alice.recv_text().await, "AUTHED alice");
+    let first = answers.len();
+    for wrong in [NEAR_MISS, &forged_jwt] {
+        let mut text = WsClient::connect(ws_line, "/").await;
+        text.send_text(&format!("AUTH {wrong}")).await;
+        answers.extend(ws_answers(&mut text).await);
+        let mut binary = WsClient::connect(ws_frame, "/").await;
+        let mut body = vec![AUTH_OP];
+        body.extend_from_slice(wrong.as_bytes());
+        binary.send_binary(&body).await;
+        answers.extend(ws_answers(&mut binary).await);
+        // In two fragments: a text frame without FIN, then its continuation.
+        let (first, second) = wrong.split_at(wrong.len() / 2);
+        let mut fragmented = WsClient::connect(ws_line, "/").await;
+        let mut bytes = raw::frame(raw::TEXT, format!("AUTH {first}").as_bytes());
+        bytes.extend(raw::frame(0x80, second.as_bytes()));
+        fragmented.send_raw(&bytes).await;
+        answers.extend(ws_answers(&mut fragmented).await);
+    }
+    let refused = answers[first..]
+        .iter()
+        .filter(|a| a.ends_with("unauthorized"));
+    assert_eq!(
+        refused.count(),
+        12,
+        "an answer and a Close each: {answers:?}"
+    );
     // Tokens where they do not belong: a second AUTH, a KICK, an ECHO.
     alice.send(&format!("AUTH {ROOT_TOKEN}")).await;
     answers.push(alice.recv().await.unwrap_or_default());
