@@ -8,11 +8,21 @@ cd "$(dirname "$0")/.."
 
 install() {
     echo "installing $* (driven for real by the end-to-end tests)" >&2
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq "$@"
-    else
-        sudo apt-get update -qq && sudo apt-get install -y -qq "$@"
+    local as_root=()
+    if [ "$(id -u)" != 0 ]; then
+        if ! command -v sudo >/dev/null; then
+            echo "scripts/test.sh: $* missing, and neither root nor sudo to install it" >&2
+            exit 2
+        fi
+        as_root=(sudo)
     fi
+    if ! command -v apt-get >/dev/null; then
+        echo "scripts/test.sh: $* missing, and no apt-get to install it: install it by hand" >&2
+        exit 2
+    fi
+    # Non-interactive: a fresh image must not stop at a package's question.
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
 command -v chromium >/dev/null || install chromium
