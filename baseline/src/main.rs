@@ -27,68 +27,23 @@ mod groups;
 mod outbound;
 mod reader;
 mod registry;
-mod wire;
 mod writer;
 
 use outbound::Outbound;
 use reader::Reader;
 use registry::Registry;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpStream;
 use tokio::signal::unix::{signal, SignalKind};
 use writer::Writer;
 
 /// Pause after a failed accept (out of file descriptors), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Pending connections the kernel holds before accepting (as Switchboard's).
-const BACKLOG: u32 = 1024;
-
-/// The command line.
-struct Args {
-    /// Where to listen.
-    frame: SocketAddr,
-    /// Runtime worker threads (default: every core).
-    workers: Option<usize>,
-    /// Answer each frame on its own (default: a read's run of ECHO or BROADCAST
-    /// frames at once).
-    per_frame: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
-        workers: None,
-        per_frame: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--per-frame" {
-            args.per_frame = true;
-            continue;
-        }
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--frame" => {
-                args.frame = value.parse().map_err(|e| format!("--frame {value}: {e}"))?;
-            }
-            "--workers" => {
-                let n = value
-                    .parse()
-                    .map_err(|e| format!("--workers {value}: {e}"))?;
-                args.workers = Some(n);
-            }
-            other => return Err(format!("unknown flag {other}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
-    let args = match parse_args() {
+    let args = match baseline::parse_args(std::env::args().skip(1), true) {
         Ok(args) => args,
         Err(e) => {
             eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--per-frame]");
@@ -109,8 +64,8 @@ fn main() {
     }
 }
 
-async fn serve(addr: SocketAddr, per_frame: bool) -> std::io::Result<()> {
-    let listener = bind(addr)?;
+async fn serve(addr: std::net::SocketAddr, per_frame: bool) -> std::io::Result<()> {
+    let listener = baseline::bind(addr)?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening frame {}", listener.local_addr()?)?;
@@ -132,19 +87,6 @@ async fn serve(addr: SocketAddr, per_frame: bool) -> std::io::Result<()> {
             _ = sigint.recv() => return Ok(()),
         }
     }
-}
-
-/// Binds like `switchboard::bind`: `SO_REUSEADDR` and a backlog of [`BACKLOG`]
-/// (tokio's `TcpListener::bind` uses 128, which overflows under connect bursts).
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(BACKLOG)
 }
 
 /// Registers the connection and starts its reader and writer tasks.
