@@ -116,6 +116,12 @@ async fn serve(
     }
     let closed = running.stop().await;
     tracing::info!("shut down; {closed} connections closed");
+    #[cfg(feature = "probe")]
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "probe {}", switchboard::probe::report().to_json())?;
+        out.flush()?;
+    }
     Ok(())
 }
 

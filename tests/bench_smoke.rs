@@ -222,6 +222,51 @@ fn echo_at_a_fixed_rate_sends_the_schedule() {
     assert!(number(&json, "server_runqueue_wait_s") >= 0.0, "{json}");
 }
 
+/// A server built with the `probe` feature prints, at shutdown, where the requests'
+/// time went: every echoed frame is in its histograms.
+#[cfg(feature = "probe")]
+#[test]
+fn the_probe_reports_every_echo_at_shutdown() {
+    let mut server = Server::start("");
+    let json = figures(&server, PACED);
+    let frames = number(&json, "frames");
+    server.signal(libc::SIGTERM);
+    let line = loop {
+        let line = server
+            .stdout
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a probe line before the server's stdout ends");
+        if let Some(probe) = line.strip_prefix("probe ") {
+            break probe.to_owned();
+        }
+    };
+    assert!(server.wait_exit().success());
+    let probe: Value = serde_json::from_str(&line).unwrap();
+    // The PING of each connection's handshake is a request too.
+    let turn = number(&probe["turn"], "requests");
+    assert!(
+        turn >= frames && turn <= frames + 2.0,
+        "{frames} frames: {probe}"
+    );
+    let threads: f64 = probe["per_thread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_f64().unwrap())
+        .sum();
+    assert_eq!(threads, turn, "{probe}");
+    let (wait, total) = (&probe["wait"], &probe["total"]);
+    assert!(
+        number(wait, "requests") > 0.0,
+        "plain TCP reads are stamped: {probe}"
+    );
+    assert!(number(total, "p99_us") >= number(wait, "p99_us"), "{probe}");
+    assert!(
+        number(total, "max_us") >= number(&probe["turn"], "p50_us"),
+        "{probe}"
+    );
+}
+
 #[test]
 fn echo_rate_must_give_each_connection_a_frame() {
     let server = Server::start("");

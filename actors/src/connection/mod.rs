@@ -135,6 +135,9 @@ pub(crate) struct Connection<P: Protocol> {
     /// Holds the listener's places (one of `max_connections`, one of its address's)
     /// until the actor is dropped; says whether a limit refused it at accept.
     admission: Admission,
+    /// Reads whose replies are not written yet (measurement builds only).
+    #[cfg(feature = "probe")]
+    probe: crate::probe::Pending,
 }
 
 /// Flush consolidation for fan-out: a hub hands a member one batch at a time, and
@@ -192,6 +195,10 @@ impl<P: Protocol> Connection<P> {
                 (Transport::Plain, true)
             }
         };
+        #[cfg(feature = "probe")]
+        if matches!(transport, Transport::Plain) {
+            crate::probe::enable_timestamps(&stream);
+        }
         let user = tracing::field::Empty;
         let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME, user);
         Connection {
@@ -215,6 +222,8 @@ impl<P: Protocol> Connection<P> {
             broken,
             unheard: false,
             admission,
+            #[cfg(feature = "probe")]
+            probe: Default::default(),
         }
         .start()
     }
