@@ -33,26 +33,33 @@ pub struct Args {
     /// Answer each frame on its own (default: a read's run of ECHO or BROADCAST
     /// frames at once).
     pub per_frame: bool,
+    /// Run each connection on one single-threaded runtime per worker thread, handed
+    /// out in turn, as actix's arbiters do (default: one work-stealing runtime).
+    pub pinned: bool,
 }
 
-/// Parses the flags (without the program name); `--per-frame` only where
-/// `per_frame_allowed`.
+/// Parses the flags (without the program name); `--per-frame` and `--pinned` only
+/// where `tokio_flags` (for `baseline-server`).
 pub fn parse_args(
     flags: impl IntoIterator<Item = String>,
-    per_frame_allowed: bool,
+    tokio_flags: bool,
 ) -> Result<Args, String> {
     let mut args = Args {
         frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
         workers: None,
         per_frame: false,
+        pinned: false,
     };
     let mut it = flags.into_iter();
     while let Some(flag) = it.next() {
-        if flag == "--per-frame" {
-            if !per_frame_allowed {
-                return Err("unknown flag --per-frame".to_owned());
+        if flag == "--per-frame" || flag == "--pinned" {
+            if !tokio_flags {
+                return Err(format!("unknown flag {flag}"));
             }
-            args.per_frame = true;
+            match flag.as_str() {
+                "--per-frame" => args.per_frame = true,
+                _ => args.pinned = true,
+            }
             continue;
         }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;

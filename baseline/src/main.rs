@@ -12,13 +12,18 @@
 //! extra work the baseline is spared.
 //!
 //! ```text
-//! baseline-server [--frame ADDR] [--workers N] [--per-frame]
+//! baseline-server [--frame ADDR] [--workers N] [--per-frame] [--pinned]
 //! ```
 //!
 //! `--per-frame` answers every frame on its own, as a generic codec-and-handler
 //! server must: each ECHO is split off as its own buffer and queued, each BROADCAST
 //! is fanned out alone. By default consecutive ECHO (or BROADCAST) frames of one read
 //! are answered with one queue operation per receiver.
+//!
+//! `--pinned` runs each connection's tasks on one of N single-threaded runtimes, each
+//! on its own thread, handed out in turn (as actix's arbiters, and so Switchboard, run
+//! connections): a connection is served only when its thread has a CPU. By default
+//! the runtime's worker threads steal each other's tasks.
 //!
 //! It prints `listening frame ADDR` once bound, like `switchboard serve`, and exits 0
 //! on SIGINT or SIGTERM (without draining).
@@ -36,6 +41,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
+use tokio::runtime::Handle;
 use tokio::signal::unix::{signal, SignalKind};
 use writer::Writer;
 
@@ -46,25 +52,60 @@ fn main() {
     let args = match baseline::parse_args(std::env::args().skip(1), true) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--per-frame]");
+            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--per-frame] [--pinned]");
             std::process::exit(2);
         }
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers {
-        builder.worker_threads(n.max(1));
-    }
-    let result = builder
-        .enable_all()
-        .build()
-        .and_then(|rt| rt.block_on(serve(args.frame, args.per_frame)));
+    let result = if args.pinned {
+        let workers = args.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        pinned_runtimes(workers.max(1)).and_then(|pinned| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve(args.frame, args.per_frame, pinned))
+        })
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(n) = args.workers {
+            builder.worker_threads(n.max(1));
+        }
+        builder
+            .enable_all()
+            .build()
+            .and_then(|rt| rt.block_on(serve(args.frame, args.per_frame, Vec::new())))
+    };
     if let Err(e) = result {
         eprintln!("baseline-server: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(addr: std::net::SocketAddr, per_frame: bool) -> std::io::Result<()> {
+/// Starts `n` threads, each running a single-threaded runtime until the process ends;
+/// answers their handles.
+fn pinned_runtimes(n: usize) -> std::io::Result<Vec<Handle>> {
+    (0..n)
+        .map(|i| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let handle = runtime.handle().clone();
+            std::thread::Builder::new()
+                .name(format!("pinned-{i}"))
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+            Ok(handle)
+        })
+        .collect()
+}
+
+/// Accepts until a signal; each connection runs on the current runtime, or on the
+/// `pinned` runtimes in turn when there are any.
+async fn serve(
+    addr: std::net::SocketAddr,
+    per_frame: bool,
+    pinned: Vec<Handle>,
+) -> std::io::Result<()> {
     let listener = baseline::bind(addr)?;
     {
         let mut out = std::io::stdout().lock();
@@ -74,10 +115,23 @@ async fn serve(addr: std::net::SocketAddr, per_frame: bool) -> std::io::Result<(
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let registry = Arc::new(Registry::new(per_frame));
+    let mut next = 0;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => start_connection(stream, &registry),
+                Ok((stream, _peer)) if pinned.is_empty() => start_connection(stream, &registry),
+                Ok((stream, _peer)) => {
+                    // Registered with the reactor of the runtime that runs it.
+                    let Ok(stream) = stream.into_std() else { continue };
+                    let registry = registry.clone();
+                    pinned[next % pinned.len()].spawn(async move {
+                        match TcpStream::from_std(stream) {
+                            Ok(stream) => start_connection(stream, &registry),
+                            Err(e) => eprintln!("baseline-server: register a connection: {e}"),
+                        }
+                    });
+                    next += 1;
+                }
                 Err(e) => {
                     eprintln!("baseline-server: accept: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;

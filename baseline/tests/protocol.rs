@@ -128,6 +128,12 @@ fn per_frame_mode_answers_the_same() {
 }
 
 #[test]
+fn pinned_mode_answers_the_same() {
+    broadcast_in_order(Baseline::start_with(&["--pinned"]), true);
+    echo_ping_and_stats_of(Baseline::start_with(&["--pinned"]));
+}
+
+#[test]
 fn actix_broadcast_reaches_everyone_in_order() {
     broadcast_in_order(Baseline::actix(), false);
 }
