@@ -149,6 +149,14 @@ fn echo_counts_replies_and_latency() {
         number(&json, "arrival_p99_us"),
     );
     assert!(0.0 < a50 && a50 <= p50 && a99 <= p99, "{json}");
+    // The shares of the connections with the fewest and the most replies bracket the
+    // mean (1), and with two connections they add up to 2.
+    let (fewest, most) = (
+        number(&json, "fewest_conn_share"),
+        number(&json, "most_conn_share"),
+    );
+    assert!(0.0 < fewest && fewest <= 1.0 && 1.0 <= most, "{json}");
+    assert!((fewest + most - 2.0).abs() < 0.01, "{json}");
     // 0.3 s of echoes at a window of 2 costs the server more than a clock tick.
     let cpu = check_server_cpu(&json, measured_cpu, "frames", "frames_per_server_cpu_s");
     assert!(cpu > 0.0, "the server did the echoing: {json}");

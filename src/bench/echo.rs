@@ -198,6 +198,11 @@ pub struct EchoReport {
     pub frames: u64,
     /// Replies per second.
     pub frames_per_s: f64,
+    /// Replies to the connection that got the fewest, over the mean per connection:
+    /// 1 when the server served every connection alike.
+    pub fewest_conn_share: f64,
+    /// Replies to the connection that got the most, over the mean per connection.
+    pub most_conn_share: f64,
     /// Payload megabytes (10^6) per second, one direction.
     pub payload_mb_per_s: f64,
     /// Median round trip, microseconds.
@@ -248,6 +253,14 @@ pub struct EchoReport {
     /// Context switches of the server's threads, forced by the scheduler (with --pid).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_involuntary_switches: Option<u64>,
+}
+
+/// `frames` of one connection over the mean of `total` over `conns` (0 when none).
+fn share(frames: u64, total: u64, conns: usize) -> f64 {
+    if total == 0 {
+        return 0.0;
+    }
+    frames as f64 * conns as f64 / total as f64
 }
 
 /// Microseconds, one decimal, from nanoseconds.
@@ -316,8 +329,11 @@ pub async fn run(args: EchoArgs) -> Result<serde_json::Value, BenchError> {
         };
     }
     let mut total = EchoResult::default();
+    let (mut fewest, mut most) = (u64::MAX, 0);
     while let Some(joined) = tasks.join_next().await {
         let result = joined.map_err(|e| BenchError::Protocol(format!("echo task: {e}")))??;
+        fewest = fewest.min(result.frames);
+        most = most.max(result.frames);
         total.merge(&result);
     }
     let used = cpu.stop()?;
@@ -330,6 +346,8 @@ pub async fn run(args: EchoArgs) -> Result<serde_json::Value, BenchError> {
         duration_s: round3(seconds),
         frames: total.frames,
         frames_per_s: round3(per_second(total.frames as f64, seconds)),
+        fewest_conn_share: round3(share(fewest, total.frames, args.conns)),
+        most_conn_share: round3(share(most, total.frames, args.conns)),
         payload_mb_per_s: round3(
             per_second((total.frames * args.size as u64) as f64, seconds) / 1e6,
         ),
