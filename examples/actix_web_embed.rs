@@ -11,14 +11,19 @@
 //!   queue, error packets, idle time, sent bytes and its own report (last send and
 //!   receive, recent send failures);
 //! - `POST /broadcast/{protocol}`: the request body to every connection of the group,
-//!   answered with how many took it and which refused it.
+//!   answered with how many took it and which refused it;
+//! - `GET /ws` with `Upgrade: websocket`: the `line` protocol over WebSocket on the same
+//!   port (the socket handed to the switchboard after actix-web read the request, see
+//!   `switchboard_server::web::upgrade`), in the same groups as the TCP clients;
+//! - `GET /chat`: a chat page for a browser, joining the room `lobby` over `/ws`.
 //!
 //! The first four are the read-only monitoring endpoints `switchboard serve --metrics`
-//! serves too; the broadcast is the embedding application's alone.
+//! serves too; the broadcast and the WebSocket are the embedding application's alone.
 //!
 //! ```text
 //! cargo run --example actix_web_embed -- --http 127.0.0.1:8080
 //! xdg-open http://127.0.0.1:8080/
+//! xdg-open http://127.0.0.1:8080/chat   # and `JOIN lobby`, `PUB lobby hi` over TCP
 //! curl -s 'localhost:8080/connections?protocol=line&sort=idle'
 //! curl -s -d 'hello, everyone' localhost:8080/broadcast/line
 //! ```
@@ -36,7 +41,8 @@ use switchboard_server::config::Config;
 use switchboard_server::protocols::frame::FrameProtocol;
 use switchboard_server::protocols::line::LineProtocol;
 use switchboard_server::server::switchboard_config;
-use switchboard_server::web::{self, Endpoints, WebState};
+use switchboard_server::web::upgrade::{self, WebSockets};
+use switchboard_server::web::{Endpoints, WebState};
 
 /// Where to listen.
 #[derive(Debug, Parser)]
@@ -73,7 +79,13 @@ async fn run(args: Args) -> std::io::Result<()> {
     let http = switchboard::bind(args.http)?;
     let http_addr = http.local_addr()?;
     let state = WebState::new(board.handle().clone(), max_frame, max_line);
-    let server = web::http_server(http, state, Endpoints::All)?;
+    // The same line protocol over WebSocket, one text message per line, on the HTTP port.
+    let browsers =
+        board.websocket_entry(config.ws_line_config(), move || LineProtocol::new(max_line));
+    let websockets = WebSockets::new()
+        .route("/ws", browsers)
+        .chat_page("/chat", "/ws");
+    let server = upgrade::http_server_with(http, state, Endpoints::All, websockets)?;
     let http_handle = server.handle();
     actix_rt::spawn(server);
 

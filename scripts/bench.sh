@@ -21,6 +21,13 @@
 # bound, so it has no slow-consumer rule to measure). With PROBE=1 Switchboard is built
 # with the `probe` feature and its per-phase latency histograms (printed at shutdown)
 # are shown after the tables; its other figures are then those of the probe build.
+# The ws_* scenarios are the same loads over WebSocket (`bench --ws` against the
+# servers' ws_frame listeners: the baseline's is written on the same WebSocket layer);
+# ws_idle gives the memory of an idle WebSocket connection, to set against idle's.
+# They run against the batching baseline and Switchboard only (the other peers have no
+# WebSocket listener). The WebSocket goals: ws_echo64 and ws_fanout at least 1.0x the
+# baseline's figures (per second and per server CPU-second), ws_echo64 at least 0.8x
+# echo64 of the same server, and ws_idle within 1 KiB of idle.
 # rooms holds 10,000 connections in each of the two processes (generator and
 # server): it needs an open-file limit above that (`ulimit -n`).
 # Each scenario of each run gets a freshly started server (so memory figures start
@@ -40,7 +47,7 @@ fi
 RUNS="${RUNS:-3}"
 DURATION="${DURATION:-5}"
 SLOW_DURATION="${SLOW_DURATION:-12}" # longer than the 10 s write_timeout of both servers
-SCENARIOS="${SCENARIOS:-echo64 echo64rate echo16k fanout rooms idle slow slowref}"
+SCENARIOS="${SCENARIOS:-echo64 echo64rate echo16k fanout rooms idle slow slowref ws_echo64 ws_echo16k ws_fanout ws_idle}"
 RATE="${RATE:-1000000}"
 PROBE="${PROBE:-}"
 OUT=target/bench
@@ -61,7 +68,7 @@ cargo build --release -p switchboard-server -p baseline-server >&2
 # idle and rooms hold 10,000 connections per process: raise the soft open-file limit
 # to the hard one, and say so when even that is too low.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-if [[ " $SCENARIOS " == *" rooms "* || " $SCENARIOS " == *" idle "* ]] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
+if [[ " $SCENARIOS " == *" rooms "* || " $SCENARIOS " == *"idle "* ]] && [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 10100 ]; then
     echo "open-file limit $(ulimit -n) is below the 10,100 that idle and rooms need" >&2
     exit 2
 fi
@@ -77,12 +84,14 @@ scenario_args() {
     idle) echo "idle --conns 10000" ;;
     slow) echo "slow --conns 20 --size 64 --window 16 --duration-s $SLOW_DURATION" ;;
     slowref) echo "slow --conns 20 --size 64 --window 16 --duration-s $DURATION --no-slow" ;;
+    ws_*) echo "$(scenario_args "${1#ws_}") --ws" ;;
     *) echo "unknown scenario $1" >&2; exit 2 ;;
     esac
 }
 
 SERVER_PID=""
 SERVER_ADDR=""
+LISTENER=frame # which of the server's listeners the scenario loads
 stop_server() {
     if [ -n "$SERVER_PID" ]; then
         kill -TERM "$SERVER_PID" 2>/dev/null || true
@@ -97,15 +106,15 @@ start_server() {
     local log="$OUT/$1.out"
     : >"$log"
     case "$1" in
-    switchboard) RUST_LOG=warn "$SWITCHBOARD" serve --frame 127.0.0.1:0 --line 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
-    baseline) "$BIN/baseline-server" --frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
+    switchboard) RUST_LOG=warn "$SWITCHBOARD" serve --frame 127.0.0.1:0 --line 127.0.0.1:0 --ws-frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
+    baseline) "$BIN/baseline-server" --frame 127.0.0.1:0 --ws-frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
     baseline-per-frame) "$BIN/baseline-server" --frame 127.0.0.1:0 --per-frame >"$log" 2>>"$OUT/$1.err" & ;;
     baseline-pinned) "$BIN/baseline-server" --frame 127.0.0.1:0 --pinned >"$log" 2>>"$OUT/$1.err" & ;;
     baseline-actix) "$BIN/baseline-actix" --frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
     esac
     SERVER_PID=$!
     for _ in $(seq 200); do
-        SERVER_ADDR=$(awk '$1 == "listening" && $2 == "frame" { print $3 }' "$log")
+        SERVER_ADDR=$(awk -v want="$LISTENER" '$1 == "listening" && $2 == want { print $3 }' "$log")
         if [ -n "$SERVER_ADDR" ]; then return; fi
         sleep 0.05
     done
@@ -125,10 +134,10 @@ ratio() {
 
 metrics() {
     case "$1" in
-    echo64 | echo16k) echo "frames_per_s fewest_conn_share payload_mb_per_s frames_per_server_cpu_s server_cpu_s p50_us p99_us p999_us arrival_p50_us arrival_p99_us arrival_p999_us bench_cpu_s server_runqueue_wait_s server_voluntary_switches server_involuntary_switches" ;;
+    echo64 | echo16k | ws_echo64 | ws_echo16k) echo "frames_per_s fewest_conn_share payload_mb_per_s frames_per_server_cpu_s server_cpu_s p50_us p99_us p999_us arrival_p50_us arrival_p99_us arrival_p999_us bench_cpu_s server_runqueue_wait_s server_voluntary_switches server_involuntary_switches" ;;
     echo64rate) echo "frames_per_s frames_per_server_cpu_s server_cpu_s p50_us p99_us p999_us arrival_p50_us arrival_p99_us arrival_p999_us max_us send_lag_p99_us skipped bench_cpu_s server_runqueue_wait_s server_voluntary_switches server_involuntary_switches" ;;
-    fanout | rooms) echo "deliveries_per_s in_order elapsed_s deliveries_per_server_cpu_s server_cpu_s" ;;
-    idle) echo "rss_per_conn_bytes rss_before_kib rss_after_kib connect_s" ;;
+    fanout | rooms | ws_fanout) echo "deliveries_per_s in_order elapsed_s deliveries_per_server_cpu_s server_cpu_s" ;;
+    idle | ws_idle) echo "rss_per_conn_bytes rss_before_kib rss_after_kib connect_s" ;;
     slow) echo "others_frames_per_s rss_growth_kib slow_closed_after_s slow_closed_after_stall_s server_cpu_s p99_us" ;;
     slowref) echo "others_frames_per_s server_cpu_s p99_us" ;;
     esac
@@ -141,7 +150,7 @@ extra_peers() {
     # measure it answering frame by frame, as Switchboard does.
     echo64 | echo64rate) echo "baseline-per-frame baseline-pinned baseline-actix" ;;
     fanout) echo "baseline-per-frame baseline-actix" ;;
-    slow | slowref) echo "" ;;
+    slow | slowref | ws_*) echo "" ;;
     *) echo "baseline-actix" ;;
     esac
 }
@@ -152,6 +161,7 @@ for run in $(seq "$RUNS"); do
         # Every server in turn, the order rotating with the run.
         servers=(baseline switchboard $(extra_peers "$scenario"))
         n=${#servers[@]}
+        case "$scenario" in ws_*) LISTENER=ws_frame ;; *) LISTENER=frame ;; esac
         for i in $(seq 0 $((n - 1))); do
             server=${servers[$(((i + run - 1) % n))]}
             start_server "$server"
@@ -266,5 +276,27 @@ if [[ " $SCENARIOS " == *" slow "* && " $SCENARIOS " == *" slowref "* ]]; then
             cells="$cells | $(ratio "$with" "$without")"
         done
         echo "| | $run$cells |"
+    done
+fi
+if [[ " $SCENARIOS " == *" ws_echo64 "* && " $SCENARIOS " == *" echo64 "* ]] || [[ " $SCENARIOS " == *" ws_idle "* && " $SCENARIOS " == *" idle "* ]]; then
+    echo
+    echo "| WebSocket against TCP, same server | figure | run | baseline | switchboard |"
+    echo "|---|---|---|---|---|"
+    for pair in "echo64 frames_per_s" "echo64 frames_per_server_cpu_s" "idle rss_per_conn_bytes"; do
+        set -- $pair
+        case " $SCENARIOS " in *" ws_$1 "*) ;; *) continue ;; esac
+        for run in $(seq "$RUNS"); do
+            cells=""
+            for server in baseline switchboard; do
+                tcp=$(field "${LINE[$run,$1,$server]:-}" "$2")
+                ws=$(field "${LINE[$run,ws_$1,$server]:-}" "$2")
+                if [ "$2" = rss_per_conn_bytes ]; then
+                    cells="$cells | $(awk -v a="$ws" -v b="$tcp" 'BEGIN { if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/) printf "%+.0f B", a - b; else printf "-" }')"
+                else
+                    cells="$cells | $(ratio "$ws" "$tcp")x"
+                fi
+            done
+            echo "| ws_$1 / $1 | $2 | $run$cells |"
+        done
     done
 fi

@@ -24,7 +24,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Listen for the `frame` and `line` protocols (see PROTOCOL.md).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Load-test any server speaking `frame`; prints one JSON line of figures.
     Bench(crate::bench::BenchArgs),
     /// Run the self-checking supervision demo on loopback.
@@ -73,6 +73,12 @@ pub struct ServeArgs {
     /// PEM private key of `--tls-cert`.
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// Listen address of the `line` protocol over WebSocket (text messages).
+    #[arg(long, value_name = "ADDR")]
+    pub ws_line: Option<SocketAddr>,
+    /// Listen address of the `frame` protocol over WebSocket (binary messages).
+    #[arg(long, value_name = "ADDR")]
+    pub ws_frame: Option<SocketAddr>,
     /// Serve `GET /metrics` (Prometheus), `GET /stats` (JSON), `GET /connections` and
     /// the live dashboard (`GET /`) over HTTP on this address; all read-only. A flag
     /// only: not a configuration key.
@@ -94,7 +100,7 @@ impl Cli {
     /// The `serve` arguments; a bare `switchboard` serves with defaults.
     pub fn serve_args(self) -> ServeArgs {
         match self.command {
-            Some(Command::Serve(args)) => args,
+            Some(Command::Serve(args)) => *args,
             None => ServeArgs::default(),
             Some(Command::Bench(_) | Command::Demo(_)) => ServeArgs::default(),
         }

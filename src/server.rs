@@ -15,7 +15,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::cluster::{ClusterConfig, NatsCluster};
-use switchboard::config::{ConnectionLimits, IdleLimits, SupervisorConfig};
+use switchboard::config::{ConnectionLimits, IdleLimits, SupervisorConfig, WebSocketConfig};
 use switchboard::rustls;
 use switchboard::{ListenerHandle, Switchboard, SwitchboardConfig};
 use tokio::signal::unix::{signal, SignalKind};
@@ -52,11 +52,11 @@ fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, String> {
 /// Runs the server until a signal, with `/metrics` and `/stats` served over HTTP on
 /// `metrics` if given; returns the process exit status.
 pub fn run(config: Config, metrics: Option<SocketAddr>) -> i32 {
-    let listeners = bind("frame", config.frame).and_then(|f| Ok((f, bind("line", config.line)?)));
+    let listeners = Listeners::bind(&config);
     let metrics = metrics.map(|addr| bind("metrics", addr)).transpose();
     let tls = crate::tls::from_config(&config).map_err(|e| e.to_string());
     let bound = tls.and_then(|tls| Ok((listeners?, metrics?, tls)));
-    let ((frame, line), metrics, tls) = match bound {
+    let (listeners, metrics, tls) = match bound {
         Ok(bound) => bound,
         Err(message) => {
             eprintln!("switchboard: {message}");
@@ -64,7 +64,7 @@ pub fn run(config: Config, metrics: Option<SocketAddr>) -> i32 {
         }
     };
     let system = actix_rt::System::new();
-    let result = system.block_on(serve(config, frame, line, metrics, tls));
+    let result = system.block_on(serve(config, listeners, metrics, tls));
     match result {
         Ok(()) => 0,
         Err(e) => {
@@ -76,14 +76,13 @@ pub fn run(config: Config, metrics: Option<SocketAddr>) -> i32 {
 
 async fn serve(
     config: Config,
-    frame: TcpListener,
-    line: TcpListener,
+    listeners: Listeners,
     metrics: Option<TcpListener>,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<()> {
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
-    let running = start_with(&config, frame, line, tls)?;
+    let running = start_listeners(&config, listeners, tls)?;
     let (board, frame, line) = (&running.board, &running.frame, &running.line);
     let (max_frame, max_line) = (config.max_frame, config.max_line);
     let metrics_addr = metrics.as_ref().map(TcpListener::local_addr).transpose()?;
@@ -102,6 +101,12 @@ async fn serve(
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening frame {}", frame.local_addr)?;
         writeln!(out, "listening line {}", line.local_addr)?;
+        if let Some(ws_line) = &running.ws_line {
+            writeln!(out, "listening ws_line {}", ws_line.local_addr)?;
+        }
+        if let Some(ws_frame) = &running.ws_frame {
+            writeln!(out, "listening ws_frame {}", ws_frame.local_addr)?;
+        }
         if let Some(addr) = metrics_addr {
             writeln!(out, "listening metrics {addr}")?;
         }
@@ -136,6 +141,10 @@ pub struct Running {
     pub frame: ListenerHandle,
     /// The `line` listener.
     pub line: ListenerHandle,
+    /// The `ws_line` listener, if one is configured.
+    pub ws_line: Option<ListenerHandle>,
+    /// The `ws_frame` listener, if one is configured.
+    pub ws_frame: Option<ListenerHandle>,
     /// This server's node name (`node`, or the random one it was given).
     pub node: String,
 }
@@ -148,6 +157,32 @@ pub fn start(config: &Config, frame: TcpListener, line: TcpListener) -> std::io:
     start_with(config, frame, line, tls)
 }
 
+/// The server's listening sockets, bound before it starts.
+pub struct Listeners {
+    /// For `frame`.
+    pub frame: TcpListener,
+    /// For `line`.
+    pub line: TcpListener,
+    /// For `line` over WebSocket, if configured.
+    pub ws_line: Option<TcpListener>,
+    /// For `frame` over WebSocket, if configured.
+    pub ws_frame: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds every address `config` names, naming the listener of an address that
+    /// cannot be bound.
+    pub fn bind(config: &Config) -> Result<Listeners, String> {
+        let optional = |name, addr: Option<SocketAddr>| addr.map(|a| bind(name, a)).transpose();
+        Ok(Listeners {
+            frame: bind("frame", config.frame)?,
+            line: bind("line", config.line)?,
+            ws_line: optional("ws_line", config.ws_line)?,
+            ws_frame: optional("ws_frame", config.ws_frame)?,
+        })
+    }
+}
+
 /// [`start`] with the TLS configuration already loaded (`None`: plain TCP).
 pub fn start_with(
     config: &Config,
@@ -155,6 +190,29 @@ pub fn start_with(
     line: TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) -> std::io::Result<Running> {
+    let listeners = Listeners {
+        frame,
+        line,
+        ws_line: None,
+        ws_frame: None,
+    };
+    start_listeners(config, listeners, tls)
+}
+
+/// Starts the switchboard, the backends and the protocols on every listener of
+/// `listeners`, the WebSocket ones included, over TLS when `tls` is given (`wss` for
+/// the WebSocket ones).
+pub fn start_listeners(
+    config: &Config,
+    listeners: Listeners,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> std::io::Result<Running> {
+    let Listeners {
+        frame,
+        line,
+        ws_line,
+        ws_frame,
+    } = listeners;
     if let Some(key) = config.unsupported_key() {
         return Err(std::io::Error::other(
             crate::config::ConfigError::NotSupported { key }.to_string(),
@@ -188,10 +246,32 @@ pub fn start_with(
             .with_cluster(cluster.clone())
             .with_max_groups(max_groups)
     };
-    let (frame, line) = match tls {
+    let ws_line = ws_line
+        .map(|l| {
+            listen_ws(
+                &board,
+                l,
+                &tls,
+                config.ws_line_config(),
+                line_protocol.clone(),
+            )
+        })
+        .transpose()?;
+    let ws_frame = ws_frame
+        .map(|l| {
+            listen_ws(
+                &board,
+                l,
+                &tls,
+                config.ws_frame_config(),
+                frame_protocol.clone(),
+            )
+        })
+        .transpose()?;
+    let (frame, line) = match &tls {
         Some(tls) => (
             board.listen_tls(frame, tls.clone(), frame_protocol)?,
-            board.listen_tls(line, tls, line_protocol)?,
+            board.listen_tls(line, tls.clone(), line_protocol)?,
         ),
         None => (
             board.listen(frame, frame_protocol)?,
@@ -203,8 +283,25 @@ pub fn start_with(
         backends,
         frame,
         line,
+        ws_line,
+        ws_frame,
         node,
     })
+}
+
+/// Serves `factory`'s protocol over WebSocket on `listener`, inside TLS (`wss`) when
+/// `tls` is given.
+fn listen_ws<P: switchboard::Protocol>(
+    board: &Switchboard,
+    listener: TcpListener,
+    tls: &Option<Arc<rustls::ServerConfig>>,
+    ws: WebSocketConfig,
+    factory: impl Fn() -> P + Send + Sync + 'static,
+) -> std::io::Result<ListenerHandle> {
+    match tls {
+        Some(tls) => board.listen_wss(listener, tls.clone(), ws, factory),
+        None => board.listen_ws(listener, ws, factory),
+    }
 }
 
 /// How this server joins the cluster at `url` as `node`: reconnecting within the
@@ -221,6 +318,9 @@ impl Running {
     pub async fn stop(&self) -> usize {
         self.frame.stop();
         self.line.stop();
+        for ws in [&self.ws_line, &self.ws_frame].into_iter().flatten() {
+            ws.stop();
+        }
         self.backends.stop();
         self.board.shutdown().await
     }

@@ -2,6 +2,8 @@
 //! starts it and driven with actix's HTTP client over loopback, next to real `frame`
 //! and `line` clients.
 
+#[path = "support/browser.rs"]
+mod browser;
 #[path = "support/openmetrics.rs"]
 mod openmetrics;
 mod support;
@@ -15,13 +17,17 @@ use switchboard_server::config::Config;
 use switchboard_server::protocols::frame::FrameProtocol;
 use switchboard_server::protocols::line::LineProtocol;
 use switchboard_server::server::switchboard_config;
-use switchboard_server::web::{self, Endpoints, WebState};
+use switchboard_server::web::upgrade::{self, WebSockets};
+use switchboard_server::web::{Endpoints, WebState};
+use switchboard_testkit::ws::{self as raw, WsClient};
 
 /// The example's wiring on ephemeral ports.
 struct App {
     frame: SocketAddr,
     line: SocketAddr,
     http: String,
+    /// The same address, for sockets.
+    http_addr: SocketAddr,
     /// Keeps the listeners accepting.
     _listeners: [ListenerHandle; 2],
     http_server: actix_web::dev::ServerHandle,
@@ -49,13 +55,19 @@ impl App {
         let http = any();
         let http_addr = http.local_addr().unwrap();
         let state = WebState::new(board.handle().clone(), MAX_FRAME, MAX_LINE);
-        let server = web::http_server(http, state, Endpoints::All).unwrap();
+        let browsers =
+            board.websocket_entry(config.ws_line_config(), || LineProtocol::new(MAX_LINE));
+        let websockets = WebSockets::new()
+            .route("/ws", browsers)
+            .chat_page("/chat", "/ws");
+        let server = upgrade::http_server_with(http, state, Endpoints::All, websockets).unwrap();
         let http_server = server.handle();
         actix_rt::spawn(server);
         App {
             frame: frame.local_addr,
             line: line.local_addr,
             http: format!("http://{http_addr}"),
+            http_addr,
             _listeners: [frame, line],
             http_server,
             board,
@@ -293,5 +305,81 @@ async fn metrics_parse_as_prometheus_text_and_count_sent_bytes() {
         ),
         Some(0.0)
     );
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn one_port_serves_the_pages_and_the_websocket() {
+    let app = App::start();
+    let (status, page) = app.get("/chat").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("data-ws=\"/ws\""), "the page connects to /ws");
+    let mut browser = WsClient::connect(app.http_addr, "/ws").await;
+    browser.send_text("ECHO over the HTTP port").await;
+    assert_eq!(browser.recv_text().await, "ECHO over the HTTP port");
+    let stats = app.get_json("/stats").await;
+    assert_eq!(
+        (
+            stats["websocket"].as_u64(),
+            stats["connections"]["line"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    // A broadcast to the line group reaches it like any line client.
+    let mut tcp = LineClient::connect(app.line).await;
+    tcp.send("PING").await;
+    assert_eq!(tcp.recv().await.as_deref(), Some("PONG"));
+    let (status, answer) = app.post("/broadcast/line", b"to every line client").await;
+    assert_eq!((status, answer["delivered"].as_u64()), (200, Some(2)));
+    assert_eq!(browser.recv_text().await, "BCAST to every line client");
+    assert_eq!(
+        tcp.recv().await.as_deref(),
+        Some("BCAST to every line client")
+    );
+    // The switchboard checks the handshake; an upgrade elsewhere is not found.
+    let mut old = WsClient::over(raw::connect_tcp(app.http_addr).await);
+    let head = old
+        .handshake(&raw::request("/ws", "").replace("Version: 13", "Version: 8"))
+        .await;
+    assert!(head.starts_with("HTTP/1.1 426 "), "{head}");
+    let mut elsewhere = WsClient::over(raw::connect_tcp(app.http_addr).await);
+    let head = elsewhere.handshake(&raw::request("/nowhere", "")).await;
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+    app.stop().await;
+}
+
+#[actix_rt::test]
+async fn a_browser_on_the_chat_page_talks_with_a_tcp_client() {
+    let app = App::start();
+    let mut tcp = LineClient::connect(app.line).await;
+    tcp.send("JOIN lobby").await;
+    assert_eq!(tcp.recv().await.as_deref(), Some("JOINED lobby"));
+    let chromium =
+        browser::Browser::open(&format!("{}/chat?name=chromium&hello", app.http), 900, 600);
+    assert_eq!(
+        tcp.recv().await.as_deref(),
+        Some("MSG lobby chromium: hello")
+    );
+    tcp.send("PUB lobby tcp: welcome").await;
+    assert_eq!(tcp.recv().await.as_deref(), Some("MSG lobby tcp: welcome"));
+    let mut page = chromium.page().await;
+    let log = page
+        .eval_until(
+            "the TCP client's message on the page",
+            "document.getElementById('log').innerText",
+            WAIT * 2,
+            |log| log.as_str().is_some_and(|l| l.contains("welcome")),
+        )
+        .await;
+    assert_eq!(
+        log.as_str().unwrap().lines().collect::<Vec<_>>(),
+        ["chromium: hello", "tcp: welcome"]
+    );
+    assert_eq!(
+        page.eval("document.getElementById('status').textContent")
+            .await,
+        "joined"
+    );
+    drop(chromium);
     app.stop().await;
 }

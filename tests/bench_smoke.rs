@@ -322,6 +322,8 @@ fn the_actix_peer_serves_every_scenario_but_slow() {
 struct Baseline {
     child: std::process::Child,
     frame: std::net::SocketAddr,
+    /// Its WebSocket listener (`--ws-frame`: `baseline-server` only).
+    ws_frame: Option<std::net::SocketAddr>,
 }
 
 impl Baseline {
@@ -342,24 +344,33 @@ impl Baseline {
                 .unwrap();
             assert!(built.success(), "cargo build -p baseline-server failed");
         }
-        let mut child = Command::new(&exe)
-            .args(["--frame", "127.0.0.1:0", "--workers", "2"])
+        let ws = name == "baseline-server";
+        let mut command = Command::new(&exe);
+        command.args(["--frame", "127.0.0.1:0", "--workers", "2"]);
+        if ws {
+            command.args(["--ws-frame", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("{} did not start: {e}", exe.display()));
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
-        let frame = line
-            .strip_prefix("listening frame ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .trim()
-            .parse()
-            .unwrap();
-        Baseline { child, frame }
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut listening = |name: &str| {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+            line.strip_prefix(&format!("listening {name} "))
+                .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+                .trim()
+                .parse()
+                .unwrap()
+        };
+        let frame = listening("frame");
+        let ws_frame = ws.then(|| listening("ws_frame"));
+        Baseline {
+            child,
+            frame,
+            ws_frame,
+        }
     }
 }
 
@@ -483,4 +494,80 @@ fn idle_without_pid_is_refused() {
     assert_eq!(status.code(), Some(1));
     assert!(out.is_empty());
     assert!(err.contains("--pid"), "{err}");
+}
+
+/// The WebSocket scenarios at a tiny size, against `addr` (a `ws_frame` listener) of
+/// process `pid`: echo of 64 B and 16 KiB messages and a fan-out, each complete.
+fn websocket_scenarios(addr: std::net::SocketAddr, pid: u32) {
+    for size in ["64", "16384"] {
+        let json = figures_at(
+            addr,
+            pid,
+            &[
+                "echo",
+                "--ws",
+                "--conns",
+                "2",
+                "--size",
+                size,
+                "--window",
+                "4",
+                "--duration-s",
+                "0.5",
+            ],
+        );
+        assert_eq!(json["scenario"], "echo", "{json}");
+        assert!(number(&json, "frames") > 0.0, "{json}");
+        assert_eq!(number(&json, "size"), size.parse::<f64>().unwrap());
+    }
+    let json = figures_at(
+        addr,
+        pid,
+        &[
+            "fanout", "--ws", "--conns", "5", "--frames", "20", "--size", "64",
+        ],
+    );
+    assert_eq!(json["in_order"], true, "{json}");
+    assert_eq!(number(&json, "deliveries"), 100.0, "{json}");
+    let json = figures_at(
+        addr,
+        pid,
+        &["idle", "--ws", "--conns", "20", "--settle-s", "0"],
+    );
+    assert_eq!(number(&json, "conns"), 20.0, "{json}");
+    assert!(number(&json, "rss_after_kib") > 0.0, "{json}");
+}
+
+#[test]
+fn websocket_scenarios_run_on_switchboard() {
+    let server = Server::start("ws_frame = \"127.0.0.1:0\"");
+    websocket_scenarios(server.ws_frame.expect("ws_frame listening"), server.pid());
+    // On a stream listener the handshake is answered as a frame: a clear failure.
+    let (status, _, err) = bench(&[
+        "echo",
+        "--ws",
+        "--addr",
+        &server.frame.to_string(),
+        "--duration-s",
+        "0.2",
+    ]);
+    assert!(!status.success());
+    assert!(
+        err.contains("not upgraded") || err.contains("WebSocket"),
+        "{err}"
+    );
+}
+
+#[test]
+fn websocket_scenarios_run_on_the_baseline() {
+    let server = Baseline::start();
+    let ws_frame = server.ws_frame.expect("ws_frame listening");
+    websocket_scenarios(ws_frame, server.child.id());
+}
+
+#[test]
+fn websocket_is_refused_where_a_scenario_does_not_speak_it() {
+    let (status, _, err) = bench(&["slow", "--ws", "--addr", "127.0.0.1:9"]);
+    assert!(!status.success());
+    assert!(err.contains("--ws is for echo, fanout and idle"), "{err}");
 }

@@ -6,8 +6,11 @@
 //! install it (`apt-get install -y chromium` on Debian), or set `CHROMIUM` to a
 //! Chrome-compatible browser. A screenshot of the last page is kept under `target/`.
 
+#[path = "support/browser.rs"]
+mod browser;
 mod support;
 
+use browser::chromium;
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -20,27 +23,6 @@ const VIRTUAL_TIME_MS: u32 = 4000;
 
 /// How long one browser run may take in real time.
 const BROWSER_WAIT: Duration = Duration::from_secs(90);
-
-/// The browser to drive: `$CHROMIUM`, or the first of the usual names on `PATH`.
-fn chromium() -> PathBuf {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return PathBuf::from(path);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    panic!(
-        "chromium is not installed, and the dashboard test needs a real browser: \
-         install it with `apt-get install -y chromium` (Debian/Ubuntu), or set CHROMIUM \
-         to the path of a Chrome-compatible browser"
-    );
-}
 
 /// Where test artefacts go: `target/dashboard-test/`.
 fn artefacts() -> PathBuf {

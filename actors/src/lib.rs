@@ -126,6 +126,7 @@ mod error;
 mod file_region;
 mod groups;
 mod handle;
+mod handover;
 mod hub;
 pub mod identity;
 mod listener;
@@ -157,6 +158,7 @@ pub use error::{FailureReason, SendError};
 pub use file_region::FileRegion;
 pub use groups::{GroupEncoder, GroupName};
 pub use handle::{Handle, Stopped};
+pub use handover::{HandOverError, WebSocketEntry};
 pub use identity::User;
 pub use listener::{bind, ListenerHandle};
 pub use protocol::{Inbound, Outbox, Protocol, Refusal};
@@ -212,12 +214,16 @@ pub struct Switchboard {
     addresses: Option<Arc<listener::AddressCounts>>,
     /// What it was started with.
     config: Arc<SwitchboardConfig>,
+    /// Connections open now on its WebSocket listeners (read by the stats).
+    websockets: Arc<AtomicU64>,
 }
 
 impl Switchboard {
     /// Starts the actors and worker threads. Call it inside a running actix system.
     pub fn start(config: SwitchboardConfig) -> Self {
-        let stats = Stats::default().start();
+        let stats = Stats::default();
+        let websockets = stats.websockets();
+        let stats = stats.start();
         let mut supervisor = Supervisor::new(config.supervisor.clone(), stats.clone());
         let budget = config.max_outbound_total_bytes.map(OutboundBudget::new);
         if let Some(budget) = &budget {
@@ -249,6 +255,7 @@ impl Switchboard {
                 .max_connections_per_ip
                 .map(listener::AddressCounts::new),
             config: Arc::new(config),
+            websockets,
         }
     }
 
@@ -262,7 +269,7 @@ impl Switchboard {
         P: Protocol,
         F: Fn() -> P + Send + Sync + 'static,
     {
-        self.accept(listener, Arc::new(factory), None)
+        self.accept(listener, Arc::new(factory), None, None)
     }
 
     /// Accepts TLS connections on `listener` under `tls`, each speaking the protocol
@@ -279,7 +286,72 @@ impl Switchboard {
         P: Protocol,
         F: Fn() -> P + Send + Sync + 'static,
     {
-        self.accept(listener, Arc::new(factory), Some(tls))
+        self.accept(listener, Arc::new(factory), Some(tls), None)
+    }
+
+    /// Accepts WebSocket connections on `listener`, each speaking the protocol
+    /// `factory` makes with one message per packet as `ws` says: the same protocol,
+    /// codec and handler as on a stream listener, in the same protocol group and named
+    /// groups as its stream connections, under the same limits and rules.
+    ///
+    /// A client whose handshake fails (answered `400`, `403` or `426`) or does not
+    /// finish within [`WebSocketConfig::handshake_timeout`] is removed with
+    /// [`RemovalReason::WsHandshake`]. The protocol opens ([`Protocol::on_open`]) once
+    /// the handshake is over, with the request at hand ([`Outbox::handshake`]); replies
+    /// and deliveries due before then wait for the handshake's response. A connection
+    /// the switchboard removes gets a Close frame after its last replies (see
+    /// [`WebSocketConfig`]).
+    ///
+    /// [`WebSocketConfig`]: config::WebSocketConfig
+    /// [`WebSocketConfig::handshake_timeout`]: config::WebSocketConfig::handshake_timeout
+    pub fn listen_ws<P, F>(
+        &self,
+        listener: std::net::TcpListener,
+        ws: config::WebSocketConfig,
+        factory: F,
+    ) -> std::io::Result<ListenerHandle>
+    where
+        P: Protocol,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        self.accept(listener, Arc::new(factory), None, Some(Arc::new(ws)))
+    }
+
+    /// [`listen_ws`](Self::listen_ws) over TLS (`wss://`): the TLS handshake under
+    /// `tls` first ([`RemovalReason::TlsHandshake`] if it fails), then the WebSocket
+    /// one inside it.
+    pub fn listen_wss<P, F>(
+        &self,
+        listener: std::net::TcpListener,
+        tls: Arc<rustls::ServerConfig>,
+        ws: config::WebSocketConfig,
+        factory: F,
+    ) -> std::io::Result<ListenerHandle>
+    where
+        P: Protocol,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        self.accept(listener, Arc::new(factory), Some(tls), Some(Arc::new(ws)))
+    }
+
+    /// An entry for WebSocket connections that another server accepted and read the
+    /// upgrade request of (an actix-web route, say, so that one port serves pages and
+    /// the WebSocket): each one handed to [`WebSocketEntry::hand_over`] is served as a
+    /// connection of a [`listen_ws`](Self::listen_ws) listener with `ws` and `factory`,
+    /// its handshake checked and answered by the switchboard.
+    pub fn websocket_entry<P, F>(
+        &self,
+        ws: config::WebSocketConfig,
+        factory: F,
+    ) -> WebSocketEntry<P>
+    where
+        P: Protocol,
+        F: Fn() -> P + Send + Sync + 'static,
+    {
+        WebSocketEntry::new(
+            self.accept_shared(None, Some(Arc::new(ws))),
+            Arc::new(factory),
+        )
     }
 
     fn accept<P: Protocol>(
@@ -287,28 +359,42 @@ impl Switchboard {
         listener: std::net::TcpListener,
         factory: ProtocolFactory<P>,
         tls: Option<Arc<rustls::ServerConfig>>,
+        ws: Option<Arc<config::WebSocketConfig>>,
     ) -> std::io::Result<ListenerHandle> {
-        listener::listen(
-            listener,
-            factory,
-            listener::AcceptShared {
-                workers: self.workers.clone(),
-                context: self.connection_context(),
-                places: self.places.clone(),
-                ids: self.ids.clone(),
-                tls,
-                addresses: self.addresses.clone(),
-            },
-        )
+        listener::listen(listener, factory, self.accept_shared(tls, ws))
+    }
+
+    /// What the connections of one listener (or entry) share with the switchboard.
+    fn accept_shared(
+        &self,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        ws: Option<Arc<config::WebSocketConfig>>,
+    ) -> listener::AcceptShared {
+        listener::AcceptShared {
+            workers: self.workers.clone(),
+            context: self.listener_context(ws),
+            places: self.places.clone(),
+            ids: self.ids.clone(),
+            tls,
+            addresses: self.addresses.clone(),
+        }
     }
 
     /// What a connection needs from this switchboard (for the connections it dials).
     pub(crate) fn connection_context(&self) -> ConnectionContext {
+        self.listener_context(None)
+    }
+
+    /// What the connections of a listener need from this switchboard; `ws` for a
+    /// WebSocket listener.
+    fn listener_context(&self, ws: Option<Arc<config::WebSocketConfig>>) -> ConnectionContext {
         ConnectionContext::new(connection::Shared {
             handle: self.handle.clone(),
             limits: Arc::new(self.config.connection.clone()),
             hubs: self.hubs.clone(),
             budget: self.budget.clone(),
+            ws,
+            websockets: self.websockets.clone(),
         })
     }
 

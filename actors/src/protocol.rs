@@ -205,6 +205,8 @@ pub struct Outbox<R> {
     /// The certificate chain a TLS client presented and the listener's verifier
     /// accepted; `None` for plain TCP or a client without a certificate.
     pub(crate) peer_certificates: Option<crate::transport::PeerCertificates>,
+    /// The request that opened a WebSocket connection, while `on_open` runs.
+    pub(crate) request: Option<Box<crate::websocket::Request>>,
 }
 
 impl<R> Outbox<R> {
@@ -222,6 +224,7 @@ impl<R> Outbox<R> {
             handle,
             groups: None,
             peer_certificates: None,
+            request: None,
         }
     }
 
@@ -442,6 +445,14 @@ impl<R> Outbox<R> {
         if let Some(groups) = self.groups.take() {
             self.handle.census().leave(groups.iter());
         }
+    }
+
+    /// The HTTP request that opened a WebSocket connection (path, query, headers,
+    /// cookies, bearer token), while [`Protocol::on_open`] runs, so that the handler
+    /// can authenticate the connection from it as it opens; `None` elsewhere and on
+    /// stream connections. The connection does not keep it.
+    pub fn handshake(&self) -> Option<&crate::websocket::Request> {
+        self.request.as_deref()
     }
 
     /// Calls [`Protocol::on_timer`] once `after` has passed, unless the connection

@@ -13,6 +13,8 @@ use actix::prelude::*;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 /// Send failures kept for the snapshot, across all connections, newest last.
@@ -150,6 +152,9 @@ pub struct Snapshot {
     pub groups: u64,
     /// Memberships in named groups.
     pub group_members: u64,
+    /// Connections open now on WebSocket listeners, handshake finished or not (they
+    /// are counted under their protocol too).
+    pub websocket: u64,
     /// Backend address -> `"up"` or `"down"`; absent when there are no backends.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub backends: BTreeMap<String, &'static str>,
@@ -188,6 +193,8 @@ pub(crate) struct Stats {
     named: GroupCounts,
     /// The last send failures of stopped connections, newest last.
     recent_failures: VecDeque<FailureRecord>,
+    /// Connections open now on WebSocket listeners, kept by the connections.
+    websockets: Arc<AtomicU64>,
 }
 
 impl Stats {
@@ -235,6 +242,7 @@ impl Stats {
         snap.denied_total = total.denied;
         snap.groups = self.named.groups;
         snap.group_members = self.named.members;
+        snap.websocket = self.websockets.load(Relaxed);
         snap.recent_failures = self.recent_failures.iter().cloned().collect();
         snap.backends = self
             .backends
@@ -242,6 +250,12 @@ impl Stats {
             .map(|(member, &up)| (member.clone(), if up { "up" } else { "down" }))
             .collect();
         snap
+    }
+
+    /// The count of open WebSocket connections, which the connections keep and the
+    /// snapshots read.
+    pub fn websockets(&self) -> Arc<AtomicU64> {
+        self.websockets.clone()
     }
 
     fn group(&mut self, name: &'static str) -> &mut Group {

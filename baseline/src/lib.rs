@@ -28,6 +28,8 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub struct Args {
     /// Where to listen.
     pub frame: SocketAddr,
+    /// Where to listen for WebSocket clients, if anywhere (`baseline-server` only).
+    pub ws_frame: Option<SocketAddr>,
     /// Runtime worker threads (default: every core).
     pub workers: Option<usize>,
     /// Answer each frame on its own (default: a read's run of ECHO or BROADCAST
@@ -38,14 +40,15 @@ pub struct Args {
     pub pinned: bool,
 }
 
-/// Parses the flags (without the program name); `--per-frame` and `--pinned` only
-/// where `tokio_flags` (for `baseline-server`).
+/// Parses the flags (without the program name); `--per-frame`, `--pinned` and
+/// `--ws-frame` only where `tokio_flags` (for `baseline-server`).
 pub fn parse_args(
     flags: impl IntoIterator<Item = String>,
     tokio_flags: bool,
 ) -> Result<Args, String> {
     let mut args = Args {
         frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
+        ws_frame: None,
         workers: None,
         per_frame: false,
         pinned: false,
@@ -66,6 +69,12 @@ pub fn parse_args(
         match flag.as_str() {
             "--frame" => {
                 args.frame = value.parse().map_err(|e| format!("--frame {value}: {e}"))?;
+            }
+            "--ws-frame" if tokio_flags => {
+                let addr = value
+                    .parse()
+                    .map_err(|e| format!("--ws-frame {value}: {e}"))?;
+                args.ws_frame = Some(addr);
             }
             "--workers" => {
                 let n = value

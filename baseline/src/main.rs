@@ -11,8 +11,13 @@
 //! and no stats beyond the connection count: everything Switchboard does on top is
 //! extra work the baseline is spared.
 //!
+//! With `--ws-frame ADDR` it also serves the `frame` protocol over WebSocket (`ws.rs`):
+//! frame bodies in binary messages, as `switchboard serve`'s `ws_frame`, on the same
+//! sans-IO WebSocket layer, for the WebSocket benchmarks (ECHO, BROADCAST among the
+//! WebSocket connections, PING).
+//!
 //! ```text
-//! baseline-server [--frame ADDR] [--workers N] [--per-frame] [--pinned]
+//! baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame] [--pinned]
 //! ```
 //!
 //! `--per-frame` answers every frame on its own, as a generic codec-and-handler
@@ -33,11 +38,13 @@ mod outbound;
 mod reader;
 mod registry;
 mod writer;
+mod ws;
 
 use outbound::Outbound;
 use reader::Reader;
 use registry::Registry;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -52,7 +59,7 @@ fn main() {
     let args = match baseline::parse_args(std::env::args().skip(1), true) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--workers N] [--per-frame] [--pinned]");
+            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame] [--pinned]");
             std::process::exit(2);
         }
     };
@@ -64,17 +71,16 @@ fn main() {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?
-                .block_on(serve(args.frame, args.per_frame, pinned))
+                .block_on(serve(args.frame, args.ws_frame, args.per_frame, pinned))
         })
     } else {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         if let Some(n) = args.workers {
             builder.worker_threads(n.max(1));
         }
-        builder
-            .enable_all()
-            .build()
-            .and_then(|rt| rt.block_on(serve(args.frame, args.per_frame, Vec::new())))
+        builder.enable_all().build().and_then(|rt| {
+            rt.block_on(serve(args.frame, args.ws_frame, args.per_frame, Vec::new()))
+        })
     };
     if let Err(e) = result {
         eprintln!("baseline-server: {e}");
@@ -100,21 +106,42 @@ fn pinned_runtimes(n: usize) -> std::io::Result<Vec<Handle>> {
 }
 
 /// Accepts until a signal; each connection runs on the current runtime, or on the
-/// `pinned` runtimes in turn when there are any.
+/// `pinned` runtimes in turn when there are any (WebSocket connections, on `ws`,
+/// always run on the current runtime).
 async fn serve(
-    addr: std::net::SocketAddr,
+    addr: SocketAddr,
+    ws: Option<SocketAddr>,
     per_frame: bool,
     pinned: Vec<Handle>,
 ) -> std::io::Result<()> {
     let listener = baseline::bind(addr)?;
+    let ws_listener = ws.map(baseline::bind).transpose()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening frame {}", listener.local_addr()?)?;
+        if let Some(ws) = &ws_listener {
+            writeln!(out, "listening ws_frame {}", ws.local_addr()?)?;
+        }
         out.flush()?;
     }
     let mut sigterm = signal(SignalKind::terminate())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let registry = Arc::new(Registry::new(per_frame));
+    if let Some(ws_listener) = ws_listener {
+        // The WebSocket connections broadcast among themselves, framed once per batch.
+        let ws_registry = Arc::new(Registry::new(per_frame));
+        tokio::spawn(async move {
+            loop {
+                match ws_listener.accept().await {
+                    Ok((stream, _peer)) => start_ws_connection(stream, &ws_registry),
+                    Err(e) => {
+                        eprintln!("baseline-server: accept: {e}");
+                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    }
+                }
+            }
+        });
+    }
     let mut next = 0;
     loop {
         tokio::select! {
@@ -141,6 +168,26 @@ async fn serve(
             _ = sigint.recv() => return Ok(()),
         }
     }
+}
+
+/// Registers a WebSocket connection and starts its reader and writer tasks.
+fn start_ws_connection(stream: TcpStream, registry: &Arc<Registry>) {
+    let _ = stream.set_nodelay(true);
+    let out = Arc::new(Outbound::default());
+    let id = registry.insert(out.clone());
+    let (read_half, write_half) = stream.into_split();
+    let reader = ws::WsReader::new(id, read_half, out.clone(), registry.clone());
+    let reader = tokio::spawn(reader.run()).abort_handle();
+    tokio::spawn(
+        Writer {
+            id,
+            socket: write_half,
+            out,
+            registry: registry.clone(),
+            reader,
+        }
+        .run(),
+    );
 }
 
 /// Registers the connection and starts its reader and writer tasks.

@@ -1,11 +1,18 @@
 //! What every scenario's connections share: connecting (spread over loopback source
 //! addresses), building request frames once, and cutting replies out of a reused read
 //! buffer without allocating per frame.
+//!
+//! Frames travel as they are, or (`--ws`, a `ws_frame` listener) as the bodies of
+//! WebSocket binary messages: the [`Wire`] is chosen once per run, and every frame
+//! written or read here takes its form. A client's WebSocket frames must be masked;
+//! the generator masks with the key 0 (the server unmasks every byte all the same), so
+//! that a batch built once can have sequence numbers written into it in the clear.
 
 use super::BenchError;
 use crate::protocols::frame::HEADER_LEN;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -42,6 +49,52 @@ pub const CONNECT_CONCURRENCY: usize = 256;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Largest frame body a reply may announce before the stream is considered broken.
 pub const MAX_REPLY_BODY: usize = 16 * 1024 * 1024;
+
+/// How frames travel between the generator and the server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Wire {
+    /// As they are: a length prefix and the body.
+    #[default]
+    Frame,
+    /// Each body in one WebSocket binary message (after the opening handshake).
+    WebSocket,
+}
+
+/// The wire of this run, set once before any connection.
+static WIRE: OnceLock<Wire> = OnceLock::new();
+
+/// Chooses the wire of this run (the first choice stays).
+pub fn set_wire(wire: Wire) {
+    let _ = WIRE.set(wire);
+}
+
+/// The wire of this run.
+pub fn wire() -> Wire {
+    WIRE.get().copied().unwrap_or_default()
+}
+
+/// The length of a WebSocket frame's header for a payload of `len` bytes, before a
+/// mask key.
+fn ws_header_len(len: usize) -> usize {
+    match len {
+        0..=125 => 2,
+        126..=65535 => 4,
+        _ => 10,
+    }
+}
+
+/// Bytes one request frame with `size` payload bytes takes on the wire.
+pub fn frame_len(size: usize) -> usize {
+    body_offset(size) + 1 + size
+}
+
+/// Where the body (the opcode, then the payload) of such a frame starts.
+pub fn body_offset(size: usize) -> usize {
+    match wire() {
+        Wire::Frame => HEADER_LEN,
+        Wire::WebSocket => ws_header_len(1 + size) + 4,
+    }
+}
 
 /// Connects to `addr`; connection number `index` picks its loopback source address
 /// when the server is on IPv4 loopback.
@@ -84,6 +137,9 @@ pub async fn connect_many(
             let index = next;
             connecting.spawn(async move {
                 let mut stream = connect(addr, index).await?;
+                if wire() == Wire::WebSocket {
+                    upgrade(&mut stream).await?;
+                }
                 handshake(&mut stream).await?;
                 Ok::<_, BenchError>(stream)
             });
@@ -113,21 +169,57 @@ pub async fn open(
     connect_many(addr, n, &opened).await
 }
 
+/// The WebSocket opening handshake: the request, then the server's `101` read byte by
+/// byte up to its end (so nothing after it is taken).
+pub async fn upgrade(stream: &mut TcpStream) -> Result<(), BenchError> {
+    let request = "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+                   Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                   Sec-WebSocket-Version: 13\r\n\r\n";
+    let exchange = async {
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(BenchError::io("send the WebSocket request"))?;
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") && head.len() < 4096 {
+            let mut byte = [0u8; 1];
+            stream
+                .read_exact(&mut byte)
+                .await
+                .map_err(BenchError::io("read the WebSocket response"))?;
+            head.push(byte[0]);
+        }
+        if !head.starts_with(b"HTTP/1.1 101 ") {
+            let head = String::from_utf8_lossy(&head);
+            return Err(BenchError::Protocol(format!("not upgraded: {head}")));
+        }
+        Ok(())
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, exchange)
+        .await
+        .map_err(|_| BenchError::Protocol("no WebSocket response within 10 s".to_owned()))?
+}
+
 /// Sends a PING and waits for its PONG (skipping nothing: it must be the first reply).
 pub async fn handshake(stream: &mut TcpStream) -> Result<(), BenchError> {
     let mut ping = Vec::new();
     put_frame(&mut ping, op::PING, b"ready");
+    // The server's PONG: a length prefix, or a 2-byte WebSocket header (unmasked).
+    let prefix = match wire() {
+        Wire::Frame => HEADER_LEN,
+        Wire::WebSocket => 2,
+    };
     let exchange = async {
         stream
             .write_all(&ping)
             .await
             .map_err(BenchError::io("send PING"))?;
-        let mut reply = [0u8; HEADER_LEN + 1 + 5];
+        let mut reply = vec![0u8; prefix + 1 + 5];
         stream
             .read_exact(&mut reply)
             .await
             .map_err(BenchError::io("read PONG"))?;
-        if reply[HEADER_LEN] != op::PONG || &reply[HEADER_LEN + 1..] != b"ready" {
+        if reply[prefix] != op::PONG || &reply[prefix + 1..] != b"ready" {
             return Err(BenchError::Protocol(format!(
                 "expected PONG \"ready\", got {reply:?}"
             )));
@@ -139,9 +231,28 @@ pub async fn handshake(stream: &mut TcpStream) -> Result<(), BenchError> {
         .map_err(|_| BenchError::Protocol("no PONG within 10 s".to_owned()))?
 }
 
-/// Appends a frame with `opcode` and `payload` to `dst`.
+/// Appends a frame with `opcode` and `payload` to `dst`, in the run's wire form.
 pub fn put_frame(dst: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
-    dst.extend_from_slice(&(payload.len() as u32 + 1).to_be_bytes());
+    let body = 1 + payload.len();
+    match wire() {
+        Wire::Frame => dst.extend_from_slice(&(body as u32).to_be_bytes()),
+        Wire::WebSocket => {
+            // FIN and binary; masked, with the key 0.
+            dst.push(0x82);
+            match body {
+                0..=125 => dst.push(0x80 | body as u8),
+                126..=65535 => {
+                    dst.push(0x80 | 126);
+                    dst.extend_from_slice(&(body as u16).to_be_bytes());
+                }
+                _ => {
+                    dst.push(0x80 | 127);
+                    dst.extend_from_slice(&(body as u64).to_be_bytes());
+                }
+            }
+            dst.extend_from_slice(&[0; 4]);
+        }
+    }
     dst.push(opcode);
     dst.extend_from_slice(payload);
 }
@@ -150,7 +261,7 @@ pub fn put_frame(dst: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
 /// back, so that any number of them up to `count` is one slice to write.
 pub fn frame_batch(opcode: u8, size: usize, count: usize) -> Vec<u8> {
     let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-    let mut batch = Vec::with_capacity((HEADER_LEN + 1 + size) * count);
+    let mut batch = Vec::with_capacity(frame_len(size) * count);
     for _ in 0..count {
         put_frame(&mut batch, opcode, &payload);
     }
@@ -244,29 +355,69 @@ impl FrameReader {
     /// The next whole frame in the buffer, if any.
     pub fn next_frame(&mut self) -> Result<Option<FrameRef<'_>>, BenchError> {
         let pending = &self.buf[self.start..self.end];
-        let Some(prefix) = pending.get(..HEADER_LEN) else {
+        let Some((header, body)) = (match wire() {
+            Wire::Frame => frame_header(pending),
+            Wire::WebSocket => ws_header(pending)?,
+        }) else {
             return Ok(None);
         };
-        let body = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
         if body == 0 || body > MAX_REPLY_BODY {
             return Err(BenchError::Protocol(format!(
                 "reply with body length {body}"
             )));
         }
-        if pending.len() < HEADER_LEN + body {
-            if self.buf.len() < HEADER_LEN + body {
-                let grown = (HEADER_LEN + body).next_power_of_two();
+        if pending.len() < header + body {
+            if self.buf.len() < header + body {
+                let grown = (header + body).next_power_of_two();
                 self.buf.resize(grown, 0);
             }
             return Ok(None);
         }
-        let frame = &self.buf[self.start + HEADER_LEN..self.start + HEADER_LEN + body];
-        self.start += HEADER_LEN + body;
+        let frame = &self.buf[self.start + header..self.start + header + body];
+        self.start += header + body;
         Ok(Some(FrameRef {
             opcode: frame[0],
             payload: &frame[1..],
         }))
     }
+}
+
+/// A frame's header size and body length, once its length prefix is there.
+fn frame_header(pending: &[u8]) -> Option<(usize, usize)> {
+    let prefix = pending.get(..HEADER_LEN)?;
+    let body = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    Some((HEADER_LEN, body as usize))
+}
+
+/// A server WebSocket frame's header size and payload length, once its header is
+/// there; anything but a whole binary message is an error here (the server's
+/// heartbeat is off in a benchmark).
+fn ws_header(pending: &[u8]) -> Result<Option<(usize, usize)>, BenchError> {
+    let (Some(&b0), Some(&b1)) = (pending.first(), pending.get(1)) else {
+        return Ok(None);
+    };
+    if b0 != 0x82 || b1 & 0x80 != 0 {
+        let what = match b0 & 0x0f {
+            0x8 => "a Close".to_owned(),
+            opcode => format!("a frame {b0:#04x} (opcode {opcode:#x}, {b1:#04x})"),
+        };
+        return Err(BenchError::Protocol(format!(
+            "server sent {what}, not a binary message"
+        )));
+    }
+    let (header, len) = match b1 & 0x7f {
+        126 => match pending.get(2..4) {
+            Some(len) => (4, u64::from(u16::from_be_bytes([len[0], len[1]]))),
+            None => return Ok(None),
+        },
+        127 => match pending.get(2..10) {
+            Some(len) => (10, u64::from_be_bytes(len.try_into().unwrap_or([0xff; 8]))),
+            None => return Ok(None),
+        },
+        n => (2, u64::from(n)),
+    };
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    Ok(Some((header, len)))
 }
 
 /// Describes a frame the scenario did not expect (an ERROR's reason is quoted).

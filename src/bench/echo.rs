@@ -17,7 +17,6 @@ use super::paced::{paced_connection, Pace};
 use super::process::CpuWatch;
 use super::progress::Progress;
 use super::{per_second, round3, BenchError, Target};
-use crate::protocols::frame::HEADER_LEN;
 use clap::Args;
 use serde::Serialize;
 use std::collections::VecDeque;
@@ -133,7 +132,7 @@ pub async fn echo_connection(
     mut stream: TcpStream,
     load: EchoLoad,
 ) -> Result<EchoResult, BenchError> {
-    let frame_len = HEADER_LEN + 1 + load.size;
+    let frame_len = client::frame_len(load.size);
     switchboard::probe::enable_timestamps(&stream);
     let mut reader = FrameReader::new(READ_BUFFER.max(2 * frame_len));
     let mut sent_at: VecDeque<Instant> = VecDeque::with_capacity(load.window);

@@ -18,7 +18,6 @@ use super::client::{self, op, FrameReader};
 use super::process::CpuWatch;
 use super::progress::Progress;
 use super::{per_second, round3, BenchError, Target};
-use crate::protocols::frame::HEADER_LEN;
 use clap::Args;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -79,7 +78,7 @@ pub async fn receive<R: AsyncRead + Unpin>(
     delivered: &AtomicU64,
     probed: &AtomicBool,
 ) -> Result<Received, BenchError> {
-    let mut reader = FrameReader::new(READ_BUFFER.max(2 * (HEADER_LEN + 1 + size)));
+    let mut reader = FrameReader::new(READ_BUFFER.max(2 * client::frame_len(size)));
     let mut got = Received {
         count: 0,
         in_order: true,
@@ -123,13 +122,13 @@ async fn send<W: tokio::io::AsyncWrite + Unpin>(
     frames: u64,
     size: usize,
 ) -> Result<W, BenchError> {
-    let frame_len = HEADER_LEN + 1 + size;
+    let (frame_len, payload_at) = (client::frame_len(size), client::body_offset(size) + 1);
     let mut chunk = client::frame_batch(op::BROADCAST, size, SEND_CHUNK);
     let mut next = 0u64;
     while next < frames {
         let n = (frames - next).min(SEND_CHUNK as u64) as usize;
         for i in 0..n {
-            let at = i * frame_len + HEADER_LEN + 1;
+            let at = i * frame_len + payload_at;
             chunk[at..at + SEQ_LEN].copy_from_slice(&(next + i as u64).to_be_bytes());
         }
         sink.write_all(&chunk[..n * frame_len])

@@ -8,6 +8,8 @@
 //! terminal, and stays quiet otherwise. With `--pid` it also reads the server's CPU
 //! time (and, where the scenario needs it, its resident memory) from `/proc`, so
 //! results can be read per server CPU-second on a machine shared with the generator.
+//! With `--ws`, `echo`, `fanout` and `idle` speak to a `ws_frame` listener instead:
+//! the same frames, each the body of a WebSocket binary message.
 
 pub mod client;
 pub mod echo;
@@ -58,6 +60,10 @@ pub struct Target {
     /// Load generator threads (default: every core).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The address is a `ws_frame` listener: every frame travels as the body of a
+    /// WebSocket binary message (echo, fanout and idle).
+    #[arg(long)]
+    pub ws: bool,
 }
 
 /// Why a benchmark could not produce its figures.
@@ -99,6 +105,13 @@ pub fn run(args: BenchArgs) -> i32 {
         Scenario::Rooms(a) => &a.target,
         Scenario::Slow(a) => &a.target,
     };
+    if target.ws {
+        if matches!(args.scenario, Scenario::Rooms(_) | Scenario::Slow(_)) {
+            eprintln!("switchboard bench: --ws is for echo, fanout and idle");
+            return 1;
+        }
+        client::set_wire(client::Wire::WebSocket);
+    }
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if let Some(n) = target.threads {
         builder.worker_threads(n.max(1));

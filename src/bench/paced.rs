@@ -16,7 +16,6 @@
 use super::client::{self, op, FrameReader};
 use super::echo::{EchoLoad, EchoResult, REPLY_GRACE};
 use super::BenchError;
-use crate::protocols::frame::HEADER_LEN;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -56,7 +55,7 @@ pub async fn paced_connection(
     load: EchoLoad,
     pace: Pace,
 ) -> Result<EchoResult, BenchError> {
-    let frame_len = HEADER_LEN + 1 + load.size;
+    let frame_len = client::frame_len(load.size);
     switchboard::probe::enable_timestamps(&stream);
     let mut reader = FrameReader::new((64 * 1024).max(2 * frame_len));
     let mut sent_at: VecDeque<Instant> = VecDeque::with_capacity(MAX_IN_FLIGHT);
@@ -65,8 +64,10 @@ pub async fn paced_connection(
     let batch_frames = load.batch.len() / frame_len;
     loop {
         let now = Instant::now();
-        if now < load.deadline {
-            // Every frame due by now, in writes of at most one batch each.
+        if next < load.deadline {
+            // Every frame due by now, in writes of at most one batch each (also when
+            // the generator woke after the deadline: a frame due before it is sent,
+            // late, and its lateness counted).
             while next <= now && next < load.deadline {
                 result.send_lag.record((now - next).as_nanos() as u64);
                 let mut due = 0;
@@ -89,8 +90,8 @@ pub async fn paced_connection(
         } else if sent_at.is_empty() {
             return Ok(result);
         }
-        let wake = if now < load.deadline {
-            next.min(load.deadline)
+        let wake = if next < load.deadline {
+            next
         } else {
             load.deadline + REPLY_GRACE
         };

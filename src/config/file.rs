@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 36] = [
+pub const KEYS: [&str; 40] = [
     "frame",
     "line",
     "backends",
@@ -47,6 +47,10 @@ pub const KEYS: [&str; 36] = [
     "max_outbound_total_bytes",
     "max_groups_total",
     "metrics_token",
+    "ws_line",
+    "ws_frame",
+    "ws_origins",
+    "ws_handshake_timeout_ms",
 ];
 
 /// Parses one address, quoting it in the error.
@@ -59,6 +63,15 @@ fn parse_address(text: &str) -> Result<SocketAddr, String> {
 pub(super) fn address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAddr, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse_address(&text).map_err(serde::de::Error::custom)
+}
+
+/// Deserializes an optional address from its string form.
+pub(super) fn optional_address<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    text.map(|text| parse_address(&text).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// Deserializes a list of addresses from their string forms.

@@ -30,6 +30,12 @@ impl Config {
         if let Some(token) = &args.metrics_token {
             self.metrics_token = Some(token.clone());
         }
+        if let Some(ws_line) = args.ws_line {
+            self.ws_line = Some(ws_line);
+        }
+        if let Some(ws_frame) = args.ws_frame {
+            self.ws_frame = Some(ws_frame);
+        }
     }
 }
 

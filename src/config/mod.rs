@@ -12,6 +12,7 @@ mod flags;
 mod unsupported;
 mod users;
 mod validate;
+mod websocket;
 
 pub use error::ConfigError;
 pub use file::KEYS;
@@ -19,13 +20,14 @@ pub use users::UserEntry;
 
 use crate::cli::ServeArgs;
 use crate::secret::{Secret, SecretUrl};
-use file::{address, addresses};
+use file::{address, addresses, optional_address};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use switchboard::config::SwitchboardConfig;
+use switchboard::config::{SwitchboardConfig, WebSocketConfig};
 use switchboard::connector::DestinationConfig;
+use switchboard::websocket::PacketMapping;
 
 /// The server's configuration; see PROTOCOL.md for the meaning of every key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +110,18 @@ pub struct Config {
     pub max_groups_total: usize,
     /// The bearer token every request to the HTTP port (`--metrics`) must carry.
     pub metrics_token: Option<Secret>,
+    /// Where the `line` protocol listens for WebSocket clients (text messages); unset:
+    /// no such listener.
+    #[serde(deserialize_with = "optional_address")]
+    pub ws_line: Option<SocketAddr>,
+    /// Where the `frame` protocol listens for WebSocket clients (binary messages, one
+    /// frame body each); unset: no such listener.
+    #[serde(deserialize_with = "optional_address")]
+    pub ws_frame: Option<SocketAddr>,
+    /// The `Origin` values a WebSocket handshake may carry; empty: any.
+    pub ws_origins: Vec<String>,
+    /// How long a WebSocket handshake may take before the connection is removed.
+    pub ws_handshake_timeout_ms: u64,
 }
 
 impl Default for Config {
@@ -118,6 +132,7 @@ impl Default for Config {
         let library = SwitchboardConfig::default();
         let connection = &library.connection;
         let backends = DestinationConfig::default();
+        let websocket = WebSocketConfig::text(PacketMapping::Line, 0);
         Config {
             frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
             line: SocketAddr::from(([127, 0, 0, 1], 7701)),
@@ -155,6 +170,10 @@ impl Default for Config {
             max_outbound_total_bytes: 1 << 30,
             max_groups_total: 1_000_000,
             metrics_token: None,
+            ws_line: None,
+            ws_frame: None,
+            ws_origins: Vec::new(),
+            ws_handshake_timeout_ms: millis(websocket.handshake_timeout),
         }
     }
 }

@@ -55,6 +55,7 @@ impl Config {
             }
             _ => {}
         }
+        self.validate_websocket()?;
         if self.reconnect_min_ms > self.reconnect_max_ms {
             return Err(ConfigError::Backoff {
                 min: self.reconnect_min_ms,

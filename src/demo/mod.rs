@@ -12,7 +12,9 @@
 //! them all). At the end it prints a summary and exits 0 only if every misbehaviour led
 //! to the expected removal, the outage was seen and healed, and every room member got
 //! every message. With `--http ADDR` the front server's dashboard and read-only
-//! monitoring endpoints are served on `ADDR` while the demo runs. When a `nats-server`
+//! monitoring endpoints are served on `ADDR` while the demo runs, and a chat page at
+//! `/chat` where a browser joins the lobby beside the scripted members (over WebSocket
+//! on the same port, `/ws`). When a `nats-server`
 //! can be found, a cluster scene follows (see the `cluster` module).
 
 mod cast;
@@ -24,8 +26,10 @@ mod verdict;
 
 use crate::config::Config;
 use crate::protocols::frame::FrameProtocol;
+use crate::protocols::line::LineProtocol;
 use crate::server;
-use crate::web::{self, Endpoints, WebState};
+use crate::web::upgrade::{http_server_with, WebSockets};
+use crate::web::{Endpoints, WebState};
 use actix::{Actor, Context, Handler};
 use cast::{Names, Rounds, Tally};
 use std::io::{IsTerminal, Write};
@@ -191,10 +195,23 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
                 config.max_frame,
                 config.max_line,
             );
-            let server = web::http_server(listener, state, Endpoints::Monitoring)?;
+            // A browser joins the lobby on the same port: the chat page, and the `line`
+            // protocol over WebSocket at /ws.
+            let max_line = config.max_line;
+            let max_groups = config.max_groups;
+            let browsers = front
+                .board
+                .websocket_entry(config.ws_line_config(), move || {
+                    LineProtocol::new(max_line).with_max_groups(max_groups)
+                });
+            let websockets = WebSockets::new()
+                .route("/ws", browsers)
+                .chat_page("/chat", "/ws");
+            let server = http_server_with(listener, state, Endpoints::Monitoring, websockets)?;
             let handle = server.handle();
             actix_rt::spawn(server);
             log.push(format!("dashboard: http://{addr}/"));
+            log.push(format!("chat: http://{addr}/chat"));
             Some(handle)
         }
         None => None,

@@ -113,8 +113,9 @@ impl Room {
     }
 }
 
-/// Whether `member` received every message published in the room, in each publisher's
-/// order, and nothing went wrong for it; the number of messages it received otherwise.
+/// Whether `member` received every message published in the room by the scene's
+/// members, each once and in each publisher's order, and nothing went wrong for it; the
+/// number of those messages it received if so.
 pub fn got_everything(seen: &HashMap<&'static str, Seen>, member: &str) -> Option<usize> {
     let mine = seen.get(member)?;
     if !mine.joined || !mine.problems.is_empty() {
@@ -137,7 +138,17 @@ pub fn got_everything(seen: &HashMap<&'static str, Seen>, member: &str) -> Optio
         }
         total += from_them.len();
     }
-    (total > 0 && total == mine.received.len()).then_some(total)
+    // Messages from outside the scene (a browser on the chat page) are not its own.
+    let from_the_scene = mine
+        .received
+        .iter()
+        .filter(|m| {
+            m.split(' ')
+                .next()
+                .is_some_and(|who| seen.contains_key(who))
+        })
+        .count();
+    (total > 0 && total == from_the_scene).then_some(total)
 }
 
 /// What a member heard from the server.
@@ -336,6 +347,14 @@ mod tests {
         assert_eq!(got_everything(&all, "a"), Some(3));
         assert_eq!(got_everything(&all, "b"), None, "a's messages out of order");
         assert_eq!(got_everything(&all, "c"), None, "b 0 is missing");
+        all.insert("e", seen(true, &[], &["a 0", "you: hi", "b 0", "a 1"]));
+        assert_eq!(
+            got_everything(&all, "e"),
+            Some(3),
+            "a browser's message aside"
+        );
+        all.insert("f", seen(true, &[], &["a 0", "b 0", "a 1", "a 1"]));
+        assert_eq!(got_everything(&all, "f"), None, "a 1 twice");
         assert_eq!(got_everything(&all, "d"), None, "never joined");
         assert_eq!(got_everything(&all, "nobody"), None);
     }

@@ -23,6 +23,7 @@
 
 pub mod access;
 pub mod listing;
+pub mod upgrade;
 
 use crate::metrics;
 use crate::protocols::frame::{Frame, FrameCodec, FrameProtocol};
@@ -130,23 +131,38 @@ pub fn http_server(
         read_only: endpoints == Endpoints::Monitoring,
     });
     let state = web::Data::new(state);
-    let server = HttpServer::new(move || {
-        let app = App::new()
-            .app_data(state.clone())
-            .app_data(access.clone())
-            .wrap(middleware::from_fn(access::admit))
-            .configure(monitoring);
-        match endpoints {
-            Endpoints::Monitoring => app,
-            Endpoints::All => app.configure(control),
-        }
-    })
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .listen(listener)?
-    .run();
+    let server = HttpServer::new(move || app(state.clone(), access.clone(), endpoints))
+        .workers(1)
+        .disable_signals()
+        .shutdown_timeout(1)
+        .listen(listener)?
+        .run();
     Ok(server)
+}
+
+/// The application of every HTTP port: `access` in front of `endpoints`.
+fn app(
+    state: web::Data<WebState>,
+    access: web::Data<Access>,
+    endpoints: Endpoints,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<actix_web::body::BoxBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let app = App::new()
+        .app_data(state)
+        .app_data(access)
+        .wrap(middleware::from_fn(access::admit))
+        .configure(monitoring);
+    match endpoints {
+        Endpoints::Monitoring => app,
+        Endpoints::All => app.configure(control),
+    }
 }
 
 /// A JSON `{"error": message}` answer.

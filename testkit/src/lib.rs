@@ -9,7 +9,8 @@
 //!   server and client configurations;
 //! - [`line`](mod@line): a newline-terminated text client over TCP or any byte stream;
 //! - [`process`]: waiting for a child process to exit, and its memory figures;
-//! - [`http`]: a GET from outside a process (a server's `/stats`).
+//! - [`http`]: a GET from outside a process (a server's `/stats`);
+//! - [`ws`]: a raw WebSocket client, frames built and read by hand.
 //!
 //! It depends on nothing of switchboard's, so the library's unit tests (inside the
 //! crate, under `cfg(test)`), its integration tests and the server's tests all use the
@@ -26,9 +27,11 @@ pub mod line;
 pub mod poll;
 pub mod process;
 pub mod recorder;
+pub mod ws;
 
 pub use cert::TestCert;
 pub use line::LineClient;
 pub use poll::{eventually, until, wait_for, wait_until, POLL, WAIT};
 pub use process::wait_exit;
 pub use recorder::Recording;
+pub use ws::WsClient;

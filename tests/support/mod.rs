@@ -59,6 +59,10 @@ pub struct Server {
     pub line: SocketAddr,
     /// The HTTP address of `/metrics` and `/stats`, when started with `--metrics`.
     pub metrics: Option<SocketAddr>,
+    /// The `ws_line` listener, when the configuration or the flags ask for one.
+    pub ws_line: Option<SocketAddr>,
+    /// The `ws_frame` listener, when the configuration or the flags ask for one.
+    pub ws_frame: Option<SocketAddr>,
     /// What the server printed on standard output after its listeners, line by line.
     pub stdout: std::sync::mpsc::Receiver<String>,
     /// Keeps the config file alive as long as the server.
@@ -130,8 +134,16 @@ impl Server {
             }
         });
         let (mut frame, mut line, mut metrics) = (None, None, None);
+        let (mut ws_line, mut ws_frame) = (None, None);
         let want_metrics = args.contains(&"--metrics");
-        while frame.is_none() || line.is_none() || (want_metrics && metrics.is_none()) {
+        let want_ws_line = extra.contains("ws_line") || args.contains(&"--ws-line");
+        let want_ws_frame = extra.contains("ws_frame") || args.contains(&"--ws-frame");
+        while frame.is_none()
+            || line.is_none()
+            || (want_metrics && metrics.is_none())
+            || (want_ws_line && ws_line.is_none())
+            || (want_ws_frame && ws_frame.is_none())
+        {
             let out = rx
                 .recv_timeout(WAIT)
                 .expect("server did not print its listeners");
@@ -140,6 +152,8 @@ impl Server {
                 ["listening", "frame", addr] => frame = addr.parse().ok(),
                 ["listening", "line", addr] => line = addr.parse().ok(),
                 ["listening", "metrics", addr] => metrics = addr.parse().ok(),
+                ["listening", "ws_line", addr] => ws_line = addr.parse().ok(),
+                ["listening", "ws_frame", addr] => ws_frame = addr.parse().ok(),
                 _ => {}
             }
         }
@@ -148,6 +162,8 @@ impl Server {
             frame: frame.unwrap(),
             line: line.unwrap(),
             metrics,
+            ws_line,
+            ws_frame,
             stdout: rx,
             _config: file,
         }

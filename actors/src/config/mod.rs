@@ -43,8 +43,10 @@ macro_rules! setters {
 pub(crate) use setters;
 
 mod limits;
+mod websocket;
 
 pub use limits::{ConnectionLimits, IdleLimits, SupervisorConfig};
+pub use websocket::WebSocketConfig;
 
 /// Everything [`Switchboard::start`](crate::Switchboard::start) needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -80,7 +80,7 @@ impl<P: Protocol> Handler<Deliver> for Connection<P> {
     type Result = Result<(), SendError>;
     fn handle(&mut self, msg: Deliver, ctx: &mut Context<Self>) -> Self::Result {
         let _span = self.enter();
-        let result = self.core.deliver(now(), msg.0, Origin::External);
+        let result = self.core.deliver_encoded(now(), msg.0, Origin::External);
         self.drive(ctx);
         result
     }
@@ -91,7 +91,8 @@ impl<P: Protocol> Handler<DeliverBatch> for Connection<P> {
     fn handle(&mut self, msg: DeliverBatch, ctx: &mut Context<Self>) {
         let _span = self.enter();
         // Each packet is admitted, or refused and recorded, on its own.
-        self.core.deliver_all(now(), &msg.0, Origin::External);
+        self.core
+            .deliver_all_encoded(now(), &msg.0, Origin::External);
         self.drive(ctx);
     }
 }
@@ -102,7 +103,8 @@ impl<P: Protocol> Handler<GroupDeliver> for Connection<P> {
         let _span = self.enter();
         // Each packet is admitted, or refused and recorded, on its own; a message this
         // protocol could not encode is recorded as a send failure.
-        self.core.deliver_all(now(), &msg.0, Origin::External);
+        self.core
+            .deliver_all_encoded(now(), &msg.0, Origin::External);
         self.drive(ctx);
     }
 }

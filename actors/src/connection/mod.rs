@@ -17,6 +17,7 @@ mod syscalls;
 pub(crate) use messages::Control;
 pub use messages::{ConnectionReport, Inspect};
 
+use crate::config::WebSocketConfig;
 use crate::core::budget::OutboundBudget;
 use crate::core::{Conn, Event};
 use crate::groups::Publisher;
@@ -39,6 +40,7 @@ use actix::prelude::*;
 use bytes::Bytes;
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::Waker;
 use std::time::{Instant, SystemTime};
@@ -69,6 +71,20 @@ pub(crate) struct Shared {
     pub hubs: Hubs,
     /// The budget of bytes queued for all connections together, if there is one.
     pub budget: Option<Arc<OutboundBudget>>,
+    /// The listener's WebSocket configuration, for a WebSocket listener.
+    pub ws: Option<Arc<WebSocketConfig>>,
+    /// Connections open now on the switchboard's WebSocket listeners.
+    pub websockets: Arc<AtomicU64>,
+}
+
+/// What the transport stacks on the socket, besides what the listener's context says.
+#[derive(Default)]
+pub(crate) struct Layers {
+    /// TLS under this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Bytes of a WebSocket request already read from the socket (by an HTTP server
+    /// that handed the connection over).
+    pub early: Bytes,
 }
 
 impl ConnectionContext {
@@ -126,6 +142,11 @@ pub(crate) struct Connection<P: Protocol> {
     cork: Cork,
     /// The core still keeps a handshake deadline (TLS, until the handshake ends).
     handshaking: bool,
+    /// A WebSocket connection whose handshake has not finished: the core opens when
+    /// the transport hands over the request.
+    upgrading: bool,
+    /// The count of open WebSocket connections this one is in, until it is removed.
+    websocket: Option<Arc<AtomicU64>>,
     /// The TLS session could not even be created (logged then): the connection is
     /// removed (`tls_handshake`) as soon as it starts.
     broken: bool,
@@ -172,10 +193,19 @@ impl<P: Protocol> Connection<P> {
         context: ConnectionContext,
         admission: Admission,
     ) -> Addr<Self> {
-        Self::start_with(id, stream, peer, protocol, context, admission, None)
+        Self::start_with(
+            id,
+            stream,
+            peer,
+            protocol,
+            context,
+            admission,
+            Layers::default(),
+        )
     }
 
-    /// Starts a connection actor that speaks TLS under `tls` when it is given.
+    /// Starts a connection actor that speaks TLS under `layers.tls` when it is given,
+    /// and WebSocket when the listener's context says so.
     pub(crate) fn start_with(
         id: ConnId,
         stream: TcpStream,
@@ -183,11 +213,11 @@ impl<P: Protocol> Connection<P> {
         protocol: P,
         context: ConnectionContext,
         admission: Admission,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        layers: Layers,
     ) -> Addr<Self> {
         let status = Arc::new(ConnectionStatus::new(id, P::NAME, peer));
         let outbox = Outbox::with_status(status.clone(), context.handle.clone());
-        let (transport, broken) = match tls.map(Transport::tls) {
+        let (transport, broken) = match layers.tls.map(Transport::tls) {
             None => (Transport::Plain, false),
             Some(Ok(transport)) => (transport, false),
             Some(Err(e)) => {
@@ -201,13 +231,21 @@ impl<P: Protocol> Connection<P> {
         }
         let user = tracing::field::Empty;
         let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME, user);
+        let mut core = match &context.budget {
+            Some(budget) => Conn::new(protocol, outbox, context.limits.clone(), now())
+                .with_outbound_budget(budget.local_share()),
+            None => Conn::new(protocol, outbox, context.limits.clone(), now()),
+        };
+        let transport = match &context.ws {
+            Some(ws) => {
+                core = core.with_websocket(ws.clone(), now());
+                transport.websocket(ws.handshake.clone(), layers.early)
+            }
+            None => transport,
+        };
         Connection {
             span: (!span.is_disabled()).then(|| Box::new(span)),
-            core: match &context.budget {
-                Some(budget) => Conn::new(protocol, outbox, context.limits.clone(), now())
-                    .with_outbound_budget(budget.local_share()),
-                None => Conn::new(protocol, outbox, context.limits.clone(), now()),
-            },
+            core,
             stream,
             transport,
             status,
@@ -219,6 +257,8 @@ impl<P: Protocol> Connection<P> {
             timer: None,
             cork: Cork::Open,
             handshaking: false,
+            upgrading: false,
+            websocket: None,
             broken,
             unheard: false,
             admission,
@@ -241,6 +281,7 @@ impl<P: Protocol> Connection<P> {
     /// After every input: carries out the core's events, then waits for what it wants.
     fn drive(&mut self, ctx: &mut Context<Self>) {
         self.finish_handshake();
+        self.finish_upgrade();
         while let Some(event) = self.core.poll_event() {
             self.carry_out(event, ctx);
         }
@@ -261,7 +302,7 @@ impl<P: Protocol> Connection<P> {
     /// certificates, and the connection opens (`on_open` runs), unless a limit refused
     /// it at accept.
     fn finish_handshake(&mut self) {
-        if !self.handshaking || self.transport.is_handshaking() {
+        if !self.handshaking || self.transport.is_tls_handshaking() {
             return;
         }
         self.handshaking = false;
@@ -269,8 +310,26 @@ impl<P: Protocol> Connection<P> {
         if let Some(chain) = self.transport.peer_certificates() {
             self.core.set_peer_certificates(chain);
         }
-        if self.admission.refused.is_none() {
+        // A WebSocket inside TLS opens after its own handshake (`finish_upgrade`).
+        if self.admission.refused.is_none() && !self.upgrading {
             self.core.handle_open(now());
+        }
+    }
+
+    /// If the WebSocket handshake has just finished: the connection opens with the
+    /// request (`on_open` runs with it at hand), unless a limit refused it at accept;
+    /// once the handshake's stage has nothing left to do, it is dropped.
+    fn finish_upgrade(&mut self) {
+        if self.upgrading && !self.transport.is_handshaking() {
+            self.upgrading = false;
+            if let Some(request) = self.transport.take_request() {
+                if self.admission.refused.is_none() {
+                    self.core.handle_upgraded(now(), request);
+                }
+            }
+        }
+        if !self.upgrading {
+            self.transport.settle();
         }
     }
 
@@ -290,6 +349,13 @@ impl<P: Protocol> Connection<P> {
             Event::Removed(reason) => {
                 if let Some(hub) = &self.hub {
                     hub.do_send(HubGone(id));
+                }
+                if let Some(open) = self.websocket.take() {
+                    open.fetch_sub(1, Relaxed);
+                }
+                if reason == RemovalReason::WsHandshake && self.upgrading {
+                    self.transport
+                        .abandon_handshake(&self.stream, "handshake timeout");
                 }
                 self.relay(Relayed::Removed(Deregister { id, reason }));
             }
@@ -418,6 +484,7 @@ impl<P: Protocol> Connection<P> {
                 id: self.id(),
                 protocol: P::NAME,
                 inbox: self.inbox.clone(),
+                framing: self.context.ws.as_ref().map(|ws| ws.framing()),
             });
         }
     }
@@ -462,17 +529,24 @@ impl<P: Protocol> Actor for Connection<P> {
         }));
         // Polled after the mailbox on every wake of the actor, for its whole life.
         ctx.spawn(syscalls::Io::new());
-        if self.transport.is_handshaking() {
+        if self.transport.is_tls_handshaking() {
             self.handshaking = true;
             self.core.handle_handshake_started(now());
+        }
+        if self.context.ws.is_some() {
+            // Opens with the request, once the transport accepted it (`finish_upgrade`).
+            self.upgrading = true;
+            self.context.websockets.fetch_add(1, Relaxed);
+            self.websocket = Some(self.context.websockets.clone());
         }
         match self.admission.refused {
             Some(refusal) => self
                 .core
                 .handle_refused(now(), refusal.reason, refusal.message),
             // Under TLS, once the handshake has finished (`finish_handshake`); never
-            // if TLS could not even start.
-            None if self.handshaking || self.broken => {}
+            // if TLS could not even start; on a WebSocket, once its handshake has
+            // (`finish_upgrade`).
+            None if self.handshaking || self.broken || self.upgrading => {}
             None => self.core.handle_open(now()),
         }
         if self.broken {
@@ -488,6 +562,9 @@ impl<P: Protocol> Actor for Connection<P> {
         self.core.handle_stopped(now());
         while let Some(event) = self.core.poll_event() {
             self.carry_out(event, ctx);
+        }
+        if let Some(open) = self.websocket.take() {
+            open.fetch_sub(1, Relaxed);
         }
         // The reasons of its send failures outlive the connection in the stats.
         let failures = self.core.recent_failures(now(), SystemTime::now());

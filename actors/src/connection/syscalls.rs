@@ -116,7 +116,11 @@ impl<P: Protocol> Connection<P> {
                 }
             }
             if !read_spent && self.core.wants_read() {
-                match self.stream.poll_read_ready(task) {
+                let ready = match self.transport.has_buffered() {
+                    true => Poll::Ready(Ok(())),
+                    false => self.stream.poll_read_ready(task),
+                };
+                match ready {
                     Poll::Ready(Ok(())) => {
                         let now = *now.get_or_insert_with(super::now);
                         read_spent = self.read_turn(now) == Turn::Spent;
@@ -155,6 +159,9 @@ impl<P: Protocol> Connection<P> {
             match delivery {
                 HubDeliver::Broadcast(batch) => {
                     self.core.deliver_handout(now, &batch, Origin::External);
+                }
+                HubDeliver::Framed(packets) => {
+                    self.core.deliver_all(now, &packets, Origin::External);
                 }
                 HubDeliver::Group(runs) => {
                     for (group, run) in runs {
@@ -247,6 +254,12 @@ impl<P: Protocol> Connection<P> {
                 }
                 Err(ReadFailure::Tls(e)) => {
                     self.failed(RemovalReason::IoError, FailureReason::Io(e));
+                    return Turn::Done;
+                }
+                Err(ReadFailure::WsHandshake(e)) => {
+                    tracing::debug!("connection {}: WebSocket handshake refused: {e}", self.id());
+                    let reason = RemovalReason::WsHandshake;
+                    self.failed(reason, FailureReason::Removed(reason));
                     return Turn::Done;
                 }
             }

@@ -1,6 +1,9 @@
 //! Who is in which named group, and the fan-out of published messages to them.
 
-use super::{group_run, GroupCounts, GroupEncoder, GroupName, GroupRun, Published, Publisher};
+use super::{
+    group_packets, group_run, GroupCounts, GroupEncoder, GroupName, GroupRun, Published, Publisher,
+};
+use crate::websocket::Framing;
 use crate::ConnId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -11,6 +14,8 @@ struct Joined<T> {
     protocol: &'static str,
     /// How its protocol writes group messages.
     encoder: GroupEncoder,
+    /// How a WebSocket member's packets go out as messages (`None` on a stream).
+    framing: Option<Framing>,
     /// Where its group messages go (the supervisor keeps none for connections whose
     /// hub delivers them).
     target: T,
@@ -70,6 +75,21 @@ impl<T> Registry<T> {
         encoder: GroupEncoder,
         target: impl FnOnce() -> T,
     ) -> bool {
+        self.join_framed(id, group, protocol, encoder, None, target)
+    }
+
+    /// [`join`](Self::join) for a member whose packets go out framed as WebSocket
+    /// messages by `framing` (if given): its share of a fan-out is framed once for
+    /// every member of its protocol framed alike.
+    pub fn join_framed(
+        &mut self,
+        id: ConnId,
+        group: GroupName,
+        protocol: &'static str,
+        encoder: GroupEncoder,
+        framing: Option<Framing>,
+        target: impl FnOnce() -> T,
+    ) -> bool {
         // Members of one group share one copy of its name.
         let group = match self.rooms.get_key_value(&group) {
             Some((name, _)) => name.clone(),
@@ -78,6 +98,7 @@ impl<T> Registry<T> {
         let entry = self.joined.entry(id).or_insert_with(|| Joined {
             protocol,
             encoder,
+            framing,
             target: target(),
             groups: HashSet::new(),
         });
@@ -212,6 +233,8 @@ impl<T> Registry<T> {
             for (&protocol, members) in room {
                 let own = publisher.is_some_and(|p| p.protocol == protocol);
                 let mut encoded: Option<Arc<GroupRun>> = None;
+                // The same run framed for the WebSocket members, once per framing.
+                let mut framed: Vec<(Framing, Arc<GroupRun>)> = Vec::new();
                 for &id in members {
                     if Some(id) == except {
                         continue;
@@ -227,6 +250,17 @@ impl<T> Registry<T> {
                         });
                         Arc::new(group_run(encoded.collect()))
                     });
+                    let packets = match joined.framing {
+                        None => packets.clone(),
+                        Some(framing) => match framed.iter().find(|(f, _)| *f == framing) {
+                            Some((_, run)) => run.clone(),
+                            None => {
+                                let run = Arc::new(frame_run(framing, packets));
+                                framed.push((framing, run.clone()));
+                                run
+                            }
+                        },
+                    };
                     out.entry(id)
                         .or_insert_with(|| (id, &joined.target, Vec::new()))
                         .2
@@ -236,6 +270,17 @@ impl<T> Registry<T> {
         }
         out.into_values().collect()
     }
+}
+
+/// `run` framed as WebSocket messages by `framing`: a message that could not be
+/// encoded, or cannot be one message, is a send failure.
+fn frame_run(framing: Framing, run: &GroupRun) -> GroupRun {
+    let framed = group_packets(run).map(|packet| match packet {
+        Ok(packet) => framing.frame(&packet),
+        Err(crate::SendError::Encode(reason)) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    });
+    group_run(framed.collect())
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use super::credit::Ticket;
 use crate::core::Handout;
 use crate::groups::Publisher;
 use crate::groups::Run;
+use crate::websocket::Framing;
 use crate::{ConnId, GroupEncoder, GroupName, Published};
 use actix::prelude::*;
 use bytes::Bytes;
@@ -20,6 +21,9 @@ pub(crate) struct HubRegister {
     pub protocol: &'static str,
     /// Where its hub hands it packets.
     pub inbox: Arc<super::Inbox>,
+    /// How its packets go out as WebSocket messages, for a WebSocket connection: its
+    /// hub frames what it hands it, once for all its members framed alike.
+    pub framing: Option<Framing>,
 }
 
 /// A registered connection joins a named group.
@@ -90,6 +94,20 @@ pub(crate) enum HubDeliver {
     /// Group messages for it, in publish order, in runs of one group each (a
     /// connection that left that group meanwhile drops the run).
     Group(Vec<Run>),
+    /// Packets broadcast to its protocol group, framed as messages for it, of which
+    /// some could not be (each a send failure).
+    Framed(Arc<[Result<Bytes, crate::SendError>]>),
+}
+
+impl HubDeliver {
+    /// Another handle on the same delivery (the packets are shared, not copied).
+    pub fn share(&self) -> HubDeliver {
+        match self {
+            HubDeliver::Broadcast(batch) => HubDeliver::Broadcast(batch.clone()),
+            HubDeliver::Group(runs) => HubDeliver::Group(runs.clone()),
+            HubDeliver::Framed(packets) => HubDeliver::Framed(packets.clone()),
+        }
+    }
 }
 
 /// Packets broadcast to a protocol group, shared by the hub's members.

@@ -33,9 +33,11 @@ pub(crate) use set::Hubs;
 use crate::core::{BackToBack, Handout};
 use crate::groups::Registry;
 use crate::supervisor::{Relayed, RelayedBatch};
+use crate::websocket::Framing;
 use crate::ConnId;
 use crate::Supervisor;
 use actix::prelude::*;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -45,6 +47,9 @@ pub(crate) struct Hub {
     protocols: HashMap<&'static str, HashMap<ConnId, Arc<Inbox>>>,
     /// The protocol group of each registered connection.
     index: HashMap<ConnId, &'static str>,
+    /// How the WebSocket connections among them frame their messages (the others
+    /// take packets as their protocol encodes them).
+    framings: HashMap<ConnId, Framing>,
     /// This thread's connections in named groups.
     named: Registry<Arc<Inbox>>,
     /// What this thread's connections told the supervisor during this turn, not yet
@@ -60,6 +65,7 @@ impl Hub {
         Hub {
             protocols: HashMap::new(),
             index: HashMap::new(),
+            framings: HashMap::new(),
             named: Registry::default(),
             relayed: Vec::new(),
             supervisor,
@@ -122,6 +128,9 @@ impl Handler<HubRegister> for Hub {
     type Result = ();
     fn handle(&mut self, msg: HubRegister, _: &mut Context<Self>) {
         self.index.insert(msg.id, msg.protocol);
+        if let Some(framing) = msg.framing {
+            self.framings.insert(msg.id, framing);
+        }
         self.protocols
             .entry(msg.protocol)
             .or_default()
@@ -139,8 +148,10 @@ impl Handler<HubJoin> for Hub {
         let Some(inbox) = self.protocols.get(protocol).and_then(|m| m.get(&msg.id)) else {
             return;
         };
+        let framing = self.framings.get(&msg.id).copied();
+        let (group, encoder) = (msg.group, msg.encoder);
         self.named
-            .join(msg.id, msg.group, protocol, msg.encoder, || inbox.clone());
+            .join_framed(msg.id, group, protocol, encoder, framing, || inbox.clone());
     }
 }
 
@@ -154,6 +165,7 @@ impl Handler<HubLeave> for Hub {
 impl Handler<HubGone> for Hub {
     type Result = ();
     fn handle(&mut self, HubGone(id): HubGone, _: &mut Context<Self>) {
+        self.framings.remove(&id);
         if let Some(protocol) = self.index.remove(&id) {
             if let Some(members) = self.protocols.get_mut(protocol) {
                 members.remove(&id);
@@ -181,6 +193,26 @@ impl Handler<HubPublish> for Hub {
 /// Members past which a hub copies a broadcast batch before handing it out.
 const LOCAL_COPY_ABOVE: usize = 8;
 
+/// A broadcast batch framed as WebSocket messages by `framing`, for `members`
+/// members: shared back to back like any batch when every packet could be framed;
+/// otherwise one by one, each member recording those that could not as send failures.
+fn frame_batch(framing: Framing, packets: &[Bytes], members: usize) -> HubDeliver {
+    let framed: Vec<Result<Bytes, String>> = packets.iter().map(|p| framing.frame(p)).collect();
+    if framed.iter().all(Result::is_ok) {
+        let framed: Arc<[Bytes]> = framed.into_iter().flatten().collect();
+        return HubDeliver::Broadcast(Arc::new(match members > LOCAL_COPY_ABOVE {
+            true => Handout::Copied(BackToBack::copy_of(&framed)),
+            false => Handout::Packets(framed),
+        }));
+    }
+    HubDeliver::Framed(
+        framed
+            .into_iter()
+            .map(|p| p.map_err(crate::SendError::Encode))
+            .collect(),
+    )
+}
+
 impl Handler<HubBroadcast> for Hub {
     type Result = ();
     fn handle(&mut self, msg: HubBroadcast, _: &mut Context<Self>) {
@@ -194,10 +226,25 @@ impl Handler<HubBroadcast> for Hub {
             true => Handout::Copied(BackToBack::copy_of(&msg.packets)),
             false => Handout::Packets(msg.packets.clone()),
         });
+        // WebSocket members get the packets framed, once per framing.
+        let mut framed: Vec<(Framing, HubDeliver)> = Vec::new();
         for (&id, inbox) in members {
-            if Some(id) != msg.except {
-                inbox.push(HubDeliver::Broadcast(batch.clone()));
+            if Some(id) == msg.except {
+                continue;
             }
+            let Some(&framing) = self.framings.get(&id) else {
+                inbox.push(HubDeliver::Broadcast(batch.clone()));
+                continue;
+            };
+            let delivery = match framed.iter().find(|(f, _)| *f == framing) {
+                Some((_, delivery)) => delivery.share(),
+                None => {
+                    let delivery = frame_batch(framing, &msg.packets, members.len());
+                    framed.push((framing, delivery.share()));
+                    delivery
+                }
+            };
+            inbox.push(delivery);
         }
         // This hub is done with the batch.
         drop(msg.ticket);

@@ -22,12 +22,13 @@ mod descriptors;
 pub(crate) use addresses::{AddressCounts, AddressPlace};
 pub(crate) use descriptors::connection_capacity;
 
-use crate::connection::{Connection, ConnectionContext};
+use crate::connection::{Connection, ConnectionContext, Layers};
 use crate::protocol::Protocol;
 use crate::stats::DeclareGroup;
 use crate::RemovalReason;
 use actix::prelude::*;
 use actix_rt::ArbiterHandle;
+use bytes::Bytes;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -221,26 +222,43 @@ async fn accept_loop<P: Protocol>(
                 continue;
             }
         };
-        let admission = shared.admit(peer, place);
-        let id = shared.ids.fetch_add(1, Relaxed);
-        tracing::debug!("accepted {} connection {id} from {peer}", P::NAME);
-        let factory = factory.clone();
-        let context = shared.context.clone();
-        let tls = shared.tls.clone();
-        let spawned =
-            shared
-                .workers
-                .pick()
-                .spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
-                    Ok(stream) => {
-                        let protocol = factory();
-                        Connection::start_with(id, stream, peer, protocol, context, admission, tls);
-                    }
-                    Err(e) => tracing::warn!("registering connection from {peer} failed: {e}"),
-                });
-        if !spawned {
-            tracing::warn!("worker gone; dropped connection from {peer}");
-        }
+        let layers = Layers {
+            tls: shared.tls.clone(),
+            early: Bytes::new(),
+        };
+        serve(&shared, &factory, stream, peer, place, layers);
+    }
+}
+
+/// Hands an accepted socket holding one of the `max_connections` places to the next
+/// worker, where it becomes a connection speaking `factory`'s protocol (refused at
+/// once if its address is over its limit).
+pub(crate) fn serve<P: Protocol>(
+    shared: &AcceptShared,
+    factory: &ProtocolFactory<P>,
+    stream: std::net::TcpStream,
+    peer: SocketAddr,
+    place: OwnedSemaphorePermit,
+    layers: Layers,
+) {
+    let admission = shared.admit(peer, place);
+    let id = shared.ids.fetch_add(1, Relaxed);
+    tracing::debug!("accepted {} connection {id} from {peer}", P::NAME);
+    let factory = factory.clone();
+    let context = shared.context.clone();
+    let spawned =
+        shared
+            .workers
+            .pick()
+            .spawn_fn(move || match tokio::net::TcpStream::from_std(stream) {
+                Ok(stream) => {
+                    let protocol = factory();
+                    Connection::start_with(id, stream, peer, protocol, context, admission, layers);
+                }
+                Err(e) => tracing::warn!("registering connection from {peer} failed: {e}"),
+            });
+    if !spawned {
+        tracing::warn!("worker gone; dropped connection from {peer}");
     }
 }
 

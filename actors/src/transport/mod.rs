@@ -1,12 +1,16 @@
-//! The transport under a connection: plain TCP, or TLS on top of it.
+//! The transport under a connection: plain TCP, or TLS on top of it, and the
+//! WebSocket handshake on top of either.
 //!
 //! The connection actor waits for readiness on the socket and then calls these
 //! methods, which never block: a socket with nothing to read or no room to write
 //! answers `WouldBlock`. Plain TCP passes bytes straight through; TLS
 //! ([`rustls::ServerConnection`], itself free of I/O) encrypts and decrypts in between
-//! and reports which application bytes have really reached the socket.
+//! and reports which application bytes have really reached the socket; the WebSocket
+//! stage (`ws.rs`) reads the opening request and writes its response, then lets bytes
+//! through (the frames themselves are the connection core's).
 
 mod tls;
+mod ws;
 
 use crate::FileRegion;
 use std::io::{self, IoSlice, Read, Write};
@@ -14,6 +18,7 @@ use std::net::Shutdown;
 use std::sync::Arc;
 use tls::TlsSession;
 use tokio::net::TcpStream;
+use ws::WsUpgrade;
 
 /// Bytes of a file region read for TLS at once (one record's worth).
 const FILE_CHUNK: usize = 16 * 1024;
@@ -30,6 +35,8 @@ pub(crate) enum ReadFailure {
     Handshake(String),
     /// The TLS layer failed after the handshake.
     Tls(String),
+    /// The WebSocket handshake was refused (its response written): the status and why.
+    WsHandshake(String),
 }
 
 impl From<io::Error> for ReadFailure {
@@ -54,6 +61,8 @@ pub(crate) enum Transport {
     Plain,
     /// Bytes are encrypted by a TLS session first.
     Tls(Box<TlsSession>),
+    /// The WebSocket handshake over one of the others, then its bytes as they are.
+    Ws(Box<WsUpgrade>),
 }
 
 /// The nonblocking socket as `Read + Write` for rustls: `WouldBlock` clears tokio's
@@ -86,11 +95,18 @@ impl Transport {
         Ok(Transport::Tls(Box::new(TlsSession::new(config)?)))
     }
 
+    /// This transport under a WebSocket handshake of `config`, with `early` bytes of
+    /// the request already read.
+    pub fn websocket(self, config: crate::websocket::HandshakeConfig, early: bytes::Bytes) -> Self {
+        Transport::Ws(Box::new(WsUpgrade::new(self, config, early)))
+    }
+
     /// Reads application bytes into `buf`; `Ok(0)` is the peer's end of stream.
     pub fn read(&mut self, io: &TcpStream, buf: &mut [u8]) -> Result<usize, ReadFailure> {
         match self {
             Transport::Plain => Ok(io.try_read(buf)?),
             Transport::Tls(tls) => tls.read(&mut Socket(io), buf),
+            Transport::Ws(ws) => ws.read(io, buf),
         }
     }
 
@@ -105,6 +121,7 @@ impl Transport {
                 })
             }
             Transport::Tls(tls) => tls.write(&mut Socket(io), bufs),
+            Transport::Ws(ws) => ws.write(io, bufs),
         }
     }
 
@@ -129,6 +146,8 @@ impl Transport {
                 let n = region.read_front(&mut chunk[..budget.clamp(1, FILE_CHUNK)])?;
                 tls.write(&mut Socket(io), &[IoSlice::new(&chunk[..n])])
             }
+            // The core queues no file for a WebSocket (a file is not a message).
+            Transport::Ws(ws) => ws.inner_mut().send_file(io, region, budget),
         }
     }
 
@@ -145,6 +164,7 @@ impl Transport {
                 }
                 Ok(confirmed)
             }
+            Transport::Ws(ws) => ws.flush(io),
         }
     }
 
@@ -159,6 +179,7 @@ impl Transport {
         match self {
             Transport::Plain => false,
             Transport::Tls(tls) => tls.wants_write(),
+            Transport::Ws(ws) => ws.wants_write(),
         }
     }
 
@@ -167,6 +188,52 @@ impl Transport {
         match self {
             Transport::Plain => false,
             Transport::Tls(tls) => tls.is_handshaking(),
+            Transport::Ws(ws) => ws.is_handshaking(),
+        }
+    }
+
+    /// Whether a TLS handshake is still under way (under a WebSocket one too).
+    pub fn is_tls_handshaking(&self) -> bool {
+        match self {
+            Transport::Plain => false,
+            Transport::Tls(tls) => tls.is_handshaking(),
+            Transport::Ws(ws) => ws.inner().is_tls_handshaking(),
+        }
+    }
+
+    /// Drops the WebSocket stage once it has nothing left to do (see
+    /// `WsUpgrade::is_done`): an open WebSocket connection keeps only the transport
+    /// underneath, as a stream connection does.
+    pub fn settle(&mut self) {
+        if matches!(self, Transport::Ws(ws) if ws.is_done()) {
+            if let Transport::Ws(ws) = std::mem::replace(self, Transport::Plain) {
+                *self = ws.into_inner();
+            }
+        }
+    }
+
+    /// Whether bytes already read from the socket wait in the transport: read them
+    /// without waiting for the socket to be readable.
+    pub fn has_buffered(&self) -> bool {
+        match self {
+            Transport::Ws(ws) => ws.has_buffered(),
+            _ => false,
+        }
+    }
+
+    /// The request of a WebSocket handshake that finished, once.
+    pub fn take_request(&mut self) -> Option<crate::websocket::Request> {
+        match self {
+            Transport::Ws(ws) => ws.take_request(),
+            _ => None,
+        }
+    }
+
+    /// A WebSocket connection removed while its request was still awaited: answered
+    /// `400` with `reason` where the socket takes it.
+    pub fn abandon_handshake(&mut self, io: &TcpStream, reason: &'static str) {
+        if let Transport::Ws(ws) = self {
+            ws.abandon(io, reason);
         }
     }
 
@@ -176,6 +243,7 @@ impl Transport {
         match self {
             Transport::Plain => None,
             Transport::Tls(tls) => tls.peer_certificates().map(Arc::from),
+            Transport::Ws(ws) => ws.inner().peer_certificates(),
         }
     }
 
@@ -190,6 +258,7 @@ impl Transport {
                 }
                 Ok(())
             }
+            Transport::Ws(ws) => ws.shutdown(io),
         }
     }
 }

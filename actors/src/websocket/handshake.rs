@@ -64,7 +64,8 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: u16, reason: &'static str) -> Refusal {
+    /// The refusal with `status` (400, 403 or 426) for `reason`.
+    pub(crate) fn new(status: u16, reason: &'static str) -> Refusal {
         let (text, extra) = match status {
             403 => ("Forbidden", ""),
             426 => (

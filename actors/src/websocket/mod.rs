@@ -37,6 +37,7 @@
 mod close;
 mod frame;
 mod handshake;
+mod packets;
 mod reader;
 mod request;
 mod session;
@@ -45,11 +46,12 @@ mod utf8;
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use close::{close_frame, CloseCode, PeerClose};
 pub use frame::{Header, Opcode, MAX_CLIENT_HEADER, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER};
 pub use handshake::{accept_key, Accepted, Handshake, HandshakeConfig, Refusal, MAX_HEADERS};
+pub use packets::{Framing, PacketMapping};
 pub use reader::MessageReader;
 pub use request::Request;
 pub use session::{Event, Session};

@@ -2,6 +2,7 @@
 //! or from outside, is queued, held in reply order, or refused with the refusal recorded;
 //! and the accounting of what the socket (or a TLS layer) confirmed.
 
+use super::websocket::encode_framed;
 use super::*;
 
 impl<P: Protocol> Conn<P> {
@@ -36,8 +37,10 @@ impl<P: Protocol> Conn<P> {
         let was_empty = self.queue.is_empty();
         let (outcome, size) = match out {
             Outgoing::Response(response) => {
+                let framing = self.framing();
                 let codec = &mut self.codec;
-                match self.queue.encode_with(|buf| codec.encode(response, buf)) {
+                let encode = |buf: &mut BytesMut| encode_framed(codec, response, buf, framing);
+                match self.queue.encode_with(encode) {
                     Ok(0) => return Ok(()),
                     Ok(size) => (Ok(()), size),
                     Err(EncodeRefused::Encode(e)) => {
@@ -51,6 +54,11 @@ impl<P: Protocol> Conn<P> {
             Outgoing::Packet(packet) => {
                 let size = packet.len();
                 (self.queue.push(packet).map_err(SendError::from), size)
+            }
+            Outgoing::File(region) if self.ws.is_some() => {
+                let size = region.remaining() as usize;
+                let refusal = SendError::Encode("a file cannot be sent as a message".into());
+                (Err(refusal), size)
             }
             Outgoing::File(region) => {
                 let size = region.remaining() as usize;

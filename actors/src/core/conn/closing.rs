@@ -14,7 +14,8 @@ impl<P: Protocol> Conn<P> {
     /// Removes the connection and starts a graceful close, or an abort for reasons
     /// where the peer cannot take more data.
     pub(super) fn begin_close(&mut self, now: Instant, reason: RemovalReason) {
-        if !reason.flushes() {
+        if !reason.flushes() || self.is_upgrading() {
+            // Before a WebSocket's handshake finished nothing can reach the peer.
             return self.abort(now, reason, FailureReason::Removed(reason));
         }
         if self.phase != Phase::Open {
@@ -120,6 +121,11 @@ impl<P: Protocol> Conn<P> {
                 .as_ref()
                 .is_none_or(|pending| pending.ends.is_empty());
         if let Phase::Closing(reason) = self.phase {
+            if self.replies.is_clear() && self.ws.is_some() {
+                // A WebSocket's last frame is its Close, after its last replies.
+                self.ws_close_frame(now, reason);
+            }
+            let drained = drained && self.queue.is_empty();
             if drained && self.replies.is_clear() {
                 self.events.push_back(Event::ShutdownWrite);
                 if self.peer_closed {

@@ -20,9 +20,11 @@ mod closing;
 mod outputs;
 mod reading;
 mod types;
+mod websocket;
 
 pub(crate) use types::Outgoing;
 pub use types::{Event, Origin, Phase, RunPacket, Transmit};
+use websocket::{Next, WsStage};
 
 use super::back_to_back::{BackToBack, Handout};
 use super::budget::BudgetShare;
@@ -98,6 +100,9 @@ pub struct Conn<P: Protocol> {
     limits: Arc<ConnectionLimits>,
     /// `on_open` ran: only then does `on_close`, so a handler sees both or neither.
     opened: bool,
+    /// The WebSocket stage, on a WebSocket connection (see `websocket.rs`); boxed, so
+    /// that a stream connection pays one pointer.
+    ws: Option<Box<WsStage>>,
 }
 
 /// Packets a TLS layer took and has not yet written: only such connections pay for it.
@@ -145,6 +150,7 @@ impl<P: Protocol> Conn<P> {
             busy: false,
             limits,
             opened: false,
+            ws: None,
         }
     }
 
@@ -461,6 +467,10 @@ impl<P: Protocol> Conn<P> {
                 let reason = RemovalReason::TlsHandshake;
                 self.abort(now, reason, FailureReason::Removed(reason));
             }
+            Timer::WsHandshake => {
+                let reason = RemovalReason::WsHandshake;
+                self.abort(now, reason, FailureReason::Removed(reason));
+            }
             Timer::Write => {
                 let reason = RemovalReason::WriteTimeout;
                 self.abort(now, reason, FailureReason::Removed(reason));
@@ -511,6 +521,11 @@ impl<P: Protocol> Conn<P> {
             Idle::All => idle.all,
         };
         self.timers.set(timer, limit.map(|limit| now + limit));
+        if self.is_upgrading() || (kind == Idle::Read && self.ws_heartbeat(now)) {
+            // Before its handshake the protocol has not opened yet; a WebSocket's
+            // heartbeat is its own Ping.
+            return;
+        }
         self.protocol.on_idle(kind, &mut self.outbox);
         self.run_actions(now);
     }

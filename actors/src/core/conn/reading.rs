@@ -24,25 +24,49 @@ impl<P: Protocol> Conn<P> {
                 held = true;
                 break;
             }
-            if let Some(n) = self.protocol.raw_echo(&self.read_buf) {
-                if n > 0 && n <= self.read_buf.len() {
+            if self.ws.is_some() {
+                // One message is one packet: it becomes the codec's input.
+                match self.next_message(now) {
+                    Next::Packet => {}
+                    Next::Handled => {
+                        decoded = true;
+                        continue;
+                    }
+                    Next::Nothing => break,
+                }
+            }
+            let input = match self.ws.as_mut() {
+                Some(ws) => ws.input(),
+                None => &mut self.read_buf,
+            };
+            if let Some(n) = self.protocol.raw_echo(input) {
+                if n > 0 && n <= input.len() {
                     decoded = true;
                     self.received_packet(now);
                     self.echo_front(now, n);
+                    self.message_done(now);
                     continue;
                 }
             }
-            match self.codec.decode(&mut self.read_buf) {
+            match self.codec.decode(input) {
                 Ok(Some(Inbound::Request(request))) => {
                     decoded = true;
                     self.received_packet(now);
                     self.protocol.handle(request, &mut self.outbox);
                     self.run_actions(now);
+                    self.message_done(now);
                 }
                 Ok(Some(Inbound::Bad(reason))) => {
                     decoded = true;
                     self.received_packet(now);
                     self.bad_packet(now, &reason);
+                    self.message_done(now);
+                }
+                Ok(None) if self.ws.is_some() => {
+                    // A message the codec does not read as a whole packet.
+                    decoded = true;
+                    self.received_packet(now);
+                    self.message_done(now);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -58,7 +82,8 @@ impl<P: Protocol> Conn<P> {
                 }
             }
         }
-        if self.read_buf.is_empty() || self.phase != Phase::Open {
+        self.release_message_buffer();
+        if (self.read_buf.is_empty() && !self.mid_message()) || self.phase != Phase::Open {
             self.read_buf = BytesMut::new();
             if !self.busy {
                 // Nothing left to decode: a quiet connection keeps no action list.
@@ -92,7 +117,7 @@ impl<P: Protocol> Conn<P> {
 
     /// One packet was decoded at `now`: counted, and a token taken from the
     /// message-rate bucket.
-    fn received_packet(&mut self, now: Instant) {
+    pub(super) fn received_packet(&mut self, now: Instant) {
         self.ledger.received_packet();
         if let Some(rate) = Rate::of(&self.limits) {
             let full = rate.take(self.timers.bucket_full(), now);
@@ -107,6 +132,11 @@ impl<P: Protocol> Conn<P> {
     /// (it keeps that allocation alive until written, so the memory held stays within
     /// twice what the queue counts).
     fn echo_front(&mut self, now: Instant, n: usize) {
+        if let Some(ws) = self.ws.as_mut() {
+            // The echo of a message is a message.
+            let packet = ws.input().split_to(n).freeze();
+            return self.send_own_copy(now, packet);
+        }
         let whole = n >= self.queue.limits().coalesce_below
             && n.saturating_mul(2) >= self.read_buf.capacity();
         if whole || !self.replies.is_clear() {
@@ -197,7 +227,7 @@ impl<P: Protocol> Conn<P> {
             encoder.encode_from(&group, &message, self.outbox.user())
         });
         match &encoded {
-            Some(Ok(packet)) => self.send_in_order(now, Outgoing::Packet(packet.clone())),
+            Some(Ok(packet)) => self.send_own_copy(now, packet.clone()),
             Some(Err(e)) => {
                 tracing::debug!("group message not encodable for {}: {e}", P::NAME);
                 let refusal = SendError::Encode(e.clone());
@@ -227,6 +257,21 @@ impl<P: Protocol> Conn<P> {
         }
     }
 
+    /// Queues the connection's own copy of an encoded packet (an echo, its broadcast or
+    /// group copy) in order with its replies: framed as a message on a WebSocket,
+    /// where a packet that cannot be one message is a send failure.
+    fn send_own_copy(&mut self, now: Instant, packet: Bytes) {
+        let size = packet.len();
+        match self.own_copy(packet) {
+            Ok(packet) => self.send_in_order(now, Outgoing::Packet(packet)),
+            Err(refusal) => {
+                tracing::debug!("packet not sendable as a message: {refusal}");
+                self.ledger
+                    .refused(now, FailureReason::Refused(refusal), size);
+            }
+        }
+    }
+
     /// Encodes a broadcast once: this connection's copy joins its own queue in order
     /// with its replies, and the same bytes go to the others after this event.
     pub(super) fn broadcast(&mut self, now: Instant, response: P::Response) {
@@ -235,7 +280,7 @@ impl<P: Protocol> Conn<P> {
             Ok(()) => {
                 let packet = buf.freeze();
                 self.broadcasts.push(packet.clone());
-                self.send_in_order(now, Outgoing::Packet(packet));
+                self.send_own_copy(now, packet);
             }
             Err(e) => {
                 tracing::warn!("broadcast encode failed: {e}");

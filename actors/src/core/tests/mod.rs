@@ -475,3 +475,4 @@ mod rate;
 mod raw;
 mod rules;
 mod tls;
+mod websocket;

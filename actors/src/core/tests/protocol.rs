@@ -66,6 +66,8 @@ pub(super) struct Log {
     pub(super) closed: RefCell<Vec<RemovalReason>>,
     /// Welcomes sent by `on_open`.
     pub(super) opened: Cell<u32>,
+    /// The path of the WebSocket request `on_open` saw, for each `on_open`.
+    pub(super) handshakes: RefCell<Vec<Option<String>>>,
     /// Raw requests answered with themselves by `raw_echo`; also the sequence number
     /// the next one must carry to be answered that way.
     pub(super) raw_echoed: Cell<u32>,
@@ -196,6 +198,8 @@ impl Protocol for TestProto {
 
     fn on_open(&mut self, out: &mut Outbox<Bytes>) {
         self.log.opened.set(self.log.opened.get() + 1);
+        let path = out.handshake().map(|request| request.path().to_owned());
+        self.log.handshakes.borrow_mut().push(path);
         out.reply(self.log.own(0));
     }
 
