@@ -539,7 +539,7 @@ impl<P: Protocol> Actor for Connection<P> {
             self.context.websockets.fetch_add(1, Relaxed);
             self.websocket = Some(self.context.websockets.clone());
         }
-        match self.admission.refused {
+        match self.admission.refused.as_deref().copied() {
             Some(refusal) => self
                 .core
                 .handle_refused(now(), refusal.reason, refusal.message),
