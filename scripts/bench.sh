@@ -17,10 +17,12 @@
 # echo64, echo64rate and fanout also run against the baseline with --per-frame, echo64
 # and echo64rate against it with --pinned (no work stealing: one single-threaded
 # runtime per core, as actix's arbiters);
-# baseline-actix runs every scenario but slow and slowref (its write buffer has no
-# bound, so it has no slow-consumer rule to measure). With PROBE=1 Switchboard is built
-# with the `probe` feature and its per-phase latency histograms (printed at shutdown)
-# are shown after the tables; its other figures are then those of the probe build.
+# baseline-actix runs every TCP scenario but slow and slowref (its write buffer has no
+# bound, so it has no slow-consumer rule to measure). With PROBE=1 a second Switchboard,
+# built with the `probe` feature, also runs echo64 and echo64rate, and its per-phase
+# latency histograms (printed at shutdown) are shown after the tables; its other
+# figures go to results.jsonl only: every figure and ratio in the tables is the plain
+# build's.
 # The ws_* scenarios are the same loads over WebSocket (`bench --ws` against the
 # servers' ws_frame listeners: the baseline's is written on the same WebSocket layer);
 # ws_idle gives the memory of an idle WebSocket connection, to set against idle's.
@@ -56,11 +58,9 @@ mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
 : >"$RESULTS"
 
-SWITCHBOARD="$BIN/switchboard"
 if [ -n "$PROBE" ]; then
     cargo build --release -p switchboard-server --features probe >&2
-    SWITCHBOARD="$OUT/switchboard-probe"
-    cp "$BIN/switchboard" "$SWITCHBOARD"
+    cp "$BIN/switchboard" "$OUT/switchboard-probe"
 fi
 # The plain build last: the load generator is always the plain binary.
 cargo build --release -p switchboard-server -p baseline-server >&2
@@ -81,7 +81,7 @@ scenario_args() {
     echo16k) echo "echo --conns 10 --size 16384 --window 4 --duration-s $DURATION" ;;
     fanout) echo "fanout --conns 1000 --frames 1000 --size 64" ;;
     rooms) echo "rooms --conns 10000 --group-size 10 --publishers 1 --messages 100 --size 32" ;;
-    idle) echo "idle --conns 10000" ;;
+    idle) echo "idle --conns 10000 --settle-s 3" ;;
     slow) echo "slow --conns 20 --size 64 --window 16 --duration-s $SLOW_DURATION" ;;
     slowref) echo "slow --conns 20 --size 64 --window 16 --duration-s $DURATION --no-slow" ;;
     ws_*) echo "$(scenario_args "${1#ws_}") --ws" ;;
@@ -106,7 +106,8 @@ start_server() {
     local log="$OUT/$1.out"
     : >"$log"
     case "$1" in
-    switchboard) RUST_LOG=warn "$SWITCHBOARD" serve --frame 127.0.0.1:0 --line 127.0.0.1:0 --ws-frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
+    switchboard) RUST_LOG=warn "$BIN/switchboard" serve --frame 127.0.0.1:0 --line 127.0.0.1:0 --ws-frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
+    switchboard-probe) RUST_LOG=warn "$OUT/switchboard-probe" serve --frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
     baseline) "$BIN/baseline-server" --frame 127.0.0.1:0 --ws-frame 127.0.0.1:0 >"$log" 2>>"$OUT/$1.err" & ;;
     baseline-per-frame) "$BIN/baseline-server" --frame 127.0.0.1:0 --per-frame >"$log" 2>>"$OUT/$1.err" & ;;
     baseline-pinned) "$BIN/baseline-server" --frame 127.0.0.1:0 --pinned >"$log" 2>>"$OUT/$1.err" & ;;
@@ -122,9 +123,10 @@ start_server() {
     exit 1
 }
 
-# The value of key $2 in the JSON line $1 (flat objects as `switchboard bench` prints).
+# The value of key $2 in the JSON line $1 (flat objects as `switchboard bench` prints),
+# or nothing (and success: under `set -e`) when it has no such key.
 field() {
-    printf '%s\n' "$1" | grep -o "\"$2\":[^,}]*" | head -n1 | cut -d: -f2- | tr -d '"'
+    printf '%s\n' "$1" | grep -o "\"$2\":[^,}]*" | head -n1 | cut -d: -f2- | tr -d '"' || true
 }
 
 # ratio A B: A / B with 3 decimals, or "-" when not numeric.
@@ -143,12 +145,12 @@ metrics() {
     esac
 }
 
-# The peers that run scenario $1 besides the batching baseline and Switchboard.
+# The servers that run scenario $1 besides the batching baseline and Switchboard.
 extra_peers() {
     case "$1" in
     # The baseline answers a read's run of ECHO (or BROADCAST) frames at once; also
     # measure it answering frame by frame, as Switchboard does.
-    echo64 | echo64rate) echo "baseline-per-frame baseline-pinned baseline-actix" ;;
+    echo64 | echo64rate) echo "baseline-per-frame baseline-pinned baseline-actix${PROBE:+ switchboard-probe}" ;;
     fanout) echo "baseline-per-frame baseline-actix" ;;
     slow | slowref | ws_*) echo "" ;;
     *) echo "baseline-actix" ;;
@@ -248,19 +250,24 @@ if [ ${#PROBES[@]} -gt 0 ]; then
     echo
     echo "Inside Switchboard (probe build): per phase, requests and p50 / p99 / p999 / max in µs"
     echo
-    echo "| scenario | run | wait (arrival to read) | turn (read to write) | total | requests per thread |"
-    echo "|---|---|---|---|---|---|"
+    echo "| scenario | run | wait (arrival to read) | turn (read to write) | total | requests per thread | client p50 / p99 / p999 (probe build; plain build) |"
+    echo "|---|---|---|---|---|---|---|"
     for scenario in $SCENARIOS; do
         for run in $(seq "$RUNS"); do
             probe="${PROBES[$run,$scenario]:-}"
             [ -n "$probe" ] || continue
             cells=""
             for phase in wait turn total; do
-                part=$(printf '%s\n' "$probe" | grep -o "\"$phase\":{[^}]*}")
+                part=$(printf '%s\n' "$probe" | grep -o "\"$phase\":{[^}]*}" || true)
                 cells="$cells | $(field "$part" requests): $(field "$part" p50_us) / $(field "$part" p99_us) / $(field "$part" p999_us) / $(field "$part" max_us)"
             done
-            threads=$(printf '%s\n' "$probe" | grep -o '"per_thread":\[[^]]*\]' | cut -d: -f2)
-            echo "| $scenario | $run$cells | $threads |"
+            threads=$(printf '%s\n' "$probe" | grep -o '"per_thread":\[[^]]*\]' | cut -d: -f2 || true)
+            client=""
+            for server in switchboard-probe switchboard; do
+                json="${LINE[$run,$scenario,$server]:-}"
+                client="$client${client:+; }$(field "$json" p50_us) / $(field "$json" p99_us) / $(field "$json" p999_us)"
+            done
+            echo "| $scenario | $run$cells | $threads | $client |"
         done
     done
 fi
