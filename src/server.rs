@@ -42,6 +42,7 @@ pub fn switchboard_config(config: &Config) -> SwitchboardConfig {
         .with_supervisor(supervisor)
         .with_max_connections(config.max_connections)
         .with_workers(config.workers)
+        .with_history(config.history())
 }
 
 /// Binds `addr` for the listener called `name`, naming both in the error.

@@ -420,6 +420,66 @@ fn rooms_reaches_every_member_in_order_on_switchboard() {
 }
 
 #[test]
+fn rooms_with_history_checks_the_offsets_too() {
+    let server = Server::start("history_size = 100");
+    let mut rooms = ROOMS.to_vec();
+    rooms.push("--history");
+    let (json, measured_cpu, _) = figures_measured(&server, &rooms);
+    assert_eq!(json["history"], true, "{json}");
+    assert_rooms_complete(&json, measured_cpu);
+    // Without history on the server, the forms do not match and the run fails.
+    let plain = Server::start("");
+    let addr = plain.frame.to_string();
+    let mut args = rooms.clone();
+    args.extend(["--addr", &addr, "--threads", "1"]);
+    let (status, _, err) = bench(&args);
+    assert!(
+        !status.success() && err.contains("expected JOINED"),
+        "{err}"
+    );
+}
+
+#[test]
+fn history_measures_memory_per_message_and_recovery() {
+    let server = Server::start("history_size = 1000");
+    let json = figures(
+        &server,
+        &[
+            "history",
+            "--groups",
+            "4",
+            "--messages",
+            "200",
+            "--size",
+            "100",
+            "--recoveries",
+            "3",
+        ],
+    );
+    assert_eq!(json["scenario"], "history", "{json}");
+    // Four groups of 200, and three of 200 more for the recoveries.
+    assert!(number(&json, "kept_messages") >= 800.0, "{json}");
+    assert_eq!(
+        number(&json, "kept_bytes"),
+        number(&json, "kept_messages") * 100.0
+    );
+    assert!(number(&json, "rss_after_kib") >= number(&json, "rss_before_kib"));
+    assert!(json["rss_per_message_bytes"].is_number(), "{json}");
+    assert_eq!(number(&json, "recoveries"), 3.0);
+    let (p50, max) = (
+        number(&json, "recover_p50_ms"),
+        number(&json, "recover_max_ms"),
+    );
+    assert!(p50 > 0.0 && p50 <= max, "{json}");
+    assert!(number(&json, "replayed_per_s") > 0.0, "{json}");
+    // A server without history is refused, naming what to do.
+    let plain = Server::start("");
+    let addr = plain.frame.to_string();
+    let (status, _, err) = bench(&["history", "--addr", &addr]);
+    assert!(!status.success() && err.contains("history_size"), "{err}");
+}
+
+#[test]
 fn rooms_reaches_every_member_in_order_on_the_baseline() {
     let server = Baseline::start();
     let pid = server.child.id();

@@ -1,6 +1,7 @@
 //! End to end: `switchboard demo` runs its scripted cast against the real binary and
 //! exits 0 only when every misbehaviour (a hanging backend included) led to the expected
-//! removal and every member of its room got every message.
+//! removal, every member of its room got every message, and the member that dropped its
+//! connection recovered what it missed.
 //!
 //! The demo grades itself (its `[ok]` lines), so the outcome is also checked from
 //! outside: the front server's own figures, read over HTTP (`GET /stats` of `--http`)
@@ -91,6 +92,9 @@ fn the_demo_sees_every_expected_removal_and_exits_0() {
         "[ok] room-frame got every message published to lobby in order",
         "[ok] room-line got every message published to lobby in order",
         "[ok] room-listener got every message published to lobby in order",
+        "[ok] room-returner got every message published to lobby in order",
+        "[ok] room-returner dropped its connection at offset",
+        "came back and recovered the",
         "[ok] room-listener only listened, answered",
         "and was never removed",
         "demo passed",
@@ -116,6 +120,12 @@ fn the_demo_sees_every_expected_removal_and_exits_0() {
         last["send_failures_total"].as_u64() > Some(0),
         "the never-reading client's replies: {last}"
     );
+    // The returning member's recovery, as the server counted it.
+    assert!(
+        last["history"]["recovered_total"].as_u64() >= Some(1),
+        "a recovery: {last}"
+    );
+    assert_eq!(last["history"]["lost_total"], 0, "nothing lost: {last}");
     // And so does the library's log: a line for each kind of removal.
     for reason in [
         ": error_packets",

@@ -500,3 +500,43 @@ async fn wss_when_tls_is_on_and_a_plain_client_is_removed_as_tls_handshake() {
     });
     assert_eq!(snap["websocket"], 1);
 }
+
+#[tokio::test]
+async fn history_groups_number_their_messages_and_recover_over_websocket_too() {
+    let server = server("history_size = 100");
+    let mut text = connect(ws_line(&server)).await;
+    let mut binary = connect(ws_frame(&server)).await;
+    text.send(Message::text("JOIN h.room")).await.unwrap();
+    let joined = recv_text(&mut text).await;
+    let epoch = joined.split(' ').nth(2).expect("an epoch").to_owned();
+    assert_eq!(joined, format!("JOINED h.room {epoch} 0"));
+    let mut join = vec![JOIN];
+    join.extend_from_slice(b"h.room");
+    binary.send(Message::binary(join)).await.unwrap();
+    assert_eq!(
+        recv_body(&mut binary).await,
+        (JOINED, format!("h.room {epoch} 0").into_bytes())
+    );
+    let mut tcp = LineClient::connect(server.line).await;
+    tcp.send("PUB h.room one").await;
+    assert_eq!(recv_text(&mut text).await, "MSG h.room 1 one");
+    let mut message = b"\x06h.room".to_vec();
+    message.extend_from_slice(&1u64.to_be_bytes());
+    message.extend_from_slice(b"one");
+    assert_eq!(recv_body(&mut binary).await, (MESSAGE, message));
+    drop(text);
+    tcp.send("PUB h.room two").await;
+    tcp.send("PUB h.room three").await;
+    tcp.send("PING").await;
+    assert_eq!(tcp.recv().await.as_deref(), Some("PONG"));
+    let mut back = connect(ws_line(&server)).await;
+    back.send(Message::text(format!("JOIN h.room {epoch} 1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        recv_text(&mut back).await,
+        format!("JOINED h.room {epoch} 3 RECOVERED 2")
+    );
+    assert_eq!(recv_text(&mut back).await, "MSG h.room 2 two");
+    assert_eq!(recv_text(&mut back).await, "MSG h.room 3 three");
+}

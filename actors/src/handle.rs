@@ -42,6 +42,8 @@ pub struct Handle {
     /// What every clone shares (cloning a handle allocates nothing, where cloning an
     /// address creates a sender).
     shared: Arc<Shared>,
+    /// The group histories, when the switchboard keeps them.
+    histories: Option<crate::history::Histories>,
 }
 
 /// What the clones of a [`Handle`] share.
@@ -77,7 +79,25 @@ impl Handle {
                 users: Users::new(max_connections_per_user),
                 census: Census::new(max_groups_total),
             }),
+            histories: None,
         }
+    }
+
+    /// This handle, for a switchboard that keeps `histories`.
+    pub(crate) fn with_histories(mut self, histories: crate::history::Histories) -> Self {
+        self.histories = Some(histories);
+        self
+    }
+
+    /// The group histories, when the switchboard keeps them.
+    pub(crate) fn histories(&self) -> Option<&crate::history::Histories> {
+        self.histories.as_ref()
+    }
+
+    /// Whether the named group `group` keeps a history (see
+    /// [`history`](crate::history)).
+    pub fn has_history(&self, group: &str) -> bool {
+        self.histories.as_ref().is_some_and(|h| h.accepts(group))
     }
 
     /// A handle to no switchboard: every request answers as a stopped switchboard does.

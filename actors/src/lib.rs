@@ -127,6 +127,7 @@ mod file_region;
 mod groups;
 mod handle;
 mod handover;
+pub mod history;
 mod hub;
 pub mod identity;
 mod listener;
@@ -238,12 +239,19 @@ impl Switchboard {
         let workers = Arc::new(Workers::start(config.workers));
         // After the workers' own descriptors are open.
         let capacity = listener::connection_capacity(&config).min(Semaphore::MAX_PERMITS);
+        let mut handle = Handle::new(
+            supervisor.clone(),
+            config.max_connections_per_user,
+            config.max_groups_total,
+        );
+        if let Some(history) = &config.history {
+            let histories = history::Histories::new(history.clone(), workers.arbiters().len());
+            histories.start(workers.arbiters(), &hubs, &supervisor);
+            supervisor.do_send(supervisor::AttachHistory(histories.clone()));
+            handle = handle.with_histories(histories);
+        }
         Switchboard {
-            handle: Handle::new(
-                supervisor,
-                config.max_connections_per_user,
-                config.max_groups_total,
-            ),
+            handle,
             budget,
             stats,
             hubs,

@@ -11,6 +11,7 @@
 //! longer be trusted (an oversize length): the connection counts one error packet,
 //! sends the protocol's error reply, and is removed with reason `error_packets`.
 
+use crate::history::{Joined, Position};
 use crate::identity::{Access, AuthError};
 use crate::{
     ConnId, ConnectionStatus, FileRegion, GroupEncoder, GroupName, Handle, RemovalReason, User,
@@ -164,6 +165,18 @@ pub enum Action<R> {
     Deny(String),
     /// Join the named group (the connection was not a member yet).
     Join(GroupName),
+    /// Join the named group (unless a member already) and reply once where its history
+    /// stands is known (see [`Outbox::join_from`]).
+    JoinFrom {
+        /// The group.
+        group: GroupName,
+        /// For a group with history, the position to recover from.
+        from: Option<Position>,
+        /// Whether the connection was not a member yet.
+        new_member: bool,
+        /// Writes the reply.
+        reply: Box<dyn FnOnce(&Joined) -> R>,
+    },
     /// Leave the named group (the connection was a member).
     Leave(GroupName),
     /// Publish a protocol-neutral message to every member of the named group.
@@ -302,6 +315,69 @@ impl<R> Outbox<R> {
             Some(user) => user.may(access, group),
             None => !self.status.awaits_authentication(),
         }
+    }
+
+    /// Joins the named group, like [`try_join`](Self::try_join), and replies with
+    /// `reply(&joined)` once it is known where the group's history stands (see
+    /// [`history`](crate::history)); the reply keeps its place among the replies.
+    ///
+    /// For a group with history, [`Joined::history`] says the epoch and the offset of
+    /// the last message before the join, and the member's messages carry the offsets
+    /// after it. A connection that was not a member and asks `from` a position gets,
+    /// after the reply, the messages it missed since then (in order, each with its
+    /// offset) and then the live ones, with no gap and no duplicate; or it is told they
+    /// are lost. A connection that is a member already changes nothing and is told
+    /// where its stream is (`from` is ignored). For a group without history the reply
+    /// is written at once, with `history: None`. Answers whether the connection was not
+    /// a member yet, or why the join is refused (as [`try_join`](Self::try_join): the
+    /// permissions and the cap on groups apply; a refusal is not answered).
+    pub fn try_join_from(
+        &mut self,
+        group: impl Into<GroupName>,
+        from: Option<Position>,
+        reply: impl FnOnce(&Joined) -> R + 'static,
+    ) -> Result<bool, Refusal> {
+        let group = group.into();
+        let new_member = !self.is_member(group.as_str());
+        if new_member {
+            if !self.may(Access::Join, group.as_str()) {
+                return Err(Refusal::Denied {
+                    access: Access::Join,
+                    group,
+                });
+            }
+            if self.handle.census().enter(&group).is_err() {
+                return Err(Refusal::TooManyGroups);
+            }
+        }
+        let groups = self.groups.get_or_insert_default();
+        // A group it is in is named by the name it joined with.
+        let group = groups.get(group.as_str()).cloned().unwrap_or(group);
+        if new_member {
+            groups.insert(group.clone());
+        }
+        self.actions.push(Action::JoinFrom {
+            group,
+            from,
+            new_member,
+            reply: Box::new(reply),
+        });
+        Ok(new_member)
+    }
+
+    /// Like [`try_join_from`](Self::try_join_from), answering a refusal itself as
+    /// [`join`](Self::join) does. Answers whether the connection was not a member yet.
+    pub fn join_from(
+        &mut self,
+        group: impl Into<GroupName>,
+        from: Option<Position>,
+        reply: impl FnOnce(&Joined) -> R + 'static,
+    ) -> bool {
+        self.try_join_from(group, from, reply)
+            .unwrap_or_else(|refusal| {
+                self.refuse(&refusal);
+                false
+            })
     }
 
     /// Leaves the named group. Answers false, and changes nothing, if it was not a

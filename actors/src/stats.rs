@@ -163,6 +163,9 @@ pub struct Snapshot {
     /// The cluster link's figures; absent without a cluster.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<crate::cluster::ClusterCounters>,
+    /// The group histories' figures; absent while no history is kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::history::HistoryCounters>,
     /// The last send failures of connections that stopped, newest last (at most 32).
     pub recent_failures: Vec<FailureRecord>,
 }

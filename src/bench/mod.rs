@@ -1,7 +1,7 @@
 //! `switchboard bench <scenario>`: a load generator for any server speaking the
 //! `frame` protocol of PROTOCOL.md, as `redis-benchmark` is for Redis.
 //!
-//! Each scenario (`echo`, `fanout`, `idle`, `rooms`, `slow`) runs on a multi-threaded tokio
+//! Each scenario (`echo`, `fanout`, `history`, `idle`, `rooms`, `slow`) runs on a multi-threaded tokio
 //! runtime with one task per connection, pipelines its requests, reuses its buffers
 //! (no allocation per frame) and ends by printing one JSON line of figures to standard
 //! output. While it runs it shows its progress on standard error when that is a
@@ -14,6 +14,7 @@
 pub mod client;
 pub mod echo;
 pub mod fanout;
+pub mod history;
 pub mod idle;
 pub mod paced;
 pub mod process;
@@ -42,6 +43,8 @@ pub enum Scenario {
     Fanout(fanout::FanoutArgs),
     /// Many connections held open: server memory per connection (needs --pid).
     Idle(idle::IdleArgs),
+    /// Group histories: memory per stored message (with --pid), time to recover.
+    History(history::HistoryArgs),
     /// Many small named groups, each with its own publishers: deliveries/s and order.
     Rooms(rooms::RoomsArgs),
     /// ECHO load with one client that never reads: isolation, memory, its removal.
@@ -102,6 +105,7 @@ pub fn run(args: BenchArgs) -> i32 {
         Scenario::Echo(a) => &a.target,
         Scenario::Fanout(a) => &a.target,
         Scenario::Idle(a) => &a.target,
+        Scenario::History(a) => &a.target,
         Scenario::Rooms(a) => &a.target,
         Scenario::Slow(a) => &a.target,
     };
@@ -128,6 +132,7 @@ pub fn run(args: BenchArgs) -> i32 {
             Scenario::Echo(a) => echo::run(a).await,
             Scenario::Fanout(a) => fanout::run(a).await,
             Scenario::Idle(a) => idle::run(a).await,
+            Scenario::History(a) => history::run(a).await,
             Scenario::Rooms(a) => rooms::run(a).await,
             Scenario::Slow(a) => slow::run(a).await,
         }

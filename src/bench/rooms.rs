@@ -8,6 +8,11 @@
 //! Figures: deliveries per second (messages received from another member, the
 //! publishers' own copies left out, as in `fanout`) from the first publish to the last
 //! delivery, whether every delivery arrived in order, and the server's CPU time.
+//!
+//! With `--history` the groups are expected to keep a history (a server started with
+//! `history_size` > 0 and `history_groups` matching `room*`): JOINED then carries the
+//! epoch and offset, every MESSAGE its offset, and each member also checks that its
+//! offsets run on one by one from JOINED (one order per group).
 
 use super::client::{self, op, FrameReader};
 use super::process::CpuWatch;
@@ -55,6 +60,9 @@ pub struct RoomsArgs {
     /// Seconds to wait for every delivery before reporting what arrived.
     #[arg(long = "timeout-s", default_value_t = 60.0)]
     pub timeout_s: f64,
+    /// The server keeps the groups' histories: expect offsets, and check them.
+    #[arg(long)]
+    pub history: bool,
 }
 
 /// The name of group `g`.
@@ -93,6 +101,8 @@ struct Shape {
     messages: u64,
     /// Message bytes.
     size: usize,
+    /// Messages carry offsets (history groups).
+    history: bool,
 }
 
 impl Shape {
@@ -102,8 +112,13 @@ impl Shape {
     }
 }
 
-/// Sends JOIN for group `group` and waits for its JOINED.
-async fn join(stream: &mut tokio::net::TcpStream, group: usize) -> Result<(), BenchError> {
+/// Sends JOIN for group `group` and waits for its JOINED: answers the offset of the
+/// last message before the join (0 without history).
+async fn join(
+    stream: &mut tokio::net::TcpStream,
+    group: usize,
+    history: bool,
+) -> Result<u64, BenchError> {
     let name = group_name(group);
     let mut frame = Vec::new();
     client::put_frame(&mut frame, op::JOIN, name.as_bytes());
@@ -112,17 +127,34 @@ async fn join(stream: &mut tokio::net::TcpStream, group: usize) -> Result<(), Be
             .write_all(&frame)
             .await
             .map_err(BenchError::io("send JOIN"))?;
-        let mut reply = vec![0u8; frame.len()];
+        let mut header = [0u8; HEADER_LEN];
+        stream
+            .read_exact(&mut header)
+            .await
+            .map_err(BenchError::io("read JOINED"))?;
+        let len = u32::from_be_bytes(header) as usize;
+        if !(1..=1024).contains(&len) {
+            return Err(BenchError::Protocol(format!("a JOINED of {len} bytes")));
+        }
+        let mut reply = vec![0u8; len];
         stream
             .read_exact(&mut reply)
             .await
             .map_err(BenchError::io("read JOINED"))?;
-        if reply[HEADER_LEN] != op::JOINED || reply[HEADER_LEN + 1..] != *name.as_bytes() {
-            return Err(BenchError::Protocol(format!(
-                "expected JOINED {name}, got {reply:?}"
-            )));
+        let text = String::from_utf8_lossy(&reply[1..]).into_owned();
+        let words: Vec<&str> = text.split(' ').collect();
+        let last = match (history, &words[..]) {
+            (false, [n]) if *n == name => Some(0),
+            (true, [n, _epoch, offset]) if *n == name => offset.parse().ok(),
+            _ => None,
+        };
+        match last {
+            Some(last) if reply[0] == op::JOINED => Ok(last),
+            _ => Err(BenchError::Protocol(format!(
+                "expected JOINED {name}, got {:#x} {text:?}",
+                reply[0]
+            ))),
         }
-        Ok(())
     };
     tokio::time::timeout(client::CONNECT_TIMEOUT, exchange)
         .await
@@ -133,12 +165,13 @@ async fn join(stream: &mut tokio::net::TcpStream, group: usize) -> Result<(), Be
 /// publisher's order.
 async fn receive(
     mut source: OwnedReadHalf,
-    seat: Seat,
+    (seat, joined_at): (Seat, u64),
     shape: Shape,
     deadline: Instant,
     delivered: &AtomicU64,
 ) -> Result<Received, BenchError> {
     let name = group_name(seat.group);
+    let mut next_offset = joined_at + 1;
     let mut reader = FrameReader::new(READ_BUFFER);
     let expected = shape.publishers as u64 * shape.messages;
     let mut next = vec![0u64; shape.publishers];
@@ -153,7 +186,7 @@ async fn receive(
         }
         let before = deliveries;
         while let Some(frame) = reader.next_frame()? {
-            let message = match frame.payload.split_first() {
+            let mut message = match frame.payload.split_first() {
                 Some((&len, rest))
                     if frame.opcode == op::MESSAGE
                         && rest.get(..len as usize) == Some(name.as_bytes()) =>
@@ -162,6 +195,14 @@ async fn receive(
                 }
                 _ => return Err(client::unexpected(frame, "a MESSAGE of its group")),
             };
+            if shape.history {
+                let Some((offset, rest)) = message.split_first_chunk::<8>() else {
+                    return Err(client::unexpected(frame, "a MESSAGE with its offset"));
+                };
+                in_order &= u64::from_be_bytes(*offset) == next_offset;
+                next_offset += 1;
+                message = rest;
+            }
             if message.len() != shape.size {
                 return Err(client::unexpected(frame, "a MESSAGE of the bench's size"));
             }
@@ -243,8 +284,11 @@ pub struct RoomsReport {
     pub deliveries: u64,
     /// `groups * publishers * messages * (group_size - 1)`.
     pub expected_deliveries: u64,
-    /// Every member got every message of its group, each publisher's in order.
+    /// Every member got every message of its group, each publisher's in order (and
+    /// with `--history`, at offsets running on one by one).
     pub in_order: bool,
+    /// The groups kept a history (`--history`).
+    pub history: bool,
     /// From the first publish to the last delivery, seconds.
     pub elapsed_s: f64,
     /// Deliveries per second.
@@ -279,6 +323,7 @@ fn shape(args: &RoomsArgs) -> Result<Shape, BenchError> {
         publishers: args.publishers,
         messages: args.messages,
         size: args.size,
+        history: args.history,
     })
 }
 
@@ -295,8 +340,8 @@ pub async fn run(args: RoomsArgs) -> Result<serde_json::Value, BenchError> {
                 index,
                 group: index % shape.groups,
             };
-            join(&mut stream, seat.group).await?;
-            Ok::<_, BenchError>((seat, stream))
+            let joined_at = join(&mut stream, seat.group, shape.history).await?;
+            Ok::<_, BenchError>(((seat, joined_at), stream))
         });
     }
     let mut members = Vec::with_capacity(args.conns);
@@ -323,10 +368,12 @@ pub async fn run(args: RoomsArgs) -> Result<serde_json::Value, BenchError> {
     let mut publishers = tokio::task::JoinSet::new();
     // Write halves stay open until the end: dropping one would end its connection.
     let mut sinks = Vec::new();
-    for (seat, stream) in members {
+    for ((seat, joined_at), stream) in members {
         let (source, mut sink) = stream.into_split();
         let delivered = delivered.clone();
-        receivers.spawn(async move { receive(source, seat, shape, deadline, &delivered).await });
+        receivers.spawn(async move {
+            receive(source, (seat, joined_at), shape, deadline, &delivered).await
+        });
         if shape.publishes(seat.index) {
             publishers.spawn(async move {
                 publish(&mut sink, seat, shape).await?;
@@ -360,6 +407,7 @@ pub async fn run(args: RoomsArgs) -> Result<serde_json::Value, BenchError> {
         deliveries,
         expected_deliveries: expected,
         in_order,
+        history: shape.history,
         elapsed_s: round3(seconds),
         deliveries_per_s: round3(per_second(deliveries as f64, seconds)),
         server_cpu_s: used.server,

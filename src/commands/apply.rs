@@ -2,7 +2,7 @@
 //! protocol: [`dispatch`] (the one path from a parsed request to its effect, through the
 //! authorization policy), [`Command::apply`], and the [`heartbeat`].
 
-use super::group::join_group;
+use super::group::{join_group, join_history};
 use super::{Command, Context, Replies};
 use crate::backends::DeliveryReport;
 use crate::identity::{authorize, Decision, Session};
@@ -33,6 +33,12 @@ pub fn dispatch<W: Replies>(
         Ok(command) => command,
         Err(reason) => return out.bad_packet(reason),
     };
+    if let Command::JoinFrom { group, .. } = &command {
+        // Malformed before anything is asked of the permissions.
+        if !out.handle().has_history(group.as_str()) {
+            return out.bad_packet(format!("no history for {group}"));
+        }
+    }
     let decision = authorize(session, command.needs());
     if let Some(refusal) = decision.refusal() {
         out.reply(W::error(&refusal));
@@ -84,6 +90,24 @@ impl Command {
             Command::Replicate(payload) => {
                 let backends = context.backends.clone();
                 out.defer(async move { W::replicated(&backends.replicate(payload).await) });
+            }
+            Command::Join(group) if out.handle().has_history(group.as_str()) => {
+                if let Err(reason) =
+                    join_history(out, group, None, context.max_groups, W::joined_history)
+                {
+                    out.bad_packet(reason);
+                }
+            }
+            Command::JoinFrom { group, from } => {
+                if let Err(reason) = join_history(
+                    out,
+                    group,
+                    Some(from),
+                    context.max_groups,
+                    W::joined_history,
+                ) {
+                    out.bad_packet(reason);
+                }
             }
             Command::Join(group) => match join_group(out, group.clone(), context.max_groups) {
                 Ok(()) => out.reply(W::joined(&group)),

@@ -1,6 +1,7 @@
 //! [`Command::from_frame`]: a `frame` request as a command, by its opcode.
 
 use super::group::group_name;
+use super::join::join_command;
 use super::user::user_name;
 use super::Command;
 use crate::protocols::frame::Frame;
@@ -22,7 +23,7 @@ impl Command {
             Frame::STATS => Ok(Command::Stats),
             Frame::CLUSTER_STATS => Ok(Command::ClusterStats),
             Frame::REPLICATE => Ok(Command::Replicate(payload.clone())),
-            Frame::JOIN => Ok(Command::Join(group_name(payload)?)),
+            Frame::JOIN => join_command(payload),
             Frame::LEAVE => Ok(Command::Leave(group_name(payload)?)),
             Frame::PUBLISH => {
                 let (group, message) = split_publish(payload)?;

@@ -4,6 +4,7 @@
 //! most [`MAX_QUOTED`] bytes of what the client sent.
 
 use super::group::group_name;
+use super::join::join_command;
 use super::user::user_name;
 use super::Command;
 use crate::secret::Secret;
@@ -30,7 +31,7 @@ impl Command {
             ("STATS", None) => Ok(Command::Stats),
             ("CSTATS", None) => Ok(Command::ClusterStats),
             ("PING" | "STATS" | "CSTATS", Some(_)) => Err(format!("{word} takes no argument")),
-            ("JOIN", Some(name)) => Ok(Command::Join(group_name(name.as_bytes())?)),
+            ("JOIN", Some(argument)) => join_command(argument.as_bytes()),
             ("LEAVE", Some(name)) => Ok(Command::Leave(group_name(name.as_bytes())?)),
             ("PUB", Some(argument)) => {
                 // `PUB <name>` alone publishes an empty message.

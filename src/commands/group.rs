@@ -1,5 +1,6 @@
 //! Named groups as both protocols see them: the name rule, and the JOIN limit.
 
+use switchboard::history::{Joined, Position};
 use switchboard::{GroupName, Outbox};
 
 /// The longest group name, in bytes.
@@ -41,6 +42,23 @@ pub fn join_group<R>(
         return Err("too many groups");
     }
     out.join(group);
+    Ok(())
+}
+
+/// JOIN of a history group for both protocols, from `from` for a recovery JOIN: the
+/// reply (`reply`) waits until the group's history said where it stands; refused with
+/// `too many groups` like any JOIN.
+pub fn join_history<R>(
+    out: &mut Outbox<R>,
+    group: GroupName,
+    from: Option<Position>,
+    max_groups: usize,
+    reply: impl FnOnce(&Joined) -> R + 'static,
+) -> Result<(), &'static str> {
+    if !out.is_member(group.as_str()) && out.group_count() >= max_groups {
+        return Err("too many groups");
+    }
+    out.join_from(group, from, reply);
     Ok(())
 }
 

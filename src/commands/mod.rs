@@ -14,6 +14,7 @@ mod apply;
 mod from_frame;
 mod from_line;
 pub mod group;
+pub mod join;
 mod replies;
 mod user;
 
@@ -56,6 +57,15 @@ pub enum Command {
     /// JOIN: the connection joins the group (a member already: nothing changes) and is
     /// answered JOINED.
     Join(GroupName),
+    /// A recovery JOIN (`JOIN <name> <epoch> <offset>`) of a history group: the
+    /// connection joins from that position and is answered JOINED with RECOVERED and
+    /// the missed messages, or LOST; a member already is answered like a plain JOIN.
+    JoinFrom {
+        /// The group.
+        group: GroupName,
+        /// Where the connection left off.
+        from: switchboard::history::Position,
+    },
     /// LEAVE: the connection leaves the group (member or not) and is answered LEFT.
     Leave(GroupName),
     /// PUBLISH (`PUB`): the message to every member of the group; no answer.
@@ -96,7 +106,7 @@ impl Command {
         match self {
             Command::Ping(_) | Command::Pong | Command::Auth(_) => Needs::Nothing,
             Command::Echo | Command::Leave(_) => Needs::Identity,
-            Command::Join(group) => Needs::Join(group),
+            Command::Join(group) | Command::JoinFrom { group, .. } => Needs::Join(group),
             Command::Publish { group, .. } => Needs::Publish(group),
             Command::Broadcast => Needs::Admin("broadcast"),
             Command::Replicate(_) => Needs::Admin("replicate"),
@@ -147,6 +157,16 @@ mod tests {
             (Command::Echo, Needs::Identity),
             (Command::Leave(lobby.clone()), Needs::Identity),
             (Command::Join(lobby.clone()), Needs::Join(&lobby)),
+            (
+                Command::JoinFrom {
+                    group: lobby.clone(),
+                    from: switchboard::history::Position {
+                        epoch: switchboard::history::Epoch::parse("e").unwrap(),
+                        offset: 0,
+                    },
+                },
+                Needs::Join(&lobby),
+            ),
             (
                 Command::Publish {
                     group: lobby.clone(),

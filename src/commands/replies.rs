@@ -5,6 +5,7 @@ use crate::backends::DeliveryReport;
 use bytes::Bytes;
 use serde::Serialize;
 use std::fmt::Display;
+use switchboard::history::Joined;
 use switchboard::GroupName;
 
 /// How one protocol writes the packets the server sends of its own accord: the answers
@@ -23,6 +24,10 @@ pub trait Replies: 'static {
 
     /// The answer to a JOIN of `group`, also when the connection was a member already.
     fn joined(group: &GroupName) -> Self::Packet;
+
+    /// The answer to a JOIN of a history group, once its history said where it stands
+    /// (see [`joined_text`](super::join::joined_text)).
+    fn joined_history(joined: &Joined) -> Self::Packet;
 
     /// The answer to a LEAVE of `group`, also when the connection was not a member.
     fn left(group: &GroupName) -> Self::Packet;

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 /// Every key a configuration file may contain.
-pub const KEYS: [&str; 40] = [
+pub const KEYS: [&str; 44] = [
     "frame",
     "line",
     "backends",
@@ -51,6 +51,10 @@ pub const KEYS: [&str; 40] = [
     "ws_frame",
     "ws_origins",
     "ws_handshake_timeout_ms",
+    "history_size",
+    "history_groups",
+    "history_ttl_ms",
+    "history_max_bytes",
 ];
 
 /// Parses one address, quoting it in the error.

@@ -9,6 +9,7 @@
 mod error;
 mod file;
 mod flags;
+mod history;
 mod unsupported;
 mod users;
 mod validate;
@@ -122,6 +123,14 @@ pub struct Config {
     pub ws_origins: Vec<String>,
     /// How long a WebSocket handshake may take before the connection is removed.
     pub ws_handshake_timeout_ms: u64,
+    /// Messages kept per history group; 0 turns histories off.
+    pub history_size: usize,
+    /// Patterns of the groups that keep a history.
+    pub history_groups: Vec<String>,
+    /// How long a message stays in a history.
+    pub history_ttl_ms: u64,
+    /// What all histories together may hold.
+    pub history_max_bytes: usize,
 }
 
 impl Default for Config {
@@ -174,6 +183,10 @@ impl Default for Config {
             ws_frame: None,
             ws_origins: Vec::new(),
             ws_handshake_timeout_ms: millis(websocket.handshake_timeout),
+            history_size: 0,
+            history_groups: vec![">".to_owned()],
+            history_ttl_ms: 300_000,
+            history_max_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -18,6 +18,7 @@ impl Config {
         if let Some((key, _)) = zero.into_iter().find(|(_, is_zero)| *is_zero) {
             return Err(ConfigError::Zero { key });
         }
+        self.history_patterns()?;
         if self
             .node
             .as_deref()

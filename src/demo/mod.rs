@@ -136,6 +136,9 @@ fn front_config(backends: Vec<SocketAddr>) -> Config {
         reconnect_max_ms: 1_000,
         shutdown_timeout_ms: 1_000,
         workers: 2,
+        // The lobby keeps a history, so a member that comes back recovers.
+        history_size: 1_000,
+        history_groups: vec![room::LOBBY.to_owned()],
         ..Config::default()
     }
 }
@@ -430,7 +433,21 @@ fn room_checks(
             }
         })
         .collect();
-    let listener = room::MEMBERS.iter().find(|m| !m.publishes);
+    for m in room::MEMBERS.iter().filter(|m| m.returns) {
+        let recovered = seen.get(m.name).and_then(|s| s.recovered);
+        checks.push(Check {
+            what: match recovered {
+                Some((left, last, n)) => format!(
+                    "{} dropped its connection at offset {left}, came back and recovered the {n} messages it missed (through {last})",
+                    m.name
+                ),
+                None => format!("{} dropped its connection and did not recover", m.name),
+            },
+            met: recovered.is_some_and(|(left, last, n)| n > 0 && n == last - left)
+                && room::got_everything(seen, m.name).is_some(),
+        });
+    }
+    let listener = room::MEMBERS.iter().find(|m| !m.publishes && !m.returns);
     if let Some(listener) = listener {
         let pings = seen.get(listener.name).map_or(0, |s| s.pings);
         // Its own hang-up at the end is `peer_closed`; any other reason is the server's.

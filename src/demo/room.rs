@@ -3,9 +3,12 @@
 //! A `frame` member and a `line` member each PUBLISH (`0x0E` / `PUB`) a numbered message
 //! now and then; a third member, on `line`, only listens. Every member answers the
 //! server's heartbeat PINGs with PONG, so the listener, which never sends anything
-//! else, is never idle. What each member published and received is recorded in a
-//! [`Room`], which the summary judges: every member got every message, in each
-//! publisher's order.
+//! else, is never idle. The lobby keeps a history: a fourth member drops its connection
+//! mid-conversation, stays away while messages are published, and comes back with its
+//! position (`JOIN lobby <epoch> <offset>`), recovering what it missed. What each member
+//! published and received is recorded in a [`Room`], which the summary judges: every
+//! member got every message, in each publisher's order, and the returning one recovered
+//! exactly what it missed.
 
 use super::cast::{connect, Names};
 use crate::protocols::frame::Frame;
@@ -21,6 +24,8 @@ use tokio::time::Instant;
 pub const LOBBY: &str = "lobby";
 /// How often a publishing member publishes.
 const EVERY: Duration = Duration::from_millis(700);
+/// How long the returning member stays away: a few messages are published meanwhile.
+const AWAY: Duration = Duration::from_millis(2500);
 /// The most bytes a member buffers while a packet is incomplete.
 const MAX_BUFFERED: usize = 128 * 1024;
 /// The most problems kept per member (the first ones say what went wrong).
@@ -44,24 +49,35 @@ pub struct Member {
     pub wire: Wire,
     /// Whether it publishes, or only listens.
     pub publishes: bool,
+    /// Whether it drops its connection halfway and comes back from its position.
+    pub returns: bool,
 }
 
 /// The scene's members.
-pub const MEMBERS: [Member; 3] = [
+pub const MEMBERS: [Member; 4] = [
     Member {
         name: "room-frame",
         wire: Wire::Frame,
         publishes: true,
+        returns: false,
     },
     Member {
         name: "room-line",
         wire: Wire::Line,
         publishes: true,
+        returns: false,
     },
     Member {
         name: "room-listener",
         wire: Wire::Line,
         publishes: false,
+        returns: false,
+    },
+    Member {
+        name: "room-returner",
+        wire: Wire::Line,
+        publishes: false,
+        returns: true,
     },
 ];
 
@@ -76,6 +92,13 @@ pub struct Seen {
     pub received: Vec<String>,
     /// Server PINGs it answered with PONG.
     pub pings: u64,
+    /// The lobby's epoch and the offset of the last message it received (or of the
+    /// last before its JOIN).
+    pub position: Option<(String, u64)>,
+    /// For the returning member: the offset it left at, the offset the server said the
+    /// lobby was at when it came back, and how many messages it said were recovered
+    /// (`RECOVERED <n>`).
+    pub recovered: Option<(u64, u64, u64)>,
     /// What went wrong (an error reply, the connection lost), the first few.
     pub problems: Vec<String>,
 }
@@ -154,10 +177,11 @@ pub fn got_everything(seen: &HashMap<&'static str, Seen>, member: &str) -> Optio
 /// What a member heard from the server.
 #[derive(Debug, PartialEq, Eq)]
 enum Heard {
-    /// Its JOIN was confirmed.
-    Joined,
-    /// A message published to the room.
-    Message(String),
+    /// Its JOIN was confirmed: what follows the group's name (the epoch, the offset and
+    /// the recovery's outcome).
+    Joined(String),
+    /// A message published to the room, with its offset.
+    Message(u64, String),
     /// A heartbeat to answer.
     Ping,
     /// An error reply.
@@ -175,10 +199,15 @@ impl Wire {
         out
     }
 
-    fn join(self) -> Vec<u8> {
+    /// JOIN of the lobby, from `from` (an epoch and an offset) if given.
+    fn join(self, from: Option<&(String, u64)>) -> Vec<u8> {
+        let argument = match from {
+            Some((epoch, offset)) => format!("{LOBBY} {epoch} {offset}"),
+            None => LOBBY.to_owned(),
+        };
         match self {
-            Wire::Frame => Wire::frame(Frame::JOIN, LOBBY.as_bytes()),
-            Wire::Line => format!("JOIN {LOBBY}\n").into_bytes(),
+            Wire::Frame => Wire::frame(Frame::JOIN, argument.as_bytes()),
+            Wire::Line => format!("JOIN {argument}\n").into_bytes(),
         }
     }
 
@@ -220,11 +249,17 @@ impl Wire {
                 let body = buf.split_to(len);
                 let payload = &body[1..];
                 Ok(Some(match body[0] {
-                    Frame::JOINED => Heard::Joined,
+                    Frame::JOINED => {
+                        let text = String::from_utf8_lossy(payload);
+                        let rest = text.strip_prefix(LOBBY).unwrap_or_default();
+                        Heard::Joined(rest.trim_start().to_owned())
+                    }
                     Frame::MESSAGE => {
                         let skip = 1 + usize::from(payload.first().copied().unwrap_or(0));
-                        let text = payload.get(skip..).unwrap_or_default();
-                        Heard::Message(String::from_utf8_lossy(text).into_owned())
+                        let numbered = payload.get(skip..).unwrap_or_default();
+                        let (offset, text) = numbered.split_at(numbered.len().min(8));
+                        let offset = u64::from_be_bytes(offset.try_into().unwrap_or([0; 8]));
+                        Heard::Message(offset, String::from_utf8_lossy(text).into_owned())
                     }
                     Frame::PING => Heard::Ping,
                     Frame::ERROR => Heard::Error(String::from_utf8_lossy(payload).into_owned()),
@@ -238,10 +273,16 @@ impl Wire {
                 let line = buf.split_to(end + 1);
                 let line = String::from_utf8_lossy(&line[..end]).into_owned();
                 let prefix = format!("MSG {LOBBY} ");
+                let joined = format!("JOINED {LOBBY}");
                 Ok(Some(match line.as_str() {
                     "PING" => Heard::Ping,
-                    l if l == format!("JOINED {LOBBY}") => Heard::Joined,
-                    l if l.starts_with(&prefix) => Heard::Message(l[prefix.len()..].to_owned()),
+                    l if l.starts_with(&joined) => {
+                        Heard::Joined(l[joined.len()..].trim_start().to_owned())
+                    }
+                    l if l.starts_with(&prefix) => {
+                        let (offset, text) = l[prefix.len()..].split_once(' ').unwrap_or(("", ""));
+                        Heard::Message(offset.parse().unwrap_or(0), text.to_owned())
+                    }
                     l if l.starts_with("ERR") => Heard::Error(line),
                     _ => Heard::Other,
                 }))
@@ -250,8 +291,29 @@ impl Wire {
     }
 }
 
+/// The epoch and offset a JOINED names, and for a recovery JOIN the messages recovered
+/// (`Some(None)` when they were lost).
+type Stand = ((String, u64), Option<Option<u64>>);
+
+/// Where a JOINED's text (after the group's name) says the lobby stands: its epoch, the
+/// offset of the last message before the join, and for a recovery JOIN the number of
+/// messages recovered (`None` for a plain JOIN; `Some(None)` when they were lost).
+fn stand(text: &str) -> Option<Stand> {
+    let words: Vec<&str> = text.split(' ').collect();
+    let position = (words.first()?.to_string(), words.get(1)?.parse().ok()?);
+    let recovery = match words.get(2..) {
+        Some(["RECOVERED", n]) => Some(Some(n.parse().ok()?)),
+        Some(["LOST"]) => Some(None),
+        Some([]) => None,
+        _ => return None,
+    };
+    Some((position, recovery))
+}
+
 /// Plays `member`: joins the lobby, publishes every [`EVERY`] until `until` (if it
-/// publishes), answers PINGs and records what it hears until `end`.
+/// publishes), answers PINGs and records what it hears until `end`. A returning member
+/// drops its connection a third of the way to `until`, stays away for [`AWAY`], and comes
+/// back from its position.
 pub async fn member(
     addr: SocketAddr,
     names: Names,
@@ -261,23 +323,48 @@ pub async fn member(
     end: Instant,
 ) {
     let name = member.name;
+    let mut leave_at = member
+        .returns
+        .then(|| Instant::now() + until.saturating_duration_since(Instant::now()) / 3);
     let mut s = match connect(addr, name, &names).await {
         Ok(s) => s,
         Err(e) => return room.problem(name, format!("cannot connect: {e}")),
     };
-    if let Err(e) = s.write_all(&member.wire.join()).await {
+    if let Err(e) = s.write_all(&member.wire.join(None)).await {
         return room.problem(name, format!("JOIN not sent: {e}"));
     }
     let mut buf = BytesMut::with_capacity(4096);
     let mut next_publish = Instant::now();
     let mut sent = 0u64;
+    // The offset the member left at, while it is away or coming back.
+    let mut left_at: Option<u64> = None;
     loop {
         // Everything complete in the buffer first, then publish, then wait for more.
         loop {
             match member.wire.next(&mut buf) {
                 Ok(None) => break,
-                Ok(Some(Heard::Joined)) => room.update(name, |s| s.joined = true),
-                Ok(Some(Heard::Message(text))) => room.update(name, |s| s.received.push(text)),
+                Ok(Some(Heard::Joined(text))) => {
+                    let Some((position, recovery)) = stand(&text) else {
+                        return room.problem(name, format!("JOINED {LOBBY} {text}"));
+                    };
+                    match (recovery, left_at) {
+                        (None, _) => {}
+                        (Some(Some(n)), Some(left)) => {
+                            room.update(name, |s| s.recovered = Some((left, position.1, n)))
+                        }
+                        _ => room.problem(name, format!("came back to JOINED {LOBBY} {text}")),
+                    }
+                    room.update(name, |s| {
+                        s.joined = true;
+                        s.position = Some(position);
+                    });
+                }
+                Ok(Some(Heard::Message(offset, text))) => room.update(name, |s| {
+                    s.received.push(text);
+                    if let Some(position) = &mut s.position {
+                        position.1 = offset;
+                    }
+                }),
                 Ok(Some(Heard::Ping)) => {
                     if let Err(e) = s.write_all(&member.wire.pong()).await {
                         return room.problem(name, format!("PONG not sent: {e}"));
@@ -293,6 +380,26 @@ pub async fn member(
         if now >= end {
             return;
         }
+        if leave_at.is_some_and(|at| now >= at) {
+            // Drops the connection mid-conversation, and comes back from where it was.
+            leave_at = None;
+            let position = room.seen().get(name).and_then(|s| s.position.clone());
+            let Some(position) = position else {
+                return room.problem(name, "no position to come back from".to_owned());
+            };
+            left_at = Some(position.1);
+            drop(s);
+            buf.clear();
+            tokio::time::sleep(AWAY).await;
+            s = match connect(addr, name, &names).await {
+                Ok(s) => s,
+                Err(e) => return room.problem(name, format!("cannot reconnect: {e}")),
+            };
+            if let Err(e) = s.write_all(&member.wire.join(Some(&position))).await {
+                return room.problem(name, format!("JOIN not sent: {e}"));
+            }
+            continue;
+        }
         let publishing = member.publishes && now < until;
         // Publish only once every member is in: each must get every message.
         if publishing && now >= next_publish && !room.everyone_joined() {
@@ -306,10 +413,10 @@ pub async fn member(
             sent += 1;
             next_publish = now + EVERY;
         }
-        let wake = if publishing {
-            next_publish.min(end)
-        } else {
-            end
+        let wake = match (publishing, leave_at) {
+            (true, _) => next_publish.min(end),
+            (false, Some(at)) => at.min(end),
+            (false, None) => end,
         };
         if buf.len() >= MAX_BUFFERED {
             return room.problem(name, "too much unread input".to_owned());
@@ -360,28 +467,48 @@ mod tests {
     }
 
     #[test]
+    fn joined_says_where_the_lobby_stands() {
+        assert_eq!(stand("e-1 0"), Some((("e-1".into(), 0), None)));
+        assert_eq!(
+            stand("e-1 9 RECOVERED 3"),
+            Some((("e-1".into(), 9), Some(Some(3))))
+        );
+        assert_eq!(stand("e-1 9 LOST"), Some((("e-1".into(), 9), Some(None))));
+        for bad in ["", "e-1", "e-1 x", "e-1 9 RECOVERED", "e-1 9 MAYBE"] {
+            assert_eq!(stand(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
     fn both_wires_parse_what_the_server_sends_a_member() {
         let mut buf = BytesMut::new();
-        buf.extend_from_slice(&Wire::frame(Frame::JOINED, b"lobby"));
-        buf.extend_from_slice(&Wire::frame(Frame::MESSAGE, b"\x05lobbyhi there"));
+        buf.extend_from_slice(&Wire::frame(Frame::JOINED, b"lobby e-1 0"));
+        buf.extend_from_slice(&Wire::frame(
+            Frame::MESSAGE,
+            b"\x05lobby\x00\x00\x00\x00\x00\x00\x00\x07hi there",
+        ));
         buf.extend_from_slice(&Wire::frame(Frame::PING, b""));
         buf.extend_from_slice(&Wire::frame(Frame::BROADCAST, b"x"));
         buf.extend_from_slice(&[0, 0, 0]);
         let w = Wire::Frame;
-        assert_eq!(w.next(&mut buf), Ok(Some(Heard::Joined)));
+        assert_eq!(w.next(&mut buf), Ok(Some(Heard::Joined("e-1 0".into()))));
         assert_eq!(
             w.next(&mut buf),
-            Ok(Some(Heard::Message("hi there".into())))
+            Ok(Some(Heard::Message(7, "hi there".into())))
         );
         assert_eq!(w.next(&mut buf), Ok(Some(Heard::Ping)));
         assert_eq!(w.next(&mut buf), Ok(Some(Heard::Other)));
         assert_eq!(w.next(&mut buf), Ok(None), "an incomplete header waits");
 
-        let mut buf =
-            BytesMut::from(&b"JOINED lobby\nMSG lobby a 1\nPING\nERR no\nBCAST x\nMSG"[..]);
+        let mut buf = BytesMut::from(
+            &b"JOINED lobby e-1 4 RECOVERED 2\nMSG lobby 3 a 1\nPING\nERR no\nBCAST x\nMSG"[..],
+        );
         let w = Wire::Line;
-        assert_eq!(w.next(&mut buf), Ok(Some(Heard::Joined)));
-        assert_eq!(w.next(&mut buf), Ok(Some(Heard::Message("a 1".into()))));
+        assert_eq!(
+            w.next(&mut buf),
+            Ok(Some(Heard::Joined("e-1 4 RECOVERED 2".into())))
+        );
+        assert_eq!(w.next(&mut buf), Ok(Some(Heard::Message(3, "a 1".into()))));
         assert_eq!(w.next(&mut buf), Ok(Some(Heard::Ping)));
         assert_eq!(w.next(&mut buf), Ok(Some(Heard::Error("ERR no".into()))));
         assert_eq!(w.next(&mut buf), Ok(Some(Heard::Other)));

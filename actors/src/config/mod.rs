@@ -104,6 +104,10 @@ pub struct SwitchboardConfig {
     /// more is refused ([`Refusal::TooManyGroups`](crate::Refusal::TooManyGroups)),
     /// exactly, however many threads join at once. Default: 1,000,000.
     pub max_groups_total: usize,
+    /// Group histories: which named groups keep their last messages, numbered in one
+    /// order, for members to recover after a broken connection (see
+    /// [`history`](crate::history)). Default: none.
+    pub history: Option<crate::history::HistoryConfig>,
 }
 
 impl Default for SwitchboardConfig {
@@ -120,6 +124,7 @@ impl Default for SwitchboardConfig {
             trim_memory: true,
             max_connections_per_user: None,
             max_groups_total: 1_000_000,
+            history: None,
         }
     }
 }
@@ -136,4 +141,5 @@ setters!(SwitchboardConfig {
     with_trim_memory => trim_memory: bool,
     with_max_connections_per_user => max_connections_per_user: Option<usize>,
     with_max_groups_total => max_groups_total: usize,
+    with_history => history: Option<crate::history::HistoryConfig>,
 });

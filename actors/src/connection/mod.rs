@@ -21,6 +21,7 @@ use crate::config::WebSocketConfig;
 use crate::core::budget::OutboundBudget;
 use crate::core::{Conn, Event};
 use crate::groups::Publisher;
+use crate::history::{SeqJoin, SeqLeave};
 use crate::hub::{
     Credit, Hub, HubBroadcast, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay, Hubs,
     Inbox, Ticket,
@@ -357,6 +358,9 @@ impl<P: Protocol> Connection<P> {
                     self.transport
                         .abandon_handshake(&self.stream, "handshake timeout");
                 }
+                for group in self.core.history_memberships() {
+                    self.history_leave(group);
+                }
                 self.relay(Relayed::Removed(Deregister { id, reason }));
             }
             Event::Authenticated(user) => {
@@ -390,9 +394,31 @@ impl<P: Protocol> Connection<P> {
                         group: group.clone(),
                     });
                 }
+                if self.context.handle.has_history(group.as_str()) {
+                    self.history_leave(group.clone());
+                }
                 self.context.supervisor().do_send(Leave { id, group });
             }
             Event::Publish(messages) => self.publish(messages.into(), ctx),
+            Event::HistoryJoin {
+                group,
+                token,
+                from,
+                new_member,
+            } => {
+                let histories = self.context.handle.histories();
+                if let Some(sequencer) = histories.and_then(|h| h.sequencer_of(group.as_str())) {
+                    sequencer.do_send(SeqJoin {
+                        id,
+                        group,
+                        token,
+                        from,
+                        new_member,
+                        inbox: self.inbox.clone(),
+                    });
+                }
+            }
+            Event::Sequence(messages) => self.sequence(messages, ctx),
             Event::Defer { seq, reply } => {
                 ctx.spawn(wrap_future(reply).map(move |reply, act: &mut Self, ctx| {
                     let _span = act.enter();
@@ -473,6 +499,45 @@ impl<P: Protocol> Connection<P> {
             self.context.supervisor().do_send(Notice::Published {
                 publisher,
                 messages,
+            });
+        }
+    }
+
+    /// Hands this turn's publishes to history groups to their sequencers (they come
+    /// back numbered, to this connection too where it is a member), and tells the
+    /// supervisor for the cluster.
+    fn sequence(&mut self, messages: Vec<Published>, ctx: &mut Context<Self>) {
+        let Some(histories) = self.context.handle.histories().cloned() else {
+            return;
+        };
+        let bytes = messages.iter().map(|m| m.message.len()).sum();
+        let ticket = self.ticket(bytes, ctx);
+        let notice = self
+            .context
+            .hubs
+            .notify_supervisor()
+            .then(|| Arc::<[Published]>::from(messages.clone()));
+        histories.publish(Some(self.id()), messages, Some(ticket));
+        if let Some(messages) = notice {
+            let publisher = Publisher {
+                id: self.id(),
+                protocol: P::NAME,
+                user: self.status.user().cloned(),
+            };
+            self.context.supervisor().do_send(Notice::Published {
+                publisher,
+                messages,
+            });
+        }
+    }
+
+    /// Tells the sequencer of a history group that this connection left it.
+    fn history_leave(&self, group: crate::GroupName) {
+        let histories = self.context.handle.histories();
+        if let Some(sequencer) = histories.and_then(|h| h.sequencer_of(group.as_str())) {
+            sequencer.do_send(SeqLeave {
+                id: self.id(),
+                group,
             });
         }
     }

@@ -171,6 +171,12 @@ impl<P: Protocol> Connection<P> {
                         }
                     }
                 }
+                HubDeliver::Numbered(shares) => self.core.deliver_numbered(now, shares),
+                HubDeliver::Joined {
+                    group,
+                    token,
+                    answer,
+                } => self.core.handle_joined(now, &group, token, answer),
             }
         }
     }

@@ -29,7 +29,7 @@ mod run;
 pub(crate) use census::Census;
 pub use encoder::GroupEncoder;
 pub use name::GroupName;
-pub(crate) use registry::{Registry, Run};
+pub(crate) use registry::{NumberedShare, Registry, Run};
 pub(crate) use run::{group_packets, group_run, GroupRun};
 
 use crate::{ConnId, SendError, User};

@@ -8,6 +8,13 @@ use crate::ConnId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+mod encodings;
+mod numbered;
+
+use encodings::Encodings;
+
+pub(crate) use numbered::NumberedShare;
+
 /// What the registry keeps of a connection that joined at least one group.
 struct Joined<T> {
     /// Its protocol: where it sits in each of its groups.
@@ -232,9 +239,7 @@ impl<T> Registry<T> {
             };
             for (&protocol, members) in room {
                 let own = publisher.is_some_and(|p| p.protocol == protocol);
-                let mut encoded: Option<Arc<GroupRun>> = None;
-                // The same run framed for the WebSocket members, once per framing.
-                let mut framed: Vec<(Framing, Arc<GroupRun>)> = Vec::new();
+                let mut encodings = Encodings::default();
                 for &id in members {
                     if Some(id) == except {
                         continue;
@@ -242,45 +247,22 @@ impl<T> Registry<T> {
                     let Some(joined) = self.joined.get(&id).filter(|j| wanted(&j.target)) else {
                         continue;
                     };
-                    // Encoded at most once per protocol, on the first member that needs it.
-                    let packets = encoded.get_or_insert_with(|| {
+                    let packets = encodings.for_member(joined.framing, || {
                         let encoded = run.iter().map(|m| match (own, &m.encoded) {
                             (true, Some(own)) => own.clone(),
                             _ => joined.encoder.encode_from(name, &m.message, user),
                         });
-                        Arc::new(group_run(encoded.collect()))
+                        group_run(encoded.collect())
                     });
-                    let packets = match joined.framing {
-                        None => packets.clone(),
-                        Some(framing) => match framed.iter().find(|(f, _)| *f == framing) {
-                            Some((_, run)) => run.clone(),
-                            None => {
-                                let run = Arc::new(frame_run(framing, packets));
-                                framed.push((framing, run.clone()));
-                                run
-                            }
-                        },
-                    };
                     out.entry(id)
                         .or_insert_with(|| (id, &joined.target, Vec::new()))
                         .2
-                        .push((name.clone(), packets.clone()));
+                        .push((name.clone(), packets));
                 }
             }
         }
         out.into_values().collect()
     }
-}
-
-/// `run` framed as WebSocket messages by `framing`: a message that could not be
-/// encoded, or cannot be one message, is a send failure.
-fn frame_run(framing: Framing, run: &GroupRun) -> GroupRun {
-    let framed = group_packets(run).map(|packet| match packet {
-        Ok(packet) => framing.frame(&packet),
-        Err(crate::SendError::Encode(reason)) => Err(reason),
-        Err(other) => Err(other.to_string()),
-    });
-    group_run(framed.collect())
 }
 
 #[cfg(test)]

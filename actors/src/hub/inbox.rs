@@ -76,7 +76,7 @@ mod tests {
             .into_iter()
             .flat_map(|d| match d {
                 HubDeliver::Broadcast(batch) => batch.packets().to_vec(),
-                HubDeliver::Group(_) | HubDeliver::Framed(_) => Vec::new(),
+                _ => Vec::new(),
             })
             .collect()
     }

@@ -3,8 +3,8 @@
 
 use super::credit::Ticket;
 use crate::core::Handout;
-use crate::groups::Publisher;
-use crate::groups::Run;
+use crate::groups::{NumberedShare, Publisher, Run};
+use crate::history::{JoinAnswer, SeqRun};
 use crate::websocket::Framing;
 use crate::{ConnId, GroupEncoder, GroupName, Published};
 use actix::prelude::*;
@@ -87,7 +87,22 @@ pub(crate) struct HubBroadcast {
     pub ticket: Option<Arc<Ticket>>,
 }
 
-/// What a hub hands one of its members.
+/// Messages of history groups numbered by one sequencer during one turn, for the
+/// hub's members of those groups.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct HubNumbered(pub Arc<Numbered>);
+
+/// What a sequencer numbered during one turn, shared by every hub.
+pub(crate) struct Numbered {
+    /// The runs, in the order they were numbered.
+    pub runs: Vec<Arc<SeqRun>>,
+    /// The publishers' credit for these bytes, given back when every hub is done
+    /// (held for that only).
+    pub _tickets: Vec<Arc<Ticket>>,
+}
+
+/// What a hub (or a history group's sequencer) hands one of its members.
 pub(crate) enum HubDeliver {
     /// Packets broadcast to its protocol group, in order.
     Broadcast(Arc<Batch>),
@@ -97,6 +112,17 @@ pub(crate) enum HubDeliver {
     /// Packets broadcast to its protocol group, framed as messages for it, of which
     /// some could not be (each a send failure).
     Framed(Arc<[Result<Bytes, crate::SendError>]>),
+    /// Numbered messages of history groups, in the order they were numbered.
+    Numbered(Vec<NumberedShare>),
+    /// A history group's sequencer answers the member's join.
+    Joined {
+        /// The group.
+        group: GroupName,
+        /// The join it answers.
+        token: u64,
+        /// Where the history stands, and what a recovery replays.
+        answer: JoinAnswer,
+    },
 }
 
 impl HubDeliver {
@@ -106,6 +132,16 @@ impl HubDeliver {
             HubDeliver::Broadcast(batch) => HubDeliver::Broadcast(batch.clone()),
             HubDeliver::Group(runs) => HubDeliver::Group(runs.clone()),
             HubDeliver::Framed(packets) => HubDeliver::Framed(packets.clone()),
+            HubDeliver::Numbered(shares) => HubDeliver::Numbered(shares.clone()),
+            HubDeliver::Joined {
+                group,
+                token,
+                answer,
+            } => HubDeliver::Joined {
+                group: group.clone(),
+                token: *token,
+                answer: answer.clone(),
+            },
         }
     }
 }

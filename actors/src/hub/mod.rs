@@ -26,7 +26,8 @@ mod set;
 pub(crate) use credit::{Credit, CreditRestored, Ticket};
 pub(crate) use inbox::Inbox;
 pub(crate) use messages::{
-    HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubPublish, HubRegister, HubRelay,
+    HubBroadcast, HubDeliver, HubGone, HubJoin, HubLeave, HubNumbered, HubPublish, HubRegister,
+    HubRelay, Numbered,
 };
 pub(crate) use set::Hubs;
 
@@ -187,6 +188,17 @@ impl Handler<HubPublish> for Hub {
         }
         // This hub is done with the batch.
         drop(msg.ticket);
+    }
+}
+
+impl Handler<HubNumbered> for Hub {
+    type Result = ();
+    fn handle(&mut self, HubNumbered(numbered): HubNumbered, _: &mut Context<Self>) {
+        for (_, inbox, shares) in self.named.fan_out_numbered(&numbered.runs) {
+            inbox.push(HubDeliver::Numbered(shares));
+        }
+        // This hub is done with the runs (their tickets go with the last hub's copy).
+        drop(numbered);
     }
 }
 

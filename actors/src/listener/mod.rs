@@ -63,6 +63,11 @@ impl Workers {
         }
     }
 
+    /// The worker arbiters (none: connections run on the accepting arbiter).
+    pub fn arbiters(&self) -> &[ArbiterHandle] {
+        &self.arbiters
+    }
+
     /// The arbiter for the next connection.
     fn pick(&self) -> ArbiterHandle {
         if self.arbiters.is_empty() {

@@ -141,7 +141,9 @@ impl Handler<Notice> for Supervisor {
                 publisher,
                 messages,
             } => {
-                self.publish_out(messages.clone(), Some(publisher), false);
+                // History groups were handed to their sequencers by the publisher.
+                let plain = self.plain(messages.clone());
+                self.publish_out(plain, Some(publisher), false);
                 if let Some(cluster) = &self.cluster {
                     cluster.published(&messages);
                 }

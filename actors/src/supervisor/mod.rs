@@ -23,8 +23,8 @@ use crate::hub::Hubs;
 use crate::member::Link;
 use crate::stats::{self, DeclareDialed, DeclareGroup, GetStats, Snapshot, Stats};
 use crate::{
-    ConnId, ConnectionReport, GroupDeliver, GroupMembers, Join, Leave, ListGroups, Member, Publish,
-    PublishBatch, Published, RemovalReason, SendError, SupervisorConfig,
+    ConnId, ConnectionReport, GroupDeliver, GroupMembers, GroupName, Join, Leave, ListGroups,
+    Member, Publish, PublishBatch, Published, RemovalReason, SendError, SupervisorConfig,
 };
 use actix::prelude::*;
 use bytes::Bytes;
@@ -36,6 +36,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 mod fanout;
+mod history;
 mod listing;
 mod memory;
 mod messages;
@@ -47,6 +48,7 @@ mod removal_log;
 mod tests;
 
 pub(crate) use fanout::{Enroll, Notice};
+pub(crate) use history::{AttachHistory, HistoryKept};
 pub use messages::*;
 pub(crate) use reclaim::Reclaim;
 pub(crate) use relayed::{Relayed, RelayedBatch};
@@ -93,6 +95,11 @@ pub(crate) struct Supervisor {
     victims: HashMap<ConnId, usize>,
     /// When to hand freed memory back to the system (`memory.rs`), if asked to.
     trimmer: Option<memory::Trimmer>,
+    /// The group histories, if kept: their messages go to their sequencers.
+    history: Option<crate::history::Histories>,
+    /// History groups whose history this node keeps (it listens for them in the
+    /// cluster, members or not).
+    kept: HashSet<GroupName>,
 }
 
 impl Supervisor {
@@ -116,6 +123,8 @@ impl Supervisor {
             trimmer: None,
             config,
             cluster: None,
+            history: None,
+            kept: HashSet::new(),
         }
     }
 
@@ -164,7 +173,7 @@ impl Supervisor {
             self.stats.do_send(self.named.counts());
         }
         if let Some(cluster) = &self.cluster {
-            for group in left.into_iter().filter(|g| !self.named.has_members(g)) {
+            for group in left.into_iter().filter(|g| !self.interested(g)) {
                 cluster.interest(Interest::Group(group), false);
             }
         }
@@ -452,9 +461,11 @@ impl Handler<GetStats> for Supervisor {
         // in the stats actor's mailbox ahead of the query.
         let stats = self.stats.clone();
         let cluster = self.cluster.as_ref().map(|c| c.counters());
+        let history = self.history.as_ref().map(|h| h.counters());
         Box::pin(async move {
             let mut snapshot = stats.send(msg).await.unwrap_or_default();
             snapshot.cluster = cluster;
+            snapshot.history = history;
             snapshot
         })
     }

@@ -33,7 +33,7 @@ impl Handler<Leave> for Supervisor {
     fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
         if self.named.leave(msg.id, &msg.group) {
             self.stats.do_send(self.named.counts());
-            if let (false, Some(cluster)) = (self.named.has_members(&msg.group), &self.cluster) {
+            if let (false, Some(cluster)) = (self.interested(&msg.group), &self.cluster) {
                 cluster.interest(Interest::Group(msg.group), false);
             }
         }
@@ -48,7 +48,8 @@ impl Handler<Publish> for Supervisor {
             message: msg.message,
             encoded: None,
         }]);
-        let handed = self.publish_out(messages.clone(), None, true);
+        let plain = self.sequence(messages.clone(), None);
+        let handed = self.publish_out(plain, None, true);
         if let Some(cluster) = &self.cluster {
             cluster.published(&messages);
         }
@@ -60,7 +61,8 @@ impl Handler<PublishBatch> for Supervisor {
     type Result = usize;
     fn handle(&mut self, msg: PublishBatch, _: &mut Context<Self>) -> usize {
         let messages: Arc<[Published]> = msg.messages.into();
-        let handed = self.publish_out(messages.clone(), Some(msg.publisher), true);
+        let plain = self.sequence(messages.clone(), Some(msg.publisher.id));
+        let handed = self.publish_out(plain, Some(msg.publisher), true);
         if let Some(cluster) = &self.cluster {
             cluster.published(&messages);
         }
@@ -118,7 +120,9 @@ impl Handler<ClusterDeliver> for Supervisor {
                 encoded: None,
             })
             .collect();
-        self.publish_out(messages, None, true)
+        // Numbered here like any message of a history group, members or not.
+        let plain = self.sequence(messages, None);
+        self.publish_out(plain, None, true)
     }
 }
 

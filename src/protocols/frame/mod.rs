@@ -11,5 +11,5 @@ mod packet;
 mod protocol;
 
 pub use codec::{FrameCodec, FrameError, HEADER_LEN};
-pub use packet::{json_frame, message_frame, stats_frame, Frame};
+pub use packet::{json_frame, message_frame, numbered_frame, stats_frame, Frame};
 pub use protocol::FrameProtocol;

@@ -96,11 +96,23 @@ pub fn json_frame<S: Serialize>(opcode: u8, answer: Result<S, impl std::fmt::Dis
 /// message` after the opcode. Every message fits, unless the name is longer than a
 /// `name_len` can say (possible for groups named by an embedding application).
 pub fn message_frame(group: &GroupName, message: &[u8]) -> Result<Bytes, String> {
+    numbered_frame(group, None, message)
+}
+
+/// The MESSAGE frame of a history group's message: `name_len | name | offset:u64
+/// big-endian | message` after the opcode (without the offset when there is none).
+pub fn numbered_frame(
+    group: &GroupName,
+    offset: Option<u64>,
+    message: &[u8],
+) -> Result<Bytes, String> {
     let name = group.as_str().as_bytes();
     let name_len = u8::try_from(name.len())
         .map_err(|_| format!("group name of {} bytes does not fit a name_len", name.len()))?;
+    let numbered = if offset.is_some() { 8 } else { 0 };
     let payload_len = 1usize
         .saturating_add(name.len())
+        .saturating_add(numbered)
         .saturating_add(message.len());
     let length = body_length(payload_len).map_err(|e| e.to_string())?;
     let mut buf = BytesMut::with_capacity(HEADER_LEN + 1 + payload_len);
@@ -108,6 +120,9 @@ pub fn message_frame(group: &GroupName, message: &[u8]) -> Result<Bytes, String>
     buf.put_u8(Frame::MESSAGE);
     buf.put_u8(name_len);
     buf.put_slice(name);
+    if let Some(offset) = offset {
+        buf.put_u64(offset);
+    }
     buf.put_slice(message);
     Ok(buf.freeze())
 }

@@ -5,15 +5,19 @@
 //! as for every protocol; only a whole ECHO frame is answered from the read buffer,
 //! never decoded ([`Protocol::raw_echo`]).
 
-use super::{json_frame, message_frame, stats_frame, Frame, FrameCodec, HEADER_LEN};
+use super::{
+    json_frame, message_frame, numbered_frame, stats_frame, Frame, FrameCodec, HEADER_LEN,
+};
 use crate::backends::{Backends, DeliveryReport};
 use crate::cluster_stats::ClusterStats;
+use crate::commands::join::joined_text;
 use crate::commands::{self, Command, Context, Needs, Replies};
 use crate::identity::{authorize, Authenticator, Decision, Session};
 use bytes::Bytes;
 use serde::Serialize;
 use std::fmt::Display;
 use std::sync::Arc;
+use switchboard::history::Joined;
 use switchboard::protocol::Idle;
 use switchboard::{GroupEncoder, GroupName, Outbox, Protocol};
 
@@ -110,7 +114,11 @@ impl Protocol for FrameProtocol {
 
     /// A MESSAGE frame; every message fits one (frames sent have no size limit).
     fn group_encoder(&self) -> Option<GroupEncoder> {
-        Some(GroupEncoder::new(message_frame))
+        Some(
+            GroupEncoder::new(message_frame).with_offsets(|group, offset, message| {
+                numbered_frame(group, Some(offset), message)
+            }),
+        )
     }
 
     /// The heartbeat: nothing was received for `heartbeat_ms`, so ask for a PONG.
@@ -139,6 +147,11 @@ impl Replies for FrameProtocol {
             Frame::JOINED,
             Bytes::copy_from_slice(group.as_str().as_bytes()),
         )
+    }
+
+    /// JOINED with `<name> <epoch> <offset>` (and ` RECOVERED <n>` or ` LOST`).
+    fn joined_history(joined: &Joined) -> Frame {
+        Frame::new(Frame::JOINED, joined_text(joined).into_bytes())
     }
 
     /// LEFT with the group name.

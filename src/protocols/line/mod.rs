@@ -10,5 +10,5 @@ mod encode;
 mod protocol;
 
 pub use codec::{LineCodec, LineError};
-pub use encode::{message_line, stats_line};
+pub use encode::{message_line, numbered_line, stats_line};
 pub use protocol::LineProtocol;

@@ -4,15 +4,17 @@
 //! Every line is parsed into a [`Command`] and carried out by [`commands::dispatch`],
 //! as for every protocol.
 
-use super::{message_line, stats_line, LineCodec};
+use super::{message_line, numbered_line, stats_line, LineCodec};
 use crate::backends::DeliveryReport;
 use crate::cluster_stats::ClusterStats;
+use crate::commands::join::joined_text;
 use crate::commands::{self, Command, Context, Replies};
 use crate::identity::{Authenticator, Session};
 use bytes::Bytes;
 use serde::Serialize;
 use std::fmt::Display;
 use std::sync::Arc;
+use switchboard::history::Joined;
 use switchboard::protocol::Idle;
 use switchboard::{GroupEncoder, GroupName, Outbox, Protocol};
 
@@ -84,8 +86,9 @@ impl Protocol for LineProtocol {
     /// `MSG <name> <text>`, within this connection's `max_line`.
     fn group_encoder(&self) -> Option<GroupEncoder> {
         let max_line = self.max_line;
-        Some(GroupEncoder::new(move |group, message| {
-            message_line(group, message, max_line)
+        let plain = GroupEncoder::new(move |group, message| message_line(group, message, max_line));
+        Some(plain.with_offsets(move |group, offset, message| {
+            numbered_line(group, Some(offset), message, max_line)
         }))
     }
 
@@ -112,6 +115,11 @@ impl Replies for LineProtocol {
     /// `JOINED <name>`.
     fn joined(group: &GroupName) -> String {
         format!("JOINED {}", group.as_str())
+    }
+
+    /// `JOINED <name> <epoch> <offset>`, with ` RECOVERED <n>` or ` LOST`.
+    fn joined_history(joined: &Joined) -> String {
+        format!("JOINED {}", joined_text(joined))
     }
 
     /// `LEFT <name>`.

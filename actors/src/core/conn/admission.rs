@@ -20,6 +20,7 @@ impl<P: Protocol> Conn<P> {
 
     pub(super) fn release_ready(&mut self, now: Instant) {
         while let Some(ready) = self.replies.pop_ready() {
+            self.released(ready.group_bytes());
             let _ = self.admit(now, Origin::Own, ready);
         }
     }
@@ -33,6 +34,25 @@ impl<P: Protocol> Conn<P> {
         origin: Origin,
         out: Outgoing<P::Response>,
     ) -> Result<(), SendError> {
+        let out = match out {
+            Outgoing::Several(items) => {
+                for item in items {
+                    let _ = self.admit(now, origin, item);
+                }
+                return Ok(());
+            }
+            // A group message is someone else's, wherever it waited.
+            Outgoing::Group(Ok(packet)) => {
+                return self.admit(now, Origin::External, Outgoing::Packet(packet))
+            }
+            Outgoing::Group(Err(error)) => {
+                if !self.phase.is_done() {
+                    self.refuse(now, error.clone(), 0);
+                }
+                return Err(error);
+            }
+            out => out,
+        };
         self.check_open(now, origin, out.known_size())?;
         let was_empty = self.queue.is_empty();
         let (outcome, size) = match out {
@@ -67,6 +87,8 @@ impl<P: Protocol> Conn<P> {
                 }
                 (Ok(()), size)
             }
+            // Taken apart above.
+            Outgoing::Group(_) | Outgoing::Several(_) => return Ok(()),
         };
         self.conclude(now, was_empty, outcome, size)
     }

@@ -22,6 +22,7 @@ impl<P: Protocol> Conn<P> {
             return;
         }
         self.remove(reason);
+        self.end_histories(now);
         if matches!(reason, RemovalReason::Idle | RemovalReason::Shutdown) {
             self.last_word(now, reason.as_str());
         }
@@ -47,11 +48,14 @@ impl<P: Protocol> Conn<P> {
                 self.ledger.dropped(now, failure.clone(), size);
             }
         }
-        let held: Vec<usize> = self
-            .replies
-            .drain()
-            .map(|slot| slot.map_or(0, |out| out.known_size()))
-            .collect();
+        let mut held: Vec<usize> = Vec::new();
+        for slot in self.replies.drain() {
+            match slot {
+                Some(out) => out.sizes(&mut held),
+                None => held.push(0),
+            }
+        }
+        self.drop_history();
         for size in held {
             self.ledger.refused(now, failure.clone(), size);
         }
@@ -67,6 +71,8 @@ impl<P: Protocol> Conn<P> {
         if self.phase != Phase::Open {
             return;
         }
+        // The history groups it leaves, for its owner to tell their sequencers.
+        self.keep_history_memberships();
         self.outbox.release();
         if self.opened {
             self.protocol.on_close(reason);
@@ -104,6 +110,7 @@ impl<P: Protocol> Conn<P> {
             let messages = std::mem::take(&mut self.publishes);
             self.events.push_back(Event::Publish(messages));
         }
+        self.settle_history();
         self.arm_report(now);
         let queued = self.queue.len_bytes();
         if queued == 0 {

@@ -17,6 +17,7 @@
 
 mod admission;
 mod closing;
+mod history;
 mod outputs;
 mod reading;
 mod types;
@@ -72,6 +73,9 @@ pub struct Conn<P: Protocol> {
     publishes: Vec<Published>,
     /// How this protocol writes group messages; asked of the protocol on first use.
     group_encoder: Option<GroupEncoder>,
+    /// The history groups it is in: their streams and the replies waiting for them;
+    /// allocated at the first join or publish of one.
+    history: Option<Box<history::HistoryState<P::Response>>>,
     /// Counters and failure record.
     ledger: Ledger,
     /// Every deadline the connection keeps.
@@ -139,6 +143,7 @@ impl<P: Protocol> Conn<P> {
             broadcasts: Vec::new(),
             publishes: Vec::new(),
             group_encoder: None,
+            history: None,
             ledger: Ledger::new(limits.max_failure_records),
             timers,
             phase: Phase::Open,

@@ -204,11 +204,45 @@ impl<P: Protocol> Conn<P> {
                     self.timers.set(Timer::Application, at);
                 }
             }
+            Action::Join(group) if self.is_history(group.as_str()) => {
+                self.history_join(group, None, true, None);
+            }
             Action::Join(group) => {
                 let encoder = self.group_encoder();
                 self.events.push_back(Event::Join(group, encoder));
             }
-            Action::Leave(group) => self.events.push_back(Event::Leave(group)),
+            Action::JoinFrom {
+                group,
+                from,
+                new_member,
+                reply,
+            } => {
+                if self.is_history(group.as_str()) {
+                    return self.history_join(group, from, new_member, Some(reply));
+                }
+                if new_member {
+                    let encoder = self.group_encoder();
+                    self.events.push_back(Event::Join(group.clone(), encoder));
+                }
+                let joined = crate::history::Joined {
+                    group,
+                    history: None,
+                };
+                self.send_in_order(now, Outgoing::Response(reply(&joined)));
+            }
+            Action::Leave(group) => {
+                if self.is_history(group.as_str()) {
+                    self.history_leave(now, &group);
+                }
+                self.events.push_back(Event::Leave(group));
+            }
+            Action::Publish {
+                group,
+                message,
+                member,
+            } if self.is_history(group.as_str()) => {
+                self.history_publish(now, group, message, member)
+            }
             Action::Publish {
                 group,
                 message,

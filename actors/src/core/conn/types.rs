@@ -1,6 +1,7 @@
 //! The values the connection core takes in and hands out: its phase, who offers a
 //! packet, what waits in reply order, what the owner must do, and what to write next.
 
+use crate::history::Position;
 use crate::protocol::Deferred;
 use crate::{
     FileRegion, GroupEncoder, GroupName, Published, RemovalReason, SendError, Traffic, User,
@@ -53,15 +54,38 @@ pub(crate) enum Outgoing<R> {
     Packet(Bytes),
     /// A region of a file, sent zero-copy.
     File(FileRegion),
+    /// A message of a history group for this member (admitted as from outside: a
+    /// closing connection takes none), or why its protocol could not encode it.
+    Group(Result<Bytes, SendError>),
+    /// These, in order: a reply slot that waited for the member's stream.
+    Several(Vec<Outgoing<R>>),
 }
 
 impl<R> Outgoing<R> {
     /// The size to record if it fails before it was encoded.
     pub(super) fn known_size(&self) -> usize {
         match self {
-            Outgoing::Response(_) => 0,
-            Outgoing::Packet(bytes) => bytes.len(),
+            Outgoing::Response(_) | Outgoing::Group(Err(_)) => 0,
+            Outgoing::Packet(bytes) | Outgoing::Group(Ok(bytes)) => bytes.len(),
             Outgoing::File(region) => region.remaining() as usize,
+            Outgoing::Several(items) => items.iter().map(Outgoing::known_size).sum(),
+        }
+    }
+
+    /// The sizes to record, one per packet, if it fails before it was encoded.
+    pub(super) fn sizes(&self, into: &mut Vec<usize>) {
+        match self {
+            Outgoing::Several(items) => items.iter().for_each(|item| item.sizes(into)),
+            out => into.push(out.known_size()),
+        }
+    }
+
+    /// Bytes of group messages in it (held back in reply order, and bounded).
+    pub(super) fn group_bytes(&self) -> usize {
+        match self {
+            Outgoing::Group(Ok(bytes)) => bytes.len(),
+            Outgoing::Several(items) => items.iter().map(Outgoing::group_bytes).sum(),
+            _ => 0,
         }
     }
 }
@@ -85,6 +109,23 @@ pub enum Event<R> {
     /// Hand these messages, in order, to every other member of their named groups
     /// (this connection's own copies, where it is a member, are already queued).
     Publish(Vec<Published>),
+    /// Ask the sequencer of a history group where its history stands for this
+    /// connection: joining it if `new_member` (after the group's [`Event::Join`]), from
+    /// `from` if it asks to recover. The answer comes back with `token`
+    /// into the connection's inbox, ahead of every message numbered after it.
+    HistoryJoin {
+        /// The group.
+        group: GroupName,
+        /// Names the join in its answer.
+        token: u64,
+        /// The position to recover from, for a new member.
+        from: Option<Position>,
+        /// Whether the connection was not a member yet.
+        new_member: bool,
+    },
+    /// Hand these messages, in order, to the sequencers of their history groups, to be
+    /// numbered and delivered to every member, this connection included.
+    Sequence(Vec<Published>),
     /// Run this future; hand its output to [`Conn::handle_deferred`](super::Conn::handle_deferred)
     /// with `seq`.
     Defer {

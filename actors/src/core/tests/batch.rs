@@ -129,6 +129,8 @@ fn seen(conn: &mut Conn<TestProto>, now: Instant) -> Seen {
             Event::Join(group, _) => format!("join {group:?}"),
             Event::Leave(group) => format!("leave {group:?}"),
             Event::Publish(messages) => format!("publish {}", messages.len()),
+            Event::HistoryJoin { group, .. } => format!("history join {group:?}"),
+            Event::Sequence(messages) => format!("sequence {}", messages.len()),
             Event::Defer { seq, .. } => format!("defer {seq}"),
             Event::ShutdownWrite => "shutdown write".into(),
             Event::Stop => "stop".into(),

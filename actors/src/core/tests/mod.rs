@@ -129,6 +129,9 @@ impl Harness {
                 Event::Join(group, _) => self.memberships.push((group, true)),
                 Event::Leave(group) => self.memberships.push((group, false)),
                 Event::Publish(messages) => self.published.extend(messages),
+                Event::HistoryJoin { .. } | Event::Sequence(_) => {
+                    panic!("no group keeps a history here")
+                }
                 Event::Defer { seq, reply: _ } => {
                     let body = self.log.deferred.borrow_mut().pop_front();
                     self.defers.push_back((seq, body.expect("a deferred body")));
