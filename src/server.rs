@@ -134,6 +134,12 @@ async fn serve(
     }
     let closed = running.stop().await;
     tracing::info!("shut down; {closed} connections closed");
+    #[cfg(feature = "probe")]
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "probe {}", switchboard::probe::report().to_json())?;
+        out.flush()?;
+    }
     Ok(())
 }
 
@@ -241,20 +247,17 @@ pub fn start_listeners(
         }
         None => ClusterStats::new(node.as_str()),
     };
-    let frame_cluster = cluster.clone();
-    let frame_authenticator = authenticator.clone();
-    let frame_protocol = move || {
-        FrameProtocol::with_backends(max_frame, replicate_to.clone())
-            .with_cluster(frame_cluster.clone())
-            .with_max_groups(max_groups)
-            .with_authenticator(frame_authenticator.clone())
-    };
-    let line_protocol = move || {
-        LineProtocol::new(max_line)
-            .with_cluster(cluster.clone())
-            .with_max_groups(max_groups)
-            .with_authenticator(authenticator.clone())
-    };
+    // Built once: each connection gets a clone, which shares the commands' context.
+    let frame_protocol = FrameProtocol::with_backends(max_frame, replicate_to)
+        .with_cluster(cluster.clone())
+        .with_max_groups(max_groups)
+        .with_authenticator(authenticator.clone());
+    let frame_protocol = move || frame_protocol.clone();
+    let line_protocol = LineProtocol::new(max_line)
+        .with_cluster(cluster)
+        .with_max_groups(max_groups)
+        .with_authenticator(authenticator);
+    let line_protocol = move || line_protocol.clone();
     let ws_line = ws_line
         .map(|l| {
             listen_ws(

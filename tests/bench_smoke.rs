@@ -143,6 +143,20 @@ fn echo_counts_replies_and_latency() {
         number(&json, "max_us"),
     );
     assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{json}");
+    // Each round trip to the reply's arrival is at most the one to its read.
+    let (a50, a99) = (
+        number(&json, "arrival_p50_us"),
+        number(&json, "arrival_p99_us"),
+    );
+    assert!(0.0 < a50 && a50 <= p50 && a99 <= p99, "{json}");
+    // The shares of the connections with the fewest and the most replies bracket the
+    // mean (1), and with two connections they add up to 2.
+    let (fewest, most) = (
+        number(&json, "fewest_conn_share"),
+        number(&json, "most_conn_share"),
+    );
+    assert!(0.0 < fewest && fewest <= 1.0 && 1.0 <= most, "{json}");
+    assert!((fewest + most - 2.0).abs() < 0.01, "{json}");
     // 0.3 s of echoes at a window of 2 costs the server more than a clock tick.
     let cpu = check_server_cpu(&json, measured_cpu, "frames", "frames_per_server_cpu_s");
     assert!(cpu > 0.0, "the server did the echoing: {json}");
@@ -161,20 +175,168 @@ fn fanout_reaches_everyone_in_order() {
     assert!(number(&json, "deliveries_per_s") > 0.0);
 }
 
-/// The baseline server (the `baseline-server` package, plain tokio), killed on drop.
+/// `bench echo --rate 2000` over 2 connections for 0.5 s.
+const PACED: &[&str] = &[
+    "echo",
+    "--conns",
+    "2",
+    "--size",
+    "16",
+    "--rate",
+    "2000",
+    "--duration-s",
+    "0.5",
+];
+
+/// The figures of a paced run: every frame of the schedule sent and answered, the
+/// percentiles in order, and the round trips to arrival no longer than to the read.
+fn assert_paced(json: &Value) {
+    assert_eq!(number(json, "offered_per_s"), 2000.0, "{json}");
+    assert!(
+        json.get("window").is_none(),
+        "no window at a fixed rate: {json}"
+    );
+    // 1000 frames a second on each connection for 0.5 s, the second connection's
+    // schedule half an interval later: 500 each, all answered.
+    let frames = number(json, "frames");
+    assert!((999.0..=1000.0).contains(&frames), "{json}");
+    assert_eq!(number(json, "skipped"), 0.0, "{json}");
+    let (p50, p99, p999, max) = (
+        number(json, "p50_us"),
+        number(json, "p99_us"),
+        number(json, "p999_us"),
+        number(json, "max_us"),
+    );
+    assert!(
+        0.0 < p50 && p50 <= p99 && p99 <= p999 && p999 <= max,
+        "{json}"
+    );
+    let (a50, a99) = (
+        number(json, "arrival_p50_us"),
+        number(json, "arrival_p99_us"),
+    );
+    assert!(0.0 < a50 && a50 <= a99 && a99 <= max, "{json}");
+    assert!(number(json, "send_lag_p99_us") >= 0.0, "{json}");
+}
+
+#[test]
+fn echo_at_a_fixed_rate_sends_the_schedule() {
+    let server = Server::start("");
+    let (json, measured_cpu, _) = figures_measured(&server, PACED);
+    assert_paced(&json);
+    check_server_cpu(&json, measured_cpu, "frames", "frames_per_server_cpu_s");
+    // What the scheduler did to the server: it slept between requests.
+    assert!(number(&json, "server_voluntary_switches") > 0.0, "{json}");
+    assert!(number(&json, "server_runqueue_wait_s") >= 0.0, "{json}");
+}
+
+/// A server built with the `probe` feature prints, at shutdown, where the requests'
+/// time went: every echoed frame is in its histograms.
+#[cfg(feature = "probe")]
+#[test]
+fn the_probe_reports_every_echo_at_shutdown() {
+    let mut server = Server::start("");
+    let json = figures(&server, PACED);
+    let frames = number(&json, "frames");
+    server.signal(libc::SIGTERM);
+    let line = loop {
+        let line = server
+            .stdout
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a probe line before the server's stdout ends");
+        if let Some(probe) = line.strip_prefix("probe ") {
+            break probe.to_owned();
+        }
+    };
+    assert!(server.wait_exit().success());
+    let probe: Value = serde_json::from_str(&line).unwrap();
+    // The PING of each connection's handshake is a request too.
+    let turn = number(&probe["turn"], "requests");
+    assert!(
+        turn >= frames && turn <= frames + 2.0,
+        "{frames} frames: {probe}"
+    );
+    let threads: f64 = probe["per_thread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_f64().unwrap())
+        .sum();
+    assert_eq!(threads, turn, "{probe}");
+    let (wait, total) = (&probe["wait"], &probe["total"]);
+    assert!(
+        number(wait, "requests") > 0.0,
+        "plain TCP reads are stamped: {probe}"
+    );
+    assert!(number(total, "p99_us") >= number(wait, "p99_us"), "{probe}");
+    assert!(
+        number(total, "max_us") >= number(&probe["turn"], "p50_us"),
+        "{probe}"
+    );
+}
+
+#[test]
+fn echo_rate_must_give_each_connection_a_frame() {
+    let server = Server::start("");
+    let (addr, pid) = (server.frame.to_string(), server.pid().to_string());
+    for rate in ["0", "1", "NaN", "inf"] {
+        let (status, out, err) = bench(&[
+            "echo",
+            "--conns",
+            "10",
+            "--rate",
+            rate,
+            "--duration-s",
+            "0.5",
+            "--addr",
+            &addr,
+            "--pid",
+            &pid,
+        ]);
+        assert!(!status.success(), "--rate {rate}: {out}");
+        assert!(err.contains("--rate"), "--rate {rate}: {err}");
+    }
+}
+
+#[test]
+fn the_actix_peer_serves_every_scenario_but_slow() {
+    let server = Baseline::start_bin("baseline-actix");
+    let pid = server.child.id();
+    let json = figures_at(server.frame, pid, PACED);
+    assert_paced(&json);
+    let json = figures_at(
+        server.frame,
+        pid,
+        &["fanout", "--conns", "3", "--frames", "20", "--size", "8"],
+    );
+    assert_eq!(json["in_order"], true, "{json}");
+    assert_eq!(number(&json, "deliveries"), 60.0, "{json}");
+    let before = status::cpu_ticks(pid).unwrap();
+    let json = figures_at(server.frame, pid, ROOMS);
+    let measured_cpu = (status::cpu_ticks(pid).unwrap() - before) as f64 / ticks_per_second();
+    assert_rooms_complete(&json, measured_cpu);
+}
+
+/// A hand-written peer of the `baseline-server` package (`baseline-server` on plain
+/// tokio, or `baseline-actix`), killed on drop.
 struct Baseline {
     child: std::process::Child,
     frame: std::net::SocketAddr,
-    /// Its WebSocket listener (`--ws-frame`).
-    ws_frame: std::net::SocketAddr,
+    /// Its WebSocket listener (`--ws-frame`: `baseline-server` only).
+    ws_frame: Option<std::net::SocketAddr>,
 }
 
 impl Baseline {
-    /// Starts the baseline server built beside this package's binary; a workspace
-    /// test run builds it, a run of this file alone builds it first.
+    /// Starts the batching baseline.
     fn start() -> Baseline {
+        Baseline::start_bin("baseline-server")
+    }
+
+    /// Starts the peer called `name`, built beside this package's binary; a workspace
+    /// test run builds it, a run of this file alone builds it first.
+    fn start_bin(name: &str) -> Baseline {
         let exe = std::path::Path::new(env!("CARGO_BIN_EXE_switchboard"))
-            .with_file_name(format!("baseline-server{}", std::env::consts::EXE_SUFFIX));
+            .with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
         if !exe.exists() {
             let built = Command::new(env!("CARGO"))
                 .args(["build", "-q", "-p", "baseline-server"])
@@ -182,15 +344,13 @@ impl Baseline {
                 .unwrap();
             assert!(built.success(), "cargo build -p baseline-server failed");
         }
-        let mut child = Command::new(&exe)
-            .args([
-                "--frame",
-                "127.0.0.1:0",
-                "--ws-frame",
-                "127.0.0.1:0",
-                "--workers",
-                "2",
-            ])
+        let ws = name == "baseline-server";
+        let mut command = Command::new(&exe);
+        command.args(["--frame", "127.0.0.1:0", "--workers", "2"]);
+        if ws {
+            command.args(["--ws-frame", "127.0.0.1:0"]);
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("{} did not start: {e}", exe.display()));
@@ -205,7 +365,7 @@ impl Baseline {
                 .unwrap()
         };
         let frame = listening("frame");
-        let ws_frame = listening("ws_frame");
+        let ws_frame = ws.then(|| listening("ws_frame"));
         Baseline {
             child,
             frame,
@@ -564,7 +724,8 @@ fn websocket_scenarios_run_on_switchboard() {
 #[test]
 fn websocket_scenarios_run_on_the_baseline() {
     let server = Baseline::start();
-    websocket_scenarios(server.ws_frame, server.child.id());
+    let ws_frame = server.ws_frame.expect("ws_frame listening");
+    websocket_scenarios(ws_frame, server.child.id());
 }
 
 #[test]

@@ -132,6 +132,7 @@ mod hub;
 pub mod identity;
 mod listener;
 mod member;
+pub mod probe;
 pub mod protocol;
 mod reason;
 pub mod stats;

@@ -1,48 +1,21 @@
 //! Named groups for JOIN, LEAVE and PUBLISH: members' queues by group name, behind one
-//! read-mostly lock, and the name rules of PROTOCOL.md.
+//! read-mostly lock (the name rules are in `wire`).
 //!
 //! A PUBLISH becomes a MESSAGE frame with the very same payload, built once and queued
 //! to every member (the publisher too, if it is one); a member whose queue is full is
 //! aborted as a slow consumer, the others are unaffected.
 
 use crate::outbound::{Outbound, Refused};
-use crate::wire;
+use baseline::wire;
 use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-
-/// Longest group name.
-pub const MAX_NAME: usize = 64;
-/// Groups one connection may be in at once (PROTOCOL.md's default `max_groups`).
-pub const MAX_GROUPS: usize = 64;
 
 /// Members of every named group with at least one member.
 #[derive(Debug, Default)]
 pub struct Groups {
     /// Members' queues by group name, then by connection id.
     rooms: RwLock<HashMap<Bytes, HashMap<u64, Arc<Outbound>>>>,
-}
-
-/// Whether `name` is a valid group name: 1 to 64 bytes of `A-Z a-z 0-9 . _ -`.
-pub fn valid_name(name: &[u8]) -> bool {
-    (1..=MAX_NAME).contains(&name.len())
-        && name
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// The group name and message of a PUBLISH payload, or why it is malformed.
-pub fn split_publish(payload: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
-    let (&len, rest) = payload.split_first().ok_or("empty publish")?;
-    let len = len as usize;
-    if len == 0 || len > rest.len() {
-        return Err("bad name_len");
-    }
-    let name = &rest[..len];
-    if !valid_name(name) {
-        return Err("bad group name");
-    }
-    Ok((name, &rest[len..]))
 }
 
 impl Groups {

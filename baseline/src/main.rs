@@ -17,13 +17,18 @@
 //! WebSocket connections, PING).
 //!
 //! ```text
-//! baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame]
+//! baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame] [--pinned]
 //! ```
 //!
 //! `--per-frame` answers every frame on its own, as a generic codec-and-handler
 //! server must: each ECHO is split off as its own buffer and queued, each BROADCAST
 //! is fanned out alone. By default consecutive ECHO (or BROADCAST) frames of one read
 //! are answered with one queue operation per receiver.
+//!
+//! `--pinned` runs each connection's tasks on one of N single-threaded runtimes, each
+//! on its own thread, handed out in turn (as actix's arbiters, and so Switchboard, run
+//! connections): a connection is served only when its thread has a CPU. By default
+//! the runtime's worker threads steal each other's tasks.
 //!
 //! It prints `listening frame ADDR` once bound, like `switchboard serve`, and exits 0
 //! on SIGINT or SIGTERM (without draining).
@@ -32,7 +37,6 @@ mod groups;
 mod outbound;
 mod reader;
 mod registry;
-mod wire;
 mod writer;
 mod ws;
 
@@ -43,90 +47,75 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
 use tokio::signal::unix::{signal, SignalKind};
 use writer::Writer;
 
 /// Pause after a failed accept (out of file descriptors), so the loop never spins.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
-/// Pending connections the kernel holds before accepting (as Switchboard's).
-const BACKLOG: u32 = 1024;
-
-/// The command line.
-struct Args {
-    /// Where to listen.
-    frame: SocketAddr,
-    /// Where to listen for WebSocket clients, if anywhere.
-    ws_frame: Option<SocketAddr>,
-    /// Runtime worker threads (default: every core).
-    workers: Option<usize>,
-    /// Answer each frame on its own (default: a read's run of ECHO or BROADCAST
-    /// frames at once).
-    per_frame: bool,
-}
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        frame: SocketAddr::from(([127, 0, 0, 1], 7700)),
-        ws_frame: None,
-        workers: None,
-        per_frame: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        if flag == "--per-frame" {
-            args.per_frame = true;
-            continue;
-        }
-        let value = it.next().ok_or(format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--frame" => {
-                args.frame = value.parse().map_err(|e| format!("--frame {value}: {e}"))?;
-            }
-            "--ws-frame" => {
-                let addr = value
-                    .parse()
-                    .map_err(|e| format!("--ws-frame {value}: {e}"))?;
-                args.ws_frame = Some(addr);
-            }
-            "--workers" => {
-                let n = value
-                    .parse()
-                    .map_err(|e| format!("--workers {value}: {e}"))?;
-                args.workers = Some(n);
-            }
-            other => return Err(format!("unknown flag {other}")),
-        }
-    }
-    Ok(args)
-}
-
 fn main() {
-    let args = match parse_args() {
+    let args = match baseline::parse_args(std::env::args().skip(1), true) {
         Ok(args) => args,
         Err(e) => {
-            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame]");
+            eprintln!("baseline-server: {e}\nusage: baseline-server [--frame ADDR] [--ws-frame ADDR] [--workers N] [--per-frame] [--pinned]");
             std::process::exit(2);
         }
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = args.workers {
-        builder.worker_threads(n.max(1));
-    }
-    let result = builder
-        .enable_all()
-        .build()
-        .and_then(|rt| rt.block_on(serve(args.frame, args.ws_frame, args.per_frame)));
+    let result = if args.pinned {
+        let workers = args.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        });
+        pinned_runtimes(workers.max(1)).and_then(|pinned| {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve(args.frame, args.ws_frame, args.per_frame, pinned))
+        })
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        if let Some(n) = args.workers {
+            builder.worker_threads(n.max(1));
+        }
+        builder.enable_all().build().and_then(|rt| {
+            rt.block_on(serve(args.frame, args.ws_frame, args.per_frame, Vec::new()))
+        })
+    };
     if let Err(e) = result {
         eprintln!("baseline-server: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(addr: SocketAddr, ws: Option<SocketAddr>, per_frame: bool) -> std::io::Result<()> {
-    let listener = bind(addr)?;
-    let ws_listener = ws.map(bind).transpose()?;
+/// Starts `n` threads, each running a single-threaded runtime until the process ends;
+/// answers their handles.
+fn pinned_runtimes(n: usize) -> std::io::Result<Vec<Handle>> {
+    (0..n)
+        .map(|i| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let handle = runtime.handle().clone();
+            std::thread::Builder::new()
+                .name(format!("pinned-{i}"))
+                .spawn(move || runtime.block_on(std::future::pending::<()>()))?;
+            Ok(handle)
+        })
+        .collect()
+}
+
+/// Accepts until a signal; each connection runs on the current runtime, or on the
+/// `pinned` runtimes in turn when there are any (WebSocket connections, on `ws`,
+/// always run on the current runtime).
+async fn serve(
+    addr: SocketAddr,
+    ws: Option<SocketAddr>,
+    per_frame: bool,
+    pinned: Vec<Handle>,
+) -> std::io::Result<()> {
+    let listener = baseline::bind(addr)?;
+    let ws_listener = ws.map(baseline::bind).transpose()?;
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening frame {}", listener.local_addr()?)?;
@@ -153,10 +142,23 @@ async fn serve(addr: SocketAddr, ws: Option<SocketAddr>, per_frame: bool) -> std
             }
         });
     }
+    let mut next = 0;
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => start_connection(stream, &registry),
+                Ok((stream, _peer)) if pinned.is_empty() => start_connection(stream, &registry),
+                Ok((stream, _peer)) => {
+                    // Registered with the reactor of the runtime that runs it.
+                    let Ok(stream) = stream.into_std() else { continue };
+                    let registry = registry.clone();
+                    pinned[next % pinned.len()].spawn(async move {
+                        match TcpStream::from_std(stream) {
+                            Ok(stream) => start_connection(stream, &registry),
+                            Err(e) => eprintln!("baseline-server: register a connection: {e}"),
+                        }
+                    });
+                    next += 1;
+                }
                 Err(e) => {
                     eprintln!("baseline-server: accept: {e}");
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
@@ -166,19 +168,6 @@ async fn serve(addr: SocketAddr, ws: Option<SocketAddr>, per_frame: bool) -> std
             _ = sigint.recv() => return Ok(()),
         }
     }
-}
-
-/// Binds like `switchboard::bind`: `SO_REUSEADDR` and a backlog of [`BACKLOG`]
-/// (tokio's `TcpListener::bind` uses 128, which overflows under connect bursts).
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(BACKLOG)
 }
 
 /// Registers a WebSocket connection and starts its reader and writer tasks.

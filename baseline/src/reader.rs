@@ -9,10 +9,10 @@
 //! [`PAUSE_ABOVE`], so a peer that does not read its
 //! replies leaves its requests in its socket, not in our memory.
 
-use crate::groups::{self, MAX_GROUPS};
 use crate::outbound::{Outbound, Refused, PAUSE_ABOVE};
 use crate::registry::Registry;
-use crate::wire::{self, Head};
+use baseline::wire::{self, Head, MAX_GROUPS};
+
 use bytes::{Buf, BytesMut};
 use std::io;
 use std::sync::Arc;
@@ -251,10 +251,10 @@ impl Reader {
         let payload = &self.buf[wire::HEADER_LEN + 1..total];
         match opcode {
             wire::PUBLISH => {
-                let (name, _) = groups::split_publish(payload)?;
+                let (name, _) = wire::split_publish(payload)?;
                 self.registry.groups.publish(name, payload);
             }
-            _ if !groups::valid_name(payload) => return Err("bad group name"),
+            _ if !wire::valid_name(payload) => return Err("bad group name"),
             wire::JOIN => {
                 if !self.groups.iter().any(|g| g == payload) {
                     if self.groups.len() >= MAX_GROUPS {

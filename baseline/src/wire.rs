@@ -1,5 +1,5 @@
-//! The `frame` wire format of PROTOCOL.md, as far as the baseline needs it: opcodes,
-//! the length prefix, and writing a frame into a buffer.
+//! The `frame` wire format of PROTOCOL.md, as far as the baseline servers need it:
+//! opcodes, the length prefix, writing a frame into a buffer, and the group name rules.
 
 use bytes::{BufMut, BytesMut};
 
@@ -80,6 +80,33 @@ pub fn put_frame(dst: &mut BytesMut, opcode: u8, payload: &[u8]) {
     dst.put_u32(payload.len() as u32 + 1);
     dst.put_u8(opcode);
     dst.extend_from_slice(payload);
+}
+
+/// Longest group name.
+pub const MAX_NAME: usize = 64;
+/// Groups one connection may be in at once (PROTOCOL.md's default `max_groups`).
+pub const MAX_GROUPS: usize = 64;
+
+/// Whether `name` is a valid group name: 1 to 64 bytes of `A-Z a-z 0-9 . _ -`.
+pub fn valid_name(name: &[u8]) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// The group name and message of a PUBLISH payload, or why it is malformed.
+pub fn split_publish(payload: &[u8]) -> Result<(&[u8], &[u8]), &'static str> {
+    let (&len, rest) = payload.split_first().ok_or("empty publish")?;
+    let len = len as usize;
+    if len == 0 || len > rest.len() {
+        return Err("bad name_len");
+    }
+    let name = &rest[..len];
+    if !valid_name(name) {
+        return Err("bad group name");
+    }
+    Ok((name, &rest[len..]))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@
 
 use crate::outbound::{Outbound, Refused, PAUSE_ABOVE};
 use crate::registry::Registry;
-use crate::wire;
+use baseline::wire;
 use bytes::{Bytes, BytesMut};
 use std::io;
 use std::sync::Arc;

@@ -365,6 +365,43 @@ impl FrameReader {
 
     /// Reads once; returns the number of bytes read (0 at end of stream).
     pub async fn fill<R: AsyncRead + Unpin>(&mut self, source: &mut R) -> std::io::Result<usize> {
+        self.make_room();
+        let n = source.read(&mut self.buf[self.end..]).await?;
+        self.end += n;
+        Ok(n)
+    }
+
+    /// Reads once from a socket whose arrival stamps are on
+    /// ([`enable_timestamps`](switchboard::probe::enable_timestamps)); returns the
+    /// number of bytes read (0 at end of stream) and when the last of them reached the
+    /// socket, as an instant of this process's clock, if the kernel stamped it.
+    pub async fn fill_stamped(
+        &mut self,
+        stream: &TcpStream,
+    ) -> std::io::Result<(usize, Option<tokio::time::Instant>)> {
+        self.make_room();
+        loop {
+            stream.readable().await?;
+            match switchboard::probe::recv_stamped(stream, &mut self.buf[self.end..]) {
+                Ok((n, stamp)) => {
+                    self.end += n;
+                    // The stamp is of the wall clock: its age, taken from now.
+                    let arrived = stamp.map(|t| {
+                        let age = std::time::SystemTime::now()
+                            .duration_since(t)
+                            .unwrap_or_default();
+                        tokio::time::Instant::now() - age
+                    });
+                    return Ok((n, arrived));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Makes room at the end of the buffer for a read.
+    fn make_room(&mut self) {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
@@ -378,9 +415,6 @@ impl FrameReader {
             // One frame larger than the buffer: grow (rare, not per frame).
             self.buf.resize(self.buf.len() * 2, 0);
         }
-        let n = source.read(&mut self.buf[self.end..]).await?;
-        self.end += n;
-        Ok(n)
     }
 
     /// The next whole frame in the buffer, if any.

@@ -12,12 +12,12 @@
 //! request to the last replayed message is one sample.
 
 use super::client::{self, op, FrameReader};
-use super::histogram::Histogram;
 use super::process::Proc;
 use super::{per_second, round3, BenchError, Target};
 use clap::Args;
 use serde::Serialize;
 use std::time::Duration;
+use switchboard::probe::Histogram;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::time::Instant;

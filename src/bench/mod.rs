@@ -14,9 +14,9 @@
 pub mod client;
 pub mod echo;
 pub mod fanout;
-pub mod histogram;
 pub mod history;
 pub mod idle;
+pub mod paced;
 pub mod process;
 pub mod progress;
 pub mod rooms;
@@ -36,7 +36,8 @@ pub struct BenchArgs {
 /// The scenarios.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Scenario {
-    /// Pipelined ECHO round trips: frames/s, payload MB/s, latency percentiles.
+    /// Pipelined ECHO round trips, or ECHO at a fixed rate: frames/s, payload MB/s,
+    /// latency percentiles.
     Echo(echo::EchoArgs),
     /// One sender broadcasts to many receivers: deliveries/s, order and completeness.
     Fanout(fanout::FanoutArgs),

@@ -2,7 +2,10 @@
 //!
 //! CPU time is `utime + stime` of `/proc/PID/stat` divided by the clock tick rate
 //! (`sysconf(_SC_CLK_TCK)`, 100 on Linux), so it has a resolution of 10 ms; resident
-//! memory is `VmRSS` of `/proc/PID/status`.
+//! memory is `VmRSS` of `/proc/PID/status`. What the scheduler did to the server's
+//! threads (time they were runnable but waited for a CPU, context switches) is summed
+//! over `/proc/PID/task/*/schedstat` and `.../status`: threads that end during the run
+//! are left out.
 
 use super::BenchError;
 
@@ -42,6 +45,57 @@ impl Proc {
     }
 }
 
+/// What the scheduler did to a process's threads so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// Nanoseconds its threads were runnable and waited for a CPU.
+    pub runqueue_wait_ns: u64,
+    /// Times its threads gave up the CPU themselves (waiting for I/O or a lock).
+    pub voluntary_switches: u64,
+    /// Times the scheduler took the CPU from them.
+    pub involuntary_switches: u64,
+}
+
+impl Sched {
+    /// Per-thread figures of process `pid` summed.
+    pub fn of(pid: u32) -> Result<Sched, BenchError> {
+        let dir = format!("/proc/{pid}/task");
+        let tasks = std::fs::read_dir(&dir).map_err(BenchError::io(format!("read {dir}")))?;
+        let mut sum = Sched::default();
+        for task in tasks.flatten() {
+            let path = task.path();
+            // A thread that ended meanwhile has no files any more: it is left out.
+            let (Ok(schedstat), Ok(status)) = (
+                std::fs::read_to_string(path.join("schedstat")),
+                std::fs::read_to_string(path.join("status")),
+            ) else {
+                continue;
+            };
+            sum.runqueue_wait_ns += parse_runqueue_wait(&schedstat).unwrap_or(0);
+            sum.voluntary_switches +=
+                status_field(&status, "voluntary_ctxt_switches:").unwrap_or(0);
+            sum.involuntary_switches +=
+                status_field(&status, "nonvoluntary_ctxt_switches:").unwrap_or(0);
+        }
+        Ok(sum)
+    }
+}
+
+/// The run-queue wait (second field, nanoseconds) of a `schedstat` line.
+pub fn parse_runqueue_wait(schedstat: &str) -> Option<u64> {
+    schedstat.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The number after `key` on its line of a `/proc/.../status` file.
+fn status_field(status: &str, key: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(key))?
+        .trim()
+        .parse()
+        .ok()
+}
+
 /// Clock ticks per second of `/proc/PID/stat` times.
 fn clock_ticks_per_second() -> f64 {
     // SAFETY: sysconf has no preconditions; it returns -1 for an unknown name.
@@ -76,11 +130,12 @@ pub fn parse_vm_rss_kib(status: &str) -> Option<u64> {
 }
 
 /// CPU seconds of the server (when its pid is known) and of the generator over one
-/// measured interval.
+/// measured interval, and what the scheduler did to the server meanwhile.
 #[derive(Debug, Clone, Copy)]
 pub struct CpuWatch {
-    /// The server, if its pid was given.
-    server: Option<(Proc, f64)>,
+    /// The server, if its pid was given: its CPU seconds and scheduler figures at the
+    /// start.
+    server: Option<(Proc, f64, Sched)>,
     /// The generator's own CPU seconds at the start.
     myself: f64,
 }
@@ -92,13 +147,19 @@ pub struct CpuUsed {
     pub server: Option<f64>,
     /// The generator's CPU seconds.
     pub bench: f64,
+    /// What the scheduler did to the server's threads, if its pid was given.
+    pub sched: Option<Sched>,
 }
 
 impl CpuWatch {
     /// Starts measuring now.
     pub fn start(pid: Option<u32>) -> Result<Self, BenchError> {
         let server = match pid {
-            Some(pid) => Some((Proc::Pid(pid), Proc::Pid(pid).cpu_seconds()?)),
+            Some(pid) => Some((
+                Proc::Pid(pid),
+                Proc::Pid(pid).cpu_seconds()?,
+                Sched::of(pid)?,
+            )),
             None => None,
         };
         Ok(CpuWatch {
@@ -109,13 +170,34 @@ impl CpuWatch {
 
     /// CPU seconds used since the start.
     pub fn stop(&self) -> Result<CpuUsed, BenchError> {
-        let server = match self.server {
-            Some((proc, start)) => Some(super::round3(proc.cpu_seconds()? - start)),
-            None => None,
+        let (server, sched) = match self.server {
+            Some((proc, start, before)) => {
+                let after = match proc {
+                    Proc::Pid(pid) => Sched::of(pid)?,
+                    Proc::Myself => before,
+                };
+                let sched = Sched {
+                    runqueue_wait_ns: after
+                        .runqueue_wait_ns
+                        .saturating_sub(before.runqueue_wait_ns),
+                    voluntary_switches: after
+                        .voluntary_switches
+                        .saturating_sub(before.voluntary_switches),
+                    involuntary_switches: after
+                        .involuntary_switches
+                        .saturating_sub(before.involuntary_switches),
+                };
+                (
+                    Some(super::round3(proc.cpu_seconds()? - start)),
+                    Some(sched),
+                )
+            }
+            None => (None, None),
         };
         Ok(CpuUsed {
             server,
             bench: super::round3(Proc::Myself.cpu_seconds()? - self.myself),
+            sched,
         })
     }
 }
@@ -142,5 +224,25 @@ mod tests {
     fn own_figures_are_readable() {
         assert!(Proc::Myself.cpu_seconds().unwrap() >= 0.0);
         assert!(Proc::Myself.rss_kib().unwrap() > 0);
+        let sched = Sched::of(std::process::id()).unwrap();
+        assert!(
+            sched.voluntary_switches + sched.involuntary_switches > 0,
+            "{sched:?}"
+        );
+    }
+
+    #[test]
+    fn schedstat_and_status_fields() {
+        assert_eq!(
+            parse_runqueue_wait("156759161 928002639 557\n"),
+            Some(928002639)
+        );
+        assert_eq!(parse_runqueue_wait("12"), None);
+        let status = "voluntary_ctxt_switches:\t458\nnonvoluntary_ctxt_switches:\t99\n";
+        assert_eq!(status_field(status, "voluntary_ctxt_switches:"), Some(458));
+        assert_eq!(
+            status_field(status, "nonvoluntary_ctxt_switches:"),
+            Some(99)
+        );
     }
 }

@@ -157,6 +157,9 @@ pub(crate) struct Connection<P: Protocol> {
     /// Holds the listener's places (one of `max_connections`, one of its address's)
     /// until the actor is dropped; says whether a limit refused it at accept.
     admission: Admission,
+    /// Reads whose replies are not written yet (measurement builds only).
+    #[cfg(feature = "probe")]
+    probe: crate::probe::Pending,
 }
 
 /// Flush consolidation for fan-out: a hub hands a member one batch at a time, and
@@ -223,6 +226,10 @@ impl<P: Protocol> Connection<P> {
                 (Transport::Plain, true)
             }
         };
+        #[cfg(feature = "probe")]
+        if matches!(transport, Transport::Plain) {
+            crate::probe::enable_timestamps(&stream);
+        }
         let user = tracing::field::Empty;
         let span = tracing::info_span!("connection", id, %peer, protocol = P::NAME, user);
         let mut core = match &context.budget {
@@ -256,6 +263,8 @@ impl<P: Protocol> Connection<P> {
             broken,
             unheard: false,
             admission,
+            #[cfg(feature = "probe")]
+            probe: Default::default(),
         }
         .start()
     }
@@ -595,7 +604,7 @@ impl<P: Protocol> Actor for Connection<P> {
             self.context.websockets.fetch_add(1, Relaxed);
             self.websocket = Some(self.context.websockets.clone());
         }
-        match self.admission.refused {
+        match self.admission.refused.as_deref().copied() {
             Some(refusal) => self
                 .core
                 .handle_refused(now(), refusal.reason, refusal.message),

@@ -207,12 +207,19 @@ impl<P: Protocol> Connection<P> {
         while self.core.wants_read() {
             let read = SCRATCH.with(|scratch| {
                 let mut scratch = scratch.borrow_mut();
+                #[cfg(feature = "probe")]
+                let (result, arrived) = self.read_stamped(&mut scratch);
+                #[cfg(not(feature = "probe"))]
                 let result = self.transport.read(&self.stream, &mut scratch);
                 if let Ok(n @ 1..) = result {
                     self.status.touch_rx(tokio::time::Instant::from_std(now));
                     // The first bytes after a TLS handshake: the connection opens first.
                     self.finish_handshake();
+                    #[cfg(feature = "probe")]
+                    let before = self.core.traffic();
                     self.core.handle_read(now, &scratch[..n]);
+                    #[cfg(feature = "probe")]
+                    self.probe_read(before, arrived);
                 }
                 result
             });
@@ -266,6 +273,33 @@ impl<P: Protocol> Connection<P> {
         Turn::Done
     }
 
+    /// A read as [`Transport::read`](crate::transport::Transport) does it, with the
+    /// kernel's arrival stamp on plain TCP (measurement builds only).
+    #[cfg(feature = "probe")]
+    fn read_stamped(
+        &mut self,
+        buf: &mut [u8],
+    ) -> (Result<usize, ReadFailure>, Option<std::time::SystemTime>) {
+        if !self.transport.is_plain() {
+            return (self.transport.read(&self.stream, buf), None);
+        }
+        match crate::probe::recv_stamped(&self.stream, buf) {
+            Ok((n, arrived)) => (Ok(n), arrived),
+            Err(e) => (Err(ReadFailure::Io(e)), None),
+        }
+    }
+
+    /// Follows a read that queued replies to the write that carries them (measurement
+    /// builds only); `before` is the traffic before it was handled.
+    #[cfg(feature = "probe")]
+    fn probe_read(&mut self, before: crate::Traffic, arrived: Option<std::time::SystemTime>) {
+        let after = self.core.traffic();
+        if after.queued_packets > before.queued_packets {
+            let requests = after.received_packets - before.received_packets;
+            self.probe.read(Instant::now(), arrived, requests);
+        }
+    }
+
     pub(super) fn failed(&mut self, reason: RemovalReason, failure: FailureReason) {
         self.core.handle_failure(now(), reason, failure);
     }
@@ -287,6 +321,8 @@ impl<P: Protocol> Connection<P> {
                     return Turn::Done;
                 }
             };
+            #[cfg(feature = "probe")]
+            self.probe.written(Instant::now());
             self.core
                 .handle_written(now, written.taken, written.confirmed);
             budget = budget.saturating_sub(written.taken);

@@ -125,8 +125,9 @@ pub(crate) struct Admission {
     pub place: Option<OwnedSemaphorePermit>,
     /// Its place in its address's count; given back when dropped.
     pub address: Option<AddressPlace>,
-    /// A limit refused it: the error reply and the removal reason it gets at once.
-    pub refused: Option<Refusal>,
+    /// A limit refused it: the error reply and the removal reason it gets at once
+    /// (boxed: an admitted connection, held for its whole life, pays one pointer).
+    pub refused: Option<Box<Refusal>>,
 }
 
 /// A connection refused at accept: answered with `message` (the protocol's error
@@ -152,10 +153,10 @@ impl AcceptShared {
                 Some(address) => admission.address = Some(address),
                 None => {
                     tracing::debug!("refusing {peer}: {TOO_MANY_FROM_ADDRESS}");
-                    admission.refused = Some(Refusal {
+                    admission.refused = Some(Box::new(Refusal {
                         reason: RemovalReason::IpLimit,
                         message: TOO_MANY_FROM_ADDRESS,
-                    });
+                    }));
                 }
             }
         }

@@ -27,8 +27,9 @@ pub struct FrameProtocol {
     /// The largest frame body accepted from a client; longer ones close the connection.
     pub max_frame: usize,
     /// What the commands act on: the backends of REPLICATE, the cluster of
-    /// CLUSTER_STATS, the JOIN limit, the users of AUTH.
-    pub context: Context,
+    /// CLUSTER_STATS, the JOIN limit, the users of AUTH; shared by the connections of
+    /// a listener (a clone of the protocol is one reference count, not a copy).
+    pub context: Arc<Context>,
     /// What this connection is as far as permissions go (anonymous, not authenticated
     /// yet, a user).
     pub session: Session,
@@ -44,23 +45,23 @@ impl FrameProtocol {
     pub fn with_backends(max_frame: usize, backends: Backends) -> Self {
         FrameProtocol {
             max_frame,
-            context: Context {
+            context: Arc::new(Context {
                 backends,
                 ..Context::default()
-            },
+            }),
             session: Session::Anonymous,
         }
     }
 
     /// The same protocol with connections in at most `max_groups` named groups.
     pub fn with_max_groups(mut self, max_groups: usize) -> Self {
-        self.context.max_groups = max_groups;
+        Arc::make_mut(&mut self.context).max_groups = max_groups;
         self
     }
 
     /// The same protocol answering CLUSTER_STATS with `cluster`.
     pub fn with_cluster(mut self, cluster: ClusterStats) -> Self {
-        self.context.cluster = cluster;
+        Arc::make_mut(&mut self.context).cluster = cluster;
         self
     }
 
@@ -69,7 +70,7 @@ impl FrameProtocol {
     /// anonymous).
     pub fn with_authenticator(mut self, authenticator: Option<Arc<Authenticator>>) -> Self {
         self.session = Session::new(authenticator.is_some());
-        self.context.authenticator = authenticator;
+        Arc::make_mut(&mut self.context).authenticator = authenticator;
         self
     }
 }

@@ -24,8 +24,9 @@ pub struct LineProtocol {
     /// The longest line accepted from a client; longer ones close the connection.
     pub max_line: usize,
     /// What the commands act on: the cluster of `CSTATS`, the `JOIN` limit, the users
-    /// of `AUTH`.
-    pub context: Context,
+    /// of `AUTH`; shared by the connections of a listener (a clone of the protocol is
+    /// one reference count, not a copy).
+    pub context: Arc<Context>,
     /// What this connection is as far as permissions go (anonymous, not authenticated
     /// yet, a user).
     pub session: Session,
@@ -36,20 +37,20 @@ impl LineProtocol {
     pub fn new(max_line: usize) -> Self {
         LineProtocol {
             max_line,
-            context: Context::default(),
+            context: Arc::default(),
             session: Session::Anonymous,
         }
     }
 
     /// The same protocol with connections in at most `max_groups` named groups.
     pub fn with_max_groups(mut self, max_groups: usize) -> Self {
-        self.context.max_groups = max_groups;
+        Arc::make_mut(&mut self.context).max_groups = max_groups;
         self
     }
 
     /// The same protocol answering `CSTATS` with `cluster`.
     pub fn with_cluster(mut self, cluster: ClusterStats) -> Self {
-        self.context.cluster = cluster;
+        Arc::make_mut(&mut self.context).cluster = cluster;
         self
     }
 
@@ -58,7 +59,7 @@ impl LineProtocol {
     /// is anonymous).
     pub fn with_authenticator(mut self, authenticator: Option<Arc<Authenticator>>) -> Self {
         self.session = Session::new(authenticator.is_some());
-        self.context.authenticator = authenticator;
+        Arc::make_mut(&mut self.context).authenticator = authenticator;
         self
     }
 }
