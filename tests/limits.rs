@@ -181,7 +181,9 @@ async fn a_fast_client_is_slowed_to_its_rate_and_the_others_are_not() {
     );
     assert!(round_trips.len() > 100, "{}", round_trips.len());
     assert!(median < Duration::from_millis(20), "median {median:?}");
-    assert!(max < Duration::from_millis(300), "max {max:?}");
+    // Paced with the flooder, a round trip would wait seconds; on a loaded machine the
+    // scheduler alone can cost a few hundred milliseconds.
+    assert!(max < Duration::from_millis(1500), "max {max:?}");
 }
 
 #[tokio::test]
