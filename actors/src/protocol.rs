@@ -273,6 +273,16 @@ impl<R> Outbox<R> {
         if self.is_member(group.as_str()) {
             return Ok(false);
         }
+        let group = self.admit_join(group)?;
+        self.groups.get_or_insert_default().insert(group.clone());
+        self.actions.push(Action::Join(group));
+        Ok(true)
+    }
+
+    /// Admits a connection that is not yet a member into `group`: its permissions allow
+    /// the join and the server's cap on groups has room (the group is counted from here
+    /// on). Shared by every form of join, so a join from a position is a join for both.
+    fn admit_join(&mut self, group: GroupName) -> Result<GroupName, Refusal> {
         if !self.may(Access::Join, group.as_str()) {
             return Err(Refusal::Denied {
                 access: Access::Join,
@@ -282,9 +292,7 @@ impl<R> Outbox<R> {
         if self.handle.census().enter(&group).is_err() {
             return Err(Refusal::TooManyGroups);
         }
-        self.groups.get_or_insert_default().insert(group.clone());
-        self.actions.push(Action::Join(group));
-        Ok(true)
+        Ok(group)
     }
 
     /// Like [`try_join`](Self::try_join), answering a refusal itself with the
@@ -337,18 +345,10 @@ impl<R> Outbox<R> {
         from: Option<Position>,
         reply: impl FnOnce(&Joined) -> R + 'static,
     ) -> Result<bool, Refusal> {
-        let group = group.into();
+        let mut group = group.into();
         let new_member = !self.is_member(group.as_str());
         if new_member {
-            if !self.may(Access::Join, group.as_str()) {
-                return Err(Refusal::Denied {
-                    access: Access::Join,
-                    group,
-                });
-            }
-            if self.handle.census().enter(&group).is_err() {
-                return Err(Refusal::TooManyGroups);
-            }
+            group = self.admit_join(group)?;
         }
         let groups = self.groups.get_or_insert_default();
         // A group it is in is named by the name it joined with.
