@@ -4,13 +4,15 @@
 //! Every decision is the core's. The actor's one long-lived I/O task waits for
 //! readiness, then reads and writes synchronously (`try_read`, `try_write_vectored`)
 //! with the actor in hand, so no buffer is ever lent to a future (`syscalls.rs`); it
-//! runs one timer, at the core's earliest deadline; and it carries out the core's
+//! registers the core's earliest deadline with its worker thread's one timer
+//! (`deadlines.rs`), which wakes the task when it comes; and it carries out the core's
 //! events: report counters, deregister, hand joins and leaves to its thread's hub and
 //! the supervisor, hand broadcasts and publishes to every hub (pausing reads while its
 //! publish credit is spent), run deferred replies, shut the write half, stop. Its messages are in
 //! `messages.rs`. actix's `FramedWrite` is not used: it has no working backpressure
 //! under tokio 1 and delivers nothing once the actor stops.
 
+mod deadlines;
 mod messages;
 mod syscalls;
 
@@ -136,8 +138,9 @@ pub(crate) struct Connection<P: Protocol> {
     /// carry who they are about; kept only while a subscriber is interested in it
     /// (boxed: an idle connection pays one pointer).
     span: Option<Box<tracing::Span>>,
-    /// The one timer: when it fires, and its handle.
-    timer: Option<(Instant, SpawnHandle)>,
+    /// The deadline registered with its worker's timer (`deadlines.rs`), if one is:
+    /// when its task is woken to run the core's `handle_timeout`.
+    timer: Option<Instant>,
     /// Whether the write of fan-out deliveries waits for one turn of the worker's
     /// other tasks first (`syscalls.rs`).
     cork: Cork,
@@ -296,7 +299,7 @@ impl<P: Protocol> Connection<P> {
         self.status.set_queued_bytes(self.core.queued_bytes());
         self.status.set_error_packets(self.core.error_packets());
         self.status.set_sent_bytes(self.core.traffic().sent_bytes);
-        self.arm_timer(ctx);
+        self.arm_timer();
     }
 
     /// If the TLS handshake has just finished: the core learns it and the peer's
@@ -554,24 +557,48 @@ impl<P: Protocol> Connection<P> {
         }
     }
 
-    fn arm_timer(&mut self, ctx: &mut Context<Self>) {
+    /// Registers the core's earliest deadline with the worker's timer, unless one as
+    /// early is registered already (a deadline that moved later wakes the connection
+    /// early, and `handle_timeout` then finds nothing due and the next one is
+    /// registered). Before the I/O task's first poll there is no waker yet: that poll
+    /// registers it.
+    fn arm_timer(&mut self) {
         let Some(at) = self.core.poll_timeout() else {
             return;
         };
-        if let Some((armed, handle)) = self.timer {
+        let Some(waker) = &self.waker else {
+            return;
+        };
+        if let Some(armed) = self.timer {
             if armed <= at {
                 return;
             }
-            ctx.cancel_future(handle);
+            deadlines::cancel(armed, waker);
         }
-        let handle = ctx.run_later(at.saturating_duration_since(now()), |act, ctx| {
-            let _span = act.enter();
-            act.timer = None;
-            act.core.handle_timeout(now());
-            act.drive(ctx);
-            act.wake_io();
-        });
-        self.timer = Some((at, handle));
+        deadlines::arm(at, waker);
+        self.timer = Some(at);
+    }
+
+    /// If the registered deadline has come: the core's timers run. Returns whether
+    /// they did.
+    fn run_timer(&mut self, ctx: &mut Context<Self>) -> bool {
+        if !self.timer.is_some_and(deadlines::fired) {
+            return false;
+        }
+        let _span = self.enter();
+        self.timer = None;
+        self.core.handle_timeout(now());
+        self.drive(ctx);
+        true
+    }
+}
+
+impl<P: Protocol> Drop for Connection<P> {
+    /// The worker's timer lets go of the connection's task.
+    fn drop(&mut self) {
+        if let (Some(at), Some(waker)) = (self.timer, &self.waker) {
+            deadlines::cancel(at, waker);
+        }
     }
 }
 

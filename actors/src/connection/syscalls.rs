@@ -59,6 +59,12 @@ impl<P: Protocol> ActorFuture<Connection<P>> for Io<P> {
         task: &mut task::Context<'_>,
     ) -> Poll<()> {
         act.poll_io(ctx, task);
+        // After the I/O, as a timer of its own would run: a write deadline that came
+        // while the bytes it guards were about to be written finds them written.
+        if ctx.state() == ActorState::Running && act.run_timer(ctx) {
+            // What the timers did (an idle ping, a close) is written on the next poll.
+            task.waker().wake_by_ref();
+        }
         Poll::Pending
     }
 }
@@ -74,7 +80,12 @@ impl<P: Protocol> Connection<P> {
             .as_ref()
             .is_some_and(|w| w.will_wake(task.waker()))
         {
+            // The deadline is registered with the waker of this task.
+            if let (Some(armed), Some(waker)) = (self.timer.take(), &self.waker) {
+                super::deadlines::cancel(armed, waker);
+            }
             self.waker = Some(task.waker().clone());
+            self.arm_timer();
         }
         // One clock reading for the whole turn, taken only once there is I/O to do.
         let mut now: Option<Instant> = None;

@@ -34,8 +34,10 @@ struct Entry {
 /// The most recent send failures of one connection, oldest dropped first.
 #[derive(Debug, Clone)]
 pub(crate) struct FailureLog {
-    /// Recent failures, oldest first; never longer than `capacity`.
-    recent: VecDeque<Entry>,
+    /// Recent failures, oldest first; never longer than `capacity`. Allocated at the
+    /// first failure: most connections never have one, and pay one pointer.
+    #[allow(clippy::box_collection)]
+    recent: Option<Box<VecDeque<Entry>>>,
     /// How many failures are kept (the ledger counts every one).
     capacity: usize,
 }
@@ -44,7 +46,7 @@ impl FailureLog {
     /// A log keeping at most `capacity` failures.
     pub fn new(capacity: usize) -> Self {
         FailureLog {
-            recent: VecDeque::new(),
+            recent: None,
             capacity,
         }
     }
@@ -54,10 +56,11 @@ impl FailureLog {
         if self.capacity == 0 {
             return;
         }
-        if self.recent.len() == self.capacity {
-            self.recent.pop_front();
+        let recent = self.recent.get_or_insert_with(Box::default);
+        if recent.len() == self.capacity {
+            recent.pop_front();
         }
-        self.recent.push_back(Entry { at, reason, size });
+        recent.push_back(Entry { at, reason, size });
     }
 
     /// The kept failures, oldest first, with wall-clock times: `now` and `wall` are the
@@ -65,6 +68,7 @@ impl FailureLog {
     pub fn recent(&self, now: Instant, wall: SystemTime) -> Vec<SendFailure> {
         self.recent
             .iter()
+            .flat_map(|recent| recent.iter())
             .map(|e| SendFailure {
                 at: wall - now.saturating_duration_since(e.at),
                 reason: e.reason.clone(),

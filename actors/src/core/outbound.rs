@@ -130,14 +130,10 @@ enum Chunk {
 /// The byte-bounded, coalescing outbound queue of one connection.
 #[derive(Debug)]
 pub struct OutboundQueue {
-    /// Sealed chunks, oldest first; the front one may be partly written.
-    chunks: VecDeque<Chunk>,
-    /// Unwritten bytes of queued file regions (not in memory).
-    file_bytes: u64,
-    /// Small packets coalesced after the chunks; written last.
-    tail: BytesMut,
-    /// Where each queued packet ends in the stream, oldest first.
-    ends: PacketEnds,
+    /// The buffers of what is queued; allocated with the first packet and freed by
+    /// [`release_if_empty`](Self::release_if_empty), so that an idle connection's
+    /// queue is a few counters and one pointer.
+    held: Option<Box<Held>>,
     /// Stream offset of the end of the queue: every byte ever queued.
     queued_offset: u64,
     /// Stream offset of the next byte to write: every byte ever written.
@@ -149,14 +145,89 @@ pub struct OutboundQueue {
     budget: Option<Rc<BudgetShare>>,
 }
 
+/// What a queue holds while it holds something (or keeps for reuse while its
+/// connection is busy).
+#[derive(Debug, Default)]
+struct Held {
+    /// Sealed chunks, oldest first; the front one may be partly written.
+    chunks: VecDeque<Chunk>,
+    /// Unwritten bytes of queued file regions (not in memory).
+    file_bytes: u64,
+    /// Small packets coalesced after the chunks; written last.
+    tail: BytesMut,
+    /// Where each queued packet ends in the stream, oldest first.
+    ends: PacketEnds,
+}
+
+impl Held {
+    /// Copies `bytes` to the end of the tail. A full tail is sealed as it is and a new
+    /// one allocated, never grown: growing a `BytesMut` copies it into an allocation up
+    /// to twice the size, which the byte count (and the budget of all queues) would not
+    /// see. The new tail is twice what the sealed one held, so a backlog soon fills whole
+    /// chunks while a quiet connection keeps a small buffer: between
+    /// `4 × coalesce_below` and `chunk_size`. Each tail is filled to the last byte
+    /// (a packet may straddle two), so where the queue is cut depends only on the bytes
+    /// queued, not on whether they came one packet at a time or as a run.
+    fn append(&mut self, mut bytes: &[u8], limits: &QueueLimits) {
+        while !bytes.is_empty() {
+            let full_at = self.tail.capacity().min(limits.chunk_size.max(1));
+            if self.tail.len() >= full_at {
+                self.renew_tail(limits);
+                continue;
+            }
+            let n = (full_at - self.tail.len()).min(bytes.len());
+            self.tail.extend_from_slice(&bytes[..n]);
+            bytes = &bytes[n..];
+        }
+    }
+
+    /// Seals a full tail and allocates the next one (see [`append`](Self::append)).
+    fn renew_tail(&mut self, limits: &QueueLimits) {
+        let held = self.tail.len();
+        self.seal_tail();
+        let small = limits.coalesce_below.max(256) * 4;
+        let want = held
+            .saturating_mul(2)
+            .clamp(small, limits.chunk_size.max(small));
+        self.tail = BytesMut::with_capacity(want);
+    }
+
+    fn seal_tail_if_full(&mut self, limits: &QueueLimits) {
+        if self.tail.len() >= limits.chunk_size {
+            self.seal_tail();
+        }
+    }
+
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            self.chunks
+                .push_back(Chunk::Memory(self.tail.split().freeze()));
+        }
+    }
+
+    /// Records `count` packets of `size` bytes each after everything queued so far,
+    /// which ends at `queued_offset` (moved past them).
+    fn record_packets(&mut self, queued_offset: &mut u64, size: usize, count: usize) {
+        if count == 0 {
+            return;
+        }
+        let (size, count) = (size as u64, count as u64);
+        self.ends.push_many(*queued_offset + size, size, count);
+        *queued_offset += size * count;
+    }
+}
+
+/// Charges `budget` (if there is one) for `bytes` about to be queued; false if it has
+/// no room.
+fn charge(budget: &Option<Rc<BudgetShare>>, bytes: usize) -> bool {
+    budget.as_ref().is_none_or(|b| b.try_take(bytes))
+}
+
 impl OutboundQueue {
     /// An empty queue; allocates nothing until the first packet.
     pub fn new(limits: QueueLimits) -> Self {
         OutboundQueue {
-            chunks: VecDeque::new(),
-            file_bytes: 0,
-            tail: BytesMut::new(),
-            ends: PacketEnds::default(),
+            held: None,
             queued_offset: 0,
             written_offset: 0,
             limits,
@@ -179,7 +250,7 @@ impl OutboundQueue {
 
     /// Charges the budget for `bytes` about to be queued; false if it has no room.
     fn charge(&self, bytes: usize) -> bool {
-        self.budget.as_ref().is_none_or(|b| b.try_take(bytes))
+        charge(&self.budget, bytes)
     }
 
     /// Releases `bytes` no longer queued in memory.
@@ -189,14 +260,24 @@ impl OutboundQueue {
         }
     }
 
+    /// The buffers, allocated if they are not.
+    fn held(&mut self) -> &mut Held {
+        self.held.get_or_insert_with(Box::default)
+    }
+
+    /// Unwritten bytes of queued file regions.
+    fn file_bytes(&self) -> u64 {
+        self.held.as_ref().map_or(0, |h| h.file_bytes)
+    }
+
     /// Bytes queued in memory and not yet written (what `max_bytes` bounds).
     pub fn len_bytes(&self) -> usize {
-        (self.queued_offset - self.written_offset - self.file_bytes) as usize
+        (self.queued_offset - self.written_offset - self.file_bytes()) as usize
     }
 
     /// Packets queued and not yet completely written.
     pub fn len_packets(&self) -> usize {
-        self.ends.len()
+        self.held.as_ref().map_or(0, |h| h.ends.len())
     }
 
     /// Stream offset of the next byte to write: every byte ever taken by the socket.
@@ -248,9 +329,10 @@ impl OutboundQueue {
             self.copy_into_tail(&packet);
             return Ok(());
         }
-        self.seal_tail();
-        self.record_packet(packet.len());
-        self.chunks.push_back(Chunk::Memory(packet));
+        let held = self.held.get_or_insert_with(Box::default);
+        held.seal_tail();
+        held.record_packets(&mut self.queued_offset, packet.len(), 1);
+        held.chunks.push_back(Chunk::Memory(packet));
         Ok(())
     }
 
@@ -261,28 +343,28 @@ impl OutboundQueue {
     pub fn push_run<'a>(&mut self, packets: impl IntoIterator<Item = &'a Bytes>) -> usize {
         // What is queued never passes the limit, so this is the room left.
         let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
+        let limits = self.limits;
+        let held = self.held.get_or_insert_with(Box::default);
         let mut queued = 0;
         let mut pending = SameSize::default();
         for packet in packets {
             let len = packet.len();
-            if len == 0 || len > room || !self.charge(len) {
+            if len == 0 || len > room || !charge(&self.budget, len) {
                 break;
             }
             room -= len;
-            if len < self.limits.coalesce_below {
-                self.reserve_tail(len);
-                self.tail.extend_from_slice(packet);
-                self.seal_tail_if_full();
+            if len < limits.coalesce_below {
+                held.append(packet, &limits);
             } else {
-                self.seal_tail();
-                self.chunks.push_back(Chunk::Memory(packet.clone()));
+                held.seal_tail();
+                held.chunks.push_back(Chunk::Memory(packet.clone()));
             }
             if let Some((size, count)) = pending.add(len) {
-                self.record_packets(size, count);
+                held.record_packets(&mut self.queued_offset, size, count);
             }
             queued += 1;
         }
-        self.record_packets(pending.size, pending.count);
+        held.record_packets(&mut self.queued_offset, pending.size, pending.count);
         queued
     }
 
@@ -300,6 +382,8 @@ impl OutboundQueue {
         let base = whole.as_ptr() as usize;
         let limit = base + whole.len();
         let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
+        let limits = self.limits;
+        let held = self.held.get_or_insert_with(Box::default);
         let mut queued = 0;
         // Addresses where the stretch taken so far starts and ends.
         let mut span: Option<(usize, usize)> = None;
@@ -309,28 +393,27 @@ impl OutboundQueue {
             // Only bytes inside `whole` are taken from it: a packet lying anywhere else
             // ends the stretch.
             let follows = span.map_or(ptr >= base, |(_, end)| ptr == end);
-            if len == 0 || len > room || !follows || ptr + len > limit || !self.charge(len) {
+            if len == 0 || len > room || !follows || ptr + len > limit || !charge(&self.budget, len)
+            {
                 break;
             }
             room -= len;
             span = Some((span.map_or(ptr, |(start, _)| start), ptr + len));
             if let Some((size, count)) = pending.add(len) {
-                self.record_packets(size, count);
+                held.record_packets(&mut self.queued_offset, size, count);
             }
             queued += 1;
         }
-        self.record_packets(pending.size, pending.count);
+        held.record_packets(&mut self.queued_offset, pending.size, pending.count);
         let Some((start, at)) = span else {
             return 0;
         };
         let range = start - base..at - base;
-        if at - start >= self.limits.coalesce_below {
-            self.seal_tail();
-            self.chunks.push_back(Chunk::Memory(whole.slice(range)));
+        if at - start >= limits.coalesce_below {
+            held.seal_tail();
+            held.chunks.push_back(Chunk::Memory(whole.slice(range)));
         } else {
-            self.reserve_tail(at - start);
-            self.tail.extend_from_slice(&whole[range]);
-            self.seal_tail_if_full();
+            held.append(&whole[range], &limits);
         }
         queued
     }
@@ -344,17 +427,17 @@ impl OutboundQueue {
         if whole.is_empty() || whole.len() > room || !self.charge(whole.len()) {
             return 0;
         }
-        if whole.len() >= self.limits.coalesce_below {
-            self.seal_tail();
-            self.chunks.push_back(Chunk::Memory(whole.clone()));
+        let limits = self.limits;
+        let held = self.held.get_or_insert_with(Box::default);
+        if whole.len() >= limits.coalesce_below {
+            held.seal_tail();
+            held.chunks.push_back(Chunk::Memory(whole.clone()));
         } else {
-            self.reserve_tail(whole.len());
-            self.tail.extend_from_slice(whole);
-            self.seal_tail_if_full();
+            held.append(whole, &limits);
         }
         let mut queued = 0;
         for &(size, count) in runs {
-            self.record_packets(size as usize, count as usize);
+            held.record_packets(&mut self.queued_offset, size as usize, count as usize);
             queued += count as usize;
         }
         queued
@@ -373,10 +456,10 @@ impl OutboundQueue {
 
     /// Queues an admitted, non-empty packet by copying it into the tail.
     fn copy_into_tail(&mut self, packet: &[u8]) {
-        self.reserve_tail(packet.len());
-        self.tail.extend_from_slice(packet);
-        self.seal_tail_if_full();
-        self.record_packet(packet.len());
+        let limits = self.limits;
+        let held = self.held.get_or_insert_with(Box::default);
+        held.append(packet, &limits);
+        held.record_packets(&mut self.queued_offset, packet.len(), 1);
     }
 
     /// Encodes a packet straight into the tail (no intermediate buffer). If `encode`
@@ -386,22 +469,29 @@ impl OutboundQueue {
         &mut self,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<usize, EncodeRefused<E>> {
-        let start = self.tail.len();
-        if self.tail.capacity() == 0 {
-            self.tail.reserve(self.limits.coalesce_below.max(256));
+        let limits = self.limits;
+        let held = self.held();
+        if held.tail.capacity() == 0 {
+            held.tail.reserve(limits.coalesce_below.max(256));
+        } else if held.tail.len() >= held.tail.capacity().min(limits.chunk_size.max(1)) {
+            // A full tail is replaced, not grown (see `append`); an encoder that writes
+            // more than the room left still grows it.
+            held.renew_tail(&limits);
         }
-        if let Err(e) = encode(&mut self.tail) {
-            self.tail.truncate(start);
+        let start = held.tail.len();
+        if let Err(e) = encode(&mut held.tail) {
+            held.tail.truncate(start);
             return Err(EncodeRefused::Encode(e));
         }
-        let size = self.tail.len() - start;
+        let size = held.tail.len() - start;
         if let Err(over) = self.admit(size) {
-            self.tail.truncate(start);
+            self.held().tail.truncate(start);
             return Err(EncodeRefused::OverBudget(over));
         }
         if size > 0 {
-            self.record_packet(size);
-            self.seal_tail_if_full();
+            let held = self.held.get_or_insert_with(Box::default);
+            held.record_packets(&mut self.queued_offset, size, 1);
+            held.seal_tail_if_full(&limits);
         }
         Ok(size)
     }
@@ -413,67 +503,20 @@ impl OutboundQueue {
         if size == 0 {
             return false;
         }
-        self.seal_tail();
-        self.file_bytes += size;
+        let held = self.held.get_or_insert_with(Box::default);
+        held.seal_tail();
+        held.file_bytes += size;
         self.queued_offset += size;
-        self.ends.push(self.queued_offset, size);
-        self.chunks.push_back(Chunk::File(region));
+        held.ends.push(self.queued_offset, size);
+        held.chunks.push_back(Chunk::File(region));
         true
     }
 
     /// The file region to send next, if one is at the front of the queue.
     pub fn front_file(&self) -> Option<&FileRegion> {
-        match self.chunks.front() {
+        match self.held.as_ref()?.chunks.front() {
             Some(Chunk::File(region)) => Some(region),
             _ => None,
-        }
-    }
-
-    /// Makes room in the tail for `additional` bytes. A tail without that room is
-    /// sealed as it is and a new one allocated, never grown: growing a `BytesMut`
-    /// copies it into an allocation up to twice the size, which the byte count (and the
-    /// budget of all queues) would not see. The new tail is twice what the sealed one
-    /// held, so a backlog soon fills whole chunks while a quiet connection keeps a small
-    /// buffer: between `4 × coalesce_below` and `chunk_size`, and at least
-    /// `additional`.
-    fn reserve_tail(&mut self, additional: usize) {
-        if self.tail.capacity() - self.tail.len() >= additional {
-            return;
-        }
-        let held = self.tail.len();
-        self.seal_tail();
-        let small = self.limits.coalesce_below.max(256) * 4;
-        let want = held
-            .saturating_mul(2)
-            .clamp(small, self.limits.chunk_size.max(small))
-            .max(additional);
-        self.tail = BytesMut::with_capacity(want);
-    }
-
-    fn record_packet(&mut self, size: usize) {
-        self.record_packets(size, 1);
-    }
-
-    /// Records `count` packets of `size` bytes each, after everything queued so far.
-    fn record_packets(&mut self, size: usize, count: usize) {
-        if count == 0 {
-            return;
-        }
-        let (size, count) = (size as u64, count as u64);
-        self.ends.push_many(self.queued_offset + size, size, count);
-        self.queued_offset += size * count;
-    }
-
-    fn seal_tail_if_full(&mut self) {
-        if self.tail.len() >= self.limits.chunk_size {
-            self.seal_tail();
-        }
-    }
-
-    fn seal_tail(&mut self) {
-        if !self.tail.is_empty() {
-            self.chunks
-                .push_back(Chunk::Memory(self.tail.split().freeze()));
         }
     }
 
@@ -481,13 +524,16 @@ impl OutboundQueue {
     /// per-flush budget: one connection never writes more than that in one turn).
     /// Returns how many slices were used.
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>], limit: usize) -> usize {
-        let tail = (!self.tail.is_empty()).then_some(&self.tail[..]);
+        let Some(held) = self.held.as_deref() else {
+            return 0;
+        };
+        let tail = (!held.tail.is_empty()).then_some(&held.tail[..]);
         // Memory up to the first file region: that one goes by `sendfile`.
-        let memory = self.chunks.iter().map_while(|c| match c {
+        let memory = held.chunks.iter().map_while(|c| match c {
             Chunk::Memory(bytes) => Some(&bytes[..]),
             Chunk::File(_) => None,
         });
-        let has_file = self.chunks.iter().any(|c| matches!(c, Chunk::File(_)));
+        let has_file = held.chunks.iter().any(|c| matches!(c, Chunk::File(_)));
         let chunks = memory.chain(if has_file { None } else { tail });
         let mut n = 0;
         let mut left = limit;
@@ -516,12 +562,16 @@ impl OutboundQueue {
     pub fn advance_into(&mut self, written: usize, taken: Option<&mut PacketEnds>) -> usize {
         let in_memory = self.len_bytes();
         let written = written.min((self.queued_offset - self.written_offset) as usize);
+        let Some(held) = self.held.as_deref_mut() else {
+            // Nothing was ever queued since the buffers were freed.
+            return 0;
+        };
         let mut left = written;
         while left > 0 {
-            match self.chunks.front_mut() {
+            match held.chunks.front_mut() {
                 Some(Chunk::Memory(front)) if front.len() <= left => {
                     left -= front.len();
-                    self.chunks.pop_front();
+                    held.chunks.pop_front();
                 }
                 Some(Chunk::Memory(front)) => {
                     front.advance(left);
@@ -530,40 +580,42 @@ impl OutboundQueue {
                 Some(Chunk::File(region)) => {
                     let take = region.remaining().min(left as u64);
                     region.advance(take);
-                    self.file_bytes -= take;
+                    held.file_bytes -= take;
                     left -= take as usize;
                     if region.remaining() == 0 {
-                        self.chunks.pop_front();
+                        held.chunks.pop_front();
                     }
                 }
                 None => {
-                    self.tail.advance(left);
+                    held.tail.advance(left);
                     left = 0;
                 }
             }
         }
         self.written_offset += written as u64;
+        let completed = held.ends.pop_through(self.written_offset, taken);
         self.release(in_memory - self.len_bytes());
         // An emptied queue keeps its buffers: its owner frees them with
         // `release_if_empty`, at once or once a busy connection went quiet.
-        self.ends.pop_through(self.written_offset, taken)
+        completed
     }
 
     /// Bytes allocated and kept for reuse while nothing may be queued.
     #[cfg(test)]
     pub fn retained_capacity(&self) -> usize {
-        self.tail.capacity()
-            + self.chunks.capacity() * std::mem::size_of::<Chunk>()
-            + self.ends.capacity_bytes()
+        self.held.as_ref().map_or(0, |held| {
+            std::mem::size_of::<Held>()
+                + held.tail.capacity()
+                + held.chunks.capacity() * std::mem::size_of::<Chunk>()
+                + held.ends.capacity_bytes()
+        })
     }
 
     /// Frees every buffer the queue keeps for reuse, if nothing is queued: for a
     /// connection that went quiet.
     pub fn release_if_empty(&mut self) {
         if self.is_empty() {
-            self.tail = BytesMut::new();
-            self.chunks = VecDeque::new();
-            self.ends = PacketEnds::default();
+            self.held = None;
         }
     }
 
@@ -571,10 +623,10 @@ impl OutboundQueue {
     /// (a partly written packet counts with its full size).
     pub fn drain_unwritten(&mut self) -> Vec<usize> {
         self.release(self.len_bytes());
-        let sizes = self.ends.drain_sizes();
-        self.chunks.clear();
-        self.file_bytes = 0;
-        self.tail = BytesMut::new();
+        let sizes = self
+            .held
+            .take()
+            .map_or_else(Vec::new, |mut held| held.ends.drain_sizes());
         self.written_offset = self.queued_offset;
         sizes
     }

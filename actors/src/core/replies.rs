@@ -10,6 +10,15 @@ use std::collections::VecDeque;
 /// Reply slots in request order.
 #[derive(Debug)]
 pub struct ReplyOrder<R> {
+    /// The slots and their numbering, allocated at the first deferred reply: most
+    /// connections never defer one, and pay one pointer. Kept once allocated, so that
+    /// the numbering goes on.
+    inner: Option<Box<Slots<R>>>,
+}
+
+/// The slots of a [`ReplyOrder`] that deferred a reply at least once.
+#[derive(Debug)]
+struct Slots<R> {
     /// Slots oldest first: `None` is a deferred reply not ready yet.
     slots: VecDeque<Option<R>>,
     /// Sequence number of the front slot.
@@ -20,67 +29,87 @@ pub struct ReplyOrder<R> {
 
 impl<R> Default for ReplyOrder<R> {
     fn default() -> Self {
-        ReplyOrder {
-            slots: VecDeque::new(),
-            front_seq: 0,
-            outstanding: 0,
-        }
+        ReplyOrder { inner: None }
     }
 }
 
 impl<R> ReplyOrder<R> {
     /// Whether a reply asked for now can go out at once (nothing is held).
     pub fn is_clear(&self) -> bool {
-        self.slots.is_empty()
+        self.inner.as_ref().is_none_or(|i| i.slots.is_empty())
     }
 
     /// Slots in use: deferred replies and the replies held behind them.
     #[cfg(test)]
     pub fn slots(&self) -> usize {
-        self.slots.len()
+        self.inner.as_ref().map_or(0, |i| i.slots.len())
     }
 
     /// Deferred replies not filled yet.
     pub fn outstanding(&self) -> usize {
-        self.outstanding
+        self.inner.as_ref().map_or(0, |i| i.outstanding)
     }
 
     /// Reserves a slot for a deferred reply; returns its sequence number.
     pub fn defer(&mut self) -> u64 {
-        self.slots.push_back(None);
-        self.outstanding += 1;
-        self.front_seq + self.slots.len() as u64 - 1
+        let inner = self.inner.get_or_insert_with(|| {
+            Box::new(Slots {
+                slots: VecDeque::new(),
+                front_seq: 0,
+                outstanding: 0,
+            })
+        });
+        inner.slots.push_back(None);
+        inner.outstanding += 1;
+        inner.front_seq + inner.slots.len() as u64 - 1
     }
 
-    /// Holds a ready reply behind the outstanding ones.
+    /// Holds a ready reply behind the outstanding ones (there is one: otherwise the
+    /// reply would not be held).
     pub fn hold(&mut self, reply: R) {
-        self.slots.push_back(Some(reply));
+        match &mut self.inner {
+            Some(inner) => inner.slots.push_back(Some(reply)),
+            // Nothing was ever deferred: the reply is the next one out.
+            None => {
+                self.inner = Some(Box::new(Slots {
+                    slots: VecDeque::from([Some(reply)]),
+                    front_seq: 0,
+                    outstanding: 0,
+                }))
+            }
+        }
     }
 
     /// Fills the slot `seq`. A slot that no longer exists (cleared) is ignored.
     pub fn fill(&mut self, seq: u64, reply: R) {
-        let Some(index) = seq.checked_sub(self.front_seq) else {
+        let Some(inner) = &mut self.inner else {
             return;
         };
-        if let Some(slot @ None) = self.slots.get_mut(index as usize) {
+        let Some(index) = seq.checked_sub(inner.front_seq) else {
+            return;
+        };
+        if let Some(slot @ None) = inner.slots.get_mut(index as usize) {
             *slot = Some(reply);
-            self.outstanding -= 1;
+            inner.outstanding -= 1;
         }
     }
 
     /// Empties the order at close: every held reply (`Some`) and every deferred one not
     /// filled yet (`None`), oldest first. Later fills of those slots are ignored.
     pub fn drain(&mut self) -> impl Iterator<Item = Option<R>> + '_ {
-        self.front_seq += self.slots.len() as u64;
-        self.outstanding = 0;
-        self.slots.drain(..)
+        self.inner.iter_mut().flat_map(|inner| {
+            inner.front_seq += inner.slots.len() as u64;
+            inner.outstanding = 0;
+            inner.slots.drain(..)
+        })
     }
 
     /// Takes the oldest reply if it is ready.
     pub fn pop_ready(&mut self) -> Option<R> {
-        if matches!(self.slots.front(), Some(Some(_))) {
-            self.front_seq += 1;
-            return self.slots.pop_front().flatten();
+        let inner = self.inner.as_mut()?;
+        if matches!(inner.slots.front(), Some(Some(_))) {
+            inner.front_seq += 1;
+            return inner.slots.pop_front().flatten();
         }
         None
     }

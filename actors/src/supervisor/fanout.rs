@@ -42,7 +42,7 @@ pub(crate) enum Notice {
 impl Supervisor {
     /// Whether some registered member has no hub.
     fn has_direct_members(&self) -> bool {
-        self.index.len() > self.served.len()
+        self.registered() > self.served.len()
     }
 
     /// Tells publishers whether the supervisor must hear of their batches.

@@ -60,8 +60,6 @@ pub(crate) struct Supervisor {
     /// Groups of connections this process dialed (backends): a peer closing one of
     /// them broke a link we rely on, so that removal is reported as `io_error`.
     dialed: std::collections::HashSet<&'static str>,
-    /// The group of each member, for lookups by id.
-    index: HashMap<ConnId, &'static str>,
     /// The named groups and their members; where the supervisor delivers to a member
     /// itself, how it is reached.
     named: Registry<Option<Link>>,
@@ -108,7 +106,6 @@ impl Supervisor {
         Supervisor {
             groups: HashMap::new(),
             dialed: Default::default(),
-            index: HashMap::new(),
             named: Registry::default(),
             hubs: Hubs::default(),
             served: HashSet::new(),
@@ -148,15 +145,27 @@ impl Supervisor {
         &self.hubs
     }
 
+    /// The member `id`: looked up in each protocol group (a handful), where an index
+    /// by id would cost every connection one more map entry.
     fn member(&self, id: ConnId) -> Option<&Member> {
-        let protocol = self.index.get(&id)?;
-        self.groups.get(protocol)?.get(&id)
+        self.groups.values().find_map(|members| members.get(&id))
+    }
+
+    /// The protocol group of member `id`.
+    fn protocol_of(&self, id: ConnId) -> Option<&'static str> {
+        let mut groups = self.groups.iter();
+        groups.find_map(|(protocol, members)| members.contains_key(&id).then_some(*protocol))
+    }
+
+    /// Members registered, in every protocol group.
+    fn registered(&self) -> usize {
+        self.groups.values().map(HashMap::len).sum()
     }
 
     /// Takes a connection out of its group, once: logs, counts and announces it.
     /// Returns the member if it was still registered.
     pub fn remove(&mut self, id: ConnId, reason: RemovalReason) -> Option<Member> {
-        let protocol = self.index.remove(&id)?;
+        let protocol = self.protocol_of(id)?;
         let reason = match reason {
             RemovalReason::PeerClosed if self.dialed.contains(protocol) => RemovalReason::IoError,
             reason => reason,
@@ -313,7 +322,6 @@ impl Supervisor {
         self.stats.do_send(stats::Opened {
             protocol: status.protocol,
         });
-        self.index.insert(status.id, status.protocol);
         let link = member.link.clone();
         let id = status.id;
         let status_protocol = status.protocol;
@@ -475,7 +483,12 @@ impl Handler<Shutdown> for Supervisor {
     type Result = ResponseFuture<usize>;
     fn handle(&mut self, msg: Shutdown, _: &mut Context<Self>) -> Self::Result {
         self.shutting_down = true;
-        let ids: Vec<ConnId> = self.index.keys().copied().collect();
+        let ids: Vec<ConnId> = self
+            .groups
+            .values()
+            .flat_map(HashMap::keys)
+            .copied()
+            .collect();
         let closing = ids.len();
         for id in ids {
             if let Some(member) = self.remove(id, RemovalReason::Shutdown) {

@@ -15,7 +15,7 @@ impl Handler<Join> for Supervisor {
             true => None,
             false => self.member(msg.id).map(|m| m.link.clone()),
         };
-        if self.index.contains_key(&msg.id)
+        if self.member(msg.id).is_some()
             && self
                 .named
                 .join(msg.id, msg.group, msg.protocol, msg.encoder, || direct)

@@ -102,13 +102,15 @@ impl<P: Protocol> Conn<P> {
     /// read watermarks and moves a drained closing connection on to lingering (or
     /// straight to done when the peer's end was read already).
     pub(super) fn settle(&mut self, now: Instant) {
-        if !self.broadcasts.is_empty() {
-            let packets = std::mem::take(&mut self.broadcasts);
-            self.events.push_back(Event::Broadcast(packets));
-        }
-        if !self.publishes.is_empty() {
-            let messages = std::mem::take(&mut self.publishes);
-            self.events.push_back(Event::Publish(messages));
+        if let Some(fanout) = self.fanout.as_deref_mut() {
+            if !fanout.broadcasts.is_empty() {
+                let packets = std::mem::take(&mut fanout.broadcasts);
+                self.events.push_back(Event::Broadcast(packets));
+            }
+            if !fanout.publishes.is_empty() {
+                let messages = std::mem::take(&mut fanout.publishes);
+                self.events.push_back(Event::Publish(messages));
+            }
         }
         self.settle_history();
         self.arm_report(now);

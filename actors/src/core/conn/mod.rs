@@ -66,11 +66,9 @@ pub struct Conn<P: Protocol> {
     unconfirmed: Option<Box<Unconfirmed>>,
     /// Replies in request order while deferred ones are outstanding.
     replies: ReplyOrder<Outgoing<P::Response>>,
-    /// Encoded broadcasts asked for during this event, handed out together after it.
-    broadcasts: Vec<Bytes>,
-    /// Messages published to named groups during this event, handed out together
-    /// after it.
-    publishes: Vec<Published>,
+    /// The broadcasts and publishes of the current event; allocated at the first one
+    /// (most connections never broadcast or publish), kept from then on.
+    fanout: Option<Box<Fanout>>,
     /// How this protocol writes group messages; asked of the protocol on first use.
     group_encoder: Option<GroupEncoder>,
     /// The history groups it is in: their streams and the replies waiting for them;
@@ -109,6 +107,15 @@ pub struct Conn<P: Protocol> {
     ws: Option<Box<WsStage>>,
 }
 
+/// What one event asked to hand to the other connections, handed out together after it.
+#[derive(Default)]
+struct Fanout {
+    /// Encoded broadcasts.
+    broadcasts: Vec<Bytes>,
+    /// Messages published to named groups.
+    publishes: Vec<Published>,
+}
+
 /// Packets a TLS layer took and has not yet written: only such connections pay for it.
 struct Unconfirmed {
     /// Stream offset (as the queue counts it) up to which taken bytes reached the socket.
@@ -140,8 +147,7 @@ impl<P: Protocol> Conn<P> {
             queue: OutboundQueue::new(limits.queue_limits()),
             unconfirmed: None,
             replies: ReplyOrder::default(),
-            broadcasts: Vec::new(),
-            publishes: Vec::new(),
+            fanout: None,
             group_encoder: None,
             history: None,
             ledger: Ledger::new(limits.max_failure_records),
@@ -168,6 +174,11 @@ impl<P: Protocol> Conn<P> {
             self.queue = OutboundQueue::with_budget(self.queue.limits(), share);
         }
         self
+    }
+
+    /// Where this event's broadcasts and publishes gather.
+    fn fanout(&mut self) -> &mut Fanout {
+        self.fanout.get_or_insert_with(Box::default)
     }
 
     // ----- inputs --------------------------------------------------------------------

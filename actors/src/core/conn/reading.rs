@@ -269,7 +269,7 @@ impl<P: Protocol> Conn<P> {
             }
             None => {}
         }
-        self.publishes.push(Published {
+        self.fanout().publishes.push(Published {
             group,
             message,
             encoded,
@@ -313,7 +313,7 @@ impl<P: Protocol> Conn<P> {
         match self.codec.encode(response, &mut buf) {
             Ok(()) => {
                 let packet = buf.freeze();
-                self.broadcasts.push(packet.clone());
+                self.fanout().broadcasts.push(packet.clone());
                 self.send_own_copy(now, packet);
             }
             Err(e) => {

@@ -136,7 +136,9 @@ fn seen(conn: &mut Conn<TestProto>, now: Instant) -> Seen {
             Event::Stop => "stop".into(),
         });
     }
-    let mut dst = [IoSlice::new(&[]); 512];
+    // Room for every slice the queue holds (at most one per packet, and the tail), so
+    // that two queues are compared whole.
+    let mut dst = vec![IoSlice::new(&[]); conn.queued_packets() + 2];
     let slices = match conn.poll_transmit(&mut dst, usize::MAX) {
         Transmit::Slices(n) => dst[..n].iter().map(|s| s.to_vec()).collect(),
         Transmit::Nothing => Vec::new(),
