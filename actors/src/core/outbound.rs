@@ -344,6 +344,8 @@ impl OutboundQueue {
         // What is queued never passes the limit, so this is the room left.
         let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
         let limits = self.limits;
+        // A run that queues nothing leaves no buffers behind, as no packet would.
+        let had_buffers = self.held.is_some();
         let held = self.held.get_or_insert_with(Box::default);
         let mut queued = 0;
         let mut pending = SameSize::default();
@@ -365,6 +367,9 @@ impl OutboundQueue {
             queued += 1;
         }
         held.record_packets(&mut self.queued_offset, pending.size, pending.count);
+        if queued == 0 && !had_buffers {
+            self.held = None;
+        }
         queued
     }
 
@@ -383,6 +388,7 @@ impl OutboundQueue {
         let limit = base + whole.len();
         let mut room = self.limits.max_bytes.saturating_sub(self.len_bytes());
         let limits = self.limits;
+        let had_buffers = self.held.is_some();
         let held = self.held.get_or_insert_with(Box::default);
         let mut queued = 0;
         // Addresses where the stretch taken so far starts and ends.
@@ -406,6 +412,9 @@ impl OutboundQueue {
         }
         held.record_packets(&mut self.queued_offset, pending.size, pending.count);
         let Some((start, at)) = span else {
+            if !had_buffers {
+                self.held = None;
+            }
             return 0;
         };
         let range = start - base..at - base;
