@@ -495,6 +495,51 @@ async fn a_flood_with_a_member_rejoining_again_and_again_reaches_it_whole_and_in
     }
 }
 
+/// A member publishing to its own history group holds a reply slot per message (its
+/// own copy goes out in its place among its replies). Past `max_deferred` (64) of them,
+/// the requests already read wait in the read buffer; once its copies come back they go
+/// on, though no new byte arrives from the peer: 300 publishes in one write all reach
+/// both members, numbered in order, and the publisher still answers.
+#[tokio::test]
+async fn a_member_pipelining_publishes_past_the_deferred_limit_gets_every_one_through() {
+    const N: u64 = 300;
+    for frame in [true, false] {
+        let server = server("");
+        let mut other = Client::connect(&server, frame).await;
+        other.join("h.pipe").await;
+        let mut publisher = Client::connect(&server, frame).await;
+        publisher.join("h.pipe").await;
+        match &mut publisher {
+            Client::Frame(c) => {
+                let bytes: Vec<u8> = (1..=N)
+                    .flat_map(|i| {
+                        encode(
+                            PUBLISH,
+                            &publish_payload("h.pipe", i.to_string().as_bytes()),
+                        )
+                    })
+                    .collect();
+                c.send_raw(&bytes).await;
+            }
+            Client::Line(c) => {
+                let lines: Vec<String> = (1..=N).map(|i| format!("PUB h.pipe {i}")).collect();
+                c.send(&lines.join("\n")).await;
+            }
+            _ => unreachable!("TCP clients"),
+        }
+        for client in [&mut publisher, &mut other] {
+            for i in 1..=N {
+                assert_eq!(
+                    client.msg("h.pipe").await,
+                    (i, i.to_string()),
+                    "frame: {frame}"
+                );
+            }
+        }
+        publisher.ping().await;
+    }
+}
+
 #[tokio::test]
 async fn lost_for_too_old_another_epoch_an_offset_in_the_future_and_after_the_ttl() {
     let server = server("history_size = 3\nhistory_ttl_ms = 300");

@@ -266,6 +266,7 @@ impl<P: Protocol> Conn<P> {
                 }
             }
         }
+        self.resume_decoding(now);
         self.settle(now);
     }
 
@@ -286,6 +287,7 @@ impl<P: Protocol> Conn<P> {
                 self.fill_completed(now, group, done);
             }
         }
+        self.resume_decoding(now);
         self.settle(now);
     }
 

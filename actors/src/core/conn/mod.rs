@@ -431,11 +431,21 @@ impl<P: Protocol> Conn<P> {
     pub fn handle_deferred(&mut self, now: Instant, seq: u64, reply: P::Response) {
         self.replies.fill(seq, Outgoing::Response(reply));
         self.release_ready(now);
-        if self.phase == Phase::Open && !self.read_buf.is_empty() {
-            // Requests held back by the deferred limit may go on now.
+        self.resume_decoding(now);
+        self.settle(now);
+    }
+
+    /// After deferred replies were filled (by the application, or by a history group's
+    /// sequencer): the requests already read but held back by `max_deferred` go on.
+    /// Their bytes are in the read buffer, so no readiness of the socket would bring
+    /// them back.
+    pub(super) fn resume_decoding(&mut self, now: Instant) {
+        if self.phase == Phase::Open
+            && !self.read_buf.is_empty()
+            && self.replies.outstanding() < self.limits.max_deferred
+        {
             self.decode_all(now);
         }
-        self.settle(now);
     }
 
     /// Someone asked the connection to close for `reason`.
