@@ -2,8 +2,12 @@
 ECHOs until the server stops reading them, and never read a byte; prints the server's
 resident memory at start, loaded, and 5 s after every client closed (with TRIM=1 also
 after asking glibc to trim through gdb, to tell freed-but-kept memory from memory in use).
+With CONFIG=FILE the server reads that configuration file (for example one setting
+max_outbound_total_bytes, the budget of all queues together).
 
     cargo build --release && python3 scripts/never_read.py target/release/switchboard
+    printf 'max_outbound_total_bytes = 67108864\n' > /tmp/budget.toml
+    CONNS=300 CONFIG=/tmp/budget.toml python3 scripts/never_read.py target/release/switchboard
 """
 import os, socket, subprocess, sys, time, struct, select
 
@@ -13,7 +17,8 @@ for kv in sys.argv[2:]:
     k, v = kv.split("=", 1)
     env[k] = v
 env["RUST_LOG"] = "warn"
-srv = subprocess.Popen([binary, "serve", "--frame", "127.0.0.1:0", "--line", "127.0.0.1:0"],
+config = ["--config", os.environ["CONFIG"]] if os.environ.get("CONFIG") else []
+srv = subprocess.Popen([binary, "serve", *config, "--frame", "127.0.0.1:0", "--line", "127.0.0.1:0"],
                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
 port = None
 while port is None:
