@@ -186,6 +186,47 @@ async fn offsets_follow_joined_and_a_publisher_gets_its_own_message_before_later
     );
 }
 
+/// A member's own messages to a history group wait for their numbered copies without
+/// counting as deferred replies: 500 publishes in one write from a member go through,
+/// numbered in order for both members, though `max_deferred` is 4 and the publish
+/// credit lets only 8 own copies be awaited at once (each counts `ENTRY_OVERHEAD`
+/// bytes against `max_publish_in_flight`): reading pauses at the bound and goes on as
+/// the copies come back.
+#[actix_rt::test]
+async fn a_member_pipelines_its_publishes_past_max_deferred_and_the_credit_paces_them() {
+    const N: u64 = 500;
+    let limits = config::ConnectionLimits::default()
+        .with_max_deferred(4)
+        .with_max_publish_in_flight(8 * history::ENTRY_OVERHEAD);
+    let config = SwitchboardConfig::default()
+        .with_workers(2)
+        .with_connection(limits)
+        .with_history(Some(history()));
+    let board = Switchboard::start(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = board.listen(listener, || Chat).unwrap().local_addr;
+    let mut other = LineClient::connect(addr).await;
+    let mut publisher = LineClient::connect(addr).await;
+    joined_at(&mut other, "h.pipe").await;
+    joined_at(&mut publisher, "h.pipe").await;
+    let lines: Vec<String> = (1..=N).map(|i| format!("PUB h.pipe {i}")).collect();
+    publisher.send(&format!("{}\nPING", lines.join("\n"))).await;
+    for i in 1..=N {
+        assert_eq!(
+            numbered(&publisher.recv().await.unwrap()),
+            (i, i.to_string())
+        );
+    }
+    assert_eq!(
+        publisher.recv().await.unwrap(),
+        "PONG",
+        "after its own copies"
+    );
+    for i in 1..=N {
+        assert_eq!(numbered(&other.recv().await.unwrap()), (i, i.to_string()));
+    }
+}
+
 #[actix_rt::test]
 async fn members_on_both_workers_see_one_order_under_three_concurrent_publishers() {
     let (_board, addr) = board(history());

@@ -35,9 +35,13 @@ pub struct ConnectionLimits {
     /// Bytes a connection may have published or broadcast that are not yet handed to
     /// the members: past it, the connection stops reading until they are back under
     /// half of it, so a flood of publishes waits in the publisher's socket instead of
-    /// in memory. Default: 1 MiB.
+    /// in memory. It bounds too a member's own messages to history groups awaiting
+    /// their numbered copies, each counted at
+    /// [`ENTRY_OVERHEAD`](crate::history::ENTRY_OVERHEAD) bytes: past it, the requests
+    /// read wait. Default: 1 MiB.
     pub max_publish_in_flight: usize,
-    /// Deferred replies outstanding at once before reading pauses. Default: 64.
+    /// Deferred replies outstanding at once before the requests read wait (a history
+    /// group's own copies are not among them: see `max_publish_in_flight`). Default: 64.
     pub max_deferred: usize,
     /// Send failures kept per connection (older ones are dropped, all are counted).
     /// Default: 64.

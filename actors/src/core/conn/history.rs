@@ -126,7 +126,7 @@ impl<P: Protocol> Conn<P> {
         member: bool,
     ) {
         if member {
-            let slot = self.replies.defer();
+            let slot = self.replies.await_copy();
             let follower = self.history_state().streams.get_mut(&group);
             match follower {
                 Some(follower) => follower.published(slot),

@@ -440,12 +440,23 @@ impl<P: Protocol> Conn<P> {
     /// Their bytes are in the read buffer, so no readiness of the socket would bring
     /// them back.
     pub(super) fn resume_decoding(&mut self, now: Instant) {
-        if self.phase == Phase::Open
-            && !self.read_buf.is_empty()
-            && self.replies.outstanding() < self.limits.max_deferred
-        {
+        if self.phase == Phase::Open && !self.read_buf.is_empty() && !self.replies_full() {
             self.decode_all(now);
         }
+    }
+
+    /// Whether the requests read must wait for replies before more are handled:
+    /// `max_deferred` deferred replies are outstanding, or the connection's own
+    /// messages to history groups awaiting their numbered copies pass
+    /// `max_publish_in_flight`, each counted at `ENTRY_OVERHEAD` bytes (they are
+    /// publishes in flight; a member may pipeline its publishes as a non-member does).
+    pub(super) fn replies_full(&self) -> bool {
+        self.replies.outstanding() >= self.limits.max_deferred
+            || self
+                .replies
+                .awaited()
+                .saturating_mul(crate::history::ENTRY_OVERHEAD)
+                > self.limits.max_publish_in_flight
     }
 
     /// Someone asked the connection to close for `reason`.

@@ -29,7 +29,7 @@ impl<P: Protocol> Conn<P> {
                 !self.read_paused
                     && !self.publish_paused
                     && !self.rate_paused
-                    && self.replies.outstanding() < self.limits.max_deferred
+                    && !self.replies_full()
             }
             Phase::Lingering(_) => true,
             Phase::Closing(_) | Phase::Done(_) => false,

@@ -13,7 +13,7 @@ impl<P: Protocol> Conn<P> {
         let mut decoded = false;
         let mut held = false;
         while self.phase == Phase::Open {
-            if self.replies.outstanding() >= self.limits.max_deferred {
+            if self.replies_full() {
                 // Requests already read wait here until a deferred reply is ready: one
                 // read must not start more than `max_deferred` of them.
                 held = true;
