@@ -168,7 +168,7 @@ extra_peers() {
     esac
 }
 
-declare -A LINE PROBES
+declare -A LINE=() PROBES=()
 for run in $(seq "$RUNS"); do
     for scenario in $SCENARIOS; do
         # Every server in turn, the order rotating with the run; authentication on

@@ -111,12 +111,19 @@ impl Framing {
 
     /// The message frame for one encoded `packet`, or why it cannot be one message.
     pub fn frame(self, packet: &[u8]) -> Result<Bytes, String> {
+        let mut dst = BytesMut::with_capacity(MAX_SERVER_HEADER + packet.len());
+        self.frame_into(packet, &mut dst)?;
+        Ok(dst.freeze())
+    }
+
+    /// Appends to `dst` the message frame for one encoded `packet` (its header, then
+    /// the payload: one copy), or answers why it cannot be one message, `dst` untouched.
+    pub fn frame_into(self, packet: &[u8], dst: &mut BytesMut) -> Result<(), String> {
         let payload = self.mapping.payload(packet)?;
         self.check(payload)?;
-        let mut dst = BytesMut::with_capacity(MAX_SERVER_HEADER + payload.len());
         dst.put_slice(Header::new(self.kind.opcode(), payload.len()).as_bytes());
         dst.put_slice(payload);
-        Ok(dst.freeze())
+        Ok(())
     }
 
     /// Frames in place the packet that a codec wrote to `dst` from offset `start` on:

@@ -134,6 +134,9 @@ impl<P: Protocol> Conn<P> {
     fn echo_front(&mut self, now: Instant, n: usize) {
         if let Some(ws) = self.ws.as_mut() {
             // The echo of a message is a message.
+            if self.replies.is_clear() {
+                return self.echo_message(now, n);
+            }
             let packet = ws.input().split_to(n).freeze();
             return self.send_own_copy(now, packet);
         }
@@ -158,6 +161,40 @@ impl<P: Protocol> Conn<P> {
         self.read_buf.advance(n);
         // A refusal is recorded where it happens; a reply has no caller to tell.
         let _ = self.conclude(now, was_empty, pushed.map_err(SendError::from), n);
+    }
+
+    /// Echoes the first `n` bytes of a WebSocket connection's codec input, framed as one
+    /// message straight into the queue's tail: one copy, where framing the packet apart
+    /// and queueing the frame took two more and an allocation. Nothing may be held
+    /// before it (the caller checked that the replies are clear).
+    fn echo_message(&mut self, now: Instant, n: usize) {
+        let Some(framing) = self.framing() else {
+            return;
+        };
+        let open = self.check_open(now, Origin::Own, n);
+        let Some(ws) = self.ws.as_mut() else {
+            return;
+        };
+        let input = ws.input();
+        if open.is_err() {
+            input.advance(n);
+            return;
+        }
+        let was_empty = self.queue.is_empty();
+        let packet = &input[..n];
+        let result = self
+            .queue
+            .encode_with(|buf: &mut BytesMut| framing.frame_into(packet, buf));
+        input.advance(n);
+        let (outcome, size) = match result {
+            Ok(size) => (Ok(()), size),
+            Err(EncodeRefused::Encode(e)) => {
+                tracing::debug!("packet not sendable as a message: {e}");
+                (Err(SendError::Encode(e)), n)
+            }
+            Err(EncodeRefused::OverBudget(over)) => (Err(over.into()), over.packet),
+        };
+        let _ = self.conclude(now, was_empty, outcome, size);
     }
 
     pub(super) fn run_actions(&mut self, now: Instant) {
