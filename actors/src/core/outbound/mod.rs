@@ -24,108 +24,18 @@
 //! It performs no I/O: the connection asks it for [`IoSlice`]s (or the file region at
 //! the front), writes them, and tells it how many bytes the socket took.
 
+mod held;
+mod limits;
+
+pub use limits::{EncodeRefused, OverBudget, QueueLimits};
+
 use super::budget::BudgetShare;
 use super::packet_ends::PacketEnds;
 use crate::FileRegion;
 use bytes::{Buf, Bytes, BytesMut};
-use std::collections::VecDeque;
+use held::{Chunk, Held, SameSize};
 use std::io::IoSlice;
 use std::rc::Rc;
-
-/// Packets of one size counted before they are recorded together (fan-out batches are
-/// mostly one run), so a run costs one record, not one per packet.
-#[derive(Default)]
-struct SameSize {
-    /// Their size.
-    size: usize,
-    /// How many.
-    count: usize,
-}
-
-impl SameSize {
-    /// Counts a packet of `len` bytes; hands back the run it ends, if it has another size.
-    fn add(&mut self, len: usize) -> Option<(usize, usize)> {
-        if len == self.size {
-            self.count += 1;
-            return None;
-        }
-        let ended = (self.size, self.count);
-        *self = SameSize {
-            size: len,
-            count: 1,
-        };
-        Some(ended)
-    }
-}
-
-/// Limits of one queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueLimits {
-    /// Bytes queued at most; a packet that would pass it is refused.
-    pub max_bytes: usize,
-    /// Packets smaller than this are copied into the tail buffer (coalesced).
-    pub coalesce_below: usize,
-    /// A tail buffer this large is sealed as a chunk and a new one is started.
-    pub chunk_size: usize,
-}
-
-impl Default for QueueLimits {
-    fn default() -> Self {
-        QueueLimits {
-            max_bytes: 4 * 1024 * 1024,
-            coalesce_below: 1024,
-            chunk_size: 64 * 1024,
-        }
-    }
-}
-
-/// A packet the queue refused: it would take the queue past its byte limit, or (with
-/// `total`) the bytes of all connections together past their budget.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OverBudget {
-    /// Bytes already queued.
-    pub queued: usize,
-    /// Size of the refused packet.
-    pub packet: usize,
-    /// The limit passed: the queue's, or with `total` the budget's.
-    pub limit: usize,
-    /// The budget of all connections together refused it, not the queue's own limit.
-    pub total: bool,
-}
-
-impl From<OverBudget> for crate::SendError {
-    fn from(o: OverBudget) -> Self {
-        match o.total {
-            false => crate::SendError::OverBudget {
-                queued: o.queued,
-                packet: o.packet,
-                limit: o.limit,
-            },
-            true => crate::SendError::TotalOverBudget {
-                packet: o.packet,
-                limit: o.limit,
-            },
-        }
-    }
-}
-
-/// Why [`OutboundQueue::encode_with`] did not queue a packet.
-#[derive(Debug)]
-pub enum EncodeRefused<E> {
-    /// The encoder failed; nothing was queued.
-    Encode(E),
-    /// The encoded packet would pass the byte limit; nothing was queued.
-    OverBudget(OverBudget),
-}
-
-/// One sealed piece of the queue.
-#[derive(Debug)]
-enum Chunk {
-    /// Bytes in memory.
-    Memory(Bytes),
-    /// Bytes in a file, sent with `sendfile(2)`.
-    File(FileRegion),
-}
 
 /// The byte-bounded, coalescing outbound queue of one connection.
 #[derive(Debug)]
@@ -143,78 +53,6 @@ pub struct OutboundQueue {
     /// The share of the budget of all connections it charges for the bytes it holds in
     /// memory (always `len_bytes`), if there is such a budget.
     budget: Option<Rc<BudgetShare>>,
-}
-
-/// What a queue holds while it holds something (or keeps for reuse while its
-/// connection is busy).
-#[derive(Debug, Default)]
-struct Held {
-    /// Sealed chunks, oldest first; the front one may be partly written.
-    chunks: VecDeque<Chunk>,
-    /// Unwritten bytes of queued file regions (not in memory).
-    file_bytes: u64,
-    /// Small packets coalesced after the chunks; written last.
-    tail: BytesMut,
-    /// Where each queued packet ends in the stream, oldest first.
-    ends: PacketEnds,
-}
-
-impl Held {
-    /// Copies `bytes` to the end of the tail. A full tail is sealed as it is and a new
-    /// one allocated, never grown: growing a `BytesMut` copies it into an allocation up
-    /// to twice the size, which the byte count (and the budget of all queues) would not
-    /// see. The new tail is twice what the sealed one held, so a backlog soon fills whole
-    /// chunks while a quiet connection keeps a small buffer: between
-    /// `4 × coalesce_below` and `chunk_size`. Each tail is filled to the last byte
-    /// (a packet may straddle two), so where the queue is cut depends only on the bytes
-    /// queued, not on whether they came one packet at a time or as a run.
-    fn append(&mut self, mut bytes: &[u8], limits: &QueueLimits) {
-        while !bytes.is_empty() {
-            let full_at = self.tail.capacity().min(limits.chunk_size.max(1));
-            if self.tail.len() >= full_at {
-                self.renew_tail(limits);
-                continue;
-            }
-            let n = (full_at - self.tail.len()).min(bytes.len());
-            self.tail.extend_from_slice(&bytes[..n]);
-            bytes = &bytes[n..];
-        }
-    }
-
-    /// Seals a full tail and allocates the next one (see [`append`](Self::append)).
-    fn renew_tail(&mut self, limits: &QueueLimits) {
-        let held = self.tail.len();
-        self.seal_tail();
-        let small = limits.coalesce_below.max(256) * 4;
-        let want = held
-            .saturating_mul(2)
-            .clamp(small, limits.chunk_size.max(small));
-        self.tail = BytesMut::with_capacity(want);
-    }
-
-    fn seal_tail_if_full(&mut self, limits: &QueueLimits) {
-        if self.tail.len() >= limits.chunk_size {
-            self.seal_tail();
-        }
-    }
-
-    fn seal_tail(&mut self) {
-        if !self.tail.is_empty() {
-            self.chunks
-                .push_back(Chunk::Memory(self.tail.split().freeze()));
-        }
-    }
-
-    /// Records `count` packets of `size` bytes each after everything queued so far,
-    /// which ends at `queued_offset` (moved past them).
-    fn record_packets(&mut self, queued_offset: &mut u64, size: usize, count: usize) {
-        if count == 0 {
-            return;
-        }
-        let (size, count) = (size as u64, count as u64);
-        self.ends.push_many(*queued_offset + size, size, count);
-        *queued_offset += size * count;
-    }
 }
 
 /// Charges `budget` (if there is one) for `bytes` about to be queued; false if it has
