@@ -9,11 +9,10 @@
 mod support;
 
 use serde_json::{json, Value};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use support::*;
 use switchboard_testkit::ws::{self as raw, WsClient};
-use tokio::net::{TcpSocket, TcpStream};
 
 const AUTH: u8 = AUTH_OP;
 const AUTHED: u8 = AUTHED_OP;
@@ -287,18 +286,6 @@ async fn a_websocket_that_has_not_authenticated_receives_no_broadcast_or_group_m
     ask(&mut stranger, "AUTH alice-token", "AUTHED alice").await;
     root.send("BCAST after").await;
     assert_eq!(stranger.recv_text().await, "BCAST after");
-}
-
-/// A TCP connection to `addr` from the loopback address `from`.
-async fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket
-        .bind(SocketAddr::new(from.parse::<IpAddr>().unwrap(), 0))
-        .unwrap();
-    tokio::time::timeout(WAIT, socket.connect(addr))
-        .await
-        .expect("connect timed out")
-        .expect("connect failed")
 }
 
 /// A WebSocket handshake from `from`: the client and the response's head (empty when

@@ -440,3 +440,19 @@ pub fn jwt_alg_none(claims: &Value) -> String {
     let header = b64(br#"{"alg":"none","typ":"JWT"}"#);
     format!("{header}.{}.", b64(claims.to_string().as_bytes()))
 }
+
+/// A TCP connection to `addr` from the loopback address `from` (127.0.0.2, 127.0.0.3:
+/// clients that the server sees as coming from different addresses).
+pub async fn connect_from(from: &str, addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind(SocketAddr::new(
+            from.parse::<std::net::IpAddr>().unwrap(),
+            0,
+        ))
+        .unwrap();
+    tokio::time::timeout(WAIT, socket.connect(addr))
+        .await
+        .expect("connect timed out")
+        .expect("connect failed")
+}
