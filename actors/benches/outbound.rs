@@ -68,7 +68,7 @@ fn push_and_flush(c: &mut Criterion) {
         b.iter(|| {
             for _ in 0..BURST {
                 queue
-                    .encode_with(|buf| {
+                    .encode_with(0, |buf| {
                         buf.put_u32(65);
                         buf.put_u8(1);
                         buf.extend_from_slice(&payload);

@@ -85,6 +85,7 @@ impl Decision {
 const KICK: &str = "kick";
 
 /// Whether a connection that is `session` may do what `needs` names.
+#[inline]
 pub fn authorize(session: &Session, needs: Needs<'_>) -> Decision {
     match (session, needs) {
         (_, Needs::Nothing) => Decision::Allow,

@@ -4,7 +4,7 @@
 //! checks both after every piece), reads the same however the stream is cut, and
 //! hands out every valid message exactly as it was sent.
 
-use super::testing::{feed, frame};
+use super::testing::{feed_with, frame};
 use super::{Incoming, Message, MessageKind, MessageReader};
 use bytes::Bytes;
 use proptest::prelude::*;
@@ -124,13 +124,15 @@ fn wild_frame() -> impl Strategy<Value = Vec<u8>> {
 type Outcome = (Vec<Incoming>, Option<(u16, &'static str)>);
 
 /// What fresh readers make of `bytes` fed in pieces of each size drawn, then whole,
-/// then a byte at a time.
+/// then a byte at a time; each read both ways (messages split off, and left in place).
 fn reads(bytes: &[u8], sizes: &[usize]) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for size in sizes.iter().copied().chain([usize::MAX, 1]) {
-        let mut reader = MessageReader::new(LIMIT, None);
-        let (got, stopped) = feed(&mut reader, bytes, size);
-        outcomes.push((got, stopped.map(|v| (v.code().0, v.reason()))));
+        for in_place in [false, true] {
+            let mut reader = MessageReader::new(LIMIT, None);
+            let (got, stopped) = feed_with(&mut reader, bytes, size, in_place);
+            outcomes.push((got, stopped.map(|v| (v.code().0, v.reason()))));
+        }
     }
     outcomes
 }

@@ -52,6 +52,7 @@ pub use close::{close_frame, CloseCode, PeerClose};
 pub use frame::{Header, Opcode, MAX_CLIENT_HEADER, MAX_CONTROL_PAYLOAD, MAX_SERVER_HEADER};
 pub use handshake::{accept_key, Accepted, Handshake, HandshakeConfig, Refusal, MAX_HEADERS};
 pub use packets::{Framing, PacketMapping};
+pub(crate) use reader::Arrival;
 pub use reader::MessageReader;
 pub use request::Request;
 pub use session::{Event, Session};

@@ -60,6 +60,29 @@ impl PacketMapping {
         Ok(())
     }
 
+    /// Makes the codec's input for a message of `len` bytes that follows `room` in
+    /// the same buffer without copying it, when what the mapping adds is a prefix that
+    /// fits `room`: writes the prefix at the end of `room` and answers its size (0
+    /// for [`Verbatim`](Self::Verbatim)). `None` when it cannot (a line ending goes
+    /// after the message; a prefix larger than `room`; a message too long for its
+    /// prefix, which [`to_codec`](Self::to_codec) refuses with its reason).
+    pub fn prefix_in_place(self, len: usize, room: &mut [u8]) -> Option<usize> {
+        match self {
+            PacketMapping::Line => None,
+            PacketMapping::LengthPrefixed { bytes } => {
+                let size = Self::prefix(bytes);
+                let len = len as u64;
+                if (size < 8 && len >> (8 * size) != 0) || size > room.len() {
+                    return None;
+                }
+                let at = room.len() - size;
+                room[at..].copy_from_slice(&len.to_be_bytes()[8 - size..]);
+                Some(size)
+            }
+            PacketMapping::Verbatim => Some(0),
+        }
+    }
+
     /// The part of an encoded `packet` that goes out as the message: the packet
     /// without its line ending or its length prefix. An error when the packet does
     /// not have the form the mapping takes off.
@@ -119,7 +142,13 @@ impl Framing {
     /// Appends to `dst` the message frame for one encoded `packet` (its header, then
     /// the payload: one copy), or answers why it cannot be one message, `dst` untouched.
     pub fn frame_into(self, packet: &[u8], dst: &mut BytesMut) -> Result<(), String> {
-        let payload = self.mapping.payload(packet)?;
+        self.frame_payload(self.mapping.payload(packet)?, dst)
+    }
+
+    /// Appends to `dst` the message frame whose payload is `payload` as it is (what
+    /// the mapping adds already taken off), or answers why it cannot be one message
+    /// (text that is not UTF-8), `dst` untouched.
+    pub fn frame_payload(self, payload: &[u8], dst: &mut BytesMut) -> Result<(), String> {
         self.check(payload)?;
         dst.put_slice(Header::new(self.kind.opcode(), payload.len()).as_bytes());
         dst.put_slice(payload);

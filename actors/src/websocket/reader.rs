@@ -5,8 +5,10 @@
 //! once, so a frame that would pass the size limit is refused before its payload
 //! arrives. The payload is unmasked (and, for text, validated) in place as its bytes
 //! arrive, each byte once, however the stream is cut. A message in one frame is split
-//! off the buffer without a copy; the fragments of a longer one are gathered in a
-//! buffer of exactly the size the message has reached, never more than the limit.
+//! off the buffer without a copy (or, with [`MessageReader::read_in_place`], left
+//! where it is for the caller to use and take off); the fragments of a longer one are
+//! gathered in a buffer of exactly the size the message has reached, never more than
+//! the limit.
 
 use super::close::{CloseCode, PeerClose};
 use super::frame::{unmask, ClientHeader, Opcode};
@@ -14,13 +16,14 @@ use super::utf8::Utf8Validator;
 use super::{Incoming, Message, MessageKind, Violation};
 use bytes::{Buf, Bytes, BytesMut};
 
-/// The frame being read: its header is taken from the buffer, its payload is at the
-/// buffer's front.
+/// The frame being read: its header, checked, is at the buffer's front (it is taken
+/// off with the payload, so that a message read in place has its header's bytes
+/// before it), its payload follows.
 #[derive(Debug, Clone, Copy)]
 struct Frame {
     /// The frame's header.
     header: ClientHeader,
-    /// Payload bytes at the buffer's front already unmasked (and validated).
+    /// Payload bytes after the header already unmasked (and validated).
     processed: usize,
     /// Whether its payload is text to validate (a Text frame or a continuation of one).
     text: bool,
@@ -37,6 +40,26 @@ struct Partial {
     len: usize,
     /// Whether the payload is kept (the message is of the kind expected).
     keep: bool,
+}
+
+/// What [`MessageReader::read_in_place`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// A whole message of the kind expected, in one frame, unmasked (and validated)
+    /// where it arrived: its payload is `buf[header..header + len]`. The caller takes
+    /// `header + len` bytes off the buffer's front before it reads again; the `header`
+    /// bytes before the payload are the frame's header, no longer needed.
+    InPlace {
+        /// Text or binary.
+        kind: MessageKind,
+        /// Bytes at the buffer's front before the payload (at least 6: a client's
+        /// frame header with its mask).
+        header: usize,
+        /// The payload's length.
+        len: usize,
+    },
+    /// Anything else, as [`MessageReader::read`] hands it out.
+    Owned(Incoming),
 }
 
 /// Reads a client's frames into messages, under a size limit; see the module's
@@ -115,20 +138,44 @@ impl MessageReader {
     /// an incomplete frame (call again after more bytes arrive). After a Close or a
     /// violation, it discards whatever arrives and answers `Ok(None)`.
     pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, Violation> {
+        Ok(match self.next(buf, false)? {
+            Some(Arrival::Owned(incoming)) => Some(incoming),
+            Some(Arrival::InPlace { kind, header, len }) => {
+                // Not asked for; split off as any other message.
+                buf.advance(header);
+                let payload = buf.split_to(len).freeze();
+                Some(Incoming::Message(Message { kind, payload }))
+            }
+            None => None,
+        })
+    }
+
+    /// As [`read`](Self::read), but a whole message of the kind expected in one frame
+    /// (the common case) is left in `buf`, unmasked: no split, no reference count, and
+    /// the caller may read it, or answer it, straight from there. See
+    /// [`Arrival::InPlace`] for what the caller must take off before reading again.
+    pub(crate) fn read_in_place(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<Arrival>, Violation> {
+        self.next(buf, true)
+    }
+
+    fn next(&mut self, buf: &mut BytesMut, in_place: bool) -> Result<Option<Arrival>, Violation> {
         if self.done {
             buf.clear();
             return Ok(None);
         }
-        match self.step(buf) {
+        match self.step(buf, in_place) {
             Err(violation) => {
                 self.end();
                 buf.clear();
                 Err(violation)
             }
-            Ok(Some(Incoming::Close(close))) => {
+            Ok(Some(Arrival::Owned(Incoming::Close(close)))) => {
                 self.end();
                 buf.clear();
-                Ok(Some(Incoming::Close(close)))
+                Ok(Some(Arrival::Owned(Incoming::Close(close))))
             }
             other => other,
         }
@@ -140,7 +187,7 @@ impl MessageReader {
         self.partial = None;
     }
 
-    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, Violation> {
+    fn step(&mut self, buf: &mut BytesMut, in_place: bool) -> Result<Option<Arrival>, Violation> {
         loop {
             let frame = match self.frame {
                 Some(frame) => frame,
@@ -149,17 +196,37 @@ impl MessageReader {
                     None => return Ok(None),
                 },
             };
-            let Some(payload) = self.take_payload(frame, buf)? else {
+            if !self.unmask_arrived(frame, buf)? {
                 return Ok(None);
-            };
-            if let Some(incoming) = self.finish_frame(frame.header, payload)? {
-                return Ok(Some(incoming));
+            }
+            let header = frame.header;
+            // The header bounds the length by the size limit (or 125), so it fits a usize.
+            let len = header.len as usize;
+            if in_place && header.fin && self.partial.is_none() {
+                let kind = match header.opcode {
+                    Opcode::Text => Some(MessageKind::Text),
+                    Opcode::Binary => Some(MessageKind::Binary),
+                    _ => None,
+                };
+                if let Some(kind) = kind.filter(|&k| self.expect.is_none_or(|e| e == k)) {
+                    self.end_text(kind)?;
+                    return Ok(Some(Arrival::InPlace {
+                        kind,
+                        header: header.size,
+                        len,
+                    }));
+                }
+            }
+            buf.advance(header.size);
+            let payload = buf.split_to(len);
+            if let Some(incoming) = self.finish_frame(header, payload)? {
+                return Ok(Some(Arrival::Owned(incoming)));
             }
         }
     }
 
-    /// Takes a complete header from the buffer and checks it against the message in
-    /// progress and the size limit.
+    /// Reads a complete header at the buffer's front (leaving it there) and checks it
+    /// against the message in progress and the size limit.
     fn begin_frame(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, Violation> {
         let so_far = self.partial.as_ref().map_or(0, |p| p.len);
         let room = self.max_message.saturating_sub(so_far) as u64;
@@ -176,7 +243,6 @@ impl MessageReader {
             (Opcode::Continuation, Some(partial)) => partial.kind == MessageKind::Text,
             (opcode, _) => opcode == Opcode::Text,
         };
-        buf.advance(header.size);
         let frame = Frame {
             header,
             processed: 0,
@@ -186,18 +252,15 @@ impl MessageReader {
         Ok(Some(frame))
     }
 
-    /// Unmasks (and validates) the payload bytes that arrived; the whole payload once
-    /// it is complete.
-    fn take_payload(
-        &mut self,
-        mut frame: Frame,
-        buf: &mut BytesMut,
-    ) -> Result<Option<BytesMut>, Violation> {
+    /// Unmasks (and validates) the payload bytes that arrived after the header; true
+    /// once the whole payload has.
+    fn unmask_arrived(&mut self, mut frame: Frame, buf: &mut BytesMut) -> Result<bool, Violation> {
         // The header bounds the length by the size limit (or 125), so it fits a usize.
         let len = frame.header.len as usize;
-        let arrived = buf.len().min(len);
+        let at = frame.header.size;
+        let arrived = buf.len().saturating_sub(at).min(len);
         if arrived > frame.processed {
-            let fresh = &mut buf[frame.processed..arrived];
+            let fresh = &mut buf[at + frame.processed..at + arrived];
             unmask(fresh, frame.header.mask, frame.processed as u64);
             if frame.text && self.utf8.feed(fresh).is_err() {
                 return Err(invalid_utf8());
@@ -206,10 +269,10 @@ impl MessageReader {
         }
         if arrived < len {
             self.frame = Some(frame);
-            return Ok(None);
+            return Ok(false);
         }
         self.frame = None;
-        Ok(Some(buf.split_to(len)))
+        Ok(true)
     }
 
     /// What a complete frame means: a control frame, or a message (or part of one).
@@ -299,14 +362,20 @@ impl MessageReader {
         keep: bool,
         payload: Bytes,
     ) -> Result<Incoming, Violation> {
-        if kind == MessageKind::Text && self.utf8.finish().is_err() {
-            return Err(invalid_utf8());
-        }
+        self.end_text(kind)?;
         Ok(if keep {
             Incoming::Message(Message { kind, payload })
         } else {
             Incoming::WrongKind(kind)
         })
+    }
+
+    /// At the end of a message: a text message's UTF-8 must be complete.
+    fn end_text(&mut self, kind: MessageKind) -> Result<(), Violation> {
+        if kind == MessageKind::Text && self.utf8.finish().is_err() {
+            return Err(invalid_utf8());
+        }
+        Ok(())
     }
 }
 

@@ -1,7 +1,7 @@
 //! Client frames for the tests: what a browser would send, masked.
 
-use super::{Incoming, MessageReader, Violation};
-use bytes::BytesMut;
+use super::{Arrival, Incoming, Message, MessageReader, Violation};
+use bytes::{Buf, BytesMut};
 
 /// A masking key that changes every byte it touches.
 pub(crate) const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -55,6 +55,18 @@ pub(crate) fn feed(
     bytes: &[u8],
     chunk: usize,
 ) -> (Vec<Incoming>, Option<Violation>) {
+    feed_with(reader, bytes, chunk, false)
+}
+
+/// As [`feed`], reading with [`MessageReader::read_in_place`] when `in_place`: a
+/// message left in the buffer is copied out and taken off, and must be the one its
+/// frame holds (so both ways of reading hand out the same).
+pub(crate) fn feed_with(
+    reader: &mut MessageReader,
+    bytes: &[u8],
+    chunk: usize,
+    in_place: bool,
+) -> (Vec<Incoming>, Option<Violation>) {
     let max = reader.max_message();
     let waiting = max.max(super::MAX_CONTROL_PAYLOAD) + super::MAX_CLIENT_HEADER;
     let mut buf = BytesMut::new();
@@ -62,7 +74,22 @@ pub(crate) fn feed(
     for piece in bytes.chunks(chunk.max(1)) {
         buf.extend_from_slice(piece);
         loop {
-            match reader.read(&mut buf) {
+            let read = if in_place {
+                reader.read_in_place(&mut buf).map(|arrival| {
+                    arrival.map(|arrival| match arrival {
+                        Arrival::Owned(incoming) => incoming,
+                        Arrival::InPlace { kind, header, len } => {
+                            assert!(header >= 6, "a client's header is at least 6 bytes");
+                            buf.advance(header);
+                            let payload = buf.split_to(len).freeze();
+                            Incoming::Message(Message { kind, payload })
+                        }
+                    })
+                })
+            } else {
+                reader.read(&mut buf)
+            };
+            match read {
                 Ok(Some(incoming)) => out.push(incoming),
                 Ok(None) => break,
                 Err(violation) => return (out, Some(violation)),

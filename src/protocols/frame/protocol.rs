@@ -89,7 +89,7 @@ impl Protocol for FrameProtocol {
     /// most `max_frame` bytes whose first byte is the ECHO opcode, on a connection
     /// allowed to ECHO (others take the decoded path, which refuses it).
     fn raw_echo(&mut self, inbound: &[u8]) -> Option<usize> {
-        if authorize(&self.session, Needs::Identity) != Decision::Allow {
+        if !matches!(authorize(&self.session, Needs::Identity), Decision::Allow) {
             return None;
         }
         let length = usize::try_from(u32::from_be_bytes(

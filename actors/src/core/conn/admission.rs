@@ -60,7 +60,7 @@ impl<P: Protocol> Conn<P> {
                 let framing = self.framing();
                 let codec = &mut self.codec;
                 let encode = |buf: &mut BytesMut| encode_framed(codec, response, buf, framing);
-                match self.queue.encode_with(encode) {
+                match self.queue.encode_with(0, encode) {
                     Ok(0) => return Ok(()),
                     Ok(size) => (Ok(()), size),
                     Err(EncodeRefused::Encode(e)) => {

@@ -25,7 +25,7 @@ mod websocket;
 
 pub(crate) use types::Outgoing;
 pub use types::{Event, Origin, Phase, RunPacket, Transmit};
-use websocket::{Next, WsStage};
+use websocket::{Echo, Next, WsStage};
 
 use super::back_to_back::{BackToBack, Handout};
 use super::budget::BudgetShare;

@@ -4,6 +4,7 @@
 //! join, leave, count a bad packet or a denial, authenticate, set the timer, close).
 
 use super::*;
+use crate::websocket::MAX_SERVER_HEADER;
 use bytes::Buf;
 
 impl<P: Protocol> Conn<P> {
@@ -24,10 +25,13 @@ impl<P: Protocol> Conn<P> {
                 held = true;
                 break;
             }
+            // The protocol's answer to `raw_echo`, when the message's reading asked it.
+            let mut asked = None;
             if self.ws.is_some() {
                 // One message is one packet: it becomes the codec's input.
                 match self.next_message(now) {
                     Next::Packet => {}
+                    Next::Asked(answer) => asked = Some(answer),
                     Next::Handled => {
                         decoded = true;
                         continue;
@@ -39,7 +43,11 @@ impl<P: Protocol> Conn<P> {
                 Some(ws) => ws.input(),
                 None => &mut self.read_buf,
             };
-            if let Some(n) = self.protocol.raw_echo(input) {
+            let raw = match asked {
+                Some(answer) => answer,
+                None => self.protocol.raw_echo(input),
+            };
+            if let Some(n) = raw {
                 if n > 0 && n <= input.len() {
                     decoded = true;
                     self.received_packet(now);
@@ -135,7 +143,7 @@ impl<P: Protocol> Conn<P> {
         if let Some(ws) = self.ws.as_mut() {
             // The echo of a message is a message.
             if self.replies.is_clear() {
-                return self.echo_message(now, n);
+                return self.echo_message(now, Echo::Input(n));
             }
             let packet = ws.input().split_to(n).freeze();
             return self.send_own_copy(now, packet);
@@ -163,29 +171,46 @@ impl<P: Protocol> Conn<P> {
         let _ = self.conclude(now, was_empty, pushed.map_err(SendError::from), n);
     }
 
-    /// Echoes the first `n` bytes of a WebSocket connection's codec input, framed as one
-    /// message straight into the queue's tail: one copy, where framing the packet apart
-    /// and queueing the frame took two more and an allocation. Nothing may be held
-    /// before it (the caller checked that the replies are clear).
-    fn echo_message(&mut self, now: Instant, n: usize) {
+    /// Echoes a packet of a WebSocket connection as one message framed straight into
+    /// the queue's tail: one copy, where framing the packet apart and queueing the
+    /// frame took two more and an allocation. Nothing may be held before it (the
+    /// caller checked that the replies are clear).
+    pub(super) fn echo_message(&mut self, now: Instant, echo: Echo) {
         let Some(framing) = self.framing() else {
             return;
+        };
+        let (n, taken) = match echo {
+            Echo::Input(n) => (n, n),
+            Echo::InPlace {
+                header,
+                prefix,
+                len,
+            } => (prefix + len, header + len),
         };
         let open = self.check_open(now, Origin::Own, n);
         let Some(ws) = self.ws.as_mut() else {
             return;
         };
-        let input = ws.input();
+        let (source, framed) = match echo {
+            Echo::Input(_) => (ws.input(), framing),
+            Echo::InPlace { .. } => (&mut self.read_buf, framing),
+        };
         if open.is_err() {
-            input.advance(n);
+            source.advance(taken);
             return;
         }
         let was_empty = self.queue.is_empty();
-        let packet = &input[..n];
+        // At most a header more than the payload (the packet, for `Input`).
+        let expected = n + MAX_SERVER_HEADER;
         let result = self
             .queue
-            .encode_with(|buf: &mut BytesMut| framing.frame_into(packet, buf));
-        input.advance(n);
+            .encode_with(expected, |buf: &mut BytesMut| match echo {
+                Echo::Input(n) => framed.frame_into(&source[..n], buf),
+                Echo::InPlace { header, len, .. } => {
+                    framed.frame_payload(&source[header..header + len], buf)
+                }
+            });
+        source.advance(taken);
         let (outcome, size) = match result {
             Ok(size) => (Ok(()), size),
             Err(EncodeRefused::Encode(e)) => {

@@ -15,9 +15,10 @@
 use super::*;
 use crate::config::WebSocketConfig;
 use crate::websocket::{
-    close_frame, ping_frame, pong_frame, CloseCode, Framing, Incoming, MessageKind, MessageReader,
-    PeerClose, Request,
+    close_frame, ping_frame, pong_frame, Arrival, CloseCode, Framing, Incoming, MessageKind,
+    MessageReader, PeerClose, Request,
 };
+use bytes::Buf;
 
 /// A connection's WebSocket state; only WebSocket connections have one.
 pub(crate) struct WsStage {
@@ -28,7 +29,8 @@ pub(crate) struct WsStage {
     /// The listener's configuration, shared by its connections.
     config: Arc<WebSocketConfig>,
     /// The codec's input for the message being handled: the message with what the
-    /// mapping adds; empty between messages.
+    /// mapping adds (split off the read buffer when that could be made in place, a
+    /// copy otherwise); empty between messages.
     packet: BytesMut,
     /// The handshake finished: frames flow, and a removal gets a Close frame.
     open: bool,
@@ -53,10 +55,28 @@ impl WsStage {
 pub(super) enum Next {
     /// A packet for the codec is in the stage's buffer.
     Packet,
+    /// A packet for the codec is in the stage's buffer, and the protocol was asked
+    /// already whether it is a raw echo: its answer.
+    Asked(Option<usize>),
     /// Something was handled (a control frame, a bad message): look again.
     Handled,
     /// Nothing whole has arrived.
     Nothing,
+}
+
+/// Where the packet a WebSocket connection echoes is.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Echo {
+    /// The first `n` bytes of the codec's input: a packet, with what the mapping added.
+    Input(usize),
+    /// A message left in the read buffer: its payload is `len` bytes after `header`
+    /// bytes at the buffer's front; the packet the codec would read is `prefix` bytes
+    /// longer (what the mapping adds, written over the header's end).
+    InPlace {
+        header: usize,
+        prefix: usize,
+        len: usize,
+    },
 }
 
 /// The close code a removal for `reason` is announced with: 1008 (policy) for the
@@ -214,16 +234,21 @@ impl<P: Protocol> Conn<P> {
 
     /// Reads the client's next message into the stage's buffer as one packet for the
     /// codec, answering control frames and handling bad messages and violations on
-    /// the way.
+    /// the way. A message in one frame is read where it arrived: when what the mapping
+    /// adds is a prefix, it is written over the frame's header, and a raw echo is
+    /// answered straight from there.
     pub(super) fn next_message(&mut self, now: Instant) -> Next {
         let read = match self.ws.as_mut() {
             // Bytes that came with the handshake wait for `on_open`.
-            Some(ws) if ws.open => ws.reader.read(&mut self.read_buf),
+            Some(ws) if ws.open => ws.reader.read_in_place(&mut self.read_buf),
             _ => return Next::Nothing,
         };
         let incoming = match read {
             Ok(None) => return Next::Nothing,
-            Ok(Some(incoming)) => incoming,
+            Ok(Some(Arrival::InPlace { header, len, .. })) => {
+                return self.message_in_place(now, header, len)
+            }
+            Ok(Some(Arrival::Owned(incoming))) => incoming,
             Err(violation) => {
                 tracing::debug!("websocket violation: {violation}");
                 // One error packet, and removal; an oversize message is answered
@@ -251,15 +276,7 @@ impl<P: Protocol> Conn<P> {
                         .to_codec(&message.payload, &mut ws.packet),
                     None => Ok(()),
                 };
-                if let Err(reason) = mapped {
-                    if let Some(ws) = self.ws.as_mut() {
-                        ws.packet.clear();
-                    }
-                    self.received_packet(now);
-                    self.bad_packet(now, reason);
-                    return Next::Handled;
-                }
-                Next::Packet
+                self.mapped(now, mapped)
             }
             Incoming::WrongKind(kind) => {
                 self.received_packet(now);
@@ -288,6 +305,63 @@ impl<P: Protocol> Conn<P> {
                 Next::Handled
             }
         }
+    }
+
+    /// A message of `len` bytes after `header` bytes at the read buffer's front: the
+    /// codec's input made where it is (the prefix written over the header's end), or
+    /// copied with what the mapping adds when that is not a prefix that fits. With
+    /// nothing held before it, a whole raw echo is answered from the payload in place.
+    fn message_in_place(&mut self, now: Instant, header: usize, len: usize) -> Next {
+        let Some(ws) = self.ws.as_mut() else {
+            return Next::Nothing;
+        };
+        let mapping = ws.framing.mapping;
+        let Some(prefix) = mapping.prefix_in_place(len, &mut self.read_buf[..header]) else {
+            let mapped = mapping.to_codec(&self.read_buf[header..header + len], &mut ws.packet);
+            self.read_buf.advance(header + len);
+            return self.mapped(now, mapped);
+        };
+        let start = header - prefix;
+        let n = prefix + len;
+        let mut asked = None;
+        if self.replies.is_clear() {
+            let answer = self.protocol.raw_echo(&self.read_buf[start..start + n]);
+            if answer == Some(n) {
+                self.received_packet(now);
+                self.echo_message(
+                    now,
+                    Echo::InPlace {
+                        header,
+                        prefix,
+                        len,
+                    },
+                );
+                return Next::Handled;
+            }
+            asked = Some(answer);
+        }
+        self.read_buf.advance(start);
+        if let Some(ws) = self.ws.as_mut() {
+            ws.packet = self.read_buf.split_to(n);
+        }
+        match asked {
+            Some(answer) => Next::Asked(answer),
+            None => Next::Packet,
+        }
+    }
+
+    /// The codec's input was made for a message (`Ok`), or the message cannot be one
+    /// packet: an error packet with the mapping's reason.
+    fn mapped(&mut self, now: Instant, mapped: Result<(), &'static str>) -> Next {
+        if let Err(reason) = mapped {
+            if let Some(ws) = self.ws.as_mut() {
+                ws.packet.clear();
+            }
+            self.received_packet(now);
+            self.bad_packet(now, reason);
+            return Next::Handled;
+        }
+        Next::Packet
     }
 
     /// After a packet was decoded from the stage's buffer: what the codec left there

@@ -312,18 +312,28 @@ impl OutboundQueue {
     /// Encodes a packet straight into the tail (no intermediate buffer). If `encode`
     /// fails or the result would pass the byte limit, the tail is rolled back and
     /// nothing is queued. Returns the encoded size.
+    ///
+    /// `expected` is what the encoder will write at most, when the caller knows (0
+    /// when not): a tail without that much room left is replaced rather than grown by
+    /// the encoder, which would copy everything already in it.
     pub fn encode_with<E>(
         &mut self,
+        expected: usize,
         encode: impl FnOnce(&mut BytesMut) -> Result<(), E>,
     ) -> Result<usize, EncodeRefused<E>> {
         let limits = self.limits;
         let held = self.held();
-        if held.tail.capacity() == 0 {
-            held.tail.reserve(limits.coalesce_below.max(256));
-        } else if held.tail.len() >= held.tail.capacity().min(limits.chunk_size.max(1)) {
+        let (len, capacity) = (held.tail.len(), held.tail.capacity());
+        if capacity == 0 {
+            held.tail
+                .reserve(limits.coalesce_below.max(256).max(expected));
+        } else if len >= capacity.min(limits.chunk_size.max(1))
+            || (len > 0 && len.saturating_add(expected) > capacity)
+        {
             // A full tail is replaced, not grown (see `append`); an encoder that writes
             // more than the room left still grows it.
             held.renew_tail(&limits);
+            held.tail.reserve(expected);
         }
         let start = held.tail.len();
         if let Err(e) = encode(&mut held.tail) {
@@ -643,21 +653,53 @@ mod tests {
     }
 
     #[test]
+    fn encode_with_replaces_a_tail_without_room_for_what_is_expected_instead_of_growing_it() {
+        let limits = QueueLimits {
+            max_bytes: 10_000,
+            coalesce_below: 16,
+            chunk_size: 4096,
+        };
+        let fill = |b: &mut BytesMut, byte: u8, n: usize| {
+            b.resize(b.len() + n, byte);
+            Ok::<_, ()>(())
+        };
+        for expected in [0, 100] {
+            let mut q = OutboundQueue::new(limits);
+            q.encode_with(200, |b| fill(b, b'a', 200)).unwrap();
+            let first = q.held().tail.as_ptr();
+            assert_eq!(q.held().tail.capacity(), 256, "the first tail");
+            q.encode_with(expected, |b| fill(b, b'b', 100)).unwrap();
+            let mut slices = [IoSlice::new(&[]); 4];
+            let n = q.io_slices(&mut slices, usize::MAX);
+            if expected == 0 {
+                assert_eq!(n, 1, "unknown size: the encoder grew the tail (a copy)");
+            } else {
+                assert_eq!(n, 2, "the full tail was sealed, a new one took the packet");
+                assert_eq!(slices[0].as_ptr(), first, "the first 200 bytes never moved");
+            }
+            let mut want = vec![b'a'; 200];
+            want.extend([b'b'; 100]);
+            assert_eq!(contents(&q), want);
+            assert_eq!((q.len_packets(), q.len_bytes()), (2, 300));
+        }
+    }
+
+    #[test]
     fn encode_with_rolls_back_on_error_and_over_budget() {
         let mut q = OutboundQueue::new(limits(8));
         let size = q
-            .encode_with(|b| {
+            .encode_with(0, |b| {
                 b.extend_from_slice(b"hello");
                 Ok::<_, ()>(())
             })
             .unwrap();
         assert_eq!(size, 5);
-        let err = q.encode_with(|b| {
+        let err = q.encode_with(0, |b| {
             b.extend_from_slice(b"xx");
             Err::<(), _>("bad")
         });
         assert!(matches!(err, Err(EncodeRefused::Encode("bad"))));
-        let over = q.encode_with(|b| {
+        let over = q.encode_with(0, |b| {
             b.extend_from_slice(b"world");
             Ok::<_, ()>(())
         });

@@ -382,6 +382,54 @@ fn a_raw_echo_is_one_message() {
     assert_eq!(h.log.raw_echoed.get(), 1);
 }
 
+/// The body of a raw echo request over WebSocket: `r | seq | pad`.
+fn raw_body(seq: u32, pad: usize) -> Vec<u8> {
+    let mut body = vec![b'r'];
+    body.extend_from_slice(&seq.to_be_bytes());
+    body.resize(5 + pad, b'.');
+    body
+}
+
+#[test]
+fn raw_echoes_read_in_place_keep_their_order_and_bytes_however_the_stream_is_cut() {
+    // Small and long headers (7 and 300 bytes of padding: 6- and 8-byte headers),
+    // decoded requests between them, and echoes held behind a deferred reply.
+    let bodies = [
+        raw_body(0, 0),
+        raw_body(1, 300),
+        raw_body(2, 2),
+        raw_body(3, 0),
+    ];
+    let mut wire = testing::binary(&bodies[0]);
+    wire.extend(message(b'E', 2));
+    wire.extend(testing::binary(&bodies[1]));
+    wire.extend(message(b'D', 0));
+    wire.extend(testing::binary(&bodies[2]));
+    wire.extend(testing::binary(&bodies[3]));
+    let config = WebSocketConfig::binary(PacketMapping::LengthPrefixed { bytes: 2 }, 1000);
+    for cut in [1, 3, 7, 64, usize::MAX] {
+        let mut h = upgraded(config.clone());
+        for piece in wire.chunks(cut.min(wire.len())) {
+            h.send(piece);
+            h.feed_all();
+        }
+        h.fill();
+        h.write_all();
+        assert_eq!(kinds(&h.wire), "orororr", "cut {cut}");
+        let echoes: Vec<Vec<u8>> = frames(&h.wire)
+            .into_iter()
+            .filter(|(_, payload)| payload[0] == b'r')
+            .map(|(_, payload)| payload)
+            .collect();
+        assert_eq!(echoes, bodies, "each echo is its message, byte for byte");
+        assert_eq!(h.log.raw_echoed.get(), 4);
+        let t = h.conn.traffic();
+        assert_eq!((t.received_packets, t.sent_packets), (6, 7), "cut {cut}");
+        assert_eq!(t.sent_bytes, h.wire.len() as u64);
+        h.check();
+    }
+}
+
 #[test]
 fn an_incomplete_message_has_the_frame_deadline() {
     let mut h = upgraded(config());
