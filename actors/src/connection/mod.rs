@@ -50,7 +50,7 @@ use std::time::{Instant, SystemTime};
 use tokio::net::TcpStream;
 
 /// Bytes read from the socket at once.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
 
 thread_local! {
     /// Every connection of a worker reads into this one buffer, and the core keeps only

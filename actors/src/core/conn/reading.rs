@@ -7,10 +7,15 @@ use super::*;
 use crate::websocket::MAX_SERVER_HEADER;
 use bytes::Buf;
 
+/// A read buffer of at most this many bytes is kept as it is, however little of it is
+/// used.
+const COMPACT_BELOW: usize = 4096;
+
 impl<P: Protocol> Conn<P> {
     // ----- reading -------------------------------------------------------------------
 
     pub(super) fn decode_all(&mut self, now: Instant) {
+        let before = self.read_buf.len();
         let mut decoded = false;
         let mut held = false;
         while self.phase == Phase::Open {
@@ -98,13 +103,32 @@ impl<P: Protocol> Conn<P> {
                 self.outbox.actions = Vec::new();
             }
             self.timers.stop(Timer::Frame);
-        } else if held {
-            // What is left waits for us, not for the peer: no frame deadline.
-            self.timers.stop(Timer::Frame);
-        } else if decoded || !self.timers.is_set(Timer::Frame) {
-            // What is left began in the bytes that just arrived.
-            let deadline = now + self.limits.frame_timeout;
-            self.timers.set(Timer::Frame, Some(deadline));
+        } else {
+            self.compact_read_buffer(before);
+            if held {
+                // What is left waits for us, not for the peer: no frame deadline.
+                self.timers.stop(Timer::Frame);
+            } else if decoded || !self.timers.is_set(Timer::Frame) {
+                // What is left began in the bytes that just arrived.
+                let deadline = now + self.limits.frame_timeout;
+                self.timers.set(Timer::Frame, Some(deadline));
+            }
+        }
+    }
+
+    /// What is left of a read (an incomplete packet, or packets waiting for the rate
+    /// or a deferred reply) moves to a buffer of its own size when it is a small part
+    /// of the read's: a connection keeps what it needs, not the allocation of the
+    /// largest read it had (nor, through it, the packets split off it).
+    ///
+    /// `before` is what the buffer held before this pass: what is left lies in an
+    /// allocation at least that large (the buffer's own capacity does not show the
+    /// part of it that was taken off the front, or split off and still shared).
+    fn compact_read_buffer(&mut self, before: usize) {
+        let len = self.read_buf.len();
+        let allocation = before.max(self.read_buf.capacity());
+        if allocation > len.saturating_mul(4).max(COMPACT_BELOW) {
+            self.read_buf = BytesMut::from(&self.read_buf[..]);
         }
     }
 

@@ -102,6 +102,33 @@ fn a_deferred_reply_that_never_comes_is_recorded_at_the_close_deadline() {
 }
 
 #[test]
+fn what_is_left_of_a_large_read_keeps_a_buffer_of_its_own_size() {
+    let mut h = Harness::new(limits());
+    // One read: many whole requests, then the first 12 bytes of one more.
+    for _ in 0..400 {
+        h.send(&request(b'E', 20));
+    }
+    let mut partial = (MAX_BODY as u16).to_be_bytes().to_vec();
+    partial.extend([b'E'; 10]);
+    h.send(&partial);
+    let read = h.inbound.len();
+    h.feed_all();
+    assert_eq!(h.conn.read_buffered(), 12);
+    assert!(
+        h.conn.read_capacity() < 1024,
+        "{} bytes kept after a read of {read}",
+        h.conn.read_capacity()
+    );
+    // The rest of the packet arrives and is answered.
+    let written = h.conn.traffic().queued_packets;
+    h.send(&[b'.'; MAX_BODY - 10]);
+    h.feed_all();
+    assert_eq!(h.conn.traffic().queued_packets, written + 1);
+    assert_eq!(h.conn.read_capacity(), 0);
+    h.check();
+}
+
+#[test]
 fn an_incomplete_frame_reserves_only_what_arrived() {
     let mut h = Harness::new(limits());
     // Announces the largest body, sends ten bytes of it.
