@@ -34,7 +34,7 @@ use crate::{
     ConnId, ConnectionLimits, ConnectionStatus, FailureReason, Member, RemovalReason, Supervisor,
 };
 use actix::prelude::*;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -50,6 +50,10 @@ thread_local! {
     /// Every connection of a worker reads into this one buffer, and the core keeps only
     /// what an incomplete packet needs: an idle connection holds no read buffer.
     static SCRATCH: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_CHUNK].into_boxed_slice());
+    /// The same for plain TCP, as a buffer a connection can take whole when a read
+    /// fills a good part of it and it holds nothing of its own: no copy. It comes back
+    /// when the connection keeps nothing of it.
+    static SPARE: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
 /// Everything a connection needs from the switchboard that started it; one per

@@ -8,7 +8,7 @@
 //! and messages handled in one wake are written with one vectored write. It registers for readiness with `poll_read_ready` and
 //! `poll_write_ready`, so waiting allocates nothing.
 
-use super::{now, Connection, Cork, READ_CHUNK, SCRATCH};
+use super::{now, Connection, Cork, READ_CHUNK, SCRATCH, SPARE};
 use crate::core::{Origin, Transmit};
 use crate::hub::HubDeliver;
 use crate::protocol::Protocol;
@@ -216,24 +216,11 @@ impl<P: Protocol> Connection<P> {
     fn read_turn(&mut self, now: Instant) -> Turn {
         let mut budget = self.core.limits().read_budget;
         while self.core.wants_read() {
-            let read = SCRATCH.with(|scratch| {
-                let mut scratch = scratch.borrow_mut();
-                #[cfg(feature = "probe")]
-                let (result, arrived) = self.read_stamped(&mut scratch);
-                #[cfg(not(feature = "probe"))]
-                let result = self.transport.read(&self.stream, &mut scratch);
-                if let Ok(n @ 1..) = result {
-                    self.status.touch_rx(tokio::time::Instant::from_std(now));
-                    // The first bytes after a TLS handshake: the connection opens first.
-                    self.finish_handshake();
-                    #[cfg(feature = "probe")]
-                    let before = self.core.traffic();
-                    self.core.handle_read(now, &scratch[..n]);
-                    #[cfg(feature = "probe")]
-                    self.probe_read(before, arrived);
-                }
-                result
-            });
+            let read = if self.reads_whole() {
+                self.read_whole(now)
+            } else {
+                self.read_copied(now)
+            };
             match read {
                 Ok(0) => {
                     self.core.handle_eof(now);
@@ -282,6 +269,60 @@ impl<P: Protocol> Connection<P> {
             }
         }
         Turn::Done
+    }
+
+    /// Whether this read goes into a buffer the core may take whole: plain TCP, the
+    /// core holding nothing read before (measurement builds read as they always did).
+    fn reads_whole(&self) -> bool {
+        !cfg!(feature = "probe") && self.transport.is_plain() && self.core.read_buffered() == 0
+    }
+
+    /// Reads into the worker's spare buffer; a read of at least a quarter of it is
+    /// handed to the core whole (no copy; what is decoded from it keeps it alive, so
+    /// at most four times what was read), a smaller one is copied.
+    fn read_whole(&mut self, now: Instant) -> Result<usize, ReadFailure> {
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            spare.clear();
+            spare.reserve(READ_CHUNK);
+            let n = self.stream.try_read_buf(&mut *spare)?;
+            if n > 0 {
+                self.status.touch_rx(tokio::time::Instant::from_std(now));
+                self.finish_handshake();
+                if n >= READ_CHUNK / 4 {
+                    let whole = std::mem::take(&mut *spare);
+                    if let Some(back) = self.core.handle_read_buf(now, whole) {
+                        *spare = back;
+                    }
+                } else {
+                    self.core.handle_read(now, &spare[..n]);
+                }
+            }
+            Ok(n)
+        })
+    }
+
+    /// Reads through the transport into the worker's scratch buffer, from which the
+    /// core copies what it keeps.
+    fn read_copied(&mut self, now: Instant) -> Result<usize, ReadFailure> {
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            #[cfg(feature = "probe")]
+            let (result, arrived) = self.read_stamped(&mut scratch);
+            #[cfg(not(feature = "probe"))]
+            let result = self.transport.read(&self.stream, &mut scratch);
+            if let Ok(n @ 1..) = result {
+                self.status.touch_rx(tokio::time::Instant::from_std(now));
+                // The first bytes after a TLS handshake: the connection opens first.
+                self.finish_handshake();
+                #[cfg(feature = "probe")]
+                let before = self.core.traffic();
+                self.core.handle_read(now, &scratch[..n]);
+                #[cfg(feature = "probe")]
+                self.probe_read(before, arrived);
+            }
+            result
+        })
     }
 
     /// A read as [`Transport::read`](crate::transport::Transport) does it, with the

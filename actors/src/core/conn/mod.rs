@@ -235,6 +235,34 @@ impl<P: Protocol> Conn<P> {
         self.settle(now);
     }
 
+    /// Bytes arrived from the peer in `buf`, which the connection takes as its read
+    /// buffer instead of copying them, when it holds nothing read before (else they are
+    /// copied after what it holds). Returns the buffer, emptied, when the connection
+    /// keeps nothing of it, for the caller to read into again: its allocation is
+    /// reused unless packets split off it are still alive. Packets decoded from it
+    /// keep the whole allocation alive, so a caller hands over only a buffer that the
+    /// bytes read fill to a good part (see `READ_CHUNK` in the connection actor).
+    pub fn handle_read_buf(&mut self, now: Instant, mut buf: BytesMut) -> Option<BytesMut> {
+        if !self.read_buf.is_empty() || buf.is_empty() {
+            self.handle_read(now, &buf);
+            buf.clear();
+            return Some(buf);
+        }
+        self.ledger.received_bytes(buf.len());
+        self.timers.received(now, &self.limits.idle);
+        let spent = if self.phase == Phase::Open {
+            self.read_buf = buf;
+            self.decode_all(now)
+        } else {
+            Some(buf)
+        };
+        self.settle(now);
+        spent.map(|mut buf| {
+            buf.clear();
+            buf
+        })
+    }
+
     /// The peer closed its side.
     pub fn handle_eof(&mut self, now: Instant) {
         self.peer_closed = true;

@@ -14,7 +14,10 @@ const COMPACT_BELOW: usize = 4096;
 impl<P: Protocol> Conn<P> {
     // ----- reading -------------------------------------------------------------------
 
-    pub(super) fn decode_all(&mut self, now: Instant) {
+    /// Decodes and handles what the read buffer holds, as far as the limits allow;
+    /// returns the buffer it let go of (emptied, or replaced by a smaller one for what
+    /// is left), if it let go of one.
+    pub(super) fn decode_all(&mut self, now: Instant) -> Option<BytesMut> {
         let before = self.read_buf.len();
         let mut decoded = false;
         let mut held = false;
@@ -97,14 +100,15 @@ impl<P: Protocol> Conn<P> {
         }
         self.release_message_buffer();
         if (self.read_buf.is_empty() && !self.mid_message()) || self.phase != Phase::Open {
-            self.read_buf = BytesMut::new();
+            let spent = std::mem::take(&mut self.read_buf);
             if !self.busy {
                 // Nothing left to decode: a quiet connection keeps no action list.
                 self.outbox.actions = Vec::new();
             }
             self.timers.stop(Timer::Frame);
+            Some(spent)
         } else {
-            self.compact_read_buffer(before);
+            let spent = self.compact_read_buffer(before);
             if held {
                 // What is left waits for us, not for the peer: no frame deadline.
                 self.timers.stop(Timer::Frame);
@@ -113,6 +117,7 @@ impl<P: Protocol> Conn<P> {
                 let deadline = now + self.limits.frame_timeout;
                 self.timers.set(Timer::Frame, Some(deadline));
             }
+            spent
         }
     }
 
@@ -124,12 +129,15 @@ impl<P: Protocol> Conn<P> {
     /// `before` is what the buffer held before this pass: what is left lies in an
     /// allocation at least that large (the buffer's own capacity does not show the
     /// part of it that was taken off the front, or split off and still shared).
-    fn compact_read_buffer(&mut self, before: usize) {
+    /// Returns the buffer it let go of.
+    fn compact_read_buffer(&mut self, before: usize) -> Option<BytesMut> {
         let len = self.read_buf.len();
         let allocation = before.max(self.read_buf.capacity());
         if allocation > len.saturating_mul(4).max(COMPACT_BELOW) {
-            self.read_buf = BytesMut::from(&self.read_buf[..]);
+            let compact = BytesMut::from(&self.read_buf[..]);
+            return Some(std::mem::replace(&mut self.read_buf, compact));
         }
+        None
     }
 
     /// Whether the message-rate bucket has a token at `now`; if not, reading pauses

@@ -129,6 +129,42 @@ fn what_is_left_of_a_large_read_keeps_a_buffer_of_its_own_size() {
 }
 
 #[test]
+fn a_read_handed_over_whole_is_decoded_where_it_is_and_comes_back_when_nothing_is_kept() {
+    // Whole requests (the buffer comes back), whole requests and the start of one more
+    // (moved to a buffer of its own size, the read's coming back; or, in a small read,
+    // kept where it is), then the rest handed over after what is kept (copied).
+    let echo = request(b'E', 300);
+    for (whole, tail, kept) in [(40, 0, false), (40, 200, false), (3, 250, true)] {
+        let mut h = Harness::new(limits());
+        let mut read: Vec<u8> = echo.repeat(whole);
+        read.extend_from_slice(&echo[..tail]);
+        let back = h.conn.handle_read_buf(h.now, BytesMut::from(&read[..]));
+        h.pump();
+        assert_eq!(h.conn.read_buffered(), tail);
+        assert_eq!(back.is_none(), kept, "{whole} whole, {tail} bytes more");
+        assert!(back.is_none_or(|buf| buf.is_empty()), "handed back empty");
+        // The rest of the last request (or one more whole), handed over too: copied
+        // after what is kept.
+        let rest = BytesMut::from(&echo[tail..]);
+        let back = h.conn.handle_read_buf(h.now, rest);
+        h.pump();
+        assert!(back.is_some_and(|buf| buf.is_empty()));
+        assert_eq!(h.conn.read_buffered(), 0);
+        h.write_all();
+        let answered = whole + 1;
+        assert_eq!(
+            h.written().len(),
+            answered,
+            "{whole} whole, {tail} bytes more"
+        );
+        let t = h.conn.traffic();
+        assert_eq!(t.received_bytes, (read.len() + echo.len() - tail) as u64);
+        assert_eq!(t.received_packets, answered as u64);
+        h.check();
+    }
+}
+
+#[test]
 fn an_incomplete_frame_reserves_only_what_arrived() {
     let mut h = Harness::new(limits());
     // Announces the largest body, sends ten bytes of it.
