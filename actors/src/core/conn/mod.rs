@@ -241,7 +241,9 @@ impl<P: Protocol> Conn<P> {
     /// keeps nothing of it, for the caller to read into again: its allocation is
     /// reused unless packets split off it are still alive. Packets decoded from it
     /// keep the whole allocation alive, so a caller hands over only a buffer that the
-    /// bytes read fill to a good part (see `READ_CHUNK` in the connection actor).
+    /// bytes read fill to a good part (the connection actor: a read of at least a
+    /// quarter of its 64 KiB buffer; a smaller one goes to
+    /// [`handle_read`](Self::handle_read), which copies it).
     pub fn handle_read_buf(&mut self, now: Instant, mut buf: BytesMut) -> Option<BytesMut> {
         if !self.read_buf.is_empty() || buf.is_empty() {
             self.handle_read(now, &buf);
