@@ -18,8 +18,10 @@
 mod admission;
 mod closing;
 mod history;
+mod offers;
 mod outputs;
 mod reading;
+mod timeouts;
 mod types;
 mod websocket;
 
@@ -317,126 +319,6 @@ impl<P: Protocol> Conn<P> {
         self.settle(now);
     }
 
-    /// Offers a packet already encoded for this connection's protocol.
-    pub fn deliver(
-        &mut self,
-        now: Instant,
-        packet: Bytes,
-        origin: Origin,
-    ) -> Result<(), SendError> {
-        let result = self.admit(now, origin, Outgoing::Packet(packet));
-        self.settle(now);
-        result
-    }
-
-    /// Offers a run of packets in order: each is admitted, or refused and recorded,
-    /// exactly as if offered on its own with [`deliver`](Self::deliver) (a message the
-    /// protocol could not encode as with [`group_refused`](Self::group_refused)), for a
-    /// fraction of the cost per packet. Returns how many were queued.
-    pub fn deliver_all<T: RunPacket>(
-        &mut self,
-        now: Instant,
-        packets: &[T],
-        origin: Origin,
-    ) -> usize {
-        let queued = self.admit_run(now, origin, packets, None);
-        self.settle(now);
-        queued
-    }
-
-    /// Like [`deliver_all`](Self::deliver_all), for packets that lie back to back in
-    /// one buffer (a batch a hub hands to many members): the queue then takes
-    /// stretches of them as shared slices of that buffer instead of copying each
-    /// packet, and the whole batch in a few steps when it fits. Which packets are
-    /// admitted or refused, and how they are counted, is the same.
-    pub fn deliver_shared(&mut self, now: Instant, batch: &BackToBack, origin: Origin) -> usize {
-        let queued = self.admit_run(now, origin, batch.packets(), Some(batch));
-        self.settle(now);
-        queued
-    }
-
-    /// Offers what a hub hands out, as [`deliver_shared`](Self::deliver_shared) or
-    /// [`deliver_all`](Self::deliver_all) would.
-    pub fn deliver_handout<T: RunPacket>(
-        &mut self,
-        now: Instant,
-        handout: &Handout<impl AsRef<[T]>>,
-        origin: Origin,
-    ) -> usize {
-        match handout {
-            Handout::Copied(batch) => self.deliver_shared(now, batch, origin),
-            Handout::Packets(packets) => self.deliver_all(now, packets.as_ref(), origin),
-        }
-    }
-
-    /// Offers a response, encoded by this connection's codec.
-    pub fn send(&mut self, now: Instant, response: P::Response) -> Result<(), SendError> {
-        let result = self.admit(now, Origin::External, Outgoing::Response(response));
-        self.settle(now);
-        result
-    }
-
-    /// The application joins the named group on this connection's behalf, as if its
-    /// handler had asked: answers whether it was not a member yet, or why it may not
-    /// ([`SendError::Refused`]; a denial is counted). A connection that is closing joins
-    /// nothing.
-    pub fn join_group(&mut self, now: Instant, group: GroupName) -> Result<bool, SendError> {
-        self.membership(now, |outbox| outbox.try_join(group))
-    }
-
-    /// The application makes this connection leave the named group, as if its handler
-    /// had asked: answers whether it was a member.
-    pub fn leave_group(&mut self, now: Instant, group: &str) -> Result<bool, SendError> {
-        self.membership(now, |outbox| Ok(outbox.leave(group)))
-    }
-
-    fn membership(
-        &mut self,
-        now: Instant,
-        change: impl FnOnce(&mut Outbox<P::Response>) -> Result<bool, Refusal>,
-    ) -> Result<bool, SendError> {
-        if self.phase != Phase::Open {
-            return Err(SendError::Closing);
-        }
-        let changed = change(&mut self.outbox);
-        if let Err(Refusal::Denied { .. }) = &changed {
-            self.ledger.denied();
-        }
-        self.run_actions(now);
-        self.settle(now);
-        changed.map_err(SendError::Refused)
-    }
-
-    /// Offers a file region, sent zero-copy in order with the packets around it.
-    pub fn send_file(&mut self, now: Instant, region: FileRegion) -> Result<(), SendError> {
-        let result = self.admit(now, Origin::External, Outgoing::File(region));
-        self.settle(now);
-        result
-    }
-
-    /// A group message could not be encoded for this connection's protocol: recorded
-    /// as a send failure with `error`, like any refused packet.
-    pub fn group_refused(&mut self, now: Instant, error: SendError) {
-        if !self.phase.is_done() {
-            self.refuse(now, error, 0);
-        }
-        self.settle(now);
-    }
-
-    /// How this protocol writes group messages: the protocol's
-    /// [`group_encoder`](Protocol::group_encoder), asked once, or one that refuses
-    /// every message if it has none.
-    pub fn group_encoder(&mut self) -> GroupEncoder {
-        let protocol = &self.protocol;
-        self.group_encoder
-            .get_or_insert_with(|| {
-                protocol
-                    .group_encoder()
-                    .unwrap_or_else(|| GroupEncoder::unsupported(P::NAME))
-            })
-            .clone()
-    }
-
     /// The owner's count of bytes this connection published or broadcast and that are
     /// not yet handed to the members passed the limit (`exhausted`), or came back under
     /// it: reading pauses until then.
@@ -510,104 +392,6 @@ impl<P: Protocol> Conn<P> {
         let reason = self.phase.removal().unwrap_or(RemovalReason::Shutdown);
         self.abort(now, reason, FailureReason::Removed(reason));
         self.settle(now);
-    }
-
-    /// A deadline from [`poll_timeout`](Self::poll_timeout) may have passed: every
-    /// timer that fell at or before `now` is expired, in one fixed order (the
-    /// handshake's first, the report's last).
-    pub fn handle_timeout(&mut self, now: Instant) {
-        for timer in Timer::VALUES {
-            if self.timers.expired(timer, now) {
-                self.timers.stop(timer);
-                self.expire(now, timer);
-            }
-        }
-        self.settle(now);
-    }
-
-    // ----- timers --------------------------------------------------------------------
-
-    /// What `timer` falling means.
-    fn expire(&mut self, now: Instant, timer: Timer) {
-        match timer {
-            Timer::Handshake => {
-                let reason = RemovalReason::TlsHandshake;
-                self.abort(now, reason, FailureReason::Removed(reason));
-            }
-            Timer::WsHandshake => {
-                let reason = RemovalReason::WsHandshake;
-                self.abort(now, reason, FailureReason::Removed(reason));
-            }
-            Timer::Write => {
-                let reason = RemovalReason::WriteTimeout;
-                self.abort(now, reason, FailureReason::Removed(reason));
-            }
-            Timer::Frame => {
-                self.last_word(now, "frame timeout");
-                self.begin_close(now, RemovalReason::FrameTimeout);
-            }
-            Timer::Auth => {
-                if self.outbox.user().is_none() {
-                    self.last_word(now, "authentication timeout");
-                    self.begin_close(now, RemovalReason::AuthTimeout);
-                }
-            }
-            Timer::Rate => {
-                self.rate_paused = false;
-                if self.phase == Phase::Open && !self.read_buf.is_empty() {
-                    // The packets read before the bucket ran dry go on first.
-                    self.decode_all(now);
-                }
-            }
-            Timer::Application => {
-                self.protocol.on_timer(&mut self.outbox);
-                self.run_actions(now);
-            }
-            Timer::ReadIdle => self.idle(now, Timer::ReadIdle, Idle::Read),
-            Timer::WriteIdle => self.idle(now, Timer::WriteIdle, Idle::Write),
-            Timer::AllIdle => self.idle(now, Timer::AllIdle, Idle::All),
-            Timer::Phase => match self.phase {
-                Phase::Closing(reason) => self.abort(now, reason, FailureReason::CloseTimeout),
-                Phase::Lingering(reason) => self.finish(reason),
-                Phase::Open | Phase::Done(_) => {}
-            },
-            Timer::Report => {
-                self.report();
-                self.release_idle_buffers();
-            }
-        }
-    }
-
-    /// An idle period of `kind` passed: the next one starts now, and the protocol hears
-    /// of it.
-    fn idle(&mut self, now: Instant, timer: Timer, kind: Idle) {
-        let idle = &self.limits.idle;
-        let limit = match kind {
-            Idle::Read => idle.read,
-            Idle::Write => idle.write,
-            Idle::All => idle.all,
-        };
-        self.timers.set(timer, limit.map(|limit| now + limit));
-        if self.is_upgrading() || (kind == Idle::Read && self.ws_heartbeat(now)) {
-            // Before its handshake the protocol has not opened yet; a WebSocket's
-            // heartbeat is its own Ping.
-            return;
-        }
-        self.protocol.on_idle(kind, &mut self.outbox);
-        self.run_actions(now);
-    }
-
-    /// Frees the buffers kept for reuse while the connection is busy (the outbound
-    /// queue's, the action list) if nothing is in them, and counts it as busy again only
-    /// once packets queue behind each other again. Runs with the counters' report, which
-    /// follows every write within `stats_interval`: a busy connection reuses its buffers
-    /// from one read to the next, and one gone quiet holds none after that.
-    fn release_idle_buffers(&mut self) {
-        self.busy = false;
-        self.queue.release_if_empty();
-        if self.outbox.actions.is_empty() {
-            self.outbox.actions = Vec::new();
-        }
     }
 }
 
