@@ -138,10 +138,10 @@ impl MessageReader {
     /// an incomplete frame (call again after more bytes arrive). After a Close or a
     /// violation, it discards whatever arrives and answers `Ok(None)`.
     pub fn read(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, Violation> {
-        Ok(match self.next(buf, false)? {
+        Ok(match self.read_in_place(buf)? {
             Some(Arrival::Owned(incoming)) => Some(incoming),
             Some(Arrival::InPlace { kind, header, len }) => {
-                // Not asked for; split off as any other message.
+                // Split off, without a copy.
                 buf.advance(header);
                 let payload = buf.split_to(len).freeze();
                 Some(Incoming::Message(Message { kind, payload }))
@@ -158,15 +158,11 @@ impl MessageReader {
         &mut self,
         buf: &mut BytesMut,
     ) -> Result<Option<Arrival>, Violation> {
-        self.next(buf, true)
-    }
-
-    fn next(&mut self, buf: &mut BytesMut, in_place: bool) -> Result<Option<Arrival>, Violation> {
         if self.done {
             buf.clear();
             return Ok(None);
         }
-        match self.step(buf, in_place) {
+        match self.step(buf) {
             Err(violation) => {
                 self.end();
                 buf.clear();
@@ -187,7 +183,7 @@ impl MessageReader {
         self.partial = None;
     }
 
-    fn step(&mut self, buf: &mut BytesMut, in_place: bool) -> Result<Option<Arrival>, Violation> {
+    fn step(&mut self, buf: &mut BytesMut) -> Result<Option<Arrival>, Violation> {
         loop {
             let frame = match self.frame {
                 Some(frame) => frame,
@@ -202,7 +198,7 @@ impl MessageReader {
             let header = frame.header;
             // The header bounds the length by the size limit (or 125), so it fits a usize.
             let len = header.len as usize;
-            if in_place && header.fin && self.partial.is_none() {
+            if header.fin && self.partial.is_none() {
                 let kind = match header.opcode {
                     Opcode::Text => Some(MessageKind::Text),
                     Opcode::Binary => Some(MessageKind::Binary),

@@ -228,8 +228,7 @@ impl<P: Protocol> Conn<P> {
         if data.is_empty() {
             return;
         }
-        self.ledger.received_bytes(data.len());
-        self.timers.received(now, &self.limits.idle);
+        self.received_bytes(now, data.len());
         if self.phase == Phase::Open {
             self.read_buf.extend_from_slice(data);
             self.decode_all(now);
@@ -252,8 +251,7 @@ impl<P: Protocol> Conn<P> {
             buf.clear();
             return Some(buf);
         }
-        self.ledger.received_bytes(buf.len());
-        self.timers.received(now, &self.limits.idle);
+        self.received_bytes(now, buf.len());
         let spent = if self.phase == Phase::Open {
             self.read_buf = buf;
             self.decode_all(now)
@@ -265,6 +263,12 @@ impl<P: Protocol> Conn<P> {
             buf.clear();
             buf
         })
+    }
+
+    /// `n` bytes arrived at `now`: counted, and the peer is not idle.
+    fn received_bytes(&mut self, now: Instant, n: usize) {
+        self.ledger.received_bytes(n);
+        self.timers.received(now, &self.limits.idle);
     }
 
     /// The peer closed its side.

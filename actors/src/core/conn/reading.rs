@@ -223,9 +223,9 @@ impl<P: Protocol> Conn<P> {
         let Some(ws) = self.ws.as_mut() else {
             return;
         };
-        let (source, framed) = match echo {
-            Echo::Input(_) => (ws.input(), framing),
-            Echo::InPlace { .. } => (&mut self.read_buf, framing),
+        let source = match echo {
+            Echo::Input(_) => ws.input(),
+            Echo::InPlace { .. } => &mut self.read_buf,
         };
         if open.is_err() {
             source.advance(taken);
@@ -237,9 +237,9 @@ impl<P: Protocol> Conn<P> {
         let result = self
             .queue
             .encode_with(expected, |buf: &mut BytesMut| match echo {
-                Echo::Input(n) => framed.frame_into(&source[..n], buf),
+                Echo::Input(n) => framing.frame_into(&source[..n], buf),
                 Echo::InPlace { header, len, .. } => {
-                    framed.frame_payload(&source[header..header + len], buf)
+                    framing.frame_payload(&source[header..header + len], buf)
                 }
             });
         source.advance(taken);
