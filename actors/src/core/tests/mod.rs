@@ -476,6 +476,7 @@ mod property;
 mod protocol;
 mod rate;
 mod raw;
+mod reading;
 mod rules;
 mod tls;
 mod websocket;
