@@ -116,7 +116,10 @@ pub fn monitoring(cfg: &mut web::ServiceConfig) {
 
 /// Mounts `POST /broadcast/{protocol}`.
 pub fn control(cfg: &mut web::ServiceConfig) {
-    cfg.route("/broadcast/{protocol}", web::post().to(broadcast::broadcast));
+    cfg.route(
+        "/broadcast/{protocol}",
+        web::post().to(broadcast::broadcast),
+    );
 }
 
 /// An actix-web server on `listener` with `endpoints`, on one worker thread and without

@@ -28,6 +28,8 @@ mod hook;
 pub mod subjects;
 
 #[cfg(feature = "nats")]
+mod config;
+#[cfg(feature = "nats")]
 mod direct;
 #[cfg(feature = "nats")]
 mod gather;
@@ -41,8 +43,10 @@ pub use hook::ClusterCounters;
 pub(crate) use hook::{AttachCluster, ClusterBroadcast, ClusterDeliver, ClusterHook, Interest};
 
 #[cfg(feature = "nats")]
+pub use config::{ClusterConfig, ClusterError};
+#[cfg(feature = "nats")]
 pub use gather::NodeSnapshots;
 #[cfg(feature = "nats")]
-pub use link::{ClusterConfig, ClusterError, NatsCluster};
+pub use link::NatsCluster;
 #[cfg(feature = "nats")]
 pub use url::redact_url;

@@ -7,7 +7,7 @@
 //! is printed (an error, a `Debug` of the configuration) it is [`redact_url`]ed first:
 //! the password or token becomes `***`.
 
-use super::link::ClusterError;
+use super::config::ClusterError;
 use async_nats::ServerAddr;
 use percent_encoding::percent_decode_str;
 use std::str::FromStr;
