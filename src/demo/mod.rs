@@ -18,6 +18,7 @@
 //! with users and a message rate (see the `security` module). When a `nats-server` can
 //! be found, a cluster scene follows (see the `cluster` module).
 
+mod backend;
 mod cast;
 mod cluster;
 mod hung;
@@ -27,21 +28,19 @@ mod table;
 mod verdict;
 
 use crate::config::Config;
-use crate::protocols::frame::FrameProtocol;
 use crate::protocols::line::LineProtocol;
 use crate::server;
 use crate::web::upgrade::{http_server_with, WebSockets};
 use crate::web::{Endpoints, WebState};
 use actix::{Actor, Context, Handler};
+use backend::Backend;
 use cast::{Names, Rounds, Tally};
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard::{
-    ConnectionRemoved, ListenerHandle, RemovalReason, Snapshot, Switchboard, SwitchboardConfig,
-};
+use switchboard::{ConnectionRemoved, RemovalReason, Snapshot};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use verdict::{Check, Expectation};
@@ -80,42 +79,6 @@ impl Handler<ConnectionRemoved> for Observer {
     type Result = ();
     fn handle(&mut self, event: ConnectionRemoved, _: &mut Context<Self>) {
         let _ = self.0.send(event);
-    }
-}
-
-/// A backend: a small in-process server speaking `frame`, which can be killed.
-struct Backend {
-    /// Where it listens (the same port after a restart).
-    addr: SocketAddr,
-    /// Its switchboard and listener while it runs.
-    running: Option<(Switchboard, ListenerHandle)>,
-}
-
-impl Backend {
-    fn start(addr: SocketAddr) -> std::io::Result<Backend> {
-        let mut backend = Backend {
-            addr,
-            running: None,
-        };
-        backend.restart()?;
-        Ok(backend)
-    }
-
-    fn restart(&mut self) -> std::io::Result<()> {
-        let board = Switchboard::start(SwitchboardConfig::default().with_workers(0));
-        let listener = board.listen(switchboard::bind(self.addr)?, || {
-            FrameProtocol::new(Config::default().max_frame)
-        })?;
-        self.addr = listener.local_addr;
-        self.running = Some((board, listener));
-        Ok(())
-    }
-
-    async fn kill(&mut self) {
-        if let Some((board, listener)) = self.running.take() {
-            listener.stop();
-            board.shutdown().await;
-        }
     }
 }
 
@@ -406,7 +369,7 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
             met: tally.bad.load(Relaxed) == 0 && tally.good.load(Relaxed) > 0,
         },
     ];
-    checks.extend(room_checks(&seen, &removals));
+    checks.extend(verdict::room_checks(&seen, &removals));
     checks.extend(security.checks());
     let removed = security::members_removed(&removals);
     checks.push(Check {
@@ -443,65 +406,4 @@ async fn demo(seconds: u64, http: Option<SocketAddr>) -> std::io::Result<bool> {
     let passed = outcomes.iter().all(|o| o.met) && checks.iter().all(|c| c.met);
     println!("{}", if passed { "demo passed" } else { "demo FAILED" });
     Ok(passed)
-}
-
-/// The room scene's checks: every member got every message published to the lobby, in
-/// order; the member that only listens answered heartbeats and was never removed.
-fn room_checks(
-    seen: &std::collections::HashMap<&'static str, room::Seen>,
-    removals: &[(&'static str, RemovalReason)],
-) -> Vec<Check> {
-    let published: usize = seen.values().map(|s| s.published.len()).sum();
-    let mut checks: Vec<Check> = room::MEMBERS
-        .iter()
-        .map(|m| {
-            let got = room::got_everything(seen, m.name);
-            let received = seen.get(m.name).map_or(0, |s| s.received.len());
-            let problem = seen
-                .get(m.name)
-                .and_then(|s| s.problems.first())
-                .map_or(String::new(), |p| format!("; {p}"));
-            Check {
-                what: format!(
-                    "{} got every message published to {} in order ({received} of {published}{problem})",
-                    m.name,
-                    room::LOBBY
-                ),
-                met: got.is_some(),
-            }
-        })
-        .collect();
-    for m in room::MEMBERS.iter().filter(|m| m.returns) {
-        let recovered = seen.get(m.name).and_then(|s| s.recovered);
-        checks.push(Check {
-            what: match recovered {
-                Some((left, last, n)) => format!(
-                    "{} dropped its connection at offset {left}, came back and recovered the {n} messages it missed (through {last})",
-                    m.name
-                ),
-                None => format!("{} dropped its connection and did not recover", m.name),
-            },
-            met: recovered.is_some_and(|(left, last, n)| n > 0 && n == last - left)
-                && room::got_everything(seen, m.name).is_some(),
-        });
-    }
-    let listener = room::MEMBERS.iter().find(|m| !m.publishes && !m.returns);
-    if let Some(listener) = listener {
-        let pings = seen.get(listener.name).map_or(0, |s| s.pings);
-        // Its own hang-up at the end is `peer_closed`; any other reason is the server's.
-        let removed = removals
-            .iter()
-            .find(|(who, r)| *who == listener.name && *r != RemovalReason::PeerClosed);
-        checks.push(Check {
-            what: format!(
-                "{} only listened, answered {pings} heartbeat PINGs, {}",
-                listener.name,
-                removed.map_or("and was never removed".to_owned(), |(_, r)| format!(
-                    "yet was removed: {r}"
-                ))
-            ),
-            met: pings > 0 && removed.is_none(),
-        });
-    }
-    checks
 }

@@ -1,5 +1,7 @@
-//! What the demo expects to happen, and whether it did: plain data and pure functions.
+//! What the demo expects to happen, and whether it did (the misbehaving cast, the room
+//! scene): plain data and pure functions.
 
+use super::room;
 use switchboard::RemovalReason;
 
 /// A scripted misbehaviour and the removal reasons that count as handling it.
@@ -59,6 +61,67 @@ pub struct Check {
     pub what: String,
     /// Whether it held.
     pub met: bool,
+}
+
+/// The room scene's checks: every member got every message published to the lobby, in
+/// order; the member that only listens answered heartbeats and was never removed.
+pub fn room_checks(
+    seen: &std::collections::HashMap<&'static str, room::Seen>,
+    removals: &[(&'static str, RemovalReason)],
+) -> Vec<Check> {
+    let published: usize = seen.values().map(|s| s.published.len()).sum();
+    let mut checks: Vec<Check> = room::MEMBERS
+        .iter()
+        .map(|m| {
+            let got = room::got_everything(seen, m.name);
+            let received = seen.get(m.name).map_or(0, |s| s.received.len());
+            let problem = seen
+                .get(m.name)
+                .and_then(|s| s.problems.first())
+                .map_or(String::new(), |p| format!("; {p}"));
+            Check {
+                what: format!(
+                    "{} got every message published to {} in order ({received} of {published}{problem})",
+                    m.name,
+                    room::LOBBY
+                ),
+                met: got.is_some(),
+            }
+        })
+        .collect();
+    for m in room::MEMBERS.iter().filter(|m| m.returns) {
+        let recovered = seen.get(m.name).and_then(|s| s.recovered);
+        checks.push(Check {
+            what: match recovered {
+                Some((left, last, n)) => format!(
+                    "{} dropped its connection at offset {left}, came back and recovered the {n} messages it missed (through {last})",
+                    m.name
+                ),
+                None => format!("{} dropped its connection and did not recover", m.name),
+            },
+            met: recovered.is_some_and(|(left, last, n)| n > 0 && n == last - left)
+                && room::got_everything(seen, m.name).is_some(),
+        });
+    }
+    let listener = room::MEMBERS.iter().find(|m| !m.publishes && !m.returns);
+    if let Some(listener) = listener {
+        let pings = seen.get(listener.name).map_or(0, |s| s.pings);
+        // Its own hang-up at the end is `peer_closed`; any other reason is the server's.
+        let removed = removals
+            .iter()
+            .find(|(who, r)| *who == listener.name && *r != RemovalReason::PeerClosed);
+        checks.push(Check {
+            what: format!(
+                "{} only listened, answered {pings} heartbeat PINGs, {}",
+                listener.name,
+                removed.map_or("and was never removed".to_owned(), |(_, r)| format!(
+                    "yet was removed: {r}"
+                ))
+            ),
+            met: pings > 0 && removed.is_none(),
+        });
+    }
+    checks
 }
 
 #[cfg(test)]
