@@ -33,6 +33,18 @@ impl PacketMapping {
         usize::from(bytes.clamp(1, 8))
     }
 
+    /// The big-endian length prefix of [`LengthPrefixed`](Self::LengthPrefixed) for a
+    /// message of `len` bytes: its size, and the prefix as the last that many bytes of
+    /// the array; an error when `len` does not fit it.
+    fn length_prefix(bytes: u8, len: usize) -> Result<(usize, [u8; 8]), &'static str> {
+        let size = Self::prefix(bytes);
+        let len = len as u64;
+        if size < 8 && len >> (8 * size) != 0 {
+            return Err("message too long for its length prefix");
+        }
+        Ok((size, len.to_be_bytes()))
+    }
+
     /// Appends what the codec reads for the message `payload` to `dst`; an error (the
     /// reason of an error packet) when the message cannot be one packet.
     pub fn to_codec(self, payload: &[u8], dst: &mut BytesMut) -> Result<(), &'static str> {
@@ -46,13 +58,9 @@ impl PacketMapping {
                 dst.put_u8(b'\n');
             }
             PacketMapping::LengthPrefixed { bytes } => {
-                let size = Self::prefix(bytes);
-                let len = payload.len() as u64;
-                if size < 8 && len >> (8 * size) != 0 {
-                    return Err("message too long for its length prefix");
-                }
+                let (size, be) = Self::length_prefix(bytes, payload.len())?;
                 dst.reserve(size + payload.len());
-                dst.put_slice(&len.to_be_bytes()[8 - size..]);
+                dst.put_slice(&be[8 - size..]);
                 dst.put_slice(payload);
             }
             PacketMapping::Verbatim => dst.extend_from_slice(payload),
@@ -70,13 +78,9 @@ impl PacketMapping {
         match self {
             PacketMapping::Line => None,
             PacketMapping::LengthPrefixed { bytes } => {
-                let size = Self::prefix(bytes);
-                let len = len as u64;
-                if (size < 8 && len >> (8 * size) != 0) || size > room.len() {
-                    return None;
-                }
-                let at = room.len() - size;
-                room[at..].copy_from_slice(&len.to_be_bytes()[8 - size..]);
+                let (size, be) = Self::length_prefix(bytes, len).ok()?;
+                let at = room.len().checked_sub(size)?;
+                room[at..].copy_from_slice(&be[8 - size..]);
                 Some(size)
             }
             PacketMapping::Verbatim => Some(0),
